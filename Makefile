@@ -1,0 +1,67 @@
+# weightwatch — every target creates and fills .venv itself, so a fresh clone needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+# torch is pinned to the CPU wheel this machine has on disk; anything else pulls a CUDA build.
+PIN := -c constraints.txt
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help install serve demo test test-fast lint format typecheck bench clean
+
+help:
+	@echo "make serve      set up .venv and run the demo (see README)"
+	@echo "make test       the whole suite: ruff, mypy, pytest (everything)"
+	@echo "make test-fast  pytest without the slow model-building tests"
+	@echo "make lint       ruff + mypy only"
+	@echo "make bench      run the benchmarks and print their tables"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install --upgrade pip 2>&1 | grep -v "is ignored" || true
+	$(PIP) install $(PIN) torch==2.13.0 2>&1 | grep -v "is ignored" || true
+	$(PIP) install $(PIN) -e '.[dev,server]' 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import torch, transformers, weightwatch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest -q
+
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slow and not integration"
+
+demo: $(STAMP)
+	$(PY) -m weightwatch.testing.demo var/demo
+
+serve: demo
+	@echo
+	@echo "The registry server is not built yet (issue 7); 'make serve' builds the demo"
+	@echo "model family under var/demo and inspects it:"
+	$(VENV)/bin/weightwatch inspect var/demo/llama-base
+	$(VENV)/bin/weightwatch inspect var/demo/llama-base-q8_0.gguf
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var
