@@ -7,12 +7,16 @@ gate CI pipelines and pre-commit hooks: 0 ok/clean, 1 findings at or above
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Annotated
 
 import typer
 
 from weightwatch import __version__
 from weightwatch.errors import WeightwatchError
+
+COMMAND_MODULES = ("inspect_cmd",)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -35,9 +39,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
 ) -> None:
     """Safety infrastructure for open-weight model releases."""
 
@@ -45,7 +50,8 @@ def _root(
 def _register_commands() -> None:
     # Each command module adds itself to ``app``; importing them here keeps the
     # command list in one place without a dispatcher.
-    from weightwatch.cli import inspect_cmd  # noqa: F401
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"weightwatch.cli.{name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,11 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("weightwatch: aborted", file=sys.stderr)
         return EXIT_ERROR
-    except Exception as exc:  # click usage errors and anything unexpected
-        from click import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
+    except Exception as exc:  # usage errors from (typer's vendored) click, or a bug
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
             return EXIT_ERROR
         print(f"weightwatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR

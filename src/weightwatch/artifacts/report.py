@@ -1,0 +1,161 @@
+"""``ArtifactSummary``: the stable JSON form of what ``weightwatch inspect`` shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from weightwatch.artifacts.artifact import Artifact
+
+SCHEMA_VERSION = "1"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FileSummary(_Frozen):
+    path: str
+    size: int
+    format: str
+    detail: str = ""
+    tensors: int | None = None
+
+
+class ConfigSummary(_Frozen):
+    architectures: list[str]
+    model_type: str | None
+    hidden_size: int | None
+    num_layers: int | None
+    num_heads: int | None
+    num_kv_heads: int | None
+    intermediate_size: int | None
+    vocab_size: int | None
+    max_positions: int | None
+    tie_word_embeddings: bool
+    dtype: str | None
+    num_experts: int | None
+    experts_per_token: int | None
+
+
+class TokenizerSummary(_Frozen):
+    source: str
+    vocab_size: int
+    chat_templates: list[str]
+    special_tokens: dict[str, str]
+
+
+class CardSummary(_Frozen):
+    license: str | None
+    license_name: str | None
+    base_model: list[str]
+    base_model_relation: str | None
+    datasets: list[str]
+    tags: list[str]
+    pipeline_tag: str | None
+    language: list[str]
+
+
+class AdapterSummary(_Frozen):
+    peft_type: str | None
+    base_model: str | None
+    r: int | None
+    lora_alpha: float | None
+    target_modules: list[str]
+
+
+class ArtifactSummary(_Frozen):
+    schema_version: str = SCHEMA_VERSION
+    path: str
+    kind: str  # "folder" | "file"
+    family: str | None
+    files: list[FileSummary]
+    primary_files: list[str]
+    tensor_count: int
+    parameter_count: int
+    bytes_by_dtype: dict[str, int]
+    params_by_dtype: dict[str, int]
+    tied_weights: list[tuple[str, str]]
+    config: ConfigSummary | None
+    tokenizer: TokenizerSummary | None
+    card: CardSummary | None
+    adapter: AdapterSummary | None
+    gguf_metadata: dict[str, Any] | None
+    problems: list[str]
+
+
+def summarize(art: Artifact, *, path: str | None = None) -> ArtifactSummary:
+    """Everything ``inspect`` reports, as one JSON-ready value."""
+    totals = art.totals
+    c, t, card, ad = art.config, art.tokenizer, art.card, art.adapter
+    counts = {f: len(list(art.iter_tensors(file=f))) for f in art.weight_files}
+    return ArtifactSummary(
+        path=path or str(art.root if art.is_dir else art.root / art.files[0].path),
+        kind="folder" if art.is_dir else "file",
+        family=art.family,
+        files=[
+            FileSummary(
+                path=f.path,
+                size=f.size,
+                format=f.format.value,
+                detail=f.detail,
+                tensors=counts.get(f.path),
+            )
+            for f in art.files
+        ],
+        primary_files=list(art.primary_files),
+        tensor_count=totals.tensor_count,
+        parameter_count=totals.parameter_count,
+        bytes_by_dtype=totals.bytes_by_dtype,
+        params_by_dtype=totals.params_by_dtype,
+        tied_weights=[tuple(p) for p in totals.tied],
+        config=None
+        if c is None
+        else ConfigSummary(
+            architectures=list(c.architectures),
+            model_type=c.model_type,
+            hidden_size=c.hidden_size,
+            num_layers=c.num_layers,
+            num_heads=c.num_heads,
+            num_kv_heads=c.num_kv_heads,
+            intermediate_size=c.intermediate_size,
+            vocab_size=c.vocab_size,
+            max_positions=c.max_positions,
+            tie_word_embeddings=c.tie_word_embeddings,
+            dtype=c.dtype,
+            num_experts=c.num_experts,
+            experts_per_token=c.experts_per_token,
+        ),
+        tokenizer=None
+        if t is None
+        else TokenizerSummary(
+            source=t.source,
+            vocab_size=t.vocab_size,
+            chat_templates=sorted(t.chat_templates),
+            special_tokens=t.special_tokens,
+        ),
+        card=None
+        if card is None
+        else CardSummary(
+            license=card.license,
+            license_name=card.license_name,
+            base_model=list(card.base_model),
+            base_model_relation=card.base_model_relation,
+            datasets=list(card.datasets),
+            tags=list(card.tags),
+            pipeline_tag=card.pipeline_tag,
+            language=list(card.language),
+        ),
+        adapter=None
+        if ad is None
+        else AdapterSummary(
+            peft_type=ad.peft_type,
+            base_model=ad.base_model,
+            r=ad.r,
+            lora_alpha=ad.lora_alpha,
+            target_modules=list(ad.target_modules),
+        ),
+        gguf_metadata=art.gguf_metadata,
+        problems=list(art.problems),
+    )
