@@ -1,0 +1,33 @@
+"""Shared fixtures: tiny model families built once per run (and cached across runs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _cache() -> Path:
+    env = os.environ.get("WEIGHTWATCH_FIXTURE_CACHE")
+    return Path(env) if env else REPO / ".cache" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def llama_family():  # type: ignore[no-untyped-def]
+    from weightwatch.testing import build_family
+
+    return build_family(arch="llama", seed=0, cache=_cache())
+
+
+@pytest.fixture(scope="session")
+def gpt2_family():  # type: ignore[no-untyped-def]
+    from weightwatch.testing import build_family
+
+    return build_family(arch="gpt2", seed=0, cache=_cache())
