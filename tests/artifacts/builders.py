@@ -14,13 +14,23 @@ import numpy as np
 
 def safetensors_bytes(tensors: dict[str, np.ndarray], *, header: dict | None = None) -> bytes:
     """Serialise like the reference implementation (or with a forged header)."""
-    names = {np.dtype("<f4"): "F32", np.dtype("<f2"): "F16", np.dtype("<i8"): "I64", np.dtype("i1"): "I8", np.dtype("u1"): "U8"}
+    names = {
+        np.dtype("<f4"): "F32",
+        np.dtype("<f2"): "F16",
+        np.dtype("<i8"): "I64",
+        np.dtype("i1"): "I8",
+        np.dtype("u1"): "U8",
+    }
     hdr: dict = {}
     blobs = []
     off = 0
     for name, arr in tensors.items():
         b = np.ascontiguousarray(arr).tobytes()
-        hdr[name] = {"dtype": names[arr.dtype], "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
+        hdr[name] = {
+            "dtype": names[arr.dtype],
+            "shape": list(arr.shape),
+            "data_offsets": [off, off + len(b)],
+        }
         blobs.append(b)
         off += len(b)
     if header is not None:
@@ -47,10 +57,14 @@ def malicious_pickles(marker: Path) -> dict[str, bytes]:
     import subprocess
 
     out = {
-        "os.system": pickle.dumps(Payload(os.system, f"touch {marker}"), protocol=2),
-        "subprocess.Popen": pickle.dumps(Payload(subprocess.Popen, ["touch", str(marker)]), protocol=4),
-        "builtins.exec": pickle.dumps(Payload(builtins.exec, f"open({str(marker)!r}, 'w')"), protocol=3),
-        "builtins.eval": pickle.dumps(Payload(builtins.eval, "1+1"), protocol=0),
+        "posix.system": pickle.dumps(Payload(os.system, f"touch {marker}"), protocol=2),
+        "subprocess.Popen": pickle.dumps(
+            Payload(subprocess.Popen, ["touch", str(marker)]), protocol=4
+        ),
+        "builtins.exec": pickle.dumps(
+            Payload(builtins.exec, f"open({str(marker)!r}, 'w')"), protocol=3
+        ),
+        "__builtin__.eval": pickle.dumps(Payload(builtins.eval, "1+1"), protocol=0),
     }
     # import of a module named by the file, resolved through STACK_GLOBAL (protocol 4)
     out["importlib.import_module"] = (
@@ -68,3 +82,14 @@ def torch_zip_with_pickle(data_pkl: bytes, name: str = "archive") -> bytes:
         zf.writestr(f"{name}/byteorder", b"little")
         zf.writestr(f"{name}/version", b"3\n")
     return buf.getvalue()
+
+
+def legacy_torch_with_pickle(data_pkl: bytes) -> bytes:
+    """The legacy torch.save layout (magic, protocol, sys info) around a given main pickle."""
+    sys_info = {
+        "protocol_version": 1001,
+        "little_endian": True,
+        "type_sizes": {"short": 2, "int": 4, "long": 4},
+    }
+    head = b"".join(pickle.dumps(x, protocol=2) for x in (0x1950A86A20F9469CFC6C, 1001, sys_info))
+    return head + data_pkl + pickle.dumps([], protocol=2)

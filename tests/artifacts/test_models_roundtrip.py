@@ -30,7 +30,9 @@ def _torch_bits(t: torch.Tensor) -> bytes:
     return t.numpy().tobytes()
 
 
-@pytest.mark.parametrize("member", ["base", "base_bin", "base_bin_legacy", "finetune", "int8", "pruned"])
+@pytest.mark.parametrize(
+    "member", ["base", "base_bin", "base_bin_legacy", "finetune", "int8", "pruned"]
+)
 @pytest.mark.parametrize("fam", ["llama_family", "gpt2_family"])
 def test_tensors_equal_transformers_bitwise(request, fam, member):
     family = request.getfixturevalue(fam)

@@ -17,7 +17,10 @@ from .builders import safetensors_bytes
 
 
 def test_safetensors_single_and_views(tmp_path):
-    arrs = {"a": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.array([1, -2], dtype=np.int8)}
+    arrs = {
+        "a": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "b": np.array([1, -2], dtype=np.int8),
+    }
     save_file(arrs, tmp_path / "x.safetensors")
     art = open_artifact(tmp_path / "x.safetensors")
     got = {t.name: t.data() for t in art.iter_tensors()}
@@ -33,10 +36,19 @@ def test_safetensors_single_and_views(tmp_path):
 def test_sharded_safetensors_with_index(tmp_path):
     save_file({"x": np.ones(4, np.float32)}, tmp_path / "model-00001-of-00002.safetensors")
     save_file({"y": np.zeros((2, 2), np.float16)}, tmp_path / "model-00002-of-00002.safetensors")
-    index = {"metadata": {}, "weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}}
+    index = {
+        "metadata": {},
+        "weight_map": {
+            "x": "model-00001-of-00002.safetensors",
+            "y": "model-00002-of-00002.safetensors",
+        },
+    }
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     art = open_artifact(tmp_path)
-    assert art.primary_files == ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+    assert art.primary_files == (
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    )
     assert [t.name for t in art.iter_tensors()] == ["x", "y"]
     assert art.totals.parameter_count == 8
     index["weight_map"]["z"] = "model-00003-of-00002.safetensors"
@@ -66,7 +78,14 @@ def test_torch_views_shared_storage_and_nesting(tmp_path):
         torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
         art = open_artifact(path)
         got = {t.name: t for t in art.iter_tensors()}
-        assert set(got) == {"model.w", "model.col", "model.t", "model.tied", "optim.state.0.exp_avg", "ints"}
+        assert set(got) == {
+            "model.w",
+            "model.col",
+            "model.t",
+            "model.tied",
+            "optim.state.0.exp_avg",
+            "ints",
+        }
         assert np.array_equal(got["model.col"].data(), base[:, 2].numpy())
         assert np.array_equal(got["model.t"].data(), base.t().numpy())
         assert got["model.w"].storage_key == got["model.tied"].storage_key

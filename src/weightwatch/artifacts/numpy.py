@@ -6,6 +6,7 @@ pickle); data is mapped in place for ``.npy`` and for STORED ``.npz`` members.
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -13,7 +14,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib import format as npformat
 
 from weightwatch.artifacts.mapping import map_range
 from weightwatch.artifacts.model import DTYPES, Tensor, TensorInfo
@@ -31,24 +31,47 @@ _NP_TO_NAME.update(
 )
 
 
+# The header numpy writes for plain arrays. numpy's own reader feeds the text to
+# ast.literal_eval; we accept only this canonical form (structured dtypes are not weights).
+_HEADER = re.compile(
+    r"""\{\s*'descr':\s*'(?P<descr>[<>|=]?[a-zA-Z]\d*)',\s*"""
+    r"""'fortran_order':\s*(?P<fortran>True|False),\s*"""
+    r"""'shape':\s*\((?P<shape>(\s*\d+\s*,)*(\s*\d+\s*)?)\),?\s*\}\s*$"""
+)
+MAX_NPY_HEADER = 1 << 16
+
+
 def _header(
     f: BinaryIO, rel: str, member: str | None
 ) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    magic = f.read(8)
+    if len(magic) != 8 or magic[:6] != b"\x93NUMPY" or magic[6] not in (1, 2, 3):
+        raise ArtifactError(rel, "bad .npy magic or version", member=member)
+    size_field = f.read(2 if magic[6] == 1 else 4)
+    if len(size_field) not in (2, 4):
+        raise ArtifactError(rel, "truncated .npy header", member=member)
+    hlen = int.from_bytes(size_field, "little")
+    if hlen > MAX_NPY_HEADER:
+        raise ArtifactError(rel, f".npy header of {hlen} bytes is too long", member=member)
+    raw = f.read(hlen)
+    m = _HEADER.match(raw.decode("latin1")) if len(raw) == hlen else None
+    if m is None:
+        if b"'O'" in raw or b"|O" in raw:
+            raise ArtifactError(
+                rel, "object arrays need pickle to load and are refused", member=member
+            )
+        raise ArtifactError(rel, "unsupported or malformed .npy header", member=member)
     try:
-        version = npformat.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = npformat.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = npformat.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, SyntaxError, TypeError, OverflowError, struct.error, EOFError) as exc:
-        raise ArtifactError(rel, f"bad .npy header: {exc}", member=member) from exc
+        dtype = np.dtype(m.group("descr"))
+    except TypeError as exc:
+        raise ArtifactError(rel, f"unknown .npy dtype {m.group('descr')!r}", member=member) from exc
+    shape = tuple(int(d) for d in m.group("shape").replace(" ", "").split(",") if d)
+    fortran = m.group("fortran") == "True"
     if dtype.hasobject:
         raise ArtifactError(rel, "object arrays need pickle to load and are refused", member=member)
     if dtype.str not in _NP_TO_NAME:
         raise ArtifactError(rel, f"unsupported .npy dtype {dtype.str}", member=member)
-    return tuple(int(d) for d in shape), bool(fortran), dtype
+    return shape, fortran, dtype
 
 
 def _view(raw: npt.NDArray[np.uint8], shape: tuple[int, ...], fortran: bool, dtype: Any) -> Any:

@@ -10,6 +10,8 @@ own callables — so no module named by the file is ever imported and nothing in
 
 from __future__ import annotations
 
+import encodings.latin_1
+import encodings.raw_unicode_escape  # noqa: F401  genops decodes protocol-0 text with these
 import io
 import pickletools
 from collections.abc import Callable, Mapping
