@@ -76,7 +76,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"weightwatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return rv if isinstance(rv, int) else EXIT_OK
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
