@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import pickle
 import struct
 import zipfile
@@ -17,15 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
-from weightwatch.artifacts import open_artifact
-from weightwatch.errors import ArtifactError
-
-from .builders import (
+from tests.artifacts.builders import (
     legacy_torch_with_pickle,
     malicious_pickles,
     safetensors_bytes,
     torch_zip_with_pickle,
 )
+from weightwatch.artifacts import open_artifact
+from weightwatch.errors import ArtifactError
 
 
 def _expect_error(path: Path, match: str | None = None) -> ArtifactError:

@@ -9,10 +9,13 @@ import pytest
 import torch
 from safetensors.numpy import save_file
 
+from tests.artifacts.builders import (
+    legacy_torch_with_pickle,
+    malicious_pickles,
+    torch_zip_with_pickle,
+)
 from weightwatch.artifacts import open_artifact
 from weightwatch.errors import ArtifactError
-
-from .builders import legacy_torch_with_pickle, malicious_pickles, torch_zip_with_pickle
 
 DANGEROUS_EVENTS = (
     "os.system",

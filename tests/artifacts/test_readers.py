@@ -10,10 +10,9 @@ import pytest
 import torch
 from safetensors.numpy import save_file
 
+from tests.artifacts.builders import safetensors_bytes
 from weightwatch.artifacts import FileFormat, detect_format, open_artifact
 from weightwatch.errors import ArtifactError
-
-from .builders import safetensors_bytes
 
 
 def test_safetensors_single_and_views(tmp_path):

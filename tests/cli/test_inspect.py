@@ -1,4 +1,4 @@
-"""`weightwatch inspect`: readable table, JSON with a schema version, exit codes 0/2, no tracebacks."""
+"""`weightwatch inspect`: a readable table, versioned JSON, exit codes 0/2, no tracebacks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from tests.artifacts.builders import malicious_pickles, torch_zip_with_pickle
 from weightwatch.cli import main
-
-from ..artifacts.builders import malicious_pickles, torch_zip_with_pickle
 
 WW = [sys.executable, "-m", "weightwatch"]
 

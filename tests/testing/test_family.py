@@ -1,4 +1,4 @@
-"""The tiny model families are real, loadable, deterministic, and each derivative is what it claims."""
+"""The tiny families are real, loadable and deterministic; each derivative is what it claims."""
 
 from __future__ import annotations
 
