@@ -55,9 +55,9 @@ demo: $(STAMP)
 
 serve: demo
 	@echo
-	@echo "The registry server is not built yet (issue 7); 'make serve' builds the demo"
-	@echo "model family under var/demo and inspects it:"
-	$(VENV)/bin/weightwatch inspect var/demo/llama-base
+	@echo "The registry server is not built yet; 'make serve' builds the demo model"
+	@echo "family under var/demo (listed above) and inspects two of its members:"
+	$(VENV)/bin/weightwatch inspect var/demo/llama-finetune
 	$(VENV)/bin/weightwatch inspect var/demo/llama-base-q8_0.gguf
 
 bench: $(STAMP)

@@ -165,6 +165,8 @@ def open_artifact(path: str | os.PathLike[str]) -> Artifact:
         raise ArtifactError(root, "no such file or directory")
     if root.is_dir():
         return _open_folder(root)
+    # A path the caller named is followed; links *inside* a folder are only listed.
+    root = root.resolve()
     fmt, detail = _detect(root, root.name)
     size = root.stat().st_size
     files = (ArtifactFile(root.name, size, fmt, detail),)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, fields
 from importlib import metadata
 from pathlib import Path
@@ -131,6 +132,15 @@ def _paths(root: Path, arch: str) -> Family:
 
 
 def _build(root: Path, *, arch: str, size: str, seed: int) -> None:
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _build_members(root, arch=arch, size=size, seed=seed)
+
+
+def _build_members(root: Path, *, arch: str, size: str, seed: int) -> None:
     from weightwatch.testing.gguf_export import export_gguf
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
