@@ -106,33 +106,48 @@ class Artifact:
         return None
 
     @cached_property
-    def totals(self) -> Totals:
+    def canonical_tensors(self) -> tuple[tuple[Tensor, ...], tuple[tuple[str, str], ...]]:
+        """The primary tensors with tied duplicates removed, and the (kept, dropped) pairs.
+
+        Tensors sharing one storage view, or output embeddings equal to the input
+        embeddings under ``tie_word_embeddings``, are one parameter. The input-side name
+        is kept (as ``save_pretrained`` does), so the same model saved as safetensors or
+        as a ``.bin`` holding both names yields the same set.
+        """
         tensors = list(self.iter_tensors())
-        seen_storage: dict[tuple[str | None, tuple[int, ...], str], str] = {}
+        group_of: dict[str, str] = {}  # name -> group key
+        groups: dict[str, list[Tensor]] = {}
+        for t in tensors:
+            key = f"{t.storage_key}|{t.shape}|{t.dtype}" if t.storage_key else f"name|{t.name}"
+            group_of[t.name] = key
+            groups.setdefault(key, []).append(t)
+        by_name = {t.name: t for t in tensors}
+        for out_name, in_name in self._tied_by_config(by_name).items():
+            a, b = group_of[out_name], group_of[in_name]
+            if a != b:
+                groups[b].extend(groups.pop(a))
+                for t in groups[b]:
+                    group_of[t.name] = b
+        kept: list[Tensor] = []
         tied: list[tuple[str, str]] = []
-        params = 0
+        for members in groups.values():
+            members.sort(key=lambda t: (t.name in _OUTPUT_EMBEDDINGS, t.name))
+            kept.append(members[0])
+            tied += [(members[0].name, m.name) for m in members[1:]]
+        kept.sort(key=lambda t: t.name)
+        return tuple(kept), tuple(sorted(tied))
+
+    @cached_property
+    def totals(self) -> Totals:
+        kept, tied = self.canonical_tensors
         by_dtype: dict[str, int] = {}
         params_by_dtype: dict[str, int] = {}
-        by_name = {t.name: t for t in tensors}
-        skip = self._tied_by_config(by_name)
-        for t in tensors:
-            key = (t.storage_key, t.shape, t.dtype) if t.storage_key else None
+        for t in self.iter_tensors():
             by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.info.nbytes
-            if (
-                key is not None
-                and key in seen_storage
-                and _same_view(t, by_name[seen_storage[key]])
-            ):
-                tied.append((seen_storage[key], t.name))
-                continue
-            if t.name in skip:
-                tied.append((skip[t.name], t.name))
-                continue
-            if key is not None:
-                seen_storage[key] = t.name
-            params += t.info.numel
+        for t in kept:
             params_by_dtype[t.dtype] = params_by_dtype.get(t.dtype, 0) + t.info.numel
-        return Totals(params, len(tensors), by_dtype, params_by_dtype, tuple(tied))
+        n_tensors = sum(1 for _ in self.iter_tensors())
+        return Totals(sum(params_by_dtype.values()), n_tensors, by_dtype, params_by_dtype, tied)
 
     def _tied_by_config(self, by_name: dict[str, Tensor]) -> dict[str, str]:
         """Output embeddings stored separately but tied by config and equal in value."""
@@ -152,10 +167,6 @@ class Artifact:
                 ):
                     out[o] = i
         return out
-
-
-def _same_view(a: Tensor, b: Tensor) -> bool:
-    return a.storage_key == b.storage_key and a.info.nbytes == b.info.nbytes
 
 
 def open_artifact(path: str | os.PathLike[str]) -> Artifact:
