@@ -1,0 +1,52 @@
+"""``weightwatch hash PATH``: per-file digests and the model's weights and value identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from weightwatch.cli import app
+from weightwatch.errors import UsageError
+from weightwatch.identity import compute_manifest
+from weightwatch.identity.hashing import ALGORITHMS
+
+
+@app.command("hash")
+def hash_command(
+    path: Annotated[Path, typer.Argument(help="A model file or folder.", metavar="PATH")],
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", "-a", help="sha256 (OpenSSF-compatible) or blake3.")
+    ] = "sha256",
+    tensors: Annotated[
+        bool, typer.Option("--tensors/--no-tensors", help="Also compute the weights identity.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Digest every file and compute the format-invariant weights and value digests."""
+    if algorithm not in ALGORITHMS:
+        raise UsageError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+    manifest = compute_manifest(path, algorithm=algorithm, tensors=tensors)
+    if as_json:
+        typer.echo(manifest.model_dump_json(indent=2))
+        return
+    console = Console()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("path", str(path))
+    grid.add_row("algorithm", manifest.algorithm)
+    grid.add_row("weights digest", manifest.weights_digest or "-")
+    grid.add_row("value digest", manifest.value_digest or "-")
+    grid.add_row("tensors", str(len(manifest.tensors)))
+    console.print(grid)
+    files = Table(title="files", title_justify="left")
+    files.add_column("path")
+    files.add_column("size", justify="right")
+    files.add_column(manifest.algorithm, overflow="fold")
+    for f in manifest.files:
+        files.add_row(f.path + (f" -> {f.symlink}" if f.symlink else ""), f"{f.size:,}", f.digest)
+    console.print(files)

@@ -1,0 +1,197 @@
+"""The ``Manifest``: per-file digests plus the weights and value identities of a model.
+
+``compute_manifest`` makes one pass over each safetensors file that feeds both the file
+digest and every tensor digest (tensor data are byte ranges of the file); other formats
+hash the file, then read tensors through the artifact layer (the second read comes from
+the page cache). Files are hashed in parallel on all cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from weightwatch.artifacts import Artifact, FileFormat, open_artifact
+from weightwatch.artifacts.safetensors import read_header
+from weightwatch.errors import ArtifactError
+from weightwatch.identity.hashing import CHUNK, digest_fn, hash_file, new_hasher
+from weightwatch.identity.tensors import TensorDigest, tensor_digest, tensor_hasher, value_digests
+from weightwatch.merkle import MerkleTree, leaf_hash
+
+SCHEMA_VERSION = "1"
+IGNORED_DIRS = frozenset({".git", ".cache", "__pycache__"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FileEntry(_Frozen):
+    path: str
+    size: int
+    digest: str
+    symlink: str | None = None
+
+
+class TensorEntry(_Frozen):
+    name: str
+    dtype: str
+    shape: list[int]
+    digest: str
+
+
+class ManifestDiff(_Frozen):
+    changed: list[str]
+    missing: list[str]
+    added: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.changed or self.missing or self.added)
+
+
+class Manifest(_Frozen):
+    """What a model is, by content. Its canonical JSON is what gets signed."""
+
+    schema_version: str = SCHEMA_VERSION
+    algorithm: str
+    files: list[FileEntry]
+    weights_digest: str | None  # Merkle root over tensor digests (name, dtype, shape, bytes)
+    value_digest: str | None  # Merkle root over value digests (HF name, shape, float32 values)
+    tensors: list[TensorEntry]
+
+    def canonical_json(self) -> bytes:
+        """Sorted keys, no whitespace, UTF-8: the one serialization that is hashed/signed."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+
+    def diff_files(self, other: Manifest) -> ManifestDiff:
+        """Files of ``other`` (e.g. what is on disk now) against this (what was signed)."""
+        mine = {f.path: f for f in self.files}
+        theirs = {f.path: f for f in other.files}
+        return ManifestDiff(
+            changed=sorted(p for p in mine.keys() & theirs.keys() if mine[p] != theirs[p]),
+            missing=sorted(mine.keys() - theirs.keys()),
+            added=sorted(theirs.keys() - mine.keys()),
+        )
+
+
+def list_files(root: Path) -> list[tuple[str, Path]]:
+    if root.is_file():
+        return [(root.name, root)]
+    out: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
+        base = Path(dirpath)
+        for name in sorted(filenames):
+            out.append(((base / name).relative_to(root).as_posix(), base / name))
+    return out
+
+
+def compute_manifest(
+    path: str | os.PathLike[str], *, algorithm: str = "sha256", tensors: bool = True
+) -> Manifest:
+    """Digest every file, and (``tensors=True``) the weights and value identities."""
+    root = Path(path)
+    if not root.exists():
+        raise ArtifactError(root, "no such file or directory")
+    art = open_artifact(root) if tensors else None
+    files = list_files(root)
+    single_pass = _single_pass_files(art)
+    tensor_map: dict[str, TensorDigest] = {}
+
+    def one(item: tuple[str, Path]) -> FileEntry:
+        rel, p = item
+        if p.is_symlink():
+            target = str(p.readlink())
+            h = new_hasher(algorithm)
+            h.update(b"symlink:" + target.encode())
+            return FileEntry(path=rel, size=0, digest=h.hexdigest(), symlink=target)
+        if rel in single_pass:
+            digest, found = _hash_safetensors(p, rel, algorithm)
+            tensor_map.update(found)
+        else:
+            digest = hash_file(p, algorithm, threads=len(files) == 1)
+        return FileEntry(path=rel, size=p.stat().st_size, digest=digest)
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, max(1, len(files)))) as pool:
+            entries = list(pool.map(one, files))
+    except OSError as exc:
+        raise ArtifactError(
+            getattr(exc, "filename", root) or root, f"cannot read: {exc.strerror}"
+        ) from exc
+    if art is None:
+        return Manifest(
+            algorithm=algorithm, files=entries, weights_digest=None, value_digest=None, tensors=[]
+        )
+    kept, _ = art.canonical_tensors
+    digests = [tensor_map.get(t.name) or tensor_digest(t, algorithm) for t in kept]
+    values = list(value_digests(art, algorithm))
+    return Manifest(
+        algorithm=algorithm,
+        files=entries,
+        weights_digest=_root(digests, algorithm),
+        value_digest=_root(values, algorithm),
+        tensors=[
+            TensorEntry(name=d.name, dtype=d.dtype, shape=list(d.shape), digest=d.digest.hex())
+            for d in digests
+        ],
+    )
+
+
+def _root(digests: Sequence[TensorDigest], algorithm: str) -> str | None:
+    if not digests:
+        return None
+    h = digest_fn(algorithm)
+    return MerkleTree([leaf_hash(d.digest, h) for d in digests], h).root().hex()
+
+
+def _single_pass_files(art: Artifact | None) -> set[str]:
+    if art is None:
+        return set()
+    fmt = {f.path: f.format for f in art.files}
+    return {p for p in art.primary_files if fmt.get(p) is FileFormat.SAFETENSORS}
+
+
+def _hash_safetensors(path: Path, rel: str, algorithm: str) -> tuple[str, dict[str, TensorDigest]]:
+    """One sequential read feeding the file digest and every tensor's digest."""
+    hdr = read_header(path, rel=rel)
+    ranges = sorted(
+        ((off, off + info.nbytes, info) for info, off in hdr.tensors), key=lambda r: r[0]
+    )
+    hashers: dict[str, Any] = {
+        info.name: tensor_hasher(info.name, info.dtype, info.shape, algorithm)
+        for _, _, info in ranges
+    }
+    file_h = new_hasher(algorithm)
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    pos, first = 0, 0
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            chunk = view[:n]
+            file_h.update(chunk)
+            end = pos + n
+            while first < len(ranges) and ranges[first][1] <= pos:
+                first += 1
+            i = first
+            while i < len(ranges) and ranges[i][0] < end:
+                b, e, info = ranges[i]
+                lo, hi = max(b, pos), min(e, end)
+                if hi > lo:
+                    hashers[info.name].update(chunk[lo - pos : hi - pos])
+                i += 1
+            pos = end
+    found = {
+        info.name: TensorDigest(info.name, info.dtype, info.shape, hashers[info.name].digest())
+        for _, _, info in ranges
+    }
+    return file_h.hexdigest(), found
