@@ -16,7 +16,7 @@ import typer
 from weightwatch import __version__
 from weightwatch.errors import WeightwatchError
 
-COMMAND_MODULES = ("inspect_cmd", "hash_cmd")
+COMMAND_MODULES = ("inspect_cmd", "hash_cmd", "attest_cmd")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

@@ -25,7 +25,9 @@ from weightwatch.identity.tensors import TensorDigest, tensor_digest, tensor_has
 from weightwatch.merkle import MerkleTree, leaf_hash
 
 SCHEMA_VERSION = "1"
-IGNORED_DIRS = frozenset({".git", ".cache", "__pycache__"})
+# What OpenSSF model signing leaves out by default; a signature file inside the folder is
+# added by the signer. Paths are relative to the model folder; a folder ignores its contents.
+DEFAULT_IGNORE = (".git", ".gitignore", ".gitattributes", ".github")
 
 
 class _Frozen(BaseModel):
@@ -83,27 +85,42 @@ class Manifest(_Frozen):
         )
 
 
-def list_files(root: Path) -> list[tuple[str, Path]]:
+def _ignored(rel: str, ignore: Sequence[str]) -> bool:
+    return any(rel == i or rel.startswith(i.rstrip("/") + "/") for i in ignore)
+
+
+def list_files(root: Path, ignore: Sequence[str] = DEFAULT_IGNORE) -> list[tuple[str, Path]]:
+    """(relative POSIX path, path) of every file, sorted, links listed but not followed."""
     if root.is_file():
         return [(root.name, root)]
     out: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
         base = Path(dirpath)
-        for name in sorted(filenames):
-            out.append(((base / name).relative_to(root).as_posix(), base / name))
+        dirnames[:] = sorted(
+            d for d in dirnames if not _ignored((base / d).relative_to(root).as_posix(), ignore)
+        )
+        links = [d for d in dirnames if (base / d).is_symlink()]
+        for name in sorted([*filenames, *links]):
+            rel = (base / name).relative_to(root).as_posix()
+            if not _ignored(rel, ignore):
+                out.append((rel, base / name))
+    out.sort(key=lambda item: item[0])
     return out
 
 
 def compute_manifest(
-    path: str | os.PathLike[str], *, algorithm: str = "sha256", tensors: bool = True
+    path: str | os.PathLike[str],
+    *,
+    algorithm: str = "sha256",
+    tensors: bool = True,
+    ignore: Sequence[str] = DEFAULT_IGNORE,
 ) -> Manifest:
     """Digest every file, and (``tensors=True``) the weights and value identities."""
     root = Path(path)
     if not root.exists():
         raise ArtifactError(root, "no such file or directory")
     art = open_artifact(root) if tensors else None
-    files = list_files(root)
+    files = list_files(root, ignore)
     single_pass = _single_pass_files(art)
     tensor_map: dict[str, TensorDigest] = {}
 

@@ -1,0 +1,106 @@
+"""``weightwatch keygen | sign | verify``: signed manifests that OpenSSF model signing reads."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from weightwatch.attest import (
+    KEY_TYPES,
+    generate,
+    load_signer,
+    load_verifier,
+    save_keypair,
+    sign_model,
+    verify_model,
+)
+from weightwatch.cli import EXIT_FINDINGS, app
+from weightwatch.errors import UsageError, VerificationError
+
+
+def _password(env: str | None) -> bytes | None:
+    if env is None:
+        return None
+    value = os.environ.get(env)
+    if value is None:
+        raise UsageError(f"environment variable {env} (named by --password-env) is not set")
+    return value.encode()
+
+
+@app.command("keygen")
+def keygen_command(
+    out: Annotated[
+        Path,
+        typer.Argument(help="Private key file to write (PEM); the public key goes to OUT.pub."),
+    ],
+    key_type: Annotated[
+        str, typer.Option("--type", help="ed25519 or ecdsa-p256 (OpenSSF-compatible).")
+    ] = "ed25519",
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Encrypt with the passphrase in this variable."),
+    ] = None,
+) -> None:
+    """Create a signing key pair."""
+    if key_type not in KEY_TYPES:
+        raise UsageError(f"unknown key type {key_type!r}; choose from {', '.join(KEY_TYPES)}")
+    if out.exists():
+        raise UsageError(f"{out} exists; refusing to overwrite a key")
+    signer = generate(key_type)  # type: ignore[arg-type]
+    pub = save_keypair(signer, out, password=_password(password_env))
+    typer.echo(f"private key: {out}\npublic key:  {pub}\nkey id:      {signer.key_id}")
+
+
+@app.command("sign")
+def sign_command(
+    path: Annotated[Path, typer.Argument(help="Model folder or file.", metavar="PATH")],
+    key: Annotated[Path, typer.Option("--key", help="Private key (PEM).")],
+    bundle: Annotated[
+        Path | None, typer.Option("--bundle", "-o", help="Where to write the bundle.")
+    ] = None,
+    password_env: Annotated[str | None, typer.Option("--password-env")] = None,
+) -> None:
+    """Hash PATH and write a signed bundle (default: PATH/model.sig for a folder)."""
+    out = bundle or (path / "model.sig" if path.is_dir() else path.with_name(path.name + ".sig"))
+    doc = sign_model(path, load_signer(key, password=_password(password_env)), bundle_path=out)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    typer.echo(f"signed {path} -> {out}")
+
+
+@app.command("verify")
+def verify_command(
+    path: Annotated[Path, typer.Argument(help="Model folder or file.", metavar="PATH")],
+    bundle: Annotated[
+        Path, typer.Option("--bundle", help="Bundle written by weightwatch or model_signing.")
+    ],
+    pub: Annotated[Path, typer.Option("--pub", help="Public key (PEM).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check the signature and that every file is exactly what was signed."""
+    try:
+        doc = json.loads(bundle.read_text())
+    except (OSError, ValueError) as exc:
+        raise VerificationError(f"{bundle}: not a readable JSON bundle ({exc})") from exc
+    result = verify_model(path, doc, load_verifier(pub), bundle_path=bundle)
+    if as_json:
+        typer.echo(json.dumps({**result.__dict__, "ok": result.ok}, indent=2))
+    else:
+        console = Console()
+        for label, items in (
+            ("changed", result.changed),
+            ("missing", result.missing),
+            ("added", result.added),
+        ):
+            for item in items:
+                console.print(f"[red]{label}[/red]  {item}")
+        if result.weights_ok is False:
+            console.print("[red]weights digest differs from the signed one[/red]")
+        verdict = "[green]verified[/green]" if result.ok else "[red]FAILED[/red]"
+        console.print(f"{verdict}: {path} signed by key {result.key_id[:16]}…")
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDINGS)
