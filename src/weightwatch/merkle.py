@@ -28,25 +28,19 @@ def node_hash(left: bytes, right: bytes, h: HashFn = sha256) -> bytes:
     return h(b"\x01" + left + right)
 
 
-class MerkleTree:
-    """A tree over already-hashed leaves, with every complete subtree kept.
+class TreeView:
+    """RFC 9162 roots and proofs over *perfect* subtree hashes supplied by ``_node``.
 
-    ``levels[k][i]`` is the hash of the perfect subtree of ``2**k`` leaves starting at
-    leaf ``i * 2**k``; any RFC 9162 subtree is assembled from O(log n) of them.
+    ``_node(k, i)`` is the hash of the perfect subtree of ``2**k`` leaves starting at leaf
+    ``i * 2**k``; every RFC subtree is assembled from O(log n) of them, so a store that
+    keeps those nodes (the transparency log) answers proofs without recomputation.
     """
 
-    def __init__(self, leaf_hashes: Sequence[bytes], h: HashFn = sha256) -> None:
-        self.h = h
-        self.levels: list[list[bytes]] = [list(leaf_hashes)]
-        while len(self.levels[-1]) > 1:
-            prev = self.levels[-1]
-            self.levels.append(
-                [node_hash(prev[i], prev[i + 1], h) for i in range(0, len(prev) - 1, 2)]
-            )
+    h: HashFn
+    size: int
 
-    @property
-    def size(self) -> int:
-        return len(self.levels[0])
+    def _node(self, level: int, index: int) -> bytes:
+        raise NotImplementedError
 
     def root(self, size: int | None = None) -> bytes:
         """MTH of the first ``size`` leaves (default: all); the empty tree hashes ``H()``."""
@@ -59,7 +53,7 @@ class MerkleTree:
         n = hi - lo
         k = n.bit_length() - 1
         if n == 1 << k and lo % n == 0:
-            return self.levels[k][lo >> k]
+            return self._node(k, lo >> k)
         split = 1 << ((n - 1).bit_length() - 1)  # largest power of two < n
         return node_hash(self._subtree(lo, lo + split), self._subtree(lo + split, hi), self.h)
 
@@ -94,6 +88,40 @@ class MerkleTree:
         if m <= k:
             return [*self._subproof(m, lo, lo + k, complete), self._subtree(lo + k, hi)]
         return [*self._subproof(m - k, lo + k, hi, False), self._subtree(lo, lo + k)]
+
+
+class MerkleTree(TreeView):
+    """A tree held in memory: ``levels[k][i]`` is perfect subtree ``(k, i)``."""
+
+    def __init__(self, leaf_hashes: Sequence[bytes], h: HashFn = sha256) -> None:
+        self.h = h
+        self.levels: list[list[bytes]] = [list(leaf_hashes)]
+        while len(self.levels[-1]) > 1:
+            prev = self.levels[-1]
+            self.levels.append(
+                [node_hash(prev[i], prev[i + 1], h) for i in range(0, len(prev) - 1, 2)]
+            )
+        self.size = len(self.levels[0])
+
+    def _node(self, level: int, index: int) -> bytes:
+        return self.levels[level][index]
+
+
+def parents_completed_by(
+    index: int, leaf: bytes, left_sibling: Callable[[int, int], bytes], h: HashFn = sha256
+) -> list[tuple[int, int, bytes]]:
+    """Perfect nodes that appending leaf ``index`` completes: ``(level, index, hash)``.
+
+    ``left_sibling(level, i)`` returns the existing node ``(level, i)``. Leaf ``index``
+    itself is level 0; each odd index at a level closes its pair one level up.
+    """
+    out = [(0, index, leaf)]
+    level, i, cur = 0, index, leaf
+    while i & 1:
+        cur = node_hash(left_sibling(level, i - 1), cur, h)
+        level, i = level + 1, i >> 1
+        out.append((level, i, cur))
+    return out
 
 
 def verify_inclusion(

@@ -7,6 +7,7 @@ gate CI pipelines and pre-commit hooks: 0 ok/clean, 1 findings at or above
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from typing import Annotated
@@ -16,7 +17,7 @@ import typer
 from weightwatch import __version__
 from weightwatch.errors import WeightwatchError
 
-COMMAND_MODULES = ("inspect_cmd", "hash_cmd", "attest_cmd")
+COMMAND_MODULES = ("inspect_cmd", "hash_cmd", "attest_cmd", "log_cmd")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -47,11 +48,14 @@ def _root(
     """Safety infrastructure for open-weight model releases."""
 
 
+@functools.cache
 def _register_commands() -> None:
     # Each command module adds itself to ``app``; importing them here keeps the
     # command list in one place without a dispatcher.
     for name in COMMAND_MODULES:
-        importlib.import_module(f"weightwatch.cli.{name}")
+        module = importlib.import_module(f"weightwatch.cli.{name}")
+        if hasattr(module, "register"):  # command groups attach themselves once
+            module.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

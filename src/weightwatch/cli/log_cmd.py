@@ -1,0 +1,43 @@
+"""``weightwatch log verify``: check a log entry's inclusion offline, trusting only a key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from weightwatch.attest.checkpoint import verify_entry_offline
+from weightwatch.attest.keys import load_verifier
+from weightwatch.errors import VerificationError
+
+log_app = typer.Typer(help="Transparency log: offline verification of entries and checkpoints.")
+
+
+@log_app.command("verify")
+def verify_command(
+    entry: Annotated[Path, typer.Option("--entry", help="The entry's leaf bytes (as published).")],
+    proof: Annotated[
+        Path, typer.Option("--proof", help='JSON: {"index": N, "hashes": [hex, ...]}.')
+    ],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="Signed checkpoint note.")],
+    pub: Annotated[Path, typer.Option("--pub", help="The log's Ed25519 public key (PEM).")],
+) -> None:
+    """Verify the checkpoint's signature and the entry's inclusion under its root."""
+    try:
+        doc = json.loads(proof.read_text())
+        index = int(doc["index"])
+        hashes = [bytes.fromhex(h) for h in doc["hashes"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise VerificationError(f"{proof}: not a proof document ({exc})") from exc
+    cp = verify_entry_offline(
+        entry.read_bytes(), index, hashes, checkpoint.read_text(), load_verifier(pub)
+    )
+    typer.echo(
+        f"verified: entry {index} is in {cp.origin} at size {cp.size} (root {cp.root.hex()[:16]}…)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(log_app, name="log")

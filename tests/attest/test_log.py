@@ -1,0 +1,154 @@
+"""The transparency log store: proofs, checkpoints, offline verification, concurrency, crashes."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from weightwatch.attest import generate, save_keypair
+from weightwatch.attest.checkpoint import entry_leaf, verify_checkpoint, verify_entry_offline
+from weightwatch.attest.keys import KeyVerifier
+from weightwatch.attest.logstore import LogStore, verify_log
+from weightwatch.cli import main
+from weightwatch.errors import VerificationError
+from weightwatch.merkle import MerkleTree, leaf_hash, verify_consistency
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _store(tmp_path: Path, name: str = "log.db") -> LogStore:
+    return LogStore.open(f"sqlite:///{tmp_path / name}")
+
+
+def test_leaf_serialization_is_fixed():
+    leaf = entry_leaf(
+        "registration",
+        {"model": "org/name", "version": 1, "weights_digest": "ab" * 32, "note": "café"},
+        time="2026-11-22T00:00:00+00:00",
+    )
+    assert leaf == (GOLDEN / "leaf-registration-v1.json").read_bytes().strip()
+
+
+@settings(max_examples=15, deadline=None)
+@given(sizes=st.lists(st.integers(1, 40), min_size=1, max_size=5))
+def test_store_matches_reference_tree(tmp_path_factory, sizes):
+    store = _store(tmp_path_factory.mktemp("log"))
+    leaves: list[bytes] = []
+    for batch in sizes:  # mixed batch sizes exercise node completion across transactions
+        new = [f"entry {len(leaves) + i}".encode() for i in range(batch)]
+        if batch % 2:
+            for leaf in new:
+                store.append(leaf, kind="test")
+        else:
+            store.append_many([("test", leaf) for leaf in new])
+        leaves += new
+    ref = MerkleTree([leaf_hash(x) for x in leaves])
+    n = len(leaves)
+    assert store.size() == n and store.root() == ref.root()
+    for i in {0, n // 2, n - 1}:
+        assert store.inclusion_proof(i) == ref.inclusion_proof(i)
+    for old in {1, n // 2 or 1, n}:
+        proof = store.consistency_proof(old)
+        assert proof == ref.consistency_proof(old)
+        verify_consistency(old, n, store.root(old), store.root(), proof)
+    assert verify_log(store) == n
+
+
+def test_checkpoint_and_offline_verification(tmp_path):
+    store = _store(tmp_path)
+    leaves = [entry_leaf("decision", {"i": i}, time="t") for i in range(37)]
+    store.append_many([("decision", x) for x in leaves])
+    key = generate("ed25519")
+    verifier = KeyVerifier(key.public_key, key.key_id)
+    note = store.checkpoint(key, origin="weightwatch.example/log")
+    cp = verify_checkpoint(note, verifier)
+    assert cp.size == 37 and cp.root == store.root()
+    proof = store.inclusion_proof(20)
+    assert verify_entry_offline(leaves[20], 20, proof, note, verifier).size == 37
+    with pytest.raises(VerificationError):
+        verify_entry_offline(leaves[21], 20, proof, note, verifier)  # another entry
+    with pytest.raises(VerificationError):
+        verify_entry_offline(leaves[20], 20, proof, note.replace("\n37\n", "\n38\n"), verifier)
+    other = generate("ed25519")
+    with pytest.raises(VerificationError):
+        verify_checkpoint(note, KeyVerifier(other.public_key, other.key_id))
+    with pytest.raises(VerificationError):
+        verify_checkpoint(note, KeyVerifier(other.public_key, other.key_id))
+    assert verify_log(store) == 37
+
+
+def test_cli_log_verify(tmp_path, capsys):
+    store = _store(tmp_path)
+    leaves = [entry_leaf("registration", {"i": i}, time="t") for i in range(9)]
+    store.append_many([("registration", x) for x in leaves])
+    key = generate("ed25519")
+    pub = save_keypair(key, tmp_path / "log.pem")
+    (tmp_path / "cp.txt").write_text(store.checkpoint(key, origin="ww/log"))
+    (tmp_path / "entry.json").write_bytes(leaves[4])
+    proof = {"index": 4, "hashes": [h.hex() for h in store.inclusion_proof(4)]}
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    args = ["log", "verify", "--entry", str(tmp_path / "entry.json"), "--proof", str(tmp_path / "proof.json"), "--checkpoint", str(tmp_path / "cp.txt"), "--pub", str(pub)]
+    assert main(args) == 0
+    assert "entry 4" in capsys.readouterr().out
+    (tmp_path / "entry.json").write_bytes(leaves[5])
+    assert main(args) == 2
+
+
+def _writer(url: str, worker: int, count: int) -> None:
+    store = LogStore.open(url)
+    for i in range(count):
+        store.append(f"w{worker}-{i}".encode(), kind="test")
+
+
+def test_concurrent_writer_processes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    LogStore.open(url)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(url, w, 100)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    store = LogStore.open(url)
+    assert verify_log(store) == 400
+    leaves = sorted(e.leaf for e in store.entries())
+    assert leaves == sorted(f"w{w}-{i}".encode() for w in range(4) for i in range(100))
+
+
+CRASH_WRITER = """
+import sys
+from weightwatch.attest.logstore import LogStore
+store = LogStore.open(sys.argv[1])
+i = 0
+print("ready", flush=True)
+while True:
+    store.append_many([("test", f"c{i}-{j}".encode()) for j in range(1 + i % 7)])
+    i += 1
+"""
+
+
+def test_writer_killed_mid_append_leaves_consistent_log(tmp_path):
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    LogStore.open(url)
+    for delay in (0.3, 0.7, 1.1):
+        proc = subprocess.Popen([sys.executable, "-c", CRASH_WRITER, url], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        store = LogStore.open(url)
+        size = verify_log(store)
+        assert size > 0
+        store.append(b"after crash", kind="test")  # appending continues densely
+        assert verify_log(store) == size + 1
