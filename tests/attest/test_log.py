@@ -97,7 +97,18 @@ def test_cli_log_verify(tmp_path, capsys):
     (tmp_path / "entry.json").write_bytes(leaves[4])
     proof = {"index": 4, "hashes": [h.hex() for h in store.inclusion_proof(4)]}
     (tmp_path / "proof.json").write_text(json.dumps(proof))
-    args = ["log", "verify", "--entry", str(tmp_path / "entry.json"), "--proof", str(tmp_path / "proof.json"), "--checkpoint", str(tmp_path / "cp.txt"), "--pub", str(pub)]
+    args = [
+        "log",
+        "verify",
+        "--entry",
+        str(tmp_path / "entry.json"),
+        "--proof",
+        str(tmp_path / "proof.json"),
+        "--checkpoint",
+        str(tmp_path / "cp.txt"),
+        "--pub",
+        str(pub),
+    ]
     assert main(args) == 0
     assert "entry 4" in capsys.readouterr().out
     (tmp_path / "entry.json").write_bytes(leaves[5])
@@ -142,7 +153,9 @@ def test_writer_killed_mid_append_leaves_consistent_log(tmp_path):
     url = f"sqlite:///{tmp_path / 'log.db'}"
     LogStore.open(url)
     for delay in (0.3, 0.7, 1.1):
-        proc = subprocess.Popen([sys.executable, "-c", CRASH_WRITER, url], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CRASH_WRITER, url], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)

@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from weightwatch.attest import generate, load_signer, load_verifier, save_keypair, sign_model, verify_model
+from weightwatch.attest import (
+    generate,
+    load_signer,
+    load_verifier,
+    save_keypair,
+    sign_model,
+    verify_model,
+)
 from weightwatch.cli import main
 from weightwatch.errors import UsageError, VerificationError
 
@@ -51,7 +58,12 @@ def test_sign_verify_and_tamper(tmp_path, model, kind):
     signer = generate(kind)
     pub = save_keypair(signer, tmp_path / "k.pem")
     bundle = sign_model(model, signer)
-    names = [r["name"] for r in json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))["predicate"]["resources"]]
+    names = [
+        r["name"]
+        for r in json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))["predicate"][
+            "resources"
+        ]
+    ]
     assert names == ["config.json", "model.safetensors", "sub/notes.txt"]
     ok = verify_model(model, bundle, load_verifier(pub))
     assert ok.ok and ok.weights_ok
@@ -62,7 +74,11 @@ def test_sign_verify_and_tamper(tmp_path, model, kind):
     (model / "extra.py").write_text("import os")
     bad = verify_model(model, bundle, load_verifier(pub))
     assert not bad.ok
-    assert (bad.changed, bad.missing, bad.added) == (["model.safetensors"], ["sub/notes.txt"], ["extra.py"])
+    assert (bad.changed, bad.missing, bad.added) == (
+        ["model.safetensors"],
+        ["sub/notes.txt"],
+        ["extra.py"],
+    )
     assert bad.weights_ok is False
 
 
@@ -85,19 +101,55 @@ def test_wrong_key_and_forged_payload(tmp_path, model):
 
 
 def _ms(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "model_signing", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "model_signing", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_weightwatch_verifies_model_signing_bundle(tmp_path, model):
-    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(tmp_path / "key.pem")], check=True)
-    subprocess.run(["openssl", "ec", "-in", str(tmp_path / "key.pem"), "-pubout", "-out", str(tmp_path / "pub.pem")], check=True, capture_output=True)
-    r = _ms("sign", "key", str(model), "--private_key", str(tmp_path / "key.pem"), "--signature", str(tmp_path / "model.sig"))
+    subprocess.run(
+        [
+            "openssl",
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            str(tmp_path / "key.pem"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "ec",
+            "-in",
+            str(tmp_path / "key.pem"),
+            "-pubout",
+            "-out",
+            str(tmp_path / "pub.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    r = _ms(
+        "sign",
+        "key",
+        str(model),
+        "--private_key",
+        str(tmp_path / "key.pem"),
+        "--signature",
+        str(tmp_path / "model.sig"),
+    )
     assert r.returncode == 0, r.stderr
     bundle = json.loads((tmp_path / "model.sig").read_text())
     result = verify_model(model, bundle, load_verifier(tmp_path / "pub.pem"))
     assert result.ok and result.weights_ok is None  # model_signing records no weights identity
     (model / "config.json").write_text("{}")
-    assert verify_model(model, bundle, load_verifier(tmp_path / "pub.pem")).changed == ["config.json"]
+    assert verify_model(model, bundle, load_verifier(tmp_path / "pub.pem")).changed == [
+        "config.json"
+    ]
 
 
 def test_model_signing_verifies_weightwatch_bundle(tmp_path, model):
@@ -117,10 +169,35 @@ def test_cli_keygen_sign_verify(tmp_path, model, capsys):
     assert main(["keygen", str(key)]) == 0
     assert main(["sign", str(model), "--key", str(key)]) == 0
     assert (model / "model.sig").exists()
-    assert main(["verify", str(model), "--bundle", str(model / "model.sig"), "--pub", str(key.with_suffix(".pub"))]) == 0
+    assert (
+        main(
+            [
+                "verify",
+                str(model),
+                "--bundle",
+                str(model / "model.sig"),
+                "--pub",
+                str(key.with_suffix(".pub")),
+            ]
+        )
+        == 0
+    )
     (model / "config.json").write_text("{}")
     capsys.readouterr()
-    assert main(["verify", str(model), "--bundle", str(model / "model.sig"), "--pub", str(key.with_suffix(".pub")), "--json"]) == 1
+    assert (
+        main(
+            [
+                "verify",
+                str(model),
+                "--bundle",
+                str(model / "model.sig"),
+                "--pub",
+                str(key.with_suffix(".pub")),
+                "--json",
+            ]
+        )
+        == 1
+    )
     assert json.loads(capsys.readouterr().out)["changed"] == ["config.json"]
     assert main(["keygen", str(key)]) == 2  # never overwrites a key
     shutil.rmtree(model)

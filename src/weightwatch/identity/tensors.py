@@ -1,16 +1,18 @@
 """Format-invariant tensor digests: the same weights give the same digest in any file.
 
-A tensor's digest covers its name, dtype, shape and canonical little-endian bytes, so
-safetensors, a PyTorch ``.bin`` and any re-sharding of one model agree, and one flipped
-bit anywhere does not. The *value* digest goes further and sees through a GGUF export:
-names mapped back from llama.cpp, Q/K rows un-permuted, values compared as float32
-(exact for F16/BF16), dtype left out — "this GGUF holds exactly those values".
+A tensor's digest covers its name, dtype, shape and the digest of its canonical
+little-endian bytes, so safetensors, a PyTorch ``.bin`` and any re-sharding of one model
+agree, and one flipped bit anywhere does not. Hashing the bytes on their own first lets
+one pass over a file serve the tensor digest and, for float32 data, the value digest.
+
+The *value* digest goes further and sees through a GGUF export: names mapped back from
+llama.cpp, Q/K rows un-permuted, values compared as float32 (exact for F16/BF16), dtype
+left out — "this GGUF holds exactly those values".
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,7 @@ class TensorDigest:
     dtype: str
     shape: tuple[int, ...]
     digest: bytes
+    data_digest: bytes = b""  # digest of the canonical bytes alone
 
 
 def _header(domain: bytes, name: str, dtype: str | None, shape: tuple[int, ...]) -> bytes:
@@ -38,11 +41,25 @@ def _header(domain: bytes, name: str, dtype: str | None, shape: tuple[int, ...])
     return domain + json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode() + b"\x00"
 
 
-def tensor_hasher(name: str, dtype: str, shape: tuple[int, ...], algorithm: str) -> Any:
-    """A hasher primed with the tensor's header; feed it the canonical bytes next."""
+def data_hasher(algorithm: str) -> Any:
+    return new_hasher(algorithm)
+
+
+def finish(
+    name: str, dtype: str, shape: tuple[int, ...], data_digest: bytes, algorithm: str
+) -> TensorDigest:
+    """The tensor digest from its header and the digest of its bytes."""
     h = new_hasher(algorithm)
-    h.update(_header(TENSOR_DOMAIN, name, dtype, shape))
-    return h
+    h.update(_header(TENSOR_DOMAIN, name, dtype, shape) + data_digest)
+    return TensorDigest(name, dtype, shape, h.digest(), data_digest)
+
+
+def _value_leaf(
+    name: str, shape: tuple[int, ...], f32_digest: bytes, algorithm: str
+) -> TensorDigest:
+    h = new_hasher(algorithm)
+    h.update(_header(VALUE_DOMAIN, name, None, shape) + f32_digest)
+    return TensorDigest(name, "F32", shape, h.digest(), f32_digest)
 
 
 def _le_bytes(arr: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
@@ -53,37 +70,40 @@ def _le_bytes(arr: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
 
 
 def tensor_digest(t: Tensor, algorithm: str) -> TensorDigest:
-    h = tensor_hasher(t.name, t.dtype, t.shape, algorithm)
+    h = data_hasher(algorithm)
     h.update(_le_bytes(t.data()))
-    return TensorDigest(t.name, t.dtype, t.shape, h.digest())
+    return finish(t.name, t.dtype, t.shape, h.digest(), algorithm)
 
 
-def value_digests(art: Artifact, algorithm: str) -> Iterator[TensorDigest]:
-    """Per-tensor value digests under Hugging Face names and layout."""
-    for name, values in _hf_values(art):
-        h = new_hasher(algorithm)
-        h.update(_header(VALUE_DOMAIN, name, None, values.shape))
-        h.update(_le_bytes(values.astype("<f4", copy=False)))
-        yield TensorDigest(name, "F32", tuple(values.shape), h.digest())
+def value_digests(
+    art: Artifact, algorithm: str, *, known: dict[str, TensorDigest] | None = None
+) -> list[TensorDigest]:
+    """Per-tensor value digests under Hugging Face names and layout, sorted by name.
 
-
-def _hf_values(art: Artifact) -> Iterator[tuple[str, npt.NDArray[np.float32]]]:
+    ``known`` holds tensor digests already computed; a float32 tensor that needs no
+    remapping reuses its data digest instead of being read again.
+    """
     kept, _ = art.canonical_tensors
     meta = art.gguf_metadata if _primary_is_gguf(art) else None
     arch = str(meta.get("general.architecture", "")) if meta else ""
-    out: list[tuple[str, npt.NDArray[np.float32]]] = []
+    out: list[TensorDigest] = []
     for t in kept:
+        name, prior = t.name, (known or {}).get(t.name)
+        if meta is None and t.dtype == "F32" and prior is not None and prior.data_digest:
+            out.append(_value_leaf(name, t.shape, prior.data_digest, algorithm))
+            continue
         values = t.to_float32()
-        name = t.name
         if meta is not None:
             mapped = _map_gguf(t.name, arch)
             if mapped is not None:
                 name = mapped
                 values = _unpermute(name, values, arch, meta)
-        out.append((name, values))
+        h = data_hasher(algorithm)
+        h.update(_le_bytes(np.asarray(values, dtype="<f4")))
+        out.append(_value_leaf(name, tuple(values.shape), h.digest(), algorithm))
     # Order by the *mapped* name so the value tree is the same whatever the source names.
-    out.sort(key=lambda kv: kv[0])
-    yield from out
+    out.sort(key=lambda d: d.name)
+    return out
 
 
 def _primary_is_gguf(art: Artifact) -> bool:
