@@ -210,31 +210,38 @@ class LogStore:
             raise VerificationError(f"log is missing tree nodes {sorted(missing)[:3]}")
         return found
 
-    def _view(self, size: int, run: Any) -> Any:
-        current = self.size()
-        if not 0 <= size <= current:
-            raise RegistryError(f"the log has {current} entries, not {size}")
-        rec = _Recorder(size)
-        run(rec)
+    def _view(self, size: int | None, run: Any) -> Any:
+        """Run a proof algorithm over the stored nodes it needs: one connection, two reads."""
         with self.engine.connect() as conn:
+            current = int(
+                conn.execute(select(log_head.c.size).where(log_head.c.id == 1)).scalar_one()
+            )
+            n = current if size is None else size
+            if not 0 <= n <= current:
+                raise RegistryError(f"the log has {current} entries, not {n}")
+            rec = _Recorder(n)
+            run(rec, n)
             nodes = self._read_nodes(conn, sorted(rec.keys)) if rec.keys else {}
-        return run(_StoredTree(nodes, size))
+        return run(_StoredTree(nodes, n), n)
 
     def root(self, size: int | None = None) -> bytes:
-        n = self.size() if size is None else size
-        return self._view(n, lambda t: t.root(n))  # type: ignore[no-any-return]
+        return self._view(size, lambda t, n: t.root(n))  # type: ignore[no-any-return]
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        n = self.size() if size is None else size
-        if not 0 <= index < n:
-            raise RegistryError(f"entry {index} is not in a log of {n} entries")
-        return self._view(n, lambda t: t.inclusion_proof(index, n))  # type: ignore[no-any-return]
+        def run(t: TreeView, n: int) -> list[bytes]:
+            if not 0 <= index < n:
+                raise RegistryError(f"entry {index} is not in a log of {n} entries")
+            return t.inclusion_proof(index, n)
+
+        return self._view(size, run)  # type: ignore[no-any-return]
 
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
-        n = self.size() if new is None else new
-        if not 0 < old <= n:
-            raise RegistryError(f"no consistency proof from {old} to {n}")
-        return self._view(n, lambda t: t.consistency_proof(old, n))  # type: ignore[no-any-return]
+        def run(t: TreeView, n: int) -> list[bytes]:
+            if not 0 < old <= n:
+                raise RegistryError(f"no consistency proof from {old} to {n}")
+            return t.consistency_proof(old, n)
+
+        return self._view(new, run)  # type: ignore[no-any-return]
 
     # -- checkpoints ---------------------------------------------------------------
     def checkpoint(self, signer: KeySigner, *, origin: str) -> str:
