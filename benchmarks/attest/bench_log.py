@@ -57,13 +57,19 @@ def main() -> None:
             cons.append((time.perf_counter() - t) * 1000)
         db_mb = (Path(tmp) / "log.db").stat().st_size / 2**20
     print("### Transparency log: appends and proofs (SQLite, WAL)\n")
-    print(f"Log of {size:,} entries ({db_mb:.0f} MiB database). Every inclusion proof was verified.\n")
+    print(
+        f"Log of {size:,} entries ({db_mb:.0f} MiB database). Every inclusion proof was verified.\n"
+    )
     print("| measure | value |")
     print("|---|---:|")
     print(f"| appends/s, one entry per transaction | {single_rate:,.0f} |")
     print(f"| appends/s, batches of 10,000 per transaction | {batch_rate:,.0f} |")
-    print(f"| inclusion proof at {size:,}: median / p99 (ms) | {statistics.median(incl):.3f} / {pct(incl, 0.99):.3f} |")
-    print(f"| consistency proof at {size:,}: median / p99 (ms) | {statistics.median(cons):.3f} / {pct(cons, 0.99):.3f} |")
+    print(
+        f"| inclusion proof at {size:,}: median / p99 (ms) | {statistics.median(incl):.3f} / {pct(incl, 0.99):.3f} |"
+    )
+    print(
+        f"| consistency proof at {size:,}: median / p99 (ms) | {statistics.median(cons):.3f} / {pct(cons, 0.99):.3f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -9,14 +9,12 @@ the page cache). Files are hashed in parallel on all cores.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from weightwatch.artifacts import Artifact, FileFormat, open_artifact
@@ -24,6 +22,7 @@ from weightwatch.artifacts.safetensors import read_header
 from weightwatch.errors import ArtifactError
 from weightwatch.identity.hashing import digest_fn, hash_file, new_hasher
 from weightwatch.identity.tensors import (
+    IDENTITY_ALGORITHM,
     TensorDigest,
     data_hasher,
     finish,
@@ -34,7 +33,6 @@ from weightwatch.merkle import MerkleTree, leaf_hash
 
 SCHEMA_VERSION = "1"
 READ_CHUNK = 16 * 1024 * 1024
-AHEAD = 4  # chunks the kernel is asked to read ahead of the hashing
 # What OpenSSF model signing leaves out by default; a signature file inside the folder is
 # added by the signer. Paths are relative to the model folder; a folder ignores its contents.
 DEFAULT_IGNORE = (".git", ".gitignore", ".gitattributes", ".github")
@@ -72,7 +70,8 @@ class Manifest(_Frozen):
     """What a model is, by content. Its canonical JSON is what gets signed."""
 
     schema_version: str = SCHEMA_VERSION
-    algorithm: str
+    algorithm: str  # of the file digests
+    identity_algorithm: str = IDENTITY_ALGORITHM  # of the weights and value digests
     files: list[FileEntry]
     weights_digest: str | None  # Merkle root over tensor digests (name, dtype, shape, bytes)
     value_digest: str | None  # Merkle root over value digests (HF name, shape, float32 values)
@@ -160,13 +159,13 @@ def compute_manifest(
             algorithm=algorithm, files=entries, weights_digest=None, value_digest=None, tensors=[]
         )
     kept, _ = art.canonical_tensors
-    digests = [tensor_map.get(t.name) or tensor_digest(t, algorithm) for t in kept]
-    values = value_digests(art, algorithm, known={d.name: d for d in digests})
+    digests = [tensor_map.get(t.name) or tensor_digest(t) for t in kept]
+    values = value_digests(art, known={d.name: d for d in digests})
     return Manifest(
         algorithm=algorithm,
         files=entries,
-        weights_digest=_root(digests, algorithm),
-        value_digest=_root(values, algorithm),
+        weights_digest=_root(digests),
+        value_digest=_root(values),
         tensors=[
             TensorEntry(name=d.name, dtype=d.dtype, shape=list(d.shape), digest=d.digest.hex())
             for d in digests
@@ -174,10 +173,10 @@ def compute_manifest(
     )
 
 
-def _root(digests: Sequence[TensorDigest], algorithm: str) -> str | None:
+def _root(digests: Sequence[TensorDigest]) -> str | None:
     if not digests:
         return None
-    h = digest_fn(algorithm)
+    h = digest_fn(IDENTITY_ALGORITHM)
     return MerkleTree([leaf_hash(d.digest, h) for d in digests], h).root().hex()
 
 
@@ -188,68 +187,42 @@ def _single_pass_files(art: Artifact | None) -> set[str]:
     return {p for p in art.primary_files if fmt.get(p) is FileFormat.SAFETENSORS}
 
 
-def _touch(pages: Any, lo: int, hi: int) -> int:
-    """Fault a range in one page at a time (NumPy drops the GIL): disk reads run ahead."""
-    return int(pages[lo:hi:4096].sum())
-
-
 def _hash_safetensors(path: Path, rel: str, algorithm: str) -> tuple[str, dict[str, TensorDigest]]:
     """One pass over the file feeding its digest and every tensor's digest.
 
-    The file is memory-mapped (no copies); while a side thread feeds the file digest and
-    this thread the tensor digests of one chunk, the kernel is asked to read the next
-    one ahead (``MADV_WILLNEED``), and finished chunks are dropped from the mapping.
+    Three things overlap (file reads and both hash libraries release the GIL): the next
+    chunk is read into a second buffer while a side thread feeds the file digest and
+    this thread feeds the tensor digests of the current chunk. Plain sequential reads
+    keep the kernel's readahead at full disk speed when the file is not cached.
     """
     hdr = read_header(path, rel=rel)
     ranges = sorted(
         ((off, off + info.nbytes, info) for info, off in hdr.tensors), key=lambda r: r[0]
     )
-    hashers: dict[str, Any] = {info.name: data_hasher(algorithm) for _, _, info in ranges}
+    hashers: dict[str, Any] = {info.name: data_hasher() for _, _, info in ranges}
     file_h = new_hasher(algorithm)
-    size = hdr.file_size
-    first = 0
-    with (
-        open(path, "rb") as f,
-        ThreadPoolExecutor(max_workers=1) as side,
-        ThreadPoolExecutor(max_workers=AHEAD) as prefetch,
-    ):
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            mm.madvise(mmap.MADV_SEQUENTIAL)
-            view = memoryview(mm)
-            pages = np.frombuffer(mm, dtype=np.uint8)
-            touched = [
-                prefetch.submit(_touch, pages, p, min(size, p + READ_CHUNK))
-                for p in range(0, min(size, AHEAD * READ_CHUNK), READ_CHUNK)
-            ]
-            for pos in range(0, size, READ_CHUNK):
-                end = min(size, pos + READ_CHUNK)
-                touched.pop(0).result()
-                ahead = pos + AHEAD * READ_CHUNK
-                if ahead < size:
-                    touched.append(
-                        prefetch.submit(_touch, pages, ahead, min(size, ahead + READ_CHUNK))
-                    )
-                chunk = view[pos:end]
-                hashing = side.submit(file_h.update, chunk)
-                while first < len(ranges) and ranges[first][1] <= pos:
-                    first += 1
-                i = first
-                while i < len(ranges) and ranges[i][0] < end:
-                    b, e, info = ranges[i]
-                    lo, hi = max(b, pos), min(e, end)
-                    if hi > lo:
-                        hashers[info.name].update(chunk[lo - pos : hi - pos])
-                    i += 1
-                hashing.result()
-                chunk.release()
-                mm.madvise(mmap.MADV_DONTNEED, pos, end - pos)
-            view.release()
-            del pages
-        finally:
-            mm.close()
+    bufs = (bytearray(READ_CHUNK), bytearray(READ_CHUNK))
+    pos, first, k = 0, 0, 0
+    with open(path, "rb", buffering=0) as f, ThreadPoolExecutor(max_workers=2) as pool:
+        reading = pool.submit(f.readinto, bufs[0])
+        while n := reading.result():
+            chunk = memoryview(bufs[k % 2])[:n]
+            hashing = pool.submit(file_h.update, chunk)
+            reading = pool.submit(f.readinto, bufs[(k + 1) % 2])
+            end = pos + n
+            while first < len(ranges) and ranges[first][1] <= pos:
+                first += 1
+            i = first
+            while i < len(ranges) and ranges[i][0] < end:
+                b, e, info = ranges[i]
+                lo, hi = max(b, pos), min(e, end)
+                if hi > lo:
+                    hashers[info.name].update(chunk[lo - pos : hi - pos])
+                i += 1
+            hashing.result()
+            pos, k = end, k + 1
     found = {
-        info.name: finish(info.name, info.dtype, info.shape, hashers[info.name].digest(), algorithm)
+        info.name: finish(info.name, info.dtype, info.shape, hashers[info.name].digest())
         for _, _, info in ranges
     }
     return file_h.hexdigest(), found

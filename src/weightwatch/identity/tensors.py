@@ -23,6 +23,9 @@ from weightwatch.artifacts import Artifact, Tensor
 from weightwatch.artifacts.llamacpp import ROPE_PERMUTED, gguf_to_hf_name, unpermute_qk
 from weightwatch.identity.hashing import new_hasher
 
+# The weights and value identities always use BLAKE3, whatever digest the files get:
+# a model has one identity, and BLAKE3 is fast enough to compute it beside SHA-256.
+IDENTITY_ALGORITHM = "blake3"
 TENSOR_DOMAIN = b"weightwatch/tensor/v1\x00"
 VALUE_DOMAIN = b"weightwatch/value/v1\x00"
 
@@ -41,23 +44,19 @@ def _header(domain: bytes, name: str, dtype: str | None, shape: tuple[int, ...])
     return domain + json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode() + b"\x00"
 
 
-def data_hasher(algorithm: str) -> Any:
-    return new_hasher(algorithm)
+def data_hasher() -> Any:
+    return new_hasher(IDENTITY_ALGORITHM)
 
 
-def finish(
-    name: str, dtype: str, shape: tuple[int, ...], data_digest: bytes, algorithm: str
-) -> TensorDigest:
+def finish(name: str, dtype: str, shape: tuple[int, ...], data_digest: bytes) -> TensorDigest:
     """The tensor digest from its header and the digest of its bytes."""
-    h = new_hasher(algorithm)
+    h = new_hasher(IDENTITY_ALGORITHM)
     h.update(_header(TENSOR_DOMAIN, name, dtype, shape) + data_digest)
     return TensorDigest(name, dtype, shape, h.digest(), data_digest)
 
 
-def _value_leaf(
-    name: str, shape: tuple[int, ...], f32_digest: bytes, algorithm: str
-) -> TensorDigest:
-    h = new_hasher(algorithm)
+def _value_leaf(name: str, shape: tuple[int, ...], f32_digest: bytes) -> TensorDigest:
+    h = new_hasher(IDENTITY_ALGORITHM)
     h.update(_header(VALUE_DOMAIN, name, None, shape) + f32_digest)
     return TensorDigest(name, "F32", shape, h.digest(), f32_digest)
 
@@ -69,14 +68,14 @@ def _le_bytes(arr: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     return a.reshape(-1).view(np.uint8)
 
 
-def tensor_digest(t: Tensor, algorithm: str) -> TensorDigest:
-    h = data_hasher(algorithm)
+def tensor_digest(t: Tensor) -> TensorDigest:
+    h = data_hasher()
     h.update(_le_bytes(t.data()))
-    return finish(t.name, t.dtype, t.shape, h.digest(), algorithm)
+    return finish(t.name, t.dtype, t.shape, h.digest())
 
 
 def value_digests(
-    art: Artifact, algorithm: str, *, known: dict[str, TensorDigest] | None = None
+    art: Artifact, *, known: dict[str, TensorDigest] | None = None
 ) -> list[TensorDigest]:
     """Per-tensor value digests under Hugging Face names and layout, sorted by name.
 
@@ -90,7 +89,7 @@ def value_digests(
     for t in kept:
         name, prior = t.name, (known or {}).get(t.name)
         if meta is None and t.dtype == "F32" and prior is not None and prior.data_digest:
-            out.append(_value_leaf(name, t.shape, prior.data_digest, algorithm))
+            out.append(_value_leaf(name, t.shape, prior.data_digest))
             continue
         values = t.to_float32()
         if meta is not None:
@@ -98,9 +97,9 @@ def value_digests(
             if mapped is not None:
                 name = mapped
                 values = _unpermute(name, values, arch, meta)
-        h = data_hasher(algorithm)
+        h = data_hasher()
         h.update(_le_bytes(np.asarray(values, dtype="<f4")))
-        out.append(_value_leaf(name, tuple(values.shape), h.digest(), algorithm))
+        out.append(_value_leaf(name, tuple(values.shape), h.digest()))
     # Order by the *mapped* name so the value tree is the same whatever the source names.
     out.sort(key=lambda d: d.name)
     return out
