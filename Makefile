@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install serve demo test test-fast lint format typecheck bench clean
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -32,6 +32,15 @@ $(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
 
 install: $(STAMP)
 
+# Services the integration tests start themselves (a private PostgreSQL cluster); this
+# only makes sure the server binaries are installed.
+services:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing PostgreSQL server binaries"; \
+		apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -44,8 +53,8 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint
-	$(VENV)/bin/pytest -q
+test: lint services
+	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not integration"

@@ -31,3 +31,11 @@ def gpt2_family():  # type: ignore[no-untyped-def]
     from weightwatch.testing import build_family
 
     return build_family(arch="gpt2", seed=0, cache=_cache())
+
+
+@pytest.fixture(scope="session")
+def postgres_url():  # type: ignore[no-untyped-def]
+    from tests.services import postgres
+
+    with postgres() as url:
+        yield url

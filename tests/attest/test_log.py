@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import multiprocessing as mp
 import os
@@ -82,8 +83,12 @@ def test_checkpoint_and_offline_verification(tmp_path):
     other = generate("ed25519")
     with pytest.raises(VerificationError):
         verify_checkpoint(note, KeyVerifier(other.public_key, other.key_id))
+    body, _, sig_line = note.partition("\n\n")
+    name, blob = sig_line.rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 1  # a flipped bit in the signature itself
     with pytest.raises(VerificationError):
-        verify_checkpoint(note, KeyVerifier(other.public_key, other.key_id))
+        verify_checkpoint(f"{body}\n\n{name} {base64.b64encode(bytes(raw)).decode()}\n", verifier)
     assert verify_log(store) == 37
 
 
@@ -165,3 +170,25 @@ def test_writer_killed_mid_append_leaves_consistent_log(tmp_path):
         assert size > 0
         store.append(b"after crash", kind="test")  # appending continues densely
         assert verify_log(store) == size + 1
+
+
+@pytest.mark.integration
+def test_log_on_postgresql(postgres_url):
+    """The same store on a real PostgreSQL server: proofs, concurrent writers, verification."""
+    store = LogStore.open(postgres_url)
+    leaves = [f"pg {i}".encode() for i in range(50)]
+    store.append_many([("test", x) for x in leaves[:20]])
+    for x in leaves[20:]:
+        store.append(x, kind="test")
+    ref = MerkleTree([leaf_hash(x) for x in leaves])
+    assert store.root() == ref.root()
+    assert store.inclusion_proof(33) == ref.inclusion_proof(33)
+    assert store.consistency_proof(7) == ref.consistency_proof(7)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(postgres_url, w, 50)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    assert verify_log(LogStore.open(postgres_url)) == 200
