@@ -70,6 +70,7 @@ serve: demo
 	$(VENV)/bin/weightwatch inspect var/demo/llama-base-q8_0.gguf
 
 bench: $(STAMP)
+	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true
 	$(PY) benchmarks/run.py
 
 clean:
