@@ -1,0 +1,199 @@
+"""What a pickle may import: safe, for a reviewer, or blocked — and what is known-dangerous.
+
+Denylists alone are how picklescan and modelscan keep being bypassed (a callable nobody
+listed). Here the default is *block*: only callables that rebuild weights and plain data
+are safe; framework classes that import code when loaded are *review*; everything else
+is a finding, and the denylist only raises the severity to critical.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+
+from weightwatch.scan.findings import Severity
+
+
+class Outcome(str, enum.Enum):
+    SAFE = "safe"
+    REVIEW = "review"
+    BLOCK = "block"
+
+
+# Module aliases that resolve to the same module when unpickled.
+_ALIASES = {
+    "__builtin__": "builtins",
+    "posix": "os",
+    "nt": "os",
+    "_operator": "operator",
+    "_pickle": "pickle",
+    "_io": "io",
+    "_codecs": "codecs",
+    "_functools": "functools",
+    "_collections": "collections",
+    "copy_reg": "copyreg",
+    "numpy._core": "numpy.core",
+}
+
+_TORCH_STORAGES = {
+    f"torch.{t}Storage"
+    for t in (
+        "Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
+        "ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "QUInt4x2", "Untyped",
+    )
+}  # fmt: skip
+_TORCH_DTYPES = {
+    f"torch.{d}"
+    for d in (
+        "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+        "uint8", "bool", "complex64", "complex128", "float8_e4m3fn", "float8_e5m2",
+        "qint8", "quint8", "qint32", "per_tensor_affine", "per_channel_affine", "strided",
+        "sparse_coo", "channels_last", "contiguous_format", "preserve_format",
+    )
+}  # fmt: skip
+
+SAFE: frozenset[str] = frozenset(
+    {
+        "torch._utils._rebuild_tensor",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor_v3",
+        "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_parameter_with_state",
+        "torch._utils._rebuild_qtensor",
+        "torch._utils._rebuild_sparse_tensor",
+        "torch._utils._rebuild_device_tensor_from_numpy",
+        "torch._utils._rebuild_meta_tensor_no_storage",
+        "torch._tensor._rebuild_from_type_v2",
+        "torch._tensor._rebuild_from_type",
+        "torch.nn.parameter.Parameter",
+        "torch.Tensor",
+        "torch.Size",
+        "torch.device",
+        "torch.serialization._get_layout",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "builtins.set",
+        "builtins.frozenset",
+        "builtins.bytearray",
+        "builtins.slice",
+        "builtins.complex",
+        "builtins.int",
+        "builtins.float",
+        "builtins.bool",
+        "builtins.str",
+        "builtins.bytes",
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.dict",
+        "builtins.range",
+        "codecs.encode",
+        "numpy.core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy.ndarray",
+        "numpy.dtype",
+        "numpy.random._pickle.__randomstate_ctor",
+        "numpy.random._pickle.__bit_generator_ctor",
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "joblib.numpy_pickle.NDArrayWrapper",
+        "argparse.Namespace",
+        "datetime.datetime",
+        "datetime.date",
+        "datetime.timedelta",
+        "decimal.Decimal",
+        "fractions.Fraction",
+        "uuid.UUID",
+        "pathlib.PosixPath",
+        "pathlib.WindowsPath",
+        "pathlib.PurePosixPath",
+        *_TORCH_STORAGES,
+        *_TORCH_DTYPES,
+    }
+)
+
+# Prefixes of framework classes that are legitimate in whole-object checkpoints but
+# import (and so can run) library code: a human may approve them.
+REVIEW_PREFIXES = (
+    "torch.nn.modules.",
+    "torch.nn.",
+    "torch.optim.",
+    "torch.ao.",
+    "torch.fx.",
+    "torch.utils.data.",
+    "sklearn.",
+    "transformers.",
+    "tokenizers.",
+    "xgboost.",
+    "lightgbm.",
+    "scipy.sparse.",
+    "numpy.",
+    "pandas.",
+    "accelerate.",
+    "peft.",
+    "copyreg._reconstructor",
+)
+
+# Known-dangerous: code execution, process control, file system, network, import
+# machinery, nested deserialisation, interpreter internals. Entries are module or
+# module.qualname prefixes.
+DANGEROUS_PREFIXES = (
+    "os.", "subprocess.", "pty.", "posixpath.", "shutil.", "socket.", "ssl.", "select.",
+    "builtins.eval", "builtins.exec", "builtins.compile", "builtins.__import__",
+    "builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.open",
+    "builtins.breakpoint", "builtins.input", "builtins.globals", "builtins.locals",
+    "builtins.vars", "builtins.memoryview", "builtins.type", "builtins.object",
+    "importlib.", "imp.", "runpy.", "pkgutil.", "zipimport.", "code.", "codeop.",
+    "pickle.", "marshal.", "shelve.", "dill.", "cloudpickle.", "joblib.load",
+    "joblib.numpy_pickle.load", "numpy.load", "numpy.lib.npyio.load", "numpy.fromfile",
+    "numpy.core.multiarray._frombuffer", "torch.load", "torch.hub.",
+    "torch.storage._load_from_bytes", "torch.serialization.load", "torch._C.",
+    "torch.classes.", "torch.ops.", "torch.jit.", "torch.package.", "torch._dynamo.",
+    "torch._inductor.", "torch.utils.cpp_extension.", "torch.distributed.",
+    "ctypes.", "_ctypes.", "cffi.", "sys.", "types.", "functools.partial",
+    "functools.reduce", "operator.attrgetter", "operator.methodcaller", "operator.itemgetter",
+    "asyncio.", "multiprocessing.", "concurrent.", "threading.", "_thread.", "signal.",
+    "platform.", "timeit.", "cProfile.", "profile.", "pdb.", "bdb.", "trace.", "doctest.",
+    "pydoc.", "idlelib.", "lib2to3.", "distutils.", "setuptools.", "pip.", "venv.",
+    "ensurepip.", "webbrowser.", "http.", "urllib.", "requests.", "httpx.", "aiohttp.",
+    "ftplib.", "smtplib.", "telnetlib.", "xmlrpc.", "tempfile.", "glob.", "fileinput.",
+    "io.open", "io.FileIO", "codecs.open", "linecache.", "tarfile.", "zipfile.", "gzip.",
+    "bz2.", "lzma.", "sqlite3.", "ast.", "inspect.", "gc.", "weakref.", "atexit.",
+    "logging.config.", "site.", "sysconfig.", "__main__.", "copyreg.add_extension",
+    "builtins.exit", "builtins.quit", "builtins.help",
+    "yaml.", "jinja2.", "numexpr.", "pandas.eval", "pandas.read_pickle", "pandas.io.",
+    "keras.", "tensorflow.", "tf.",
+)  # fmt: skip
+# Callers that unpickle their argument: a bytes constant passed to them is analysed too.
+NESTED_LOADERS = frozenset(
+    {
+        "pickle.loads", "pickle.load", "torch.storage._load_from_bytes", "dill.loads",
+        "cloudpickle.loads", "numpy.loads", "joblib.load", "torch.load", "marshal.loads",
+    }
+)  # fmt: skip
+
+
+def canonical(module: str, name: str) -> str:
+    """``module.name`` with aliases resolved and Unicode/whitespace tricks normalised."""
+    module = unicodedata.normalize("NFKC", module).strip().strip(".")
+    name = unicodedata.normalize("NFKC", name).strip()
+    head, _, rest = module.partition(".")
+    head = _ALIASES.get(head, head)
+    if module in _ALIASES:
+        head, rest = _ALIASES[module], ""
+    module = f"{head}.{rest}" if rest else head
+    for alias, real in _ALIASES.items():
+        if "." in alias and module.startswith(alias):
+            module = real + module[len(alias) :]
+    return f"{module}.{name}" if name else module
+
+
+def classify(full: str) -> tuple[Outcome, Severity | None]:
+    """(outcome, severity of the finding or None for safe) for a canonical callable path."""
+    if any(full == p or full.startswith(p) for p in DANGEROUS_PREFIXES) or full.split(".")[0] in {
+        "os", "subprocess", "pty", "socket", "ctypes", "importlib", "runpy", "sys",
+    }:  # fmt: skip
+        return Outcome.BLOCK, Severity.CRITICAL
+    if full in SAFE:
+        return Outcome.SAFE, None
+    if any(full.startswith(p) for p in REVIEW_PREFIXES):
+        return Outcome.REVIEW, Severity.MEDIUM
+    return Outcome.BLOCK, Severity.HIGH

@@ -1,0 +1,362 @@
+"""Opcode-level analysis of pickle streams: what would loading this call, with what?
+
+A symbolic stack machine runs over ``pickletools.genops`` (which only decodes opcodes)
+for every protocol, tracking the stack, marks and memo, and resolves what each GLOBAL /
+STACK_GLOBAL / INST / OBJ / REDUCE / NEWOBJ / NEWOBJ_EX / BUILD would import or call,
+with constant arguments where they are known. Nothing is imported or executed. A stream
+that breaks part-way is still judged on everything before the break — loaders execute
+opcodes as they read them — and analysis continues with any pickle after STOP.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import pickletools
+from dataclasses import dataclass, field
+from typing import Any
+
+from weightwatch.scan import rules
+from weightwatch.scan.callables import NESTED_LOADERS, Outcome, canonical, classify
+from weightwatch.scan.findings import Finding, Location
+
+MAX_OPS = 20_000_000
+MAX_MEMO = 2_000_000
+MAX_STACK = 2_000_000
+MAX_NESTING = 4
+MAX_STREAMS = 64
+PREVIEW = 120
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A global: the callable or class a GLOBAL-like opcode would import."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What calling ``func`` returned (unknown, but we remember who made it)."""
+
+    func: str | None
+    args: Any
+
+
+@dataclass(frozen=True)
+class Tup:
+    items: tuple[Any, ...]
+
+
+class _Mark:
+    pass
+
+
+MARK = _Mark()
+UNKNOWN = Const(None)
+
+
+@dataclass
+class Call:
+    callable: str
+    opcode: str
+    offset: int
+    args: str
+
+
+@dataclass
+class PickleAnalysis:
+    """Everything learned from one byte stream (possibly several pickles)."""
+
+    imports: dict[str, int] = field(default_factory=dict)  # callable -> first offset
+    calls: list[Call] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    protocols: list[int] = field(default_factory=list)
+    streams: int = 0
+    end: int = 0  # where pickle data ends (start of trailing non-pickle bytes)
+    error: str | None = None
+    persistent_ids: int = 0
+
+
+def _show(v: Any, depth: int = 0) -> str:
+    if depth > 3:
+        return "…"
+    if isinstance(v, Const):
+        r = repr(v.value)
+        return r if len(r) <= PREVIEW else r[:PREVIEW] + "…"
+    if isinstance(v, Ref):
+        return v.name
+    if isinstance(v, Result):
+        return f"{v.func or '?'}(…)"
+    if isinstance(v, Tup):
+        return (
+            "("
+            + ", ".join(_show(i, depth + 1) for i in v.items)
+            + ("," if len(v.items) == 1 else "")
+            + ")"
+        )
+    return "?"
+
+
+class _Machine:
+    def __init__(self, data: bytes, location: Location, depth: int, out: PickleAnalysis) -> None:
+        self.data, self.loc, self.depth, self.out = data, location, depth, out
+        self.stack: list[Any] = []
+        self.memo: dict[int, Any] = {}
+
+    # -- helpers ---------------------------------------------------------------------
+    def pop(self) -> Any:
+        return self.stack.pop() if self.stack else UNKNOWN
+
+    def pop_mark(self) -> list[Any]:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i] is MARK:
+                items = self.stack[i + 1 :]
+                del self.stack[i:]
+                return items
+        items = self.stack[:]
+        self.stack.clear()
+        return items
+
+    def at(self, offset: int) -> Location:
+        return Location(file=self.loc.file, member=self.loc.member, offset=offset)
+
+    def resolve(self, module: Any, name: Any, offset: int, opcode: str) -> Any:
+        if not (isinstance(module, Const) and isinstance(module.value, str)) or not (
+            isinstance(name, Const) and isinstance(name.value, str)
+        ):
+            self.out.findings.append(
+                rules.PICKLE_UNRESOLVED.finding(
+                    self.at(offset),
+                    f"{opcode} imports a name computed at load time "
+                    f"(module {_show(module)}, name {_show(name)})",
+                )
+            )
+            return Ref("?")
+        full = canonical(module.value, name.value)
+        self.out.imports.setdefault(full, offset)
+        return Ref(full)
+
+    def call(self, func: Any, args: Any, offset: int, opcode: str) -> Any:
+        name = func.name if isinstance(func, Ref) else None
+        shown = _show(args) if isinstance(args, Tup) else "(…)"
+        if name is not None:
+            self.out.calls.append(Call(name, opcode, offset, shown))
+            if name in NESTED_LOADERS:
+                self.nested(args, offset)
+        elif isinstance(func, Result) and func.func is not None:
+            # calling what a call returned: e.g. getattr(module, "system")(cmd)
+            self.out.calls.append(Call(f"{func.func}(…)", opcode, offset, shown))
+        return Result(name, args)
+
+    def nested(self, args: Any, offset: int) -> None:
+        first = args.items[0] if isinstance(args, Tup) and args.items else None
+        payload = None
+        if isinstance(first, Const) and isinstance(first.value, bytes | bytearray):
+            payload = bytes(first.value)
+        elif isinstance(first, Result) and first.func in (
+            "base64.b64decode",
+            "binascii.a2b_base64",
+        ):
+            arg = first.args.items[0] if isinstance(first.args, Tup) and first.args.items else None
+            if isinstance(arg, Const) and isinstance(arg.value, str | bytes):
+                try:
+                    payload = base64.b64decode(arg.value)
+                except (binascii.Error, ValueError):
+                    payload = None
+        self.out.findings.append(
+            rules.PICKLE_NESTED.finding(
+                self.at(offset),
+                "the pickle passes "
+                + ("an embedded pickle" if payload else "data")
+                + " to a loader",
+            )
+        )
+        if payload is not None and self.depth < MAX_NESTING:
+            member = f"{self.loc.member or ''}>nested@{offset}".lstrip(">")
+            inner = analyze(
+                payload, location=Location(file=self.loc.file, member=member), depth=self.depth + 1
+            )
+            self.out.findings.extend(inner.findings)  # judged with the nested location
+
+    # -- the machine -------------------------------------------------------------------
+    def run(self, start: int) -> int:
+        """Interpret one pickle from ``start``; return the offset after STOP."""
+        stream = io.BytesIO(self.data)
+        stream.seek(start)
+        for ops, (op, arg, raw_pos) in enumerate(pickletools.genops(stream)):
+            pos = int(raw_pos or 0)
+            if ops > MAX_OPS or len(self.stack) > MAX_STACK or len(self.memo) > MAX_MEMO:
+                self.out.findings.append(
+                    rules.PICKLE_LIMIT.finding(self.at(pos), "analysis limits reached")
+                )
+                raise _Stop
+            self.step(op, arg, pos)
+            if op.name == "STOP":
+                return stream.tell()
+        raise ValueError("pickle exhausted before STOP")
+
+    def step(self, op: Any, arg: Any, pos: int) -> None:
+        name = op.name
+        s = self.stack
+        if name == "PROTO":
+            self.out.protocols.append(int(arg))
+        elif name in ("GLOBAL", "INST"):
+            module, _, qual = str(arg).partition(" ")
+            ref = self.resolve(Const(module), Const(qual), pos, name)
+            if name == "INST":
+                s.append(self.call(ref, Tup(tuple(self.pop_mark())), pos, name))
+            else:
+                s.append(ref)
+        elif name == "STACK_GLOBAL":
+            qual, module = self.pop(), self.pop()
+            s.append(self.resolve(module, qual, pos, name))
+        elif name == "REDUCE":
+            args, func = self.pop(), self.pop()
+            s.append(self.call(func, args, pos, name))
+        elif name == "NEWOBJ":
+            args, cls = self.pop(), self.pop()
+            s.append(self.call(cls, args, pos, name))
+        elif name == "NEWOBJ_EX":
+            _kwargs, args, cls = self.pop(), self.pop(), self.pop()
+            s.append(self.call(cls, args, pos, name))
+        elif name == "OBJ":
+            items = self.pop_mark()
+            cls = items[0] if items else UNKNOWN
+            s.append(self.call(cls, Tup(tuple(items[1:])), pos, name))
+        elif name == "BUILD":
+            self.pop()  # state; setting it on an object of a blocked class is covered by its import
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            if s:
+                self.memo[int(arg)] = s[-1]
+        elif name == "MEMOIZE":
+            if s:
+                self.memo[len(self.memo)] = s[-1]
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            if int(arg) not in self.memo:
+                raise ValueError(f"memo key {arg} used before it was set")
+            s.append(self.memo[int(arg)])
+        elif name in ("EXT1", "EXT2", "EXT4"):
+            self.out.findings.append(
+                rules.PICKLE_EXTENSION.finding(
+                    self.at(pos), f"{name} {arg} resolves through copyreg"
+                )
+            )
+            s.append(Ref(f"copyreg.extension[{arg}]"))
+        elif name in ("PERSID", "BINPERSID"):
+            if name == "BINPERSID":
+                self.pop()
+            self.out.persistent_ids += 1
+            s.append(UNKNOWN)
+        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            n = int(name[-1])
+            items = [self.pop() for _ in range(n)][::-1]
+            s.append(Tup(tuple(items)))
+        elif name == "TUPLE":
+            s.append(Tup(tuple(self.pop_mark())))
+        elif name == "EMPTY_TUPLE":
+            s.append(Tup(()))
+        elif (
+            op.stack_before == []
+            and len(op.stack_after) == 1
+            and op.stack_after[0] is not pickletools.markobject
+        ):
+            s.append(Const(arg))  # constants: ints, floats, strings, bytes, None, bools, empties
+        else:
+            self.generic(op)
+
+    def generic(self, op: Any) -> None:
+        before = op.stack_before
+        if pickletools.markobject in before:
+            self.pop_mark()
+            for _ in range(before.index(pickletools.markobject)):
+                self.pop()
+        else:
+            for _ in before:
+                self.pop()
+        for item in op.stack_after:
+            self.stack.append(MARK if item is pickletools.markobject else UNKNOWN)
+
+
+class _Stop(Exception):
+    pass
+
+
+def analyze(
+    data: bytes, *, location: Location, depth: int = 0, trailing_ok: bool = False
+) -> PickleAnalysis:
+    """Analyse every pickle in ``data``; ``trailing_ok`` when raw data follows (legacy torch)."""
+    out = PickleAnalysis()
+    pos = 0
+    while pos < len(data) and out.streams < MAX_STREAMS:
+        machine = _Machine(data, location, depth, out)
+        try:
+            end = machine.run(pos)
+        except _Stop:
+            out.error = "analysis limits reached"
+            out.end = len(data)
+            break
+        except Exception as exc:  # genops raises ValueError for malformed input, and more
+            if out.streams > 0 and not machine.stack and not machine.memo:  # not a pickle
+                _trailing(out, location, pos, len(data) - pos, trailing_ok)
+                break
+            out.error = f"malformed pickle at byte {pos}: {exc}"
+            out.findings.append(
+                rules.PICKLE_MALFORMED.finding(
+                    Location(file=location.file, member=location.member, offset=pos),
+                    f"the stream breaks: {exc}; everything resolved before the break is reported",
+                )
+            )
+            out.end = len(data)
+            break
+        out.streams += 1
+        out.end = pos = end
+        if pos < len(data) and data[pos : pos + 1] not in (b"\x80", b"(", b"c", b"]", b"}", b")"):
+            _trailing(out, location, pos, len(data) - pos, trailing_ok)
+            break
+    _judge(out, location)
+    return out
+
+
+def _trailing(out: PickleAnalysis, location: Location, pos: int, n: int, ok: bool) -> None:
+    out.end = pos
+    if not ok:
+        out.findings.append(
+            rules.PICKLE_TRAILING.finding(
+                Location(file=location.file, member=location.member, offset=pos),
+                f"{n} bytes follow the last pickle",
+            )
+        )
+
+
+def _judge(out: PickleAnalysis, location: Location) -> None:
+    called: dict[str, Call] = {}
+    for call in out.calls:
+        called.setdefault(call.callable, call)
+    for full, offset in sorted(out.imports.items(), key=lambda kv: kv[1]):
+        outcome, severity = classify(full)
+        if outcome is Outcome.SAFE or severity is None:
+            continue
+        c = called.get(full)
+        how = f"calls {full}{c.args}" if c else f"imports {full}"
+        loc = Location(file=location.file, member=location.member, offset=c.offset if c else offset)
+        if outcome is Outcome.REVIEW:
+            out.findings.append(rules.PICKLE_REVIEW.finding(loc, f"loading {how}", callable=full))
+        elif severity.rank >= rules.PICKLE_DANGEROUS.severity.rank:
+            out.findings.append(
+                rules.PICKLE_DANGEROUS.finding(
+                    loc, f"loading {how} (known-dangerous)", callable=full
+                )
+            )
+        else:
+            out.findings.append(
+                rules.PICKLE_UNKNOWN.finding(
+                    loc, f"loading {how} (not on the allowlist)", callable=full
+                )
+            )

@@ -1,0 +1,140 @@
+"""Scanner rules: stable ids, default severities, one-line titles and remediations.
+
+Analysers refer to rules by id; adding a rule is a new entry here, and ids never change
+meaning (SARIF consumers and policies key on them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from weightwatch.scan.findings import Finding, Location, Severity
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    remediation: str
+
+    def finding(
+        self,
+        location: Location,
+        explanation: str,
+        *,
+        severity: Severity | None = None,
+        callable: str | None = None,
+        **evidence: Any,
+    ) -> Finding:
+        return Finding(
+            rule_id=self.id,
+            severity=severity or self.severity,
+            title=self.title,
+            location=location,
+            explanation=explanation,
+            remediation=self.remediation,
+            callable=callable,
+            evidence=evidence,
+        )
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(id: str, severity: Severity, title: str, remediation: str) -> Rule:
+    if id in RULES:
+        raise ValueError(f"duplicate rule id {id}")
+    RULES[id] = Rule(id, severity, title, remediation)
+    return RULES[id]
+
+
+LOAD_WEIGHTS_ONLY = (
+    "Do not load this file with pickle or torch.load(weights_only=False). Ask for the "
+    "weights as safetensors, or load with torch.load(weights_only=True) after review."
+)
+
+PICKLE_DANGEROUS = rule(
+    "WW-PICKLE-001",
+    Severity.CRITICAL,
+    "Pickle calls a known-dangerous function",
+    "Treat the file as malicious: quarantine it and do not load it anywhere. " + LOAD_WEIGHTS_ONLY,
+)
+PICKLE_UNKNOWN = rule(
+    "WW-PICKLE-002",
+    Severity.HIGH,
+    "Pickle imports or calls a callable outside the allowlist",
+    "Loading runs code from this module. " + LOAD_WEIGHTS_ONLY,
+)
+PICKLE_REVIEW = rule(
+    "WW-PICKLE-003",
+    Severity.MEDIUM,
+    "Pickle rebuilds a framework object (code is imported on load)",
+    "A whole module/optimizer/estimator was saved instead of a state dict. A reviewer may "
+    "approve it; better, re-export the weights as safetensors.",
+)
+PICKLE_UNRESOLVED = rule(
+    "WW-PICKLE-004",
+    Severity.HIGH,
+    "Pickle computes the name of what it imports",
+    "STACK_GLOBAL names built at load time hide the real target; treat as malicious.",
+)
+PICKLE_EXTENSION = rule(
+    "WW-PICKLE-005",
+    Severity.HIGH,
+    "Pickle uses the copyreg extension registry (EXT opcodes)",
+    "Extension codes resolve to callables chosen by the loading process; "
+    "no weight file needs them.",
+)
+PICKLE_MALFORMED = rule(
+    "WW-PICKLE-006",
+    Severity.MEDIUM,
+    "Pickle stream is malformed or truncated",
+    "Loaders execute opcodes up to the error point; the findings before it still apply. "
+    "Re-export the file.",
+)
+PICKLE_TRAILING = rule(
+    "WW-PICKLE-007",
+    Severity.LOW,
+    "Data after the end of the pickle stream",
+    "Some loaders read further pickles after STOP; the trailing bytes were analysed too.",
+)
+PICKLE_NESTED = rule(
+    "WW-PICKLE-008",
+    Severity.CRITICAL,
+    "Pickle unpickles embedded data (nested pickle)",
+    "A pickle that loads another pickle hides its payload from shallow scanners; "
+    "treat as malicious.",
+)
+PICKLE_LIMIT = rule(
+    "WW-PICKLE-009",
+    Severity.HIGH,
+    "Pickle exceeds analysis limits",
+    "The stream is larger or deeper than any weight file needs; it was not fully analysed.",
+)
+FILE_UNREADABLE = rule(
+    "WW-FILE-001",
+    Severity.MEDIUM,
+    "File could not be read as its detected format",
+    "Unreadable files are never clean: re-export or remove the file.",
+)
+ARCHIVE_DIFFERENTIAL = rule(
+    "WW-ARCHIVE-001",
+    Severity.HIGH,
+    "Zip structure differs between readers",
+    "Local and central headers disagree or entries are duplicated: different loaders see "
+    "different files. Rebuild the archive.",
+)
+ARCHIVE_BOMB = rule(
+    "WW-ARCHIVE-002",
+    Severity.HIGH,
+    "Archive member exceeds the decompression bound",
+    "Decompression bombs exhaust memory or disk of whoever opens them; remove the archive.",
+)
+ARCHIVE_TRAVERSAL = rule(
+    "WW-ARCHIVE-003",
+    Severity.HIGH,
+    "Archive member path escapes the extraction folder",
+    "Extraction would write outside the target folder (path traversal); remove the archive.",
+)
