@@ -17,7 +17,7 @@ import typer
 from weightwatch import __version__
 from weightwatch.errors import WeightwatchError
 
-COMMAND_MODULES = ("inspect_cmd", "hash_cmd", "attest_cmd", "log_cmd")
+COMMAND_MODULES = ("inspect_cmd", "hash_cmd", "attest_cmd", "log_cmd", "scan_cmd")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

@@ -58,8 +58,12 @@ class _Mark:
     pass
 
 
+class _Unknown:
+    """A value the analysis does not track (a list, a dict, a call's result…)."""
+
+
 MARK = _Mark()
-UNKNOWN = Const(None)
+UNKNOWN = _Unknown()
 
 
 @dataclass
@@ -94,6 +98,8 @@ def _show(v: Any, depth: int = 0) -> str:
         return v.name
     if isinstance(v, Result):
         return f"{v.func or '?'}(…)"
+    if isinstance(v, _Unknown):
+        return "…"
     if isinstance(v, Tup):
         return (
             "("

@@ -138,3 +138,10 @@ ARCHIVE_TRAVERSAL = rule(
     "Archive member path escapes the extraction folder",
     "Extraction would write outside the target folder (path traversal); remove the archive.",
 )
+FILE_LINK_ESCAPES = rule(
+    "WW-FILE-002",
+    Severity.MEDIUM,
+    "Symlink points outside the model folder",
+    "Serving or copying the folder would follow the link to a file that is not part of the "
+    "model; replace the link with the file itself.",
+)

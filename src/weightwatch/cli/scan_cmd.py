@@ -1,0 +1,92 @@
+"""``weightwatch scan PATH...``: find code execution hidden in model files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from weightwatch.cli import EXIT_ERROR, EXIT_FINDINGS, app
+from weightwatch.errors import UsageError
+from weightwatch.scan import ScanReport, Severity, Verdict, scan_paths
+
+_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+@app.command("scan")
+def scan_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders to scan.", metavar="PATH...")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    fail_on: Annotated[
+        str,
+        typer.Option("--fail-on", help="Exit 1 at or above: critical, high, medium, low, info."),
+    ] = "high",
+) -> None:
+    """Scan without executing anything; exit 0 clean, 1 findings at --fail-on or above, 2 error."""
+    try:
+        threshold = Severity(fail_on)
+    except ValueError as exc:
+        raise UsageError(
+            f"--fail-on must be one of {', '.join(s.value for s in Severity)}"
+        ) from exc
+    report = scan_paths(paths)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        render(report, Console())
+    if any(f.severity >= threshold for f in report.findings()):
+        raise typer.Exit(EXIT_FINDINGS)
+    if report.verdict is Verdict.ERROR:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def render(report: ScanReport, console: Console) -> None:
+    for fr in report.files:
+        verdict = fr.verdict.value
+        style = {
+            "clean": "green",
+            "suspicious": "yellow",
+            "malicious": "bold red",
+            "error": "magenta",
+        }[verdict]
+        if not fr.findings:
+            console.print(f"[{style}]{verdict:>10}[/{style}]  {fr.path}  [dim]({fr.format})[/dim]")
+            continue
+        table = Table(
+            title=f"{fr.path} ({fr.format}): [{style}]{verdict}[/{style}]",
+            title_justify="left",
+            show_lines=False,
+        )
+        table.add_column("severity")
+        table.add_column("rule")
+        table.add_column("where")
+        table.add_column("what", overflow="fold")
+        for f in sorted(fr.findings, key=lambda f: -f.severity.rank):
+            where = " ".join(
+                x
+                for x in (
+                    f.location.member or "",
+                    f"@{f.location.offset}" if f.location.offset is not None else "",
+                )
+                if x
+            )
+            sev = f.severity.value
+            table.add_row(
+                f"[{_STYLE[sev]}]{sev}[/{_STYLE[sev]}]",
+                f.rule_id,
+                where or "-",
+                f"{f.title}: {f.explanation}",
+            )
+        console.print(table)
+    counts = {v: sum(1 for fr in report.files if fr.verdict is v) for v in Verdict}
+    console.print(
+        f"{len(report.files)} files: "
+        + ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
+        + f" — verdict {report.verdict.value}"
+    )

@@ -1,0 +1,183 @@
+"""Find every pickle a loader could reach: in files, zip and tar members, compressed
+streams and NumPy object arrays — by content, never by name, with bounded inflation."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import re
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from weightwatch.artifacts.detect import detect_bytes
+from weightwatch.artifacts.model import FileFormat
+from weightwatch.scan import rules
+from weightwatch.scan.findings import Finding, Location
+from weightwatch.scan.pickles import analyze
+
+MAX_INFLATE = 2 * 1024**3  # bytes any one decompressed or extracted member may reach
+MAX_RATIO = 200  # compression ratio beyond which a member is a bomb
+MAX_DEPTH = 4  # containers within containers
+_STORAGE = re.compile(
+    r"(^|/)data/\d+$"
+)  # torch zip storage blobs: raw tensor bytes, never unpickled
+_NPY_OBJECT = re.compile(rb"'descr':\s*'\|O'")
+
+
+@dataclass
+class Blob:
+    """Bytes to examine and where they came from."""
+
+    data: bytes
+    location: Location
+
+
+def member_loc(loc: Location, name: str) -> Location:
+    member = f"{loc.member}/{name}" if loc.member else name
+    return Location(file=loc.file, member=member)
+
+
+def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterator[Finding]:
+    """Findings for one blob, recursing into containers."""
+    if fmt is None:
+        fmt, _ = detect_bytes(
+            blob.data[:65536],
+            size=len(blob.data),
+            last=blob.data[-1:],
+            opener=lambda: io.BytesIO(blob.data),
+        )
+    if fmt is FileFormat.PICKLE:
+        yield from analyze(blob.data, location=blob.location).findings
+    elif fmt is FileFormat.PYTORCH_LEGACY:
+        yield from analyze(blob.data, location=blob.location, trailing_ok=True).findings
+    elif fmt is FileFormat.NUMPY:
+        yield from _npy(blob)
+    elif fmt in (FileFormat.ZIP, FileFormat.PYTORCH_ZIP, FileFormat.NUMPY_ZIP):
+        yield from _zip(blob, depth, torch=fmt is FileFormat.PYTORCH_ZIP)
+    elif fmt is FileFormat.TAR:
+        yield from _tar(blob, depth)
+    elif fmt in (FileFormat.GZIP, FileFormat.BZIP2, FileFormat.XZ, FileFormat.ZSTD):
+        yield from _compressed(blob, fmt, depth)
+
+
+def _npy(blob: Blob) -> Iterator[Finding]:
+    head = blob.data[:65536]
+    if not _NPY_OBJECT.search(head):
+        return
+    hlen = (
+        int.from_bytes(head[8:10], "little") + 10
+        if head[6] == 1
+        else int.from_bytes(head[8:12], "little") + 12
+    )
+    yield from analyze(
+        blob.data[hlen:],
+        location=Location(file=blob.location.file, member=blob.location.member, offset=hlen),
+    ).findings
+
+
+def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(blob.data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        yield rules.FILE_UNREADABLE.finding(blob.location, f"zip directory unreadable: {exc}")
+        return
+    names = [i.filename for i in infos]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        yield rules.ARCHIVE_DIFFERENTIAL.finding(
+            blob.location, f"duplicate member names: {dupes[:5]}"
+        )
+    for info in infos:
+        loc = member_loc(blob.location, info.filename)
+        if info.filename.startswith("/") or ".." in info.filename.split("/"):
+            yield rules.ARCHIVE_TRAVERSAL.finding(loc, f"member path {info.filename!r}")
+        if info.is_dir():
+            continue
+        if info.file_size > MAX_INFLATE or (
+            info.compress_size
+            and info.file_size / info.compress_size > MAX_RATIO
+            and info.file_size > 1 << 20
+        ):
+            yield rules.ARCHIVE_BOMB.finding(
+                loc, f"{info.file_size} bytes from {info.compress_size}"
+            )
+            continue
+        if torch and _STORAGE.search(info.filename):
+            continue  # torch reads storages as raw bytes
+        try:
+            data = zf.read(info)
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            NotImplementedError,
+            RuntimeError,
+        ) as exc:
+            yield rules.FILE_UNREADABLE.finding(loc, f"member unreadable: {exc}")
+            continue
+        if depth < MAX_DEPTH:
+            yield from examine(Blob(data, loc), depth=depth + 1)
+
+
+def _tar(blob: Blob, depth: int) -> Iterator[Finding]:
+    try:
+        tf = tarfile.open(fileobj=io.BytesIO(blob.data))  # noqa: SIM115 (closed below)
+        members = tf.getmembers()
+    except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
+        yield rules.FILE_UNREADABLE.finding(blob.location, f"tar unreadable: {exc}")
+        return
+    with tf:
+        yield from _tar_members(tf, members, blob, depth)
+
+
+def _tar_members(
+    tf: tarfile.TarFile, members: list[tarfile.TarInfo], blob: Blob, depth: int
+) -> Iterator[Finding]:
+    for m in members:
+        loc = member_loc(blob.location, m.name)
+        if m.name.startswith("/") or ".." in m.name.split("/") or m.issym() or m.islnk():
+            yield rules.ARCHIVE_TRAVERSAL.finding(
+                loc, f"member {m.name!r} escapes the folder or is a link"
+            )
+        if not m.isfile():
+            continue
+        if m.size > MAX_INFLATE:
+            yield rules.ARCHIVE_BOMB.finding(loc, f"{m.size} bytes")
+            continue
+        f = tf.extractfile(m)
+        if f is not None and depth < MAX_DEPTH:
+            yield from examine(Blob(f.read(), loc), depth=depth + 1)
+
+
+def _compressed(blob: Blob, fmt: FileFormat, depth: int) -> Iterator[Finding]:
+    try:
+        stream = _decompressor(blob.data, fmt)
+        data = stream.read(MAX_INFLATE + 1)
+    except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+        yield rules.FILE_UNREADABLE.finding(blob.location, f"{fmt.value} stream unreadable: {exc}")
+        return
+    if len(data) > MAX_INFLATE:
+        yield rules.ARCHIVE_BOMB.finding(
+            blob.location, f"{fmt.value} stream inflates past {MAX_INFLATE} bytes"
+        )
+        return
+    if depth < MAX_DEPTH:
+        yield from examine(Blob(data, member_loc(blob.location, f"({fmt.value})")), depth=depth + 1)
+
+
+def _decompressor(data: bytes, fmt: FileFormat) -> io.BufferedIOBase:
+    if fmt is FileFormat.GZIP:
+        return gzip.GzipFile(fileobj=io.BytesIO(data))
+    if fmt is FileFormat.BZIP2:
+        return bz2.BZ2File(io.BytesIO(data))
+    if fmt is FileFormat.XZ:
+        return lzma.LZMAFile(io.BytesIO(data))
+    import zstandard  # imported only when a zstd stream is met
+
+    return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))  # type: ignore[return-value]

@@ -1,0 +1,89 @@
+"""Scan files and folders: detect each file by content and run the analysers that apply."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from weightwatch.artifacts import open_artifact
+from weightwatch.artifacts.detect import detect_format
+from weightwatch.artifacts.model import FileFormat
+from weightwatch.errors import ArtifactError, ScanError
+from weightwatch.scan import rules
+from weightwatch.scan.containers import MAX_INFLATE, Blob, examine
+from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
+
+_STRUCTURED = (FileFormat.SAFETENSORS, FileFormat.GGUF)
+
+
+def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
+    files: list[FileReport] = []
+    for p in paths:
+        root = Path(p)
+        if not root.exists() and not root.is_symlink():
+            raise ScanError(f"{root}: no such file or directory")
+        if root.is_dir():
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    f = Path(dirpath) / name
+                    files.append(
+                        scan_file(f, display=f.relative_to(root.parent).as_posix(), root=root)
+                    )
+        else:  # a path the caller named is followed if it is a link
+            files.append(scan_file(root.resolve(), display=str(root)))
+    return ScanReport(files=files)
+
+
+def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileReport:
+    """Every analyser that applies to one file; unreadable means a finding, never a pass."""
+    loc = Location(file=display)
+    try:
+        fmt, _detail = detect_format(path)
+    except OSError as exc:
+        return _unreadable(display, "unknown", loc, f"cannot read: {exc}")
+    if fmt is FileFormat.SYMLINK:
+        target = path.resolve()
+        inside = root is not None and target.is_relative_to(root.resolve())
+        found = (
+            [] if inside else [rules.FILE_LINK_ESCAPES.finding(loc, f"links to {path.readlink()}")]
+        )
+        return FileReport(path=display, format=fmt.value, findings=found)
+    findings: list[Finding] = []
+    error = None
+    if fmt in _STRUCTURED:
+        try:
+            art = open_artifact(path)
+            for _t in art.iter_tensors():
+                pass
+        except ArtifactError as exc:
+            findings.append(rules.FILE_UNREADABLE.finding(loc, exc.problem))
+            error = exc.problem
+    else:
+        size = path.stat().st_size
+        if size > MAX_INFLATE and fmt not in (
+            FileFormat.PYTORCH_ZIP,
+            FileFormat.ZIP,
+            FileFormat.NUMPY_ZIP,
+        ):
+            findings.append(
+                rules.PICKLE_LIMIT.finding(loc, f"{size} bytes is beyond the scan bound")
+            )
+        else:
+            data = path.read_bytes() if size <= MAX_INFLATE else b""
+            if data:
+                findings.extend(examine(Blob(data, loc), fmt))
+    if any(f.rule_id in (rules.PICKLE_MALFORMED.id, rules.FILE_UNREADABLE.id) for f in findings):
+        error = error or next(
+            f.explanation
+            for f in findings
+            if f.rule_id in (rules.PICKLE_MALFORMED.id, rules.FILE_UNREADABLE.id)
+        )
+    return FileReport(path=display, format=fmt.value, findings=findings, error=error)
+
+
+def _unreadable(display: str, fmt: str, loc: Location, why: str) -> FileReport:
+    return FileReport(
+        path=display, format=fmt, findings=[rules.FILE_UNREADABLE.finding(loc, why)], error=why
+    )
