@@ -231,3 +231,26 @@ def test_analysis_never_executes(tmp_path):
     finally:
         on[0] = False
     assert events == []
+
+
+def test_sarif_output(tmp_path):
+    (tmp_path / "bad.pkl").write_bytes(malicious_pickles(tmp_path / "m")["posix.system"])
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
+    out = tmp_path / "scan.sarif"
+    assert (
+        main(["scan", str(tmp_path / "bad.pkl"), str(tmp_path / "module.pt"), "--sarif", str(out)])
+        == 1
+    )
+    doc = __import__("json").loads(out.read_text())
+    assert doc["version"] == "2.1.0" and len(doc["runs"]) == 1
+    run = doc["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert run["tool"]["driver"]["name"] == "weightwatch"
+    levels = {r["ruleId"]: r["level"] for r in run["results"]}
+    assert levels == {"WW-PICKLE-001": "error", "WW-PICKLE-003": "warning"}
+    for r in run["results"]:
+        assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
+        loc = r["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"].endswith((".pkl", ".pt"))
+        assert loc["region"]["startLine"] == 1
+    assert all(float(r["properties"]["security-severity"]) > 0 for r in rules)

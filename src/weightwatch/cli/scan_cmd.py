@@ -13,6 +13,7 @@ from rich.table import Table
 from weightwatch.cli import EXIT_ERROR, EXIT_FINDINGS, app
 from weightwatch.errors import UsageError
 from weightwatch.scan import ScanReport, Severity, Verdict, scan_paths
+from weightwatch.scan.sarif import to_sarif
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -23,6 +24,9 @@ def scan_command(
         list[Path], typer.Argument(help="Files or folders to scan.", metavar="PATH...")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    sarif: Annotated[
+        Path | None, typer.Option("--sarif", help="Also write SARIF 2.1.0 to this file.")
+    ] = None,
     fail_on: Annotated[
         str,
         typer.Option("--fail-on", help="Exit 1 at or above: critical, high, medium, low, info."),
@@ -36,6 +40,8 @@ def scan_command(
             f"--fail-on must be one of {', '.join(s.value for s in Severity)}"
         ) from exc
     report = scan_paths(paths)
+    if sarif is not None:
+        sarif.write_text(json.dumps(to_sarif(report), indent=2) + "\n")
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -12,6 +12,8 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 from weightwatch.artifacts.detect import detect_bytes
 from weightwatch.artifacts.model import FileFormat
@@ -30,10 +32,39 @@ _NPY_OBJECT = re.compile(rb"'descr':\s*'\|O'")
 
 @dataclass
 class Blob:
-    """Bytes to examine and where they came from."""
+    """Bytes to examine (in memory, or a file read only as far as needed) and their origin."""
 
-    data: bytes
+    data: bytes | None
     location: Location
+    path: Path | None = None
+
+    def read(self) -> bytes:
+        if self.data is None:
+            assert self.path is not None
+            self.data = self.path.read_bytes()
+        return self.data
+
+    def open(self) -> BinaryIO:
+        return (
+            open(self.path, "rb")
+            if self.data is None and self.path is not None
+            else io.BytesIO(self.read())
+        )
+
+    def head(self, n: int = 65536) -> bytes:
+        with self.open() as f:
+            return f.read(n)
+
+    @property
+    def size(self) -> int:
+        return (
+            len(self.data)
+            if self.data is not None
+            else (self.path.stat().st_size if self.path else 0)
+        )
+
+    def source(self) -> bytes | Path:
+        return self.path if self.data is None and self.path is not None else self.read()
 
 
 def member_loc(loc: Location, name: str) -> Location:
@@ -44,16 +75,14 @@ def member_loc(loc: Location, name: str) -> Location:
 def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterator[Finding]:
     """Findings for one blob, recursing into containers."""
     if fmt is None:
+        data = blob.read()
         fmt, _ = detect_bytes(
-            blob.data[:65536],
-            size=len(blob.data),
-            last=blob.data[-1:],
-            opener=lambda: io.BytesIO(blob.data),
+            data[:65536], size=len(data), last=data[-1:], opener=lambda: io.BytesIO(data)
         )
     if fmt is FileFormat.PICKLE:
-        yield from analyze(blob.data, location=blob.location).findings
+        yield from analyze(blob.source(), location=blob.location).findings
     elif fmt is FileFormat.PYTORCH_LEGACY:
-        yield from analyze(blob.data, location=blob.location, trailing_ok=True).findings
+        yield from analyze(blob.source(), location=blob.location, trailing_ok=True).findings
     elif fmt is FileFormat.NUMPY:
         yield from _npy(blob)
     elif fmt in (FileFormat.ZIP, FileFormat.PYTORCH_ZIP, FileFormat.NUMPY_ZIP):
@@ -65,7 +94,7 @@ def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterat
 
 
 def _npy(blob: Blob) -> Iterator[Finding]:
-    head = blob.data[:65536]
+    head = blob.head()
     if not _NPY_OBJECT.search(head):
         return
     hlen = (
@@ -74,14 +103,16 @@ def _npy(blob: Blob) -> Iterator[Finding]:
         else int.from_bytes(head[8:12], "little") + 12
     )
     yield from analyze(
-        blob.data[hlen:],
+        blob.read()[hlen:],
         location=Location(file=blob.location.file, member=blob.location.member, offset=hlen),
     ).findings
 
 
 def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
     try:
-        zf = zipfile.ZipFile(io.BytesIO(blob.data))
+        zf = zipfile.ZipFile(
+            blob.path if blob.data is None and blob.path else io.BytesIO(blob.read())
+        )
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         yield rules.FILE_UNREADABLE.finding(blob.location, f"zip directory unreadable: {exc}")
@@ -127,7 +158,7 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
 
 def _tar(blob: Blob, depth: int) -> Iterator[Finding]:
     try:
-        tf = tarfile.open(fileobj=io.BytesIO(blob.data))  # noqa: SIM115 (closed below)
+        tf = tarfile.open(fileobj=io.BytesIO(blob.read()))  # noqa: SIM115 (closed below)
         members = tf.getmembers()
     except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
         yield rules.FILE_UNREADABLE.finding(blob.location, f"tar unreadable: {exc}")
@@ -157,7 +188,7 @@ def _tar_members(
 
 def _compressed(blob: Blob, fmt: FileFormat, depth: int) -> Iterator[Finding]:
     try:
-        stream = _decompressor(blob.data, fmt)
+        stream = _decompressor(blob.read(), fmt)
         data = stream.read(MAX_INFLATE + 1)
     except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
         yield rules.FILE_UNREADABLE.finding(blob.location, f"{fmt.value} stream unreadable: {exc}")

@@ -15,7 +15,8 @@ import binascii
 import io
 import pickletools
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from weightwatch.scan import rules
 from weightwatch.scan.callables import NESTED_LOADERS, Outcome, canonical, classify
@@ -111,8 +112,8 @@ def _show(v: Any, depth: int = 0) -> str:
 
 
 class _Machine:
-    def __init__(self, data: bytes, location: Location, depth: int, out: PickleAnalysis) -> None:
-        self.data, self.loc, self.depth, self.out = data, location, depth, out
+    def __init__(self, source: Source, location: Location, depth: int, out: PickleAnalysis) -> None:
+        self.source, self.loc, self.depth, self.out = source, location, depth, out
         self.stack: list[Any] = []
         self.memo: dict[int, Any] = {}
 
@@ -194,8 +195,11 @@ class _Machine:
     # -- the machine -------------------------------------------------------------------
     def run(self, start: int) -> int:
         """Interpret one pickle from ``start``; return the offset after STOP."""
-        stream = io.BytesIO(self.data)
-        stream.seek(start)
+        with self.source.open() as stream:
+            stream.seek(start)
+            return self._run(stream)
+
+    def _run(self, stream: BinaryIO) -> int:
         for ops, (op, arg, raw_pos) in enumerate(pickletools.genops(stream)):
             pos = int(raw_pos or 0)
             if ops > MAX_OPS or len(self.stack) > MAX_STACK or len(self.memo) > MAX_MEMO:
@@ -294,23 +298,49 @@ class _Stop(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Source:
+    """Bytes in memory or a file on disk, read as a stream: a multi-GB legacy checkpoint
+    is analysed up to the end of its pickles without reading its tensor data."""
+
+    data: bytes | None = None
+    path: Path | None = None
+
+    def open(self) -> BinaryIO:
+        if self.path is not None:
+            return open(self.path, "rb")
+        return io.BytesIO(self.data or b"")
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size if self.path is not None else len(self.data or b"")
+
+    def byte_at(self, pos: int) -> bytes:
+        with self.open() as f:
+            f.seek(pos)
+            return f.read(1)
+
+
 def analyze(
-    data: bytes, *, location: Location, depth: int = 0, trailing_ok: bool = False
+    data: bytes | Path, *, location: Location, depth: int = 0, trailing_ok: bool = False
 ) -> PickleAnalysis:
-    """Analyse every pickle in ``data``; ``trailing_ok`` when raw data follows (legacy torch)."""
+    """Analyse every pickle in ``data`` (bytes, or a file); ``trailing_ok`` when raw data
+    follows the pickles (legacy torch checkpoints)."""
+    source = Source(path=data) if isinstance(data, Path) else Source(data=data)
+    size = source.size
     out = PickleAnalysis()
     pos = 0
-    while pos < len(data) and out.streams < MAX_STREAMS:
-        machine = _Machine(data, location, depth, out)
+    while pos < size and out.streams < MAX_STREAMS:
+        machine = _Machine(source, location, depth, out)
         try:
             end = machine.run(pos)
         except _Stop:
             out.error = "analysis limits reached"
-            out.end = len(data)
+            out.end = size
             break
         except Exception as exc:  # genops raises ValueError for malformed input, and more
             if out.streams > 0 and not machine.stack and not machine.memo:  # not a pickle
-                _trailing(out, location, pos, len(data) - pos, trailing_ok)
+                _trailing(out, location, pos, size - pos, trailing_ok)
                 break
             out.error = f"malformed pickle at byte {pos}: {exc}"
             out.findings.append(
@@ -319,12 +349,12 @@ def analyze(
                     f"the stream breaks: {exc}; everything resolved before the break is reported",
                 )
             )
-            out.end = len(data)
+            out.end = size
             break
         out.streams += 1
         out.end = pos = end
-        if pos < len(data) and data[pos : pos + 1] not in (b"\x80", b"(", b"c", b"]", b"}", b")"):
-            _trailing(out, location, pos, len(data) - pos, trailing_ok)
+        if pos < size and source.byte_at(pos) not in (b"\x80", b"(", b"c", b"]", b"}", b")"):
+            _trailing(out, location, pos, size - pos, trailing_ok)
             break
     _judge(out, location)
     return out
