@@ -145,3 +145,37 @@ FILE_LINK_ESCAPES = rule(
     "Serving or copying the folder would follow the link to a file that is not part of the "
     "model; replace the link with the file itself.",
 )
+TEMPLATE_ESCAPE = rule(
+    "WW-TEMPLATE-001",
+    Severity.CRITICAL,
+    "Chat template reaches Python internals (sandbox escape pattern)",
+    "Chat templates are rendered by every inference server; dunder attributes and "
+    "template globals are how Jinja sandbox escapes start. Remove the template.",
+)
+TEMPLATE_DYNAMIC = rule(
+    "WW-TEMPLATE-002",
+    Severity.HIGH,
+    "Chat template looks up attributes by computed names or loads other templates",
+    "Attribute names assembled at render time and include/import/extends hide what the "
+    "template reaches; replace the template with a plain one.",
+)
+TEMPLATE_UNPARSEABLE = rule(
+    "WW-TEMPLATE-003",
+    Severity.MEDIUM,
+    "Chat template does not parse",
+    "A template that does not parse cannot be judged; fix or remove it.",
+)
+REMOTE_CODE = rule(
+    "WW-CODE-001",
+    Severity.MEDIUM,
+    "Model ships Python code that trust_remote_code would run",
+    "Loading with trust_remote_code=True runs this code. Review every file listed, or use "
+    "an architecture transformers implements natively.",
+)
+REMOTE_CODE_DANGEROUS = rule(
+    "WW-CODE-002",
+    Severity.HIGH,
+    "Model code imports process, network or dynamic-code facilities",
+    "Code shipped with a model has no reason to spawn processes, open sockets or eval "
+    "strings; treat the model as malicious until reviewed.",
+)

@@ -8,11 +8,14 @@ from pathlib import Path
 
 from weightwatch.artifacts import open_artifact
 from weightwatch.artifacts.detect import detect_format
+from weightwatch.artifacts.hfrepo import load_json
 from weightwatch.artifacts.model import FileFormat
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
 from weightwatch.scan.containers import MAX_INFLATE, Blob, examine
 from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
+from weightwatch.scan.remote_code import analyze_auto_map, analyze_python
+from weightwatch.scan.templates import analyze_template
 
 _STRUCTURED = (FileFormat.SAFETENSORS, FileFormat.GGUF)
 
@@ -57,9 +60,21 @@ def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileRepo
             art = open_artifact(path)
             for _t in art.iter_tensors():
                 pass
+            template = (art.gguf_metadata or {}).get("tokenizer.chat_template")
+            if isinstance(template, str):
+                tloc = Location(file=display, member="tokenizer.chat_template")
+                findings.extend(analyze_template(template, tloc))
         except ArtifactError as exc:
             findings.append(rules.FILE_UNREADABLE.finding(loc, exc.problem))
             error = exc.problem
+    elif fmt is FileFormat.JSON:
+        findings.extend(_json_findings(path, loc))
+    elif fmt is FileFormat.PYTHON:
+        findings.extend(analyze_python(_text(path), loc))
+    elif fmt is FileFormat.TEXT and path.stat().st_size <= MAX_TEXT:
+        text = _text(path)
+        if "{%" in text and ("message" in text or "role" in text):  # a chat template by content
+            findings.extend(analyze_template(text, loc))
     else:
         size = path.stat().st_size
         if size > MAX_INFLATE and fmt not in (
@@ -81,6 +96,32 @@ def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileRepo
             if f.rule_id in (rules.PICKLE_MALFORMED.id, rules.FILE_UNREADABLE.id)
         )
     return FileReport(path=display, format=fmt.value, findings=findings, error=error)
+
+
+MAX_TEXT = 16 * 1024 * 1024
+
+
+def _text(path: Path) -> str:
+    with open(path, "rb") as f:
+        return f.read(MAX_TEXT).decode("utf-8", "replace")
+
+
+def _json_findings(path: Path, loc: Location) -> list[Finding]:
+    try:
+        doc = load_json(path, loc.file)
+    except ArtifactError as exc:
+        return [rules.FILE_UNREADABLE.finding(loc, exc.problem)]
+    if not isinstance(doc, dict):
+        return []
+    found = list(analyze_auto_map(doc, loc))
+    templates = doc.get("chat_template")
+    if isinstance(templates, str):
+        templates = [{"name": "default", "template": templates}]
+    for item in templates if isinstance(templates, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("template"), str):
+            tloc = Location(file=loc.file, member=f"chat_template[{item.get('name', 'default')}]")
+            found.extend(analyze_template(item["template"], tloc))
+    return found
 
 
 def _unreadable(display: str, fmt: str, loc: Location, why: str) -> FileReport:
