@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from weightwatch.attest import (
     KEY_TYPES,
@@ -97,10 +98,10 @@ def verify_command(
             ("added", result.added),
         ):
             for item in items:
-                console.print(f"[red]{label}[/red]  {item}")
+                console.print(f"[red]{label}[/red]  {escape(item)}")
         if result.weights_ok is False:
             console.print("[red]weights digest differs from the signed one[/red]")
         verdict = "[green]verified[/green]" if result.ok else "[red]FAILED[/red]"
-        console.print(f"{verdict}: {path} signed by key {result.key_id[:16]}…")
+        console.print(f"{verdict}: {escape(str(path))} signed by key {result.key_id[:16]}…")
     if not result.ok:
         raise typer.Exit(EXIT_FINDINGS)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.cli import app
@@ -48,5 +49,7 @@ def hash_command(
     files.add_column("size", justify="right")
     files.add_column(manifest.algorithm, overflow="fold")
     for f in manifest.files:
-        files.add_row(f.path + (f" -> {f.symlink}" if f.symlink else ""), f"{f.size:,}", f.digest)
+        files.add_row(
+            escape(f.path + (f" -> {f.symlink}" if f.symlink else "")), f"{f.size:,}", f.digest
+        )
     console.print(files)

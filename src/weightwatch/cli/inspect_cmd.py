@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.artifacts import open_artifact
@@ -104,7 +105,7 @@ def render(s: ArtifactSummary, console: Console) -> None:
     files.add_column("note")
     for f in s.files:
         files.add_row(
-            f.path,
+            escape(f.path),
             f.format,
             _size(f.size),
             "" if f.tensors is None else str(f.tensors),
@@ -113,4 +114,4 @@ def render(s: ArtifactSummary, console: Console) -> None:
         )
     console.print(files)
     for p in s.problems:
-        console.print(f"[yellow]problem:[/yellow] {p}")
+        console.print(f"[yellow]problem:[/yellow] {escape(p)}")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.cli import EXIT_ERROR, EXIT_FINDINGS, app
@@ -62,10 +63,12 @@ def render(report: ScanReport, console: Console) -> None:
             "error": "magenta",
         }[verdict]
         if not fr.findings:
-            console.print(f"[{style}]{verdict:>10}[/{style}]  {fr.path}  [dim]({fr.format})[/dim]")
+            console.print(
+                f"[{style}]{verdict:>10}[/{style}]  {escape(fr.path)}  [dim]({fr.format})[/dim]"
+            )
             continue
         table = Table(
-            title=f"{fr.path} ({fr.format}): [{style}]{verdict}[/{style}]",
+            title=f"{escape(fr.path)} ({fr.format}): [{style}]{verdict}[/{style}]",
             title_justify="left",
             show_lines=False,
         )
@@ -86,8 +89,8 @@ def render(report: ScanReport, console: Console) -> None:
             table.add_row(
                 f"[{_STYLE[sev]}]{sev}[/{_STYLE[sev]}]",
                 f.rule_id,
-                where or "-",
-                f"{f.title}: {f.explanation}",
+                escape(where or "-"),
+                escape(f"{f.title}: {f.explanation}"),
             )
         console.print(table)
     counts = {v: sum(1 for fr in report.files if fr.verdict is v) for v in Verdict}
