@@ -126,8 +126,10 @@ REVIEW_PREFIXES = (
     "xgboost.",
     "lightgbm.",
     "scipy.sparse.",
-    "numpy.",
-    "pandas.",
+    "numpy.ma.",
+    "numpy.random.",
+    "numpy.core.records.",
+    "pandas.core.",
     "accelerate.",
     "peft.",
     "copyreg._reconstructor",
@@ -161,7 +163,7 @@ DANGEROUS_PREFIXES = (
     "logging.config.", "site.", "sysconfig.", "__main__.", "copyreg.add_extension",
     "builtins.exit", "builtins.quit", "builtins.help",
     "yaml.", "jinja2.", "numexpr.", "pandas.eval", "pandas.read_pickle", "pandas.io.",
-    "keras.", "tensorflow.", "tf.",
+    "keras.", "tensorflow.", "tf.", "numpy.f2py.", "numpy.testing.", "numpy.distutils.",
 )  # fmt: skip
 # Callers that unpickle their argument: a bytes constant passed to them is analysed too.
 NESTED_LOADERS = frozenset(
