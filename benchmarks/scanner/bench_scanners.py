@@ -51,10 +51,8 @@ def ensure_venv() -> Path:
 
 
 def versions(py: Path) -> dict[str, str]:
-    code = (
-        "import importlib.metadata as m, json; print(json.dumps({t: m.version(t) for t in %r}))"
-        % (TOOLS,)
-    )
+    names = ", ".join(repr(t) for t in TOOLS)
+    code = f"import importlib.metadata as m, json; print(json.dumps({{t: m.version(t) for t in ({names},)}}))"
     return json.loads(
         subprocess.run([str(py), "-c", code], capture_output=True, text=True, check=True).stdout
     )

@@ -47,7 +47,8 @@ TOOLS = {"picklescan": picklescan, "fickling": fickling, "modelscan": modelscan}
 
 if __name__ == "__main__":
     tool, listing = sys.argv[1], sys.argv[2]
-    paths = json.load(open(listing))
+    with open(listing) as f:
+        paths = json.load(f)
     out = {}
     t0 = time.perf_counter()
     for p in paths:

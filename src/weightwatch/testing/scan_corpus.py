@@ -248,7 +248,7 @@ def _malicious() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             "venv-create.pkl",
             "venv package manipulation",
             PS + "GHSA-vqmv-47xg-9wpr",
-            lambda: call("venv", "create", "/tmp/ww-corpus-venv"),
+            lambda: call("venv", "create", "ww-corpus-venv"),
         ),
         (
             "http-client.pkl",
@@ -397,7 +397,7 @@ def _malicious() -> list[tuple[str, str, str, Callable[[], bytes]]]:
     return m
 
 
-def _benign_builders() -> list[tuple[str, Callable[[Path], None]]]:
+def _benign_builders() -> list[tuple[str, Callable[[Path], object]]]:
     import numpy as np
     import torch
 
@@ -410,17 +410,14 @@ def _benign_builders() -> list[tuple[str, Callable[[Path], None]]]:
         "encoder": torch.nn.TransformerEncoderLayer(16, 2, 32),
         "bn": torch.nn.BatchNorm1d(8),
     }
-    out: list[tuple[str, Callable[[Path], None]]] = []
+    out: list[tuple[str, Callable[[Path], object]]] = []
+
+    def save(obj: object, *, legacy: bool = False) -> Callable[[Path], object]:
+        return lambda p: torch.save(obj, p, _use_new_zipfile_serialization=not legacy)
+
     for name, layer in layers.items():
-        out.append((f"{name}.pt", lambda p, m=layer: torch.save(m.state_dict(), p)))
-        out.append(
-            (
-                f"{name}-legacy.pt",
-                lambda p, m=layer: torch.save(
-                    m.state_dict(), p, _use_new_zipfile_serialization=False
-                ),
-            )
-        )
+        out.append((f"{name}.pt", save(layer.state_dict())))
+        out.append((f"{name}-legacy.pt", save(layer.state_dict(), legacy=True)))
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 1))
     model(torch.ones(2, 4)).sum().backward()
     for opt_name, opt in (
@@ -430,21 +427,14 @@ def _benign_builders() -> list[tuple[str, Callable[[Path], None]]]:
     ):
         opt.step()
         sched = torch.optim.lr_scheduler.StepLR(opt, 10)
-        out.append(
-            (
-                f"ckpt-{opt_name}.pt",
-                lambda p, o=opt, s=sched: torch.save(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": o.state_dict(),
-                        "scheduler": s.state_dict(),
-                        "epoch": 3,
-                        "best": 0.5,
-                    },
-                    p,
-                ),
-            )
-        )
+        state = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "epoch": 3,
+            "best": 0.5,
+        }
+        out.append((f"ckpt-{opt_name}.pt", save(state)))
     out += [
         ("arrays.npy", lambda p: np.save(p, np.arange(100, dtype=np.float32))),
         ("arrays.npz", lambda p: np.savez(p, a=np.ones(3), b=np.zeros((2, 2)))),
@@ -468,7 +458,13 @@ def _benign_builders() -> list[tuple[str, Callable[[Path], None]]]:
             lambda p: p.write_text(
                 json.dumps(
                     {
-                        "chat_template": "{{ bos_token }}{% set ns = namespace(sys='') %}{% for m in messages %}{% if m['role'] == 'system' %}{% set ns.sys = m['content'] %}{% else %}<|{{ m['role'] }}|>{{ (ns.sys ~ m['content']) | trim }}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",
+                        "chat_template": (
+                            "{{ bos_token }}{% set ns = namespace(sys='') %}"
+                            "{% for m in messages %}{% if m['role'] == 'system' %}"
+                            "{% set ns.sys = m['content'] %}{% else %}<|{{ m['role'] }}|>"
+                            "{{ (ns.sys ~ m['content']) | trim }}{% endif %}{% endfor %}"
+                            "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+                        ),
                         "bos_token": "<s>",
                     }
                 )
