@@ -8,8 +8,10 @@ import gzip
 import io
 import lzma
 import re
+import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,8 +152,14 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
             NotImplementedError,
             RuntimeError,
         ) as exc:
-            yield rules.FILE_UNREADABLE.finding(loc, f"member unreadable: {exc}")
-            continue
+            # Python refuses (bad CRC, "encrypted" flag…) where other loaders read on:
+            # analyse the raw member the way a lenient reader would.
+            with blob.open() as raw:
+                lenient = _raw_member(raw, info)
+            if lenient is None:
+                yield rules.FILE_UNREADABLE.finding(loc, f"member unreadable: {exc}")
+                continue
+            data = lenient
         if depth < MAX_DEPTH:
             yield from examine(Blob(data, loc), depth=depth + 1)
 
@@ -212,3 +220,94 @@ def _decompressor(data: bytes, fmt: FileFormat) -> io.BufferedIOBase:
     import zstandard  # imported only when a zstd stream is met
 
     return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))  # type: ignore[return-value]
+
+
+def _local_header(raw: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, str, int] | None:
+    """(flags, method, name, data offset) from the member's local header."""
+    raw.seek(info.header_offset)
+    head = raw.read(30)
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        return None
+    flags, method = struct.unpack("<HH", head[6:10])
+    n, m = struct.unpack("<HH", head[26:30])
+    name = raw.read(n).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+    return flags, method, name, info.header_offset + 30 + n + m
+
+
+def _raw_member(raw: BinaryIO, info: zipfile.ZipInfo) -> bytes | None:
+    local = _local_header(raw, info)
+    if local is None or info.compress_size > MAX_INFLATE:
+        return None
+    _flags, method, _name, offset = local
+    raw.seek(offset)
+    data = raw.read(info.compress_size)
+    if method == zipfile.ZIP_STORED:
+        return data
+    if method == zipfile.ZIP_DEFLATED:
+        try:
+            return zlib.decompressobj(-15).decompress(data, MAX_INFLATE)
+        except zlib.error:
+            return None
+    return None
+
+
+def _zip_differentials(
+    raw: BinaryIO, infos: list[zipfile.ZipInfo], blob: Blob
+) -> Iterator[Finding]:
+    """Where Python's zipfile, PyTorch's reader and the central directory would disagree."""
+    for info in infos:
+        loc = member_loc(blob.location, info.filename)
+        local = _local_header(raw, info)
+        if local is None:
+            yield rules.ARCHIVE_DIFFERENTIAL.finding(
+                loc, "central directory points at no local header"
+            )
+            continue
+        flags, method, name, offset = local
+        if name != info.orig_filename:
+            yield rules.ARCHIVE_DIFFERENTIAL.finding(loc, f"local header names the member {name!r}")
+        if (flags ^ info.flag_bits) & 0x1:
+            yield rules.ARCHIVE_DIFFERENTIAL.finding(
+                loc, "encryption flag differs between local and central headers"
+            )
+        if method != info.compress_type:
+            yield rules.ARCHIVE_DIFFERENTIAL.finding(
+                loc, "compression method differs between headers"
+            )
+        if (
+            info.compress_type == zipfile.ZIP_STORED
+            and info.file_size <= MAX_INFLATE
+            and not info.is_dir()
+        ):
+            raw.seek(offset)
+            crc = 0
+            left = info.file_size
+            while left > 0:
+                chunk = raw.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                crc = zlib.crc32(chunk, crc)
+                left -= len(chunk)
+            if crc != info.CRC:
+                yield rules.ARCHIVE_DIFFERENTIAL.finding(
+                    loc,
+                    "stored data does not match its CRC (Python refuses it, other readers do not)",
+                )
+    end = _eocd_end(raw)
+    if end is not None and end < blob.size:
+        yield rules.ARCHIVE_DIFFERENTIAL.finding(
+            blob.location, f"{blob.size - end} bytes after the end-of-central-directory record"
+        )
+
+
+def _eocd_end(raw: BinaryIO) -> int | None:
+    raw.seek(0, 2)
+    size = raw.tell()
+    back = min(size, 65536 + 22)
+    raw.seek(size - back)
+    tail = raw.read(back)
+    i = tail.rfind(b"PK\x05\x06")
+    if i < 0 or i + 22 > len(tail):
+        return None
+    comment_len = int.from_bytes(tail[i + 20 : i + 22], "little")
+    return size - back + i + 22 + comment_len
