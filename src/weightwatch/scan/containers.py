@@ -125,6 +125,8 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
         yield rules.ARCHIVE_DIFFERENTIAL.finding(
             blob.location, f"duplicate member names: {dupes[:5]}"
         )
+    with blob.open() as raw:
+        yield from _zip_differentials(raw, infos, blob, torch=torch)
     for info in infos:
         loc = member_loc(blob.location, info.filename)
         if info.filename.startswith("/") or ".." in info.filename.split("/"):
@@ -252,7 +254,7 @@ def _raw_member(raw: BinaryIO, info: zipfile.ZipInfo) -> bytes | None:
 
 
 def _zip_differentials(
-    raw: BinaryIO, infos: list[zipfile.ZipInfo], blob: Blob
+    raw: BinaryIO, infos: list[zipfile.ZipInfo], blob: Blob, *, torch: bool
 ) -> Iterator[Finding]:
     """Where Python's zipfile, PyTorch's reader and the central directory would disagree."""
     for info in infos:
@@ -274,10 +276,12 @@ def _zip_differentials(
             yield rules.ARCHIVE_DIFFERENTIAL.finding(
                 loc, "compression method differs between headers"
             )
+        raw_storage = torch and _STORAGE.search(info.filename) is not None
         if (
             info.compress_type == zipfile.ZIP_STORED
             and info.file_size <= MAX_INFLATE
             and not info.is_dir()
+            and not raw_storage  # never unpickled: a CRC check would read all tensor data
         ):
             raw.seek(offset)
             crc = 0

@@ -18,6 +18,13 @@ from weightwatch.scan.remote_code import analyze_auto_map, analyze_python
 from weightwatch.scan.templates import analyze_template
 
 _STRUCTURED = (FileFormat.SAFETENSORS, FileFormat.GGUF)
+_STREAMED = (
+    FileFormat.PYTORCH_ZIP,
+    FileFormat.ZIP,
+    FileFormat.NUMPY_ZIP,
+    FileFormat.PICKLE,
+    FileFormat.PYTORCH_LEGACY,
+)
 
 
 def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
@@ -77,18 +84,13 @@ def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileRepo
             findings.extend(analyze_template(text, loc))
     else:
         size = path.stat().st_size
-        if size > MAX_INFLATE and fmt not in (
-            FileFormat.PYTORCH_ZIP,
-            FileFormat.ZIP,
-            FileFormat.NUMPY_ZIP,
-        ):
+        if size > MAX_INFLATE and fmt not in _STREAMED:
             findings.append(
                 rules.PICKLE_LIMIT.finding(loc, f"{size} bytes is beyond the scan bound")
             )
-        else:
-            data = path.read_bytes() if size <= MAX_INFLATE else b""
-            if data:
-                findings.extend(examine(Blob(data, loc), fmt))
+        elif size:
+            # read lazily: zips by their directory, pickles as a stream up to their end
+            findings.extend(examine(Blob(None, loc, path), fmt))
     if any(f.rule_id in (rules.PICKLE_MALFORMED.id, rules.FILE_UNREADABLE.id) for f in findings):
         error = error or next(
             f.explanation

@@ -1,0 +1,56 @@
+"""Zip files that Python's zipfile and other loaders would read differently are findings,
+and a member Python refuses is still analysed the way a lenient loader would read it."""
+
+from __future__ import annotations
+
+import zlib
+
+from weightwatch.scan import Verdict, scan_paths
+from weightwatch.testing.scan_corpus import SYSTEM, torch_zip
+
+
+def _scan(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return scan_paths([p]).files[0]
+
+
+def _rules(report):
+    return {f.rule_id for f in report.findings}
+
+
+def test_clean_torch_zip_has_no_differential(tmp_path):
+    assert _rules(_scan(tmp_path, "ok.pt", torch_zip(b"\x80\x02}q\x00."))) == set()
+
+
+def test_flag_bit_differs(tmp_path):
+    raw = bytearray(torch_zip(SYSTEM))
+    raw[raw.find(b"PK\x03\x04") + 6] |= 0x01  # "encrypted" in the local header only
+    report = _scan(tmp_path, "flag.pt", bytes(raw))
+    assert {"WW-ARCHIVE-001", "WW-PICKLE-001"} <= _rules(report)
+
+
+def test_crc_mismatch_is_reported_and_still_analysed(tmp_path):
+    raw = bytearray(torch_zip(SYSTEM))
+    central = raw.find(b"PK\x01\x02")
+    crc_at = central + 16
+    raw[crc_at : crc_at + 4] = (zlib.crc32(b"other") & 0xFFFFFFFF).to_bytes(4, "little")
+    local = raw.find(b"PK\x03\x04")
+    raw[local + 14 : local + 18] = raw[crc_at : crc_at + 4]
+    report = _scan(tmp_path, "crc.pt", bytes(raw))
+    assert "WW-ARCHIVE-001" in _rules(report)
+    assert "WW-PICKLE-001" in _rules(report)  # Python refuses the member; we read it anyway
+    assert report.verdict is Verdict.MALICIOUS
+
+
+def test_data_after_end_record(tmp_path):
+    report = _scan(tmp_path, "tail.pt", torch_zip(b"\x80\x02}q\x00.") + b"\x80\x02N." * 4)
+    assert "WW-ARCHIVE-001" in _rules(report)
+
+
+def test_local_name_differs(tmp_path):
+    raw = bytearray(torch_zip(b"\x80\x02}q\x00."))
+    i = raw.find(b"archive/data.pkl")  # first occurrence: the local header
+    raw[i : i + 16] = b"archive/data.pkX"
+    report = _scan(tmp_path, "name.pt", bytes(raw))
+    assert "WW-ARCHIVE-001" in _rules(report)
