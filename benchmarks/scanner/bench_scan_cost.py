@@ -8,7 +8,6 @@ also validates the safetensors header and offsets.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
