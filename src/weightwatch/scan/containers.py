@@ -21,6 +21,7 @@ from weightwatch.artifacts.detect import detect_bytes
 from weightwatch.artifacts.model import FileFormat
 from weightwatch.scan import rules
 from weightwatch.scan.findings import Finding, Location
+from weightwatch.scan.keras_onnx import analyze_keras_config, h5_has_lambda, is_keras_config
 from weightwatch.scan.pickles import analyze
 
 MAX_INFLATE = 2 * 1024**3  # bytes any one decompressed or extracted member may reach
@@ -93,6 +94,10 @@ def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterat
         yield from _tar(blob, depth)
     elif fmt in (FileFormat.GZIP, FileFormat.BZIP2, FileFormat.XZ, FileFormat.ZSTD):
         yield from _compressed(blob, fmt, depth)
+    elif fmt is FileFormat.JSON and depth > 0:  # e.g. config.json inside a .keras archive
+        yield from _member_json(blob)
+    elif fmt is FileFormat.HDF5 and depth > 0 and h5_has_lambda(blob.read()):
+        yield rules.KERAS_LAMBDA.finding(blob.location, "Lambda layer in the HDF5 model config")
 
 
 def _npy(blob: Blob) -> Iterator[Finding]:
@@ -315,3 +320,14 @@ def _eocd_end(raw: BinaryIO) -> int | None:
         return None
     comment_len = int.from_bytes(tail[i + 20 : i + 22], "little")
     return size - back + i + 22 + comment_len
+
+
+def _member_json(blob: Blob) -> Iterator[Finding]:
+    import json
+
+    try:
+        doc = json.loads(blob.read()[: 64 * 1024 * 1024])
+    except (ValueError, RecursionError):
+        return
+    if is_keras_config(doc):
+        yield from analyze_keras_config(doc, blob.location)

@@ -179,3 +179,22 @@ REMOTE_CODE_DANGEROUS = rule(
     "Code shipped with a model has no reason to spawn processes, open sockets or eval "
     "strings; treat the model as malicious until reviewed.",
 )
+KERAS_LAMBDA = rule(
+    "WW-KERAS-001",
+    Severity.CRITICAL,
+    "Keras model contains a Lambda layer (serialized Python code)",
+    "Lambda layers carry marshalled bytecode that runs on load unless safe_mode is on "
+    "(CVE-2024-3660); rebuild the model without Lambda layers.",
+)
+KERAS_CUSTOM = rule(
+    "WW-KERAS-002",
+    Severity.HIGH,
+    "Keras model needs custom objects from outside Keras",
+    "Loading imports the named module; review it or rebuild with built-in layers.",
+)
+ONNX_EXTERNAL = rule(
+    "WW-ONNX-001",
+    Severity.HIGH,
+    "ONNX external-data path escapes the model folder",
+    "The model would read a file outside its folder when loaded; fix the external data path.",
+)

@@ -14,6 +14,12 @@ from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
 from weightwatch.scan.containers import MAX_INFLATE, Blob, examine
 from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
+from weightwatch.scan.keras_onnx import (
+    analyze_keras_config,
+    analyze_onnx,
+    h5_has_lambda,
+    is_keras_config,
+)
 from weightwatch.scan.remote_code import analyze_auto_map, analyze_python
 from weightwatch.scan.templates import analyze_template
 
@@ -76,6 +82,10 @@ def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileRepo
             error = exc.problem
     elif fmt is FileFormat.JSON:
         findings.extend(_json_findings(path, loc))
+    elif fmt is FileFormat.HDF5:
+        findings.extend(_hdf5_findings(path, loc))
+    elif fmt is FileFormat.ONNX:
+        findings.extend(analyze_onnx(path.read_bytes()[:MAX_TEXT], loc))
     elif fmt is FileFormat.PYTHON:
         findings.extend(analyze_python(_text(path), loc))
     elif fmt is FileFormat.TEXT and path.stat().st_size <= MAX_TEXT:
@@ -116,6 +126,8 @@ def _json_findings(path: Path, loc: Location) -> list[Finding]:
     if not isinstance(doc, dict):
         return []
     found = list(analyze_auto_map(doc, loc))
+    if is_keras_config(doc):
+        found.extend(analyze_keras_config(doc, loc))
     templates = doc.get("chat_template")
     if isinstance(templates, str):
         templates = [{"name": "default", "template": templates}]
@@ -124,6 +136,18 @@ def _json_findings(path: Path, loc: Location) -> list[Finding]:
             tloc = Location(file=loc.file, member=f"chat_template[{item.get('name', 'default')}]")
             found.extend(analyze_template(item["template"], tloc))
     return found
+
+
+def _hdf5_findings(path: Path, loc: Location) -> list[Finding]:
+    """Legacy Keras .h5: the model config JSON sits in an attribute; search it in chunks."""
+    overlap, chunk = 64, 16 * 1024 * 1024
+    tail = b""
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            if h5_has_lambda(tail + block):
+                return [rules.KERAS_LAMBDA.finding(loc, "Lambda layer in the HDF5 model config")]
+            tail = block[-overlap:]
+    return []
 
 
 def _unreadable(display: str, fmt: str, loc: Location, why: str) -> FileReport:

@@ -1,0 +1,94 @@
+"""Keras Lambda layers and custom objects, ONNX external data paths."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from weightwatch.scan import Verdict, scan_paths
+
+
+def _keras_config(*layers: dict) -> dict:
+    return {
+        "module": "keras",
+        "class_name": "Functional",
+        "config": {"name": "m", "layers": list(layers)},
+    }
+
+
+DENSE = {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d", "units": 4}}
+LAMBDA = {
+    "module": "keras.layers",
+    "class_name": "Lambda",
+    "config": {
+        "name": "lam",
+        "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}},
+    },
+}
+CUSTOM = {
+    "module": "evil_pkg.layers",
+    "class_name": "Backdoor",
+    "registered_name": "Backdoor",
+    "config": {"name": "b"},
+}
+
+
+def _keras_zip(config: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
+        zf.writestr("config.json", json.dumps(config))
+        zf.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)
+    return buf.getvalue()
+
+
+def _scan(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return scan_paths([p]).files[0]
+
+
+def test_keras_archives(tmp_path):
+    assert _scan(tmp_path, "ok.keras", _keras_zip(_keras_config(DENSE))).verdict is Verdict.CLEAN
+    lam = _scan(tmp_path, "lam.keras", _keras_zip(_keras_config(DENSE, LAMBDA)))
+    assert lam.verdict is Verdict.MALICIOUS and {f.rule_id for f in lam.findings} == {
+        "WW-KERAS-001"
+    }
+    custom = _scan(tmp_path, "custom.keras", _keras_zip(_keras_config(CUSTOM)))
+    assert any(
+        f.rule_id == "WW-KERAS-002" and f.callable == "evil_pkg.layers.Backdoor"
+        for f in custom.findings
+    )
+
+
+def test_legacy_h5_lambda(tmp_path):
+    config = json.dumps(
+        {"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {}}]}}
+    )
+    data = b"\x89HDF\r\n\x1a\n" + b"\x00" * 100 + config.encode() + b"\x00" * 100
+    assert _scan(tmp_path, "model.h5", data).verdict is Verdict.MALICIOUS
+    clean = b"\x89HDF\r\n\x1a\n" + b"\x00" * 100 + json.dumps({"class_name": "Sequential"}).encode()
+    assert _scan(tmp_path, "ok.h5", clean).verdict is Verdict.CLEAN
+
+
+def _onnx(location: str) -> bytes:
+    loc = location.encode()
+    entry = b"\x0a\x08location\x12" + bytes([len(loc)]) + loc
+    return (
+        b"\x08\x07\x12\x04onnx"
+        + b"\x3a"
+        + bytes([len(entry) + 2])
+        + b"\x2a"
+        + bytes([len(entry)])
+        + entry
+    )
+
+
+def test_onnx_external_data(tmp_path):
+    assert _scan(tmp_path, "ok.onnx", _onnx("weights.bin")).verdict is Verdict.CLEAN
+    for bad in ("../../etc/passwd", "/etc/shadow", "C:\\\\Windows\\\\win.ini"):
+        report = _scan(tmp_path, "bad.onnx", _onnx(bad))
+        assert (
+            report.verdict is Verdict.MALICIOUS and report.findings[0].rule_id == "WW-ONNX-001"
+        ), bad
