@@ -393,8 +393,44 @@ def _malicious() -> list[tuple[str, str, str, Callable[[], bytes]]]:
                 {"chat_template": "{{ cycler.__init__.__globals__.os.popen('true').read() }}"}
             ).encode(),
         ),
+        (
+            "lambda.keras",
+            "Keras Lambda layer with marshalled bytecode",
+            "CVE-2024-3660",
+            _keras_lambda,
+        ),
+        (
+            "external.onnx",
+            "ONNX external data path escaping the folder",
+            "CVE-2024-27318",
+            lambda: _onnx_external("../../../etc/passwd"),
+        ),
     ]
     return m
+
+
+def _keras_lambda() -> bytes:
+    layer = {
+        "module": "keras.layers",
+        "class_name": "Lambda",
+        "config": {
+            "name": "l",
+            "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}},
+        },
+    }
+    config = {"module": "keras", "class_name": "Functional", "config": {"layers": [layer]}}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
+        zf.writestr("config.json", json.dumps(config))
+    return buf.getvalue()
+
+
+def _onnx_external(location: str) -> bytes:
+    loc = location.encode()
+    entry = b"\x0a\x08location\x12" + bytes([len(loc)]) + loc
+    tensor = b"\x2a" + bytes([len(entry)]) + entry
+    return b"\x08\x07\x12\x04onnx\x3a" + bytes([len(tensor)]) + tensor
 
 
 def _benign_builders() -> list[tuple[str, Callable[[Path], object]]]:
