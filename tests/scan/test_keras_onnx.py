@@ -92,3 +92,31 @@ def test_onnx_external_data(tmp_path):
         assert (
             report.verdict is Verdict.MALICIOUS and report.findings[0].rule_id == "WW-ONNX-001"
         ), bad
+
+
+def test_polyglot_tail_after_weights(tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from weightwatch.testing.scan_corpus import SYSTEM, torch_zip
+
+    save_file({"w": np.ones(8, np.float32)}, tmp_path / "clean.safetensors")
+    assert scan_paths([tmp_path / "clean.safetensors"]).files[0].verdict is Verdict.CLEAN
+    poly = (tmp_path / "clean.safetensors").read_bytes() + torch_zip(SYSTEM)
+    report = _scan(tmp_path, "poly.safetensors", poly)
+    rules = {f.rule_id for f in report.findings}
+    assert {"WW-FILE-003", "WW-PICKLE-001"} <= rules and report.verdict is Verdict.MALICIOUS
+
+
+def test_gguf_padding_is_not_trailing_data(tmp_path):
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(tmp_path / "m.gguf"), "llama")
+    w.add_tensor("a", np.ones(5, np.float32))
+    w.add_tensor("b", np.ones(3, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    assert scan_paths([tmp_path / "m.gguf"]).files[0].findings == []

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import zlib
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from weightwatch.scan import Verdict, scan_paths
 from weightwatch.testing.scan_corpus import SYSTEM, torch_zip
 
@@ -54,3 +57,53 @@ def test_local_name_differs(tmp_path):
     raw[i : i + 16] = b"archive/data.pkX"
     report = _scan(tmp_path, "name.pt", bytes(raw))
     assert "WW-ARCHIVE-001" in _rules(report)
+
+
+_ARCHIVES: list[bytes] = []
+
+
+def _archives() -> list[bytes]:
+    if not _ARCHIVES:
+        import gzip
+        import io
+        import tarfile
+
+        from weightwatch.testing.scan_corpus import _keras_lambda
+
+        tar = io.BytesIO()
+        with tarfile.open(fileobj=tar, mode="w") as tf:
+            info = tarfile.TarInfo("a/b.pkl")
+            info.size = len(SYSTEM)
+            tf.addfile(info, io.BytesIO(SYSTEM))
+        _ARCHIVES.extend(
+            [
+                torch_zip(SYSTEM),
+                torch_zip(b"\x80\x02}q\x00."),
+                tar.getvalue(),
+                gzip.compress(SYSTEM),
+                _keras_lambda(),
+            ]
+        )
+    return _ARCHIVES
+
+
+@settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_archives_never_crash(tmp_path, data):
+    blob = bytearray(data.draw(st.sampled_from(_archives())))
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(blob) - 1))
+        op = data.draw(st.sampled_from(["flip", "cut", "set"]))
+        if op == "flip":
+            blob[i] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "cut":
+            del blob[max(i, 1) :]
+        else:
+            blob[i] = data.draw(st.integers(0, 255))
+    p = tmp_path / "fuzzed.bin"
+    p.write_bytes(bytes(blob))
+    report = scan_paths([p]).files[0]  # never raises; unreadable is an error verdict
+    if report.error is not None:
+        assert report.verdict in (Verdict.ERROR, Verdict.MALICIOUS)

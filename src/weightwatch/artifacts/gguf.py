@@ -220,7 +220,12 @@ def _tensor(path: Path, info: TensorInfo, offset: int, tid: int) -> Tensor:
         def load() -> npt.NDArray[Any]:
             return map_range(path, offset, info.nbytes).view(np_dtype).reshape(info.shape)
 
-        return Tensor(info, load, storage_key=f"{info.file}@{offset}")
+        return Tensor(
+            info,
+            load,
+            storage_key=f"{info.file}@{offset}",
+            storage_end=offset + info.nbytes,
+        )
 
     def load_raw() -> npt.NDArray[Any]:
         return map_range(path, offset, info.nbytes)
@@ -238,4 +243,10 @@ def _tensor(path: Path, info: TensorInfo, offset: int, tid: int) -> Tensor:
                 info.file, f"cannot dequantize tensor {info.name!r} ({info.dtype}): {exc}"
             ) from exc
 
-    return Tensor(info, load_raw, dequantize, storage_key=f"{info.file}@{offset}")
+    return Tensor(
+        info,
+        load_raw,
+        dequantize,
+        storage_key=f"{info.file}@{offset}",
+        storage_end=offset + info.nbytes,
+    )

@@ -135,6 +135,7 @@ class Tensor:
         default=None, repr=False
     )
     storage_key: str | None = None  # identical for tensors that share storage (tied weights)
+    storage_end: int | None = None  # byte offset just past the data in its file, if flat
 
     @property
     def name(self) -> str:

@@ -101,7 +101,7 @@ def read_npz(path: Path, *, rel: str) -> list[Tensor]:
         with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
             for member in zf.infolist():
                 out.append(_npz_member(path, rel, zf, raw, member))
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise ArtifactError(rel, f"unreadable .npz: {exc}") from exc
     return out
 

@@ -118,7 +118,12 @@ def iter_tensors(path: Path, *, rel: str | None = None) -> Iterator[Tensor]:
     """Lazy tensors of one safetensors file, in file order."""
     hdr = read_header(path, rel=rel)
     for info, offset in hdr.tensors:
-        yield Tensor(info, _loader(path, offset, info), storage_key=f"{info.file}@{offset}")
+        yield Tensor(
+            info,
+            _loader(path, offset, info),
+            storage_key=f"{info.file}@{offset}",
+            storage_end=offset + info.nbytes,
+        )
 
 
 def _loader(path: Path, offset: int, info: TensorInfo) -> Any:

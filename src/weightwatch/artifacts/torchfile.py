@@ -200,7 +200,14 @@ def read_torch_zip(path: Path, *, rel: str) -> TorchContents:
             if bo is not None and zf.read(bo).strip() not in (b"little", b""):
                 raise ArtifactError(rel, "big-endian torch checkpoints are not supported")
             data = zf.read(pkl[0])
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise ArtifactError(rel, f"unreadable torch zip: {exc}") from exc
     obj = _unpickle(io.BytesIO(data), rel, pkl[0])
     storages: dict[str, _Storage] = {}

@@ -136,7 +136,7 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
         loc = member_loc(blob.location, info.filename)
         if info.filename.startswith("/") or ".." in info.filename.split("/"):
             yield rules.ARCHIVE_TRAVERSAL.finding(loc, f"member path {info.filename!r}")
-        if info.is_dir():
+        if info.filename.endswith("/"):
             continue
         if info.file_size > MAX_INFLATE or (
             info.compress_size
@@ -205,7 +205,7 @@ def _compressed(blob: Blob, fmt: FileFormat, depth: int) -> Iterator[Finding]:
     try:
         stream = _decompressor(blob.read(), fmt)
         data = stream.read(MAX_INFLATE + 1)
-    except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+    except Exception as exc:  # zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError…
         yield rules.FILE_UNREADABLE.finding(blob.location, f"{fmt.value} stream unreadable: {exc}")
         return
     if len(data) > MAX_INFLATE:
@@ -231,6 +231,8 @@ def _decompressor(data: bytes, fmt: FileFormat) -> io.BufferedIOBase:
 
 def _local_header(raw: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, str, int] | None:
     """(flags, method, name, data offset) from the member's local header."""
+    if info.header_offset < 0:
+        return None
     raw.seek(info.header_offset)
     head = raw.read(30)
     if len(head) != 30 or head[:4] != b"PK\x03\x04":
@@ -246,6 +248,8 @@ def _raw_member(raw: BinaryIO, info: zipfile.ZipInfo) -> bytes | None:
     if local is None or info.compress_size > MAX_INFLATE:
         return None
     _flags, method, _name, offset = local
+    if info.compress_size < 0:
+        return None
     raw.seek(offset)
     data = raw.read(info.compress_size)
     if method == zipfile.ZIP_STORED:
@@ -285,7 +289,7 @@ def _zip_differentials(
         if (
             info.compress_type == zipfile.ZIP_STORED
             and info.file_size <= MAX_INFLATE
-            and not info.is_dir()
+            and not info.filename.endswith("/")
             and not raw_storage  # never unpickled: a CRC check would read all tensor data
         ):
             raw.seek(offset)

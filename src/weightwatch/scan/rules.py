@@ -198,3 +198,10 @@ ONNX_EXTERNAL = rule(
     "ONNX external-data path escapes the model folder",
     "The model would read a file outside its folder when loaded; fix the external data path.",
 )
+TRAILING_DATA = rule(
+    "WW-FILE-003",
+    Severity.MEDIUM,
+    "Bytes after the end of the weights (possible polyglot)",
+    "Weight files end where their last tensor ends; extra bytes can carry a second format "
+    "that another loader reads. They were scanned too; strip them.",
+)

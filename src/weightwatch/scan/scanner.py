@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from weightwatch.artifacts import open_artifact
+from weightwatch.artifacts import Artifact, open_artifact
 from weightwatch.artifacts.detect import detect_format
 from weightwatch.artifacts.hfrepo import load_json
 from weightwatch.artifacts.model import FileFormat
@@ -73,6 +73,7 @@ def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileRepo
             art = open_artifact(path)
             for _t in art.iter_tensors():
                 pass
+            findings.extend(_trailing_bytes(path, art, loc))
             template = (art.gguf_metadata or {}).get("tokenizer.chat_template")
             if isinstance(template, str):
                 tloc = Location(file=display, member="tokenizer.chat_template")
@@ -111,6 +112,7 @@ def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileRepo
 
 
 MAX_TEXT = 16 * 1024 * 1024
+ALIGNMENT_SLACK = 64  # GGUF pads its data section to its alignment (32 by default)
 
 
 def _text(path: Path) -> str:
@@ -135,6 +137,25 @@ def _json_findings(path: Path, loc: Location) -> list[Finding]:
         if isinstance(item, dict) and isinstance(item.get("template"), str):
             tloc = Location(file=loc.file, member=f"chat_template[{item.get('name', 'default')}]")
             found.extend(analyze_template(item["template"], tloc))
+    return found
+
+
+def _trailing_bytes(path: Path, art: Artifact, loc: Location) -> list[Finding]:
+    """Data past the last tensor of a safetensors/GGUF file: report it and scan it."""
+    end = max(
+        (t.storage_end for t in art.iter_tensors() if t.storage_end is not None), default=None
+    )
+    size = path.stat().st_size
+    if end is None or size - end <= ALIGNMENT_SLACK:
+        return []
+    with open(path, "rb") as f:
+        f.seek(end)
+        tail = f.read(MAX_INFLATE)
+    tloc = Location(file=loc.file, member=f"bytes {end}..{size}")
+    found = [
+        rules.TRAILING_DATA.finding(loc, f"{size - end} bytes follow the last tensor at {end}")
+    ]
+    found.extend(examine(Blob(tail, tloc)))
     return found
 
 
