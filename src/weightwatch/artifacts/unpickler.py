@@ -2,10 +2,12 @@
 
 We do not subclass ``pickle.Unpickler``: its memo is an array sized by the largest index
 in the file and its stacks grow without bound, so a hostile pickle could exhaust memory
-before ``find_class`` is ever asked. Instead a small stack machine runs over
-``pickletools.genops`` (which only decodes opcodes) with hard limits on opcodes, nesting,
-memo size and container sizes. Globals resolve only through ``allowed`` — a table of our
-own callables — so no module named by the file is ever imported and nothing in it runs.
+before ``find_class`` is ever asked, and its C code hashes whatever the file builds (a
+tuple nested a million deep crashes the interpreter). Instead a small stack machine runs
+over ``pickletools.genops`` (which only decodes opcodes) with hard limits on opcodes,
+nesting, memo and stack size; dict keys and set items must be flat scalars, so nothing
+deep is ever hashed. Globals resolve only through ``allowed`` — a table of our own
+callables — so no module named by the file is ever imported and nothing in it runs.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Protocol, cast
 
-MAX_OPS = 50_000_000
+# A 70B-parameter state dict pickles to ~20k opcodes; optimizer states to a few million.
+MAX_OPS = 20_000_000
 MAX_DEPTH = 10_000  # open MARKs
-MAX_MEMO = 10_000_000
-MAX_STACK = 10_000_000
+MAX_MEMO = 5_000_000
+MAX_STACK = 1_000_000
+_SCALARS = (str, bytes, int, float, bool, type(None))
 
 
 class PickleRefused(Exception):
@@ -32,8 +36,17 @@ class StateDict(dict[Any, Any]):
     """Stand-in for ``collections.OrderedDict``: a dict that can carry BUILD state."""
 
     def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+        if len(args) > 1:
+            raise PickleRefused("OrderedDict takes at most one argument")
+        super().__init__()
         self.state: dict[str, Any] = {}
+        if args:
+            pairs = args[0]
+            if not isinstance(pairs, list | tuple) or not all(
+                isinstance(p, tuple) and len(p) == 2 for p in pairs
+            ):
+                raise PickleRefused("OrderedDict built from something other than pairs")
+            _setitems(self, [x for p in pairs for x in p])
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,8 @@ def run(
                     raise PickleRefused("STACK_GLOBAL with non-string module or name")
             full = f"{module}.{qual}"
             if full not in allowed:
-                raise PickleRefused(f"refused callable {full}")
+                shown = full if len(full) <= 200 else full[:200] + "..."
+                raise PickleRefused(f"refused callable {shown}")
             stack.append(allowed[full])
             continue
         if name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
@@ -129,7 +143,7 @@ def run(
             continue
         if name in ("GET", "BINGET", "LONG_BINGET"):
             if _index(arg) not in memo:
-                raise PickleRefused(f"malformed pickle: memo key {arg} not defined")
+                raise PickleRefused(f"malformed pickle: memo key {_index(arg)} not defined")
             stack.append(memo[_index(arg)])
             continue
         if name in ("PERSID", "BINPERSID"):
@@ -174,25 +188,31 @@ def _call(func: Any, args: Any) -> Any:
         return func.target(*args)
     except PickleRefused:
         raise
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
-        raise PickleRefused(f"bad arguments to {func.name}: {exc}") from exc
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError) as exc:
+        raise PickleRefused(f"bad arguments to {func.name}: {type(exc).__name__}") from exc
+
+
+def _flat_key(key: Any) -> Any:
+    """Only scalars and tuples of scalars may be hashed: hashing nests in C, unguarded."""
+    if isinstance(key, _SCALARS) or (
+        isinstance(key, tuple) and len(key) <= 64 and all(isinstance(k, _SCALARS) for k in key)
+    ):
+        return key
+    raise PickleRefused(f"pickle uses a {type(key).__name__} as a dict key or set item")
 
 
 def _setitems(target: Any, items: list[Any]) -> None:
     if not isinstance(target, dict) or len(items) % 2:
         raise PickleRefused("malformed pickle: SETITEMS on a non-dict")
-    try:
-        for k, v in zip(items[::2], items[1::2], strict=True):
-            target[k] = v
-    except TypeError as exc:
-        raise PickleRefused(f"malformed pickle: {exc}") from exc
+    for k, v in zip(items[::2], items[1::2], strict=True):
+        target[_flat_key(k)] = v
 
 
 def _build(stack: list[Any], marks: list[int], arg: Any) -> None:
     state = _pop(stack)
     inst = stack[-1] if stack else None
     if isinstance(inst, StateDict) and isinstance(state, dict):
-        inst.state.update({str(k): v for k, v in state.items()})
+        inst.state.update({k: v for k, v in state.items() if isinstance(k, str)})
         return
     if getattr(inst, "accepts_state", False):
         return  # tensor stand-ins ignore hooks/metadata state
@@ -211,12 +231,7 @@ def _tuple_n(n: int) -> Callable[[list[Any], list[int], Any], None]:
 
 
 def _hashable(items: list[Any]) -> list[Any]:
-    try:
-        for i in items:
-            hash(i)
-    except TypeError as exc:
-        raise PickleRefused(f"malformed pickle: {exc}") from exc
-    return items
+    return [_flat_key(i) for i in items]
 
 
 _Handler = Callable[[list[Any], list[int], Any], None]
