@@ -120,3 +120,19 @@ def test_gguf_padding_is_not_trailing_data(tmp_path):
     w.write_tensors_to_file()
     w.close()
     assert scan_paths([tmp_path / "m.gguf"]).files[0].findings == []
+
+
+def test_seven_zip_and_zlib_streams(tmp_path):
+    import zlib
+
+    import py7zr
+
+    from weightwatch.testing.scan_corpus import SYSTEM
+
+    with py7zr.SevenZipFile(tmp_path / "weights.7z", "w") as z:
+        z.writestr(SYSTEM, "docs/notes.txt")  # a pickle under an innocent name
+    report = scan_paths([tmp_path / "weights.7z"]).files[0]
+    assert report.verdict is Verdict.MALICIOUS
+    assert any(f.callable == "os.system" and "docs/notes.txt" in (f.location.member or "") for f in report.findings)
+    assert _scan(tmp_path, "model.joblib", zlib.compress(SYSTEM)).verdict is Verdict.MALICIOUS
+    assert _scan(tmp_path, "ok.joblib", zlib.compress(b"\x80\x02}q\x00.")).verdict is Verdict.CLEAN

@@ -30,6 +30,7 @@ MAX_DEPTH = 4  # containers within containers
 _STORAGE = re.compile(
     r"(^|/)data/\d+$"
 )  # torch zip storage blobs: raw tensor bytes, never unpickled
+_ZLIB_LEVELS = (b"\x01", b"\x5e", b"\x9c", b"\xda")
 _NPY_OBJECT = re.compile(rb"'descr':\s*'\|O'")
 
 
@@ -94,6 +95,14 @@ def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterat
         yield from _tar(blob, depth)
     elif fmt in (FileFormat.GZIP, FileFormat.BZIP2, FileFormat.XZ, FileFormat.ZSTD):
         yield from _compressed(blob, fmt, depth)
+    elif fmt is FileFormat.SEVEN_ZIP:
+        yield from _seven_zip(blob, depth)
+    elif (
+        fmt is FileFormat.UNKNOWN
+        and blob.head(2)[:1] == b"\x78"
+        and blob.head(2)[1:2] in _ZLIB_LEVELS
+    ):
+        yield from _zlib(blob, depth)  # e.g. joblib's compressed pickles
     elif fmt is FileFormat.JSON and depth > 0:  # e.g. config.json inside a .keras archive
         yield from _member_json(blob)
     elif fmt is FileFormat.HDF5 and depth > 0 and h5_has_lambda(blob.read()):
@@ -335,3 +344,50 @@ def _member_json(blob: Blob) -> Iterator[Finding]:
         return
     if is_keras_config(doc):
         yield from analyze_keras_config(doc, blob.location)
+
+
+def _zlib(blob: Blob, depth: int) -> Iterator[Finding]:
+    try:
+        data = zlib.decompressobj().decompress(blob.read(), MAX_INFLATE + 1)
+    except zlib.error:
+        return  # not a zlib stream after all: an ordinary unknown binary
+    if len(data) > MAX_INFLATE:
+        yield rules.ARCHIVE_BOMB.finding(
+            blob.location, f"zlib stream inflates past {MAX_INFLATE} bytes"
+        )
+    elif depth < MAX_DEPTH:
+        yield from examine(Blob(data, member_loc(blob.location, "(zlib)")), depth=depth + 1)
+
+
+def _seven_zip(blob: Blob, depth: int) -> Iterator[Finding]:
+    """7z members, extracted into a private temporary folder after checking names and sizes."""
+    import tempfile
+
+    import py7zr
+
+    try:
+        with py7zr.SevenZipFile(blob.open(), "r") as z:
+            infos = z.list()
+            total = sum(i.uncompressed or 0 for i in infos)
+            bad = [
+                i.filename
+                for i in infos
+                if i.filename.startswith("/") or ".." in i.filename.split("/")
+            ]
+            for name in bad:
+                yield rules.ARCHIVE_TRAVERSAL.finding(
+                    member_loc(blob.location, name), f"member path {name!r}"
+                )
+            if total > MAX_INFLATE:
+                yield rules.ARCHIVE_BOMB.finding(blob.location, f"members inflate to {total} bytes")
+                return
+            if bad:
+                return
+            with tempfile.TemporaryDirectory(prefix="ww-7z-") as tmp:
+                z.extractall(path=tmp)  # noqa: S202 (names checked above, private temp dir)
+                for f in sorted(Path(tmp).rglob("*")):
+                    if f.is_file() and not f.is_symlink() and depth < MAX_DEPTH:
+                        loc = member_loc(blob.location, f.relative_to(tmp).as_posix())
+                        yield from examine(Blob(f.read_bytes(), loc), depth=depth + 1)
+    except Exception as exc:  # py7zr raises its own error types for damaged archives
+        yield rules.FILE_UNREADABLE.finding(blob.location, f"7z archive unreadable: {exc}")
