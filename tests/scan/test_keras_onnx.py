@@ -133,6 +133,9 @@ def test_seven_zip_and_zlib_streams(tmp_path):
         z.writestr(SYSTEM, "docs/notes.txt")  # a pickle under an innocent name
     report = scan_paths([tmp_path / "weights.7z"]).files[0]
     assert report.verdict is Verdict.MALICIOUS
-    assert any(f.callable == "os.system" and "docs/notes.txt" in (f.location.member or "") for f in report.findings)
+    assert any(
+        f.callable == "os.system" and "docs/notes.txt" in (f.location.member or "")
+        for f in report.findings
+    )
     assert _scan(tmp_path, "model.joblib", zlib.compress(SYSTEM)).verdict is Verdict.MALICIOUS
     assert _scan(tmp_path, "ok.joblib", zlib.compress(b"\x80\x02}q\x00.")).verdict is Verdict.CLEAN
