@@ -71,7 +71,9 @@ SAFE: frozenset[str] = frozenset(
         "torch.device",
         "torch.serialization._get_layout",
         "collections.OrderedDict",
+        "copyreg._reconstructor",  # protocol 0/1 objects: the class it gets is judged itself
         "collections.defaultdict",
+        "builtins.object",  # the base copyreg._reconstructor gets; its dunders stay critical
         "builtins.set",
         "builtins.frozenset",
         "builtins.bytearray",
@@ -118,7 +120,6 @@ REVIEW_PREFIXES = (
     "torch.nn.",
     "torch.optim.",
     "torch.ao.",
-    "torch.fx.",
     "torch.utils.data.",
     "sklearn.",
     "transformers.",
@@ -132,7 +133,6 @@ REVIEW_PREFIXES = (
     "pandas.core.",
     "accelerate.",
     "peft.",
-    "copyreg._reconstructor",
 )
 
 # Known-dangerous: code execution, process control, file system, network, import
@@ -143,14 +143,15 @@ DANGEROUS_PREFIXES = (
     "builtins.eval", "builtins.exec", "builtins.compile", "builtins.__import__",
     "builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.open",
     "builtins.breakpoint", "builtins.input", "builtins.globals", "builtins.locals",
-    "builtins.vars", "builtins.memoryview", "builtins.type", "builtins.object",
+    "builtins.vars", "builtins.memoryview", "builtins.type",
     "importlib.", "imp.", "runpy.", "pkgutil.", "zipimport.", "code.", "codeop.",
     "pickle.", "marshal.", "shelve.", "dill.", "cloudpickle.", "joblib.load",
     "joblib.numpy_pickle.load", "numpy.load", "numpy.lib.npyio.load", "numpy.fromfile",
     "torch.load", "torch.hub.",
     "torch.storage._load_from_bytes", "torch.serialization.load", "torch._C.",
     "torch.classes.", "torch.ops.", "torch.jit.", "torch.package.", "torch._dynamo.",
-    "torch._inductor.", "torch.utils.cpp_extension.", "torch.distributed.",
+    "torch._inductor.", "torch.utils.cpp_extension.", "torch.distributed.", "torch.fx.",
+    "torch.utils.collect_env.", "torch.utils.bottleneck.",
     "ctypes.", "_ctypes.", "cffi.", "sys.", "types.", "functools.partial",
     "functools.reduce", "operator.attrgetter", "operator.methodcaller", "operator.itemgetter",
     "asyncio.", "multiprocessing.", "concurrent.", "threading.", "_thread.", "signal.",
@@ -189,14 +190,35 @@ def canonical(module: str, name: str) -> str:
     return f"{module}.{name}" if name else module
 
 
+_DANGEROUS_TOPS = {"os", "subprocess", "pty", "socket", "ctypes", "importlib", "runpy", "sys"}
+_ALLOWED_DUNDERS = {"__newobj__", "__newobj_ex__"}
+
+
+def _dangerous(path: str) -> bool:
+    return any(path == p or path.startswith(p) for p in DANGEROUS_PREFIXES) or (
+        path.split(".")[0] in _DANGEROUS_TOPS
+    )
+
+
 def classify(full: str) -> tuple[Outcome, Severity | None]:
-    """(outcome, severity of the finding or None for safe) for a canonical callable path."""
-    if any(full == p or full.startswith(p) for p in DANGEROUS_PREFIXES) or full.split(".")[0] in {
-        "os", "subprocess", "pty", "socket", "ctypes", "importlib", "runpy", "sys",
-    }:  # fmt: skip
+    """(outcome, severity of the finding or None for safe) for a canonical callable path.
+
+    From protocol 4 on, the name part may be a dotted attribute path looked up from the
+    module (``torch.nn.modules.module`` + ``os.system`` is ``os.system``), so every
+    suffix of the path is checked against the denylist, and only a single CamelCase name
+    (a class) under a review prefix is reviewable: framework functions are not.
+    """
+    if _dangerous(full):
         return Outcome.BLOCK, Severity.CRITICAL
     if full in SAFE:
         return Outcome.SAFE, None
-    if any(full.startswith(p) for p in REVIEW_PREFIXES):
+    parts = full.split(".")
+    if any(p.startswith("__") and p.endswith("__") and p not in _ALLOWED_DUNDERS for p in parts):
+        return Outcome.BLOCK, Severity.CRITICAL  # __builtins__, __globals__, __subclasses__…
+    if any(_dangerous(".".join(parts[i:])) for i in range(1, len(parts))):
+        return Outcome.BLOCK, Severity.CRITICAL
+    if any(full.startswith(p) for p in REVIEW_PREFIXES) and (
+        parts[-1][:1].isupper() and not parts[-2][:1].isupper()
+    ):
         return Outcome.REVIEW, Severity.MEDIUM
     return Outcome.BLOCK, Severity.HIGH

@@ -26,7 +26,7 @@ MAX_OPS = 20_000_000
 MAX_MEMO = 2_000_000
 MAX_STACK = 2_000_000
 MAX_NESTING = 4
-MAX_STREAMS = 64
+MAX_STREAMS = 100_000  # the op budget bounds the work; this only bounds bookkeeping
 PREVIEW = 120
 
 
@@ -167,6 +167,18 @@ class _Machine:
         payload = None
         if isinstance(first, Const) and isinstance(first.value, bytes | bytearray):
             payload = bytes(first.value)
+        elif (
+            isinstance(first, Result)
+            and first.func == "codecs.encode"  # protocol 2/3 write bytes this way
+            and isinstance(first.args, Tup)
+            and first.args.items
+            and isinstance(first.args.items[0], Const)
+            and isinstance(first.args.items[0].value, str)
+        ):
+            try:
+                payload = first.args.items[0].value.encode("latin-1")
+            except UnicodeEncodeError:
+                payload = None
         elif isinstance(first, Result) and first.func in (
             "base64.b64decode",
             "binascii.a2b_base64",
@@ -330,7 +342,18 @@ def analyze(
     size = source.size
     out = PickleAnalysis()
     pos = 0
-    while pos < size and out.streams < MAX_STREAMS:
+    while pos < size:
+        if out.streams >= MAX_STREAMS:  # never stop silently: a payload may follow
+            out.error = "analysis limits reached"
+            out.findings.append(
+                rules.PICKLE_LIMIT.finding(
+                    Location(file=location.file, member=location.member, offset=pos),
+                    f"more than {MAX_STREAMS} pickles in one stream",
+                )
+            )
+            out.end = size
+            break
+        mark = (len(out.imports), len(out.calls), len(out.findings), len(out.protocols))
         machine = _Machine(source, location, depth, out)
         try:
             end = machine.run(pos)
@@ -339,7 +362,12 @@ def analyze(
             out.end = size
             break
         except Exception as exc:  # genops raises ValueError for malformed input, and more
-            if out.streams > 0 and not machine.stack and not machine.memo:  # not a pickle
+            resolved = len(out.imports) > mark[0] or len(out.findings) > mark[2]
+            if out.streams > 0 and (trailing_ok or not resolved):
+                # Not another pickle: raw bytes (legacy torch storages, which torch never
+                # unpickles) or plain trailing data. Whatever the garbage decoded to is
+                # dropped; a pure pickle file keeps what a load() loop would have run.
+                _rollback(out, mark)
                 _trailing(out, location, pos, size - pos, trailing_ok)
                 break
             out.error = f"malformed pickle at byte {pos}: {exc}"
@@ -353,11 +381,16 @@ def analyze(
             break
         out.streams += 1
         out.end = pos = end
-        if pos < size and source.byte_at(pos) not in (b"\x80", b"(", b"c", b"]", b"}", b")"):
-            _trailing(out, location, pos, size - pos, trailing_ok)
-            break
     _judge(out, location)
     return out
+
+
+def _rollback(out: PickleAnalysis, mark: tuple[int, int, int, int]) -> None:
+    for key in list(out.imports)[mark[0] :]:
+        del out.imports[key]
+    del out.calls[mark[1] :]
+    del out.findings[mark[2] :]
+    del out.protocols[mark[3] :]
 
 
 def _trailing(out: PickleAnalysis, location: Location, pos: int, n: int, ok: bool) -> None:

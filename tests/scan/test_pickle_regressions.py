@@ -1,0 +1,110 @@
+"""Bypasses of the pickle analyser found in review, each with the public record of the
+technique where one exists. Payloads are built as raw opcodes and never loaded."""
+
+from __future__ import annotations
+
+import pickle
+
+from weightwatch.scan import Location, Severity
+from weightwatch.scan.pickles import analyze
+from weightwatch.testing.scan_corpus import SYSTEM, call
+
+LOC = Location(file="t.pkl")
+
+
+def _worst(data: bytes, *, trailing_ok: bool = False) -> dict[str, Severity]:
+    out: dict[str, Severity] = {}
+    for f in analyze(data, location=LOC, trailing_ok=trailing_ok).findings:
+        if f.callable:
+            out[f.callable] = max(out.get(f.callable, Severity.INFO), f.severity)
+    return out
+
+
+def test_severity_is_ordered_by_rank_not_alphabet():
+    assert Severity.HIGH < Severity.CRITICAL and Severity.INFO < Severity.LOW
+    assert max([Severity.MEDIUM, Severity.CRITICAL, Severity.HIGH]) is Severity.CRITICAL
+    assert sorted(Severity) == [
+        Severity.INFO,
+        Severity.LOW,
+        Severity.MEDIUM,
+        Severity.HIGH,
+        Severity.CRITICAL,
+    ]
+
+
+def test_payload_after_many_benign_pickles_is_found():
+    # Multiple pickles in one stream (https://github.com/promptfoo/modelaudit/pull/330):
+    # a stream-count cap must never end the analysis silently.
+    data = pickle.dumps(1, protocol=2) * 200 + SYSTEM
+    assert _worst(data)["os.system"] is Severity.CRITICAL
+
+
+def test_next_pickle_may_start_with_any_opcode():
+    # Same technique: a second pickle that starts with NONE/POP instead of PROTO or MARK.
+    data = pickle.dumps({"w": [1]}, protocol=2) + b"N0" + SYSTEM[2:]
+    assert _worst(data)["os.system"] is Severity.CRITICAL
+
+
+def test_raw_bytes_after_legacy_pickles_are_not_judged_but_pickles_are():
+    raw = b"c" + b"os\nsystem\n" + b"\xff" * 8  # decodes a GLOBAL, then breaks: raw data
+    assert _worst(pickle.dumps(1, protocol=2) + raw, trailing_ok=True) == {}
+    assert _worst(pickle.dumps(1, protocol=2) + SYSTEM + raw, trailing_ok=True) == {
+        "os.system": Severity.CRITICAL
+    }
+
+
+def test_dotted_names_under_review_modules_are_not_reviewable():
+    # Attribute chains from an allowed module (https://github.com/mmaitre314/picklescan/issues/66)
+    # and indirect model loading through transformers
+    # (https://github.com/protectai/modelscan/issues/338, section 11).
+    assert _worst(call("torch.nn.modules.module", "os.system", "true")) == {
+        "torch.nn.modules.module.os.system": Severity.CRITICAL
+    }
+    assert _worst(call("torch.nn.modules.module", "torch.load", "x")) == {
+        "torch.nn.modules.module.torch.load": Severity.CRITICAL
+    }
+    for module, name in (
+        ("transformers.models.auto.auto_factory", "getattribute_from_module"),
+        ("transformers", "AutoModel.from_pretrained"),
+        ("pandas.core.computation.eval", "eval"),
+        ("sklearn.utils", "_joblib.load"),
+    ):
+        worst = _worst(call(module, name, "x"))
+        assert worst[f"{module}.{name}"] >= Severity.HIGH, (module, name, worst)
+
+
+def test_dunder_paths_are_critical():
+    # Introspection chains that only name builtins (https://github.com/protectai/modelscan/issues/338).
+    data = call("builtins", "print.__class__.__base__.__subclasses__")
+    assert _worst(data) == {"builtins.print.__class__.__base__.__subclasses__": Severity.CRITICAL}
+
+
+def test_torch_fx_graph_module_reduce_is_dangerous():
+    # GraphModule pickles rebuild themselves by executing generated Python source.
+    data = call("torch.fx.graph_module", "reduce_graph_module", "x")
+    assert _worst(data) == {"torch.fx.graph_module.reduce_graph_module": Severity.CRITICAL}
+
+
+def test_nested_pickle_in_codecs_encode_bytes_is_unwrapped():
+    # pickle.loads(_codecs.encode(<payload>, 'latin1')), the protocol 0-3 form of bytes
+    # (https://github.com/mmaitre314/picklescan/pull/25).
+    inner = SYSTEM.decode("latin-1").encode("utf-8")
+    data = (
+        b"\x80\x02c_pickle\nloads\nc_codecs\nencode\nX"
+        + len(inner).to_bytes(4, "little")
+        + inner
+        + b"X\x06\x00\x00\x00latin1\x86R\x85R."
+    )
+    found = analyze(data, location=LOC).findings
+    nested = [f for f in found if f.location.member and "nested@" in f.location.member]
+    assert any(f.callable == "os.system" and f.severity is Severity.CRITICAL for f in nested)
+
+
+def test_protocol0_objects_through_copyreg_reconstructor_are_judged_by_their_class():
+    import argparse
+
+    data = pickle.dumps(argparse.Namespace(lr=0.1), protocol=0)
+    assert b"copy_reg\n_reconstructor" in data
+    assert _worst(data) == {}
+    data = call("copyreg", "_reconstructor")[:-3] + b"."  # the helper alone is not a finding
+    assert _worst(data) == {}
