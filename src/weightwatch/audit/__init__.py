@@ -1,0 +1,92 @@
+"""Red-team audits, the pure core: behaviour suites, attacks, judges and statistics.
+
+Owns what makes an audit's numbers defensible: datasets (``load_suite``), attack
+transforms (``attacks``), refusal and LLM judges with measured agreement (``judges``),
+and the statistics (``stats``, ``curve``, ``comparison``) behind ``AttackResult`` and
+``ComparisonResult``. Targets, the runner and rendering live elsewhere and call these.
+"""
+
+from weightwatch.audit.attacks import Attack, Conversation, Message, attack, compose, many_shot
+from weightwatch.audit.comparison import (
+    ComparisonResult,
+    ComparisonVerdict,
+    SampleSize,
+    compare_refusals,
+)
+from weightwatch.audit.curve import ManyShotCurve, PowerLawFit, ShotPoint, many_shot_curve
+from weightwatch.audit.datasets import BUILTIN_SUITES, Behavior, load_suite, load_user_suite
+from weightwatch.audit.judges import (
+    Agreement,
+    Judge,
+    Judgement,
+    LLMJudge,
+    OpenAIChatClient,
+    RefusalJudge,
+    Verdict,
+    judge_agreement,
+    load_judge_labels,
+)
+from weightwatch.audit.paired import (
+    mcnemar_exact,
+    newcombe_paired_interval,
+    paired_difference_interval,
+    tango_paired_interval,
+    tost_p_value,
+)
+from weightwatch.audit.results import AttackResult, JudgeSummary, summarize_attack
+from weightwatch.audit.stats import (
+    CorrectedProportion,
+    Interval,
+    Proportion,
+    bootstrap_interval,
+    clopper_pearson_interval,
+    correct_for_judge_error,
+    proportion,
+    wilson_interval,
+)
+
+__all__ = [
+    "BUILTIN_SUITES",
+    "Agreement",
+    "Attack",
+    "AttackResult",
+    "Behavior",
+    "ComparisonResult",
+    "ComparisonVerdict",
+    "Conversation",
+    "CorrectedProportion",
+    "Interval",
+    "Judge",
+    "JudgeSummary",
+    "Judgement",
+    "LLMJudge",
+    "ManyShotCurve",
+    "Message",
+    "OpenAIChatClient",
+    "PowerLawFit",
+    "Proportion",
+    "RefusalJudge",
+    "SampleSize",
+    "ShotPoint",
+    "Verdict",
+    "attack",
+    "bootstrap_interval",
+    "clopper_pearson_interval",
+    "compare_refusals",
+    "compose",
+    "correct_for_judge_error",
+    "judge_agreement",
+    "load_judge_labels",
+    "load_suite",
+    "load_user_suite",
+    "many_shot",
+    "many_shot_curve",
+    "mcnemar_exact",
+    "newcombe_paired_interval",
+    "paired_difference_interval",
+    "proportion",
+    "summarize_attack",
+    "tango_paired_interval",
+    "tost_p_value",
+    "wilson_interval",
+]
