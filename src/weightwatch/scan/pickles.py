@@ -320,7 +320,7 @@ class Source:
 
     def open(self) -> BinaryIO:
         if self.path is not None:
-            return open(self.path, "rb")
+            return _CappedFile(self.path)  # type: ignore[return-value]
         return io.BytesIO(self.data or b"")
 
     @property
@@ -331,6 +331,23 @@ class Source:
         with self.open() as f:
             f.seek(pos)
             return f.read(1)
+
+
+class _CappedFile(io.FileIO):
+    """A file whose reads never ask for more than is left: a forged length field in a
+    pickle cannot make the reader allocate a buffer of that size."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+        self._size = path.stat().st_size
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        left = max(0, self._size - self.tell())
+        return super().read(left if size is None or size < 0 else min(size, left))
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        cap = 1 << 24 if size is None or size < 0 else min(size, 1 << 24)
+        return super().readline(cap)  # protocol-0 text arguments: 16 MiB per line at most
 
 
 def analyze(
