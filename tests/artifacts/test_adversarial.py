@@ -71,13 +71,15 @@ def test_safetensors_bad_headers(tmp_path, header, match):
 
 
 def test_safetensors_absurd_header_length(tmp_path):
-    data = struct.pack("<Q", 2**60) + b"{}" + b"\0" * 64
-    # detected as unknown binary, so make it look like safetensors by name only: a folder
-    p = _write(tmp_path, "x.safetensors", data)
-    art = open_artifact(p)  # not safetensors by content: no tensors, no crash
-    assert list(art.iter_tensors()) == []
-    data = struct.pack("<Q", 200 * 1024 * 1024) + b"{" + b"\0" * 64
-    p = _write(tmp_path, "y.safetensors", data)
+    # binary length bytes then JSON: a (malformed) safetensors file, refused by the reader
+    data = struct.pack("<Q", 2**60) + b'{"a": 1}' + b"\0" * 64
+    _expect_error(_write(tmp_path, "x.safetensors", data), "exceeds")
+    data = struct.pack("<Q", 200 * 1024 * 1024) + b'{"' + b"\0" * 64
+    _expect_error(_write(tmp_path, "y.safetensors", data), "exceeds")
+    data = struct.pack("<Q", 1 << 20) + b'{"' + b"\0" * 64
+    _expect_error(_write(tmp_path, "z.safetensors", data), "past end")
+    # text with a brace at byte 8 is not mistaken for one
+    p = _write(tmp_path, "notes.safetensors", b'abcdefgh{"x": 1}\n')
     assert list(open_artifact(p).iter_tensors()) == []
 
 
@@ -208,7 +210,13 @@ def _valid_files(tmp: Path) -> dict[str, bytes]:
         {"w": torch.arange(6.0).reshape(2, 3)}, tmp / "l.pt", _use_new_zipfile_serialization=False
     )
     np.save(tmp / "a.npy", np.arange(10, dtype=np.int32))
-    files = {n: (tmp / n).read_bytes() for n in ("v.safetensors", "z.pt", "l.pt", "a.npy")}
+    np.savez(tmp / "s.npz", x=np.arange(6.0).reshape(2, 3), y=np.ones(3, ">i4"))
+    np.savez_compressed(tmp / "c.npz", x=np.arange(6.0))
+    with zipfile.ZipFile(tmp / "z.pt") as zin, zipfile.ZipFile(tmp / "d.pt", "w") as zout:
+        for info in zin.infolist():  # the same checkpoint with deflated storages
+            zout.writestr(info.filename, zin.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    names = ("v.safetensors", "z.pt", "d.pt", "l.pt", "a.npy", "s.npz", "c.npz")
+    files = {n: (tmp / n).read_bytes() for n in names}
     files["g.gguf"] = _gguf_bytes(tmp)
     return files
 
@@ -247,7 +255,9 @@ def _mutate(data: bytes, muts: list[tuple[str, int, int]]) -> bytes:
     return bytes(b)
 
 
-@pytest.mark.parametrize("name", ["v.safetensors", "z.pt", "l.pt", "a.npy", "g.gguf"])
+@pytest.mark.parametrize(
+    "name", ["v.safetensors", "z.pt", "d.pt", "l.pt", "a.npy", "s.npz", "c.npz", "g.gguf"]
+)
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -54,8 +55,10 @@ sys.addaudithook(RECORDER)
 def _read_all(path):
     try:
         art = open_artifact(path)
-        for t in art.iter_tensors():
-            t.to_float32()
+        for f in art.weight_files:  # every file, not only the primary set
+            for t in art.iter_tensors(file=f):
+                t.to_float32()
+        _ = art.totals
         return None
     except ArtifactError as exc:
         return exc
@@ -82,7 +85,28 @@ def corpus(tmp_path):
     torch.save({"w": torch.ones(4)}, benign / "pytorch_model.bin")
     torch.save({"w": torch.ones(4)}, benign / "legacy.bin", _use_new_zipfile_serialization=False)
     np.save(benign / "a.npy", np.ones(3))
-    return marker, files, benign
+    np.savez_compressed(benign / "z.npz", x=np.ones(3))
+    torch.save({"u": torch.ones(3, dtype=torch.uint16)}, benign / "v3.bin")  # _rebuild_tensor_v3
+    _gguf(benign / "m.gguf")
+    # more hostile inputs: an object array (needs pickle), a deep tuple used as a dict key
+    obj = tmp_path / "obj.npy"
+    np.save(obj, np.array([os.getcwd], dtype=object), allow_pickle=True)
+    deep = tmp_path / "deep.bin"
+    deep.write_bytes(torch_zip_with_pickle(b"\x80\x02}" + b")" + b"\x85" * 300_000 + b"Ns."))
+    return marker, [*files, obj, deep], benign
+
+
+def _gguf(path):
+    import gguf
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_tensor("w", np.ones((2, 32), np.float32))
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    w.add_tensor("q", gguf.quants.quantize(np.ones((2, 32), np.float32), q8), raw_dtype=q8)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def test_reading_malicious_files_runs_nothing(corpus):
@@ -100,8 +124,10 @@ def test_reading_malicious_files_runs_nothing(corpus):
     assert RECORDER.events == [], RECORDER.events
     assert not marker.exists()
     refused = [e for e in errors if e is not None]
-    assert len(refused) == 2 * len(malicious_pickles(marker))  # every torch-shaped one refused
-    assert all("refused callable" in str(e) for e in refused)
+    n_malicious = 2 * len(malicious_pickles(marker))  # every torch-shaped one refused
+    assert len(refused) == n_malicious + 2
+    assert sum("refused callable" in str(e) for e in refused) == n_malicious
+    assert "object arrays" in str(errors[-2]) and "dict key" in str(errors[-1])
 
 
 def test_recorder_sees_what_it_should():

@@ -7,7 +7,7 @@ safetensors, GGUF, PyTorch (zip and legacy, via a restricted unpickler), NumPy a
 adapters, and totals. Anything unreadable raises ``ArtifactError`` naming the file.
 """
 
-from weightwatch.artifacts.artifact import Artifact, Totals, open_artifact
+from weightwatch.artifacts.artifact import Artifact, Totals
 from weightwatch.artifacts.detect import detect_format
 from weightwatch.artifacts.hfrepo import AdapterInfo, CardInfo, ConfigInfo, TokenizerInfo
 from weightwatch.artifacts.model import (
@@ -18,6 +18,7 @@ from weightwatch.artifacts.model import (
     TensorInfo,
     bf16_to_f32,
 )
+from weightwatch.artifacts.opening import open_artifact
 
 __all__ = [
     "DTYPES",

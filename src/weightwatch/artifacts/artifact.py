@@ -1,16 +1,14 @@
-"""``open_artifact``: a file or a Hugging Face–style folder as one readable ``Artifact``.
+"""The ``Artifact``: one model's files, metadata and lazy tensors, and totals over them.
 
-Opening lists every file with its detected format and parses every weight file's header
-(so a corrupt file fails here, naming itself), but reads no tensor data. When a folder
-holds the same model in several formats (safetensors and a ``.bin``), one *primary*
-weight set is chosen for totals and iteration, so nothing is counted twice; every file
-stays reachable through ``iter_tensors(file=...)``.
+When a folder holds the same model in several formats (safetensors and a ``.bin``), one
+*primary* weight set is chosen for totals and iteration, so nothing is counted twice;
+every weight file stays reachable through ``iter_tensors(file=...)``. Build one with
+``open_artifact``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,23 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from weightwatch.artifacts import gguf as gguf_reader
-from weightwatch.artifacts import hfrepo, torchfile
-from weightwatch.artifacts import numpy as npy_reader
-from weightwatch.artifacts import safetensors as st_reader
-from weightwatch.artifacts.detect import detect_format
-from weightwatch.artifacts.model import ArtifactFile, FileFormat, Tensor, TensorInfo
+from weightwatch.artifacts import hfrepo
+from weightwatch.artifacts.model import ArtifactFile, Tensor, TensorInfo
 from weightwatch.errors import ArtifactError
 
-MAX_FILES = 100_000
-_PRIORITY = (
-    FileFormat.SAFETENSORS,
-    FileFormat.PYTORCH_ZIP,
-    FileFormat.PYTORCH_LEGACY,
-    FileFormat.GGUF,
-    FileFormat.NUMPY_ZIP,
-    FileFormat.NUMPY,
-)
 _OUTPUT_EMBEDDINGS = ("lm_head.weight", "output.weight")
 _INPUT_EMBEDDINGS = (
     "model.embed_tokens.weight",
@@ -49,15 +34,15 @@ _INPUT_EMBEDDINGS = (
 @dataclass(frozen=True)
 class Totals:
     parameter_count: int  # tied weights counted once
-    tensor_count: int
-    bytes_by_dtype: dict[str, int]
+    tensor_count: int  # names in the primary set, tied ones included
+    bytes_by_dtype: dict[str, int]  # bytes of the distinct parameters (tied ones once)
     params_by_dtype: dict[str, int]
     tied: tuple[tuple[str, str], ...]  # (name counted, name skipped)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Artifact:
-    """A model artifact opened for reading. Build with ``open_artifact``."""
+    """A model artifact opened for reading: values only, tensor data read on request."""
 
     root: Path
     is_dir: bool
@@ -69,13 +54,16 @@ class Artifact:
     adapter: hfrepo.AdapterInfo | None = None
     gguf_metadata: dict[str, Any] | None = None
     problems: tuple[str, ...] = ()
-    _tensors: dict[str, list[Tensor]] = field(default_factory=dict, repr=False)
+    _tensors: Mapping[str, tuple[Tensor, ...]] = field(default_factory=dict, repr=False)
+    _failed: Mapping[str, ArtifactError] = field(default_factory=dict, repr=False)
 
     # -- tensors ---------------------------------------------------------------
     def iter_tensors(self, *, file: str | None = None) -> Iterator[Tensor]:
-        """Lazy tensors of the primary weight set, or of one file."""
+        """Lazy tensors of the primary weight set, or of one weight file."""
         files = (file,) if file is not None else self.primary_files
         for f in files:
+            if f in self._failed:
+                raise self._failed[f]
             if f not in self._tensors:
                 raise ArtifactError(self.root / f, "not a weight file of this artifact")
             yield from self._tensors[f]
@@ -91,6 +79,7 @@ class Artifact:
 
     @property
     def weight_files(self) -> tuple[str, ...]:
+        """Every file whose tensors could be read (primary or not)."""
         return tuple(self._tensors)
 
     # -- derived facts -----------------------------------------------------------
@@ -109,7 +98,7 @@ class Artifact:
     def canonical_tensors(self) -> tuple[tuple[Tensor, ...], tuple[tuple[str, str], ...]]:
         """The primary tensors with tied duplicates removed, and the (kept, dropped) pairs.
 
-        Tensors sharing one storage view, or output embeddings equal to the input
+        Tensors that are one view of one storage, or output embeddings equal to the input
         embeddings under ``tie_word_embeddings``, are one parameter. The input-side name
         is kept (as ``save_pretrained`` does), so the same model saved as safetensors or
         as a ``.bin`` holding both names yields the same set.
@@ -142,9 +131,8 @@ class Artifact:
         kept, tied = self.canonical_tensors
         by_dtype: dict[str, int] = {}
         params_by_dtype: dict[str, int] = {}
-        for t in self.iter_tensors():
-            by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.info.nbytes
         for t in kept:
+            by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.info.nbytes
             params_by_dtype[t.dtype] = params_by_dtype.get(t.dtype, 0) + t.info.numel
         n_tensors = sum(1 for _ in self.iter_tensors())
         return Totals(sum(params_by_dtype.values()), n_tensors, by_dtype, params_by_dtype, tied)
@@ -167,151 +155,3 @@ class Artifact:
                 ):
                     out[o] = i
         return out
-
-
-def open_artifact(path: str | os.PathLike[str]) -> Artifact:
-    """Open a model file or folder for reading; raises ``ArtifactError`` if unreadable."""
-    root = Path(path)
-    if not root.exists() and not root.is_symlink():
-        raise ArtifactError(root, "no such file or directory")
-    if root.is_dir():
-        return _open_folder(root)
-    # A path the caller named is followed; links *inside* a folder are only listed.
-    root = root.resolve()
-    fmt, detail = _detect(root, root.name)
-    size = root.stat().st_size
-    files = (ArtifactFile(root.name, size, fmt, detail),)
-    art = Artifact(root=root.parent, is_dir=False, files=files, primary_files=())
-    _load_weights(art, root.parent, files)
-    art.primary_files = tuple(art._tensors)
-    return art
-
-
-def _detect(p: Path, rel: str) -> tuple[FileFormat, str]:
-    try:
-        return detect_format(p)
-    except OSError as exc:
-        raise ArtifactError(rel, f"cannot read: {exc.strerror or exc}") from exc
-
-
-def _walk(root: Path) -> list[tuple[str, Path]]:
-    out: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        base = Path(dirpath)
-        names = sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]
-        for name in names:
-            p = base / name
-            out.append((p.relative_to(root).as_posix(), p))
-            if len(out) > MAX_FILES:
-                raise ArtifactError(root, f"more than {MAX_FILES} files")
-    return out
-
-
-def _open_folder(root: Path) -> Artifact:
-    files: list[ArtifactFile] = []
-    for rel, p in _walk(root):
-        fmt, detail = _detect(p, rel)
-        size = 0 if fmt is FileFormat.SYMLINK else p.stat().st_size
-        files.append(ArtifactFile(rel, size, fmt, detail))
-    art = Artifact(root=root, is_dir=True, files=tuple(files), primary_files=())
-    problems: list[str] = []
-    _load_metadata(art, root, problems)
-    _load_weights(art, root, art.files)
-    art.primary_files = _choose_primary(art, root)
-    art.problems = tuple(problems)
-    return art
-
-
-def _load_metadata(art: Artifact, root: Path, problems: list[str]) -> None:
-    names = {f.path: f for f in art.files}
-    if "config.json" in names and names["config.json"].format is FileFormat.JSON:
-        art.config = hfrepo.parse_config(
-            hfrepo.load_json(root / "config.json", "config.json"), "config.json"
-        )
-    art.tokenizer = hfrepo.parse_tokenizer(root, problems)
-    card = names.get("README.md")
-    if card is not None and card.format in (FileFormat.TEXT, FileFormat.JSON):
-        text = (root / "README.md").read_bytes()[: hfrepo.MAX_JSON].decode("utf-8", "replace")
-        art.card = hfrepo.parse_card(text, problems)
-    if "adapter_config.json" in names:
-        raw = hfrepo.load_json(root / "adapter_config.json", "adapter_config.json")
-        art.adapter = hfrepo.parse_adapter(raw, "adapter_config.json")
-
-
-def _load_weights(art: Artifact, root: Path, files: tuple[ArtifactFile, ...]) -> None:
-    for f in files:
-        p = root / f.path
-        if f.format is FileFormat.SAFETENSORS:
-            art._tensors[f.path] = list(st_reader.iter_tensors(p, rel=f.path))
-        elif f.format is FileFormat.GGUF:
-            contents = gguf_reader.read_gguf(p, rel=f.path)
-            art._tensors[f.path] = list(gguf_reader.iter_tensors(p, contents))
-            if art.gguf_metadata is None:
-                art.gguf_metadata = contents.metadata
-                if art.tokenizer is None and contents.tokens:
-                    art.tokenizer = _gguf_tokenizer(contents)
-        elif f.format is FileFormat.PYTORCH_ZIP:
-            art._tensors[f.path] = list(
-                torchfile.iter_tensors(torchfile.read_torch_zip(p, rel=f.path))
-            )
-        elif f.format is FileFormat.PYTORCH_LEGACY:
-            art._tensors[f.path] = list(
-                torchfile.iter_tensors(torchfile.read_torch_legacy(p, rel=f.path))
-            )
-        elif f.format is FileFormat.NUMPY:
-            art._tensors[f.path] = npy_reader.read_npy(p, rel=f.path, name=Path(f.path).stem)
-        elif f.format is FileFormat.NUMPY_ZIP:
-            art._tensors[f.path] = npy_reader.read_npz(p, rel=f.path)
-
-
-def _gguf_tokenizer(contents: gguf_reader.GGUFContents) -> hfrepo.TokenizerInfo:
-    meta = contents.metadata
-    templates = {}
-    if isinstance(meta.get("tokenizer.chat_template"), str):
-        templates["default"] = meta["tokenizer.chat_template"]
-    vocab: dict[str, int] = {}
-    for i, tok in enumerate(contents.tokens):
-        vocab.setdefault(tok, i)
-    return hfrepo.TokenizerInfo(vocab, templates, {}, "gguf")
-
-
-def _choose_primary(art: Artifact, root: Path) -> tuple[str, ...]:
-    fmts = {f.path: f.format for f in art.files if f.path in art._tensors}
-    top = [p for p in fmts if "/" not in p] or list(fmts)
-    if art.adapter is not None:
-        adapters = [p for p in top if Path(p).name.startswith("adapter_model")]
-        if adapters:
-            return tuple(adapters)
-    for fmt in _PRIORITY:
-        chosen = [p for p in top if fmts[p] is fmt]
-        if not chosen:
-            continue
-        index = _index_files(root, fmt, chosen)
-        if index:
-            return index
-        if fmt is FileFormat.GGUF:
-            return (chosen[0],)  # several GGUFs are usually several quantizations
-        return tuple(chosen)
-    return ()
-
-
-def _index_files(root: Path, fmt: FileFormat, chosen: list[str]) -> tuple[str, ...]:
-    name = {
-        FileFormat.SAFETENSORS: "model.safetensors.index.json",
-        FileFormat.PYTORCH_ZIP: "pytorch_model.bin.index.json",
-        FileFormat.PYTORCH_LEGACY: "pytorch_model.bin.index.json",
-    }.get(fmt)
-    if name is None or not (root / name).is_file():
-        return ()
-    data = hfrepo.load_json(root / name, name)
-    wmap = data.get("weight_map") if isinstance(data, dict) else None
-    if not isinstance(wmap, dict) or not all(isinstance(v, str) for v in wmap.values()):
-        raise ArtifactError(name, "index has no weight_map of tensor name -> file")
-    shards = sorted(set(wmap.values()))
-    for s in shards:
-        if s not in chosen:
-            raise ArtifactError(
-                name, f"index names shard {s!r}, which is missing or not {fmt.value}"
-            )
-    return tuple(shards)

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pickletools
+import stat
 import struct
 import zipfile
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from weightwatch.artifacts.model import FileFormat
+from weightwatch.artifacts.torchfile import ZIP_ERRORS
 
 Opener = Callable[[], BinaryIO]
 HEAD = 64 * 1024
@@ -45,7 +47,10 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[FileFormat, str]:
     p = Path(path)
     if p.is_symlink():
         return FileFormat.SYMLINK, f"symlink -> {p.readlink()}"
-    size = p.stat().st_size
+    st = p.stat()
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block a read forever
+        return FileFormat.UNKNOWN, "not a regular file"
+    size = st.st_size
     if size == 0:
         return FileFormat.EMPTY, ""
     with open(p, "rb") as f:
@@ -86,10 +91,14 @@ def detect_bytes(
 
 
 def _looks_like_safetensors(head: bytes, size: int) -> bool:
-    if len(head) < 9:
+    if len(head) < 10 or head[8:9] != b"{":
         return False
     (n,) = struct.unpack("<Q", head[:8])
-    return 2 <= n <= size - 8 and head[8:9] == b"{"
+    if 2 <= n <= size - 8:
+        return True
+    # A length that cannot fit is a malformed safetensors file (for the reader to refuse)
+    # when the length bytes are binary and JSON follows; text has printable bytes there.
+    return head[9:10] in (b'"', b"}") and any(b < 9 or 13 < b < 32 or b > 126 for b in head[:8])
 
 
 def _is_torch_legacy(head: bytes) -> bool:
@@ -117,7 +126,7 @@ def _classify_zip(opener: Opener | None) -> tuple[FileFormat, str]:
     try:
         with opener() as f, zipfile.ZipFile(f) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+    except ZIP_ERRORS:
         return FileFormat.ZIP, "unreadable zip directory"
     if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
         return FileFormat.PYTORCH_ZIP, "torch.save zip format"

@@ -10,6 +10,7 @@ dequantized to float32 only on request, with the package's own NumPy kernels.
 from __future__ import annotations
 
 import itertools
+import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _PLAIN: dict[
     28: ("F64", np.dtype("<f8")),
 }
 MAX_ARRAY_SUMMARY = 8
+MAX_STRINGS = 2_000_000  # real vocabularies: tokens + merges of ~260k each
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,21 @@ class GGUFContents:
 class _Walker:
     """Bounds-checking cursor over the GGUF header (lengths only, no values kept)."""
 
-    def __init__(self, buf: bytes, name: str) -> None:
-        self.buf, self.pos, self.name = buf, 0, name
+    def __init__(self, buf: mmap.mmap, end: int, name: str) -> None:
+        self.buf, self.pos, self.end, self.name = buf, 0, end, name
+        self.strings = 0
 
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.buf):
+    def skip(self, n: int) -> None:
+        if n < 0 or self.pos + n > self.end:
             raise ArtifactError(
                 self.name, f"GGUF header field at byte {self.pos} runs past the end of the file"
             )
-        out = self.buf[self.pos : self.pos + n]
         self.pos += n
-        return out
+
+    def take(self, n: int) -> bytes:
+        start = self.pos
+        self.skip(n)
+        return self.buf[start : self.pos]
 
     def u32(self) -> int:
         return int(struct.unpack("<I", self.take(4))[0])
@@ -71,18 +77,21 @@ class _Walker:
         return int(struct.unpack("<Q", self.take(8))[0])
 
     def string(self) -> None:
-        self.take(self.u64())
+        self.strings += 1
+        if self.strings > MAX_STRINGS:  # the gguf reader allocates per string
+            raise ArtifactError(self.name, f"GGUF header holds more than {MAX_STRINGS} strings")
+        self.skip(self.u64())
 
     def value(self, vtype: int, depth: int = 0) -> None:
         if vtype in _SCALAR_SIZES:
-            self.take(_SCALAR_SIZES[vtype])
+            self.skip(_SCALAR_SIZES[vtype])
         elif vtype == _STRING:
             self.string()
         elif vtype == _ARRAY and depth < 2:
             etype, count = self.u32(), self.u64()
-            remaining = len(self.buf) - self.pos
+            remaining = self.end - self.pos
             if etype in _SCALAR_SIZES:
-                self.take(count * _SCALAR_SIZES[etype])
+                self.skip(count * _SCALAR_SIZES[etype])
             elif count > remaining // 8:
                 raise ArtifactError(self.name, f"GGUF array claims {count} elements")
             else:
@@ -122,10 +131,13 @@ def _prewalk_bounded(path: Path, name: str) -> None:
     # 256 MiB; a longer one is refused rather than read into memory.
     limit = 256 * 1024 * 1024
     size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(min(size, limit))
+    if size < 24:
+        raise ArtifactError(name, "truncated GGUF file")
     try:
-        _walk_all(_Walker(head, name), name, size)
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            _walk_all(_Walker(mm, min(size, limit), name), name, size)
+    except OSError as exc:
+        raise ArtifactError(name, f"cannot map GGUF file: {exc}") from exc
     except ArtifactError as exc:
         if size > limit and "past the end" in exc.problem:
             raise ArtifactError(name, "GGUF header larger than 256 MiB") from exc
@@ -149,7 +161,7 @@ def _walk_all(w: _Walker, name: str, size: int) -> None:
         n_dims = w.u32()
         if n_dims > 8:
             raise ArtifactError(name, f"GGUF tensor with {n_dims} dimensions")
-        w.take(8 * n_dims + 4 + 8)
+        w.skip(8 * n_dims + 4 + 8)
 
 
 def _metadata(reader: Any) -> tuple[dict[str, Any], tuple[str, ...]]:

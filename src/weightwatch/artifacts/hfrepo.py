@@ -17,6 +17,7 @@ import yaml
 from weightwatch.errors import ArtifactError
 
 MAX_JSON = 64 * 1024 * 1024
+MAX_FRONT_MATTER = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,8 @@ def parse_card(text: str, problems: list[str], rel: str = "README.md") -> CardIn
         end = text.find("\n---", 3)
         if end < 0:
             problems.append(f"{rel}: model card front matter is not closed by '---'")
+        elif end > MAX_FRONT_MATTER:
+            problems.append(f"{rel}: model card front matter longer than {MAX_FRONT_MATTER}")
         else:
             try:
                 loaded = yaml.safe_load(text[3:end])
@@ -208,6 +211,8 @@ def parse_card(text: str, problems: list[str], rel: str = "README.md") -> CardIn
                     problems.append(f"{rel}: model card front matter is not a mapping")
             except yaml.YAMLError as exc:
                 problems.append(f"{rel}: model card front matter is not valid YAML: {exc}")
+            except RecursionError:
+                problems.append(f"{rel}: model card front matter nests too deeply")
             body = text[end + 4 :].lstrip("-\n")
 
     def s(key: str) -> str | None:

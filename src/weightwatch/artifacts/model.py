@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from weightwatch.errors import ArtifactError
+
 
 class FileFormat(str, enum.Enum):
     """What a file is, judged by its content (magic bytes and structure)."""
@@ -86,6 +88,27 @@ FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
 def bf16_to_f32(bits: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32]:
     """Exact BF16 -> F32: a bfloat16 is the top half of a float32."""
     return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def _e4m3fn_table() -> npt.NDArray[np.float32]:
+    bits = np.arange(256, dtype=np.uint32)
+    sign = np.where(bits & 0x80, -1.0, 1.0)
+    exp, man = (bits >> 3) & 0xF, (bits & 0x7).astype(np.float64)
+    normal = np.ldexp(1.0 + man / 8.0, exp.astype(np.int32) - 7)
+    subnormal = np.ldexp(man / 8.0, -6)
+    values = sign * np.where(exp == 0, subnormal, normal)
+    values[(bits & 0x7F) == 0x7F] = np.nan  # e4m3fn: no infinities, one NaN pattern
+    return values.astype(np.float32)
+
+
+_E4M3FN = _e4m3fn_table()
+
+
+def fp8_to_f32(bits: npt.NDArray[np.uint8], dtype: str) -> npt.NDArray[np.float32]:
+    """Exact FP8 -> F32. E5M2 is the top byte of an IEEE half; E4M3FN goes by table."""
+    if dtype == "F8_E5M2":
+        return (bits.astype(np.uint16) << 8).view(np.float16).astype(np.float32)
+    return _E4M3FN[bits]
 
 
 @dataclass(frozen=True)
@@ -162,4 +185,8 @@ class Tensor:
             return self._to_f32(raw)
         if self.info.dtype == "BF16":
             return bf16_to_f32(raw)
+        if self.info.dtype in ("F8_E4M3", "F8_E5M2"):
+            return fp8_to_f32(raw, self.info.dtype)
+        if self.info.dtype in ("C64", "C128"):
+            raise ArtifactError(self.info.file, f"{self.info.name!r} is complex: no float32 form")
         return raw.astype(np.float32)

@@ -45,14 +45,16 @@ def read_header(path: Path, *, rel: str | None = None) -> SafetensorsHeader:
             raise ArtifactError(name, f"safetensors header length {n} runs past end of file")
         raw = f.read(n)
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except _Duplicate as exc:
+        raise ArtifactError(name, f"safetensors header names {exc} twice") from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ArtifactError(name, f"safetensors header is not valid JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise ArtifactError(name, "safetensors header is not a JSON object")
     data_start = 8 + n
     data_len = size - data_start
-    meta = header.pop("__metadata__", None) or {}
+    meta = header.pop("__metadata__", {})
     if not isinstance(meta, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
     ):
@@ -76,6 +78,19 @@ def read_header(path: Path, *, rel: str | None = None) -> SafetensorsHeader:
         data_start=data_start,
         file_size=size,
     )
+
+
+class _Duplicate(Exception):
+    """Internal: a JSON object repeats a key (readers disagree on which value wins)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Duplicate(repr(k[:200]))
+        out[k] = v
+    return out
 
 
 def _validate_entry(name: str, tname: str, spec: Any, data_len: int) -> tuple[TensorInfo, int, int]:

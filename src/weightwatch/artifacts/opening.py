@@ -1,0 +1,266 @@
+"""``open_artifact``: list a file or folder, parse metadata and weight headers, pick the
+primary weight set.
+
+Opening parses every weight file's header but reads no tensor data. The primary weight
+files must parse (an error names the file); any other weight file that cannot be read —
+a trainer's ``optimizer.pt``, a stray pickle — is recorded in ``problems`` and raises
+only when its tensors are asked for, since whether it is hostile is the scanner's call.
+Symlinks inside a folder are listed, never followed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from weightwatch.artifacts import gguf as gguf_reader
+from weightwatch.artifacts import hfrepo, torchfile
+from weightwatch.artifacts import numpy as npy_reader
+from weightwatch.artifacts import safetensors as st_reader
+from weightwatch.artifacts.artifact import Artifact
+from weightwatch.artifacts.detect import detect_format
+from weightwatch.artifacts.model import WEIGHT_FORMATS, ArtifactFile, FileFormat, Tensor
+from weightwatch.errors import ArtifactError
+
+MAX_FILES = 100_000
+_PRIORITY = (
+    FileFormat.SAFETENSORS,
+    FileFormat.PYTORCH_ZIP,
+    FileFormat.PYTORCH_LEGACY,
+    FileFormat.GGUF,
+    FileFormat.NUMPY_ZIP,
+    FileFormat.NUMPY,
+)
+_INDEX = {
+    FileFormat.SAFETENSORS: "model.safetensors.index.json",
+    FileFormat.PYTORCH_ZIP: "pytorch_model.bin.index.json",
+    FileFormat.PYTORCH_LEGACY: "pytorch_model.bin.index.json",
+}
+# Written next to checkpoints by trainers; never the model's weights.
+_SIDE_FILES = ("training_args.bin", "optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt")
+
+
+def open_artifact(path: str | os.PathLike[str]) -> Artifact:
+    """Open a model file or folder for reading; raises ``ArtifactError`` if unreadable."""
+    root = Path(path)
+    if not root.exists() and not root.is_symlink():
+        raise ArtifactError(root, "no such file or directory")
+    if root.is_dir():
+        return _open_folder(root)
+    # A path the caller named is followed; links *inside* a folder are only listed.
+    root = root.resolve()
+    fmt, detail = _detect(root, root.name)
+    f = ArtifactFile(root.name, root.stat().st_size, fmt, detail)
+    read = _read_weights(root, f) if fmt in WEIGHT_FORMATS else None
+    return Artifact(
+        root=root.parent,
+        is_dir=False,
+        files=(f,),
+        primary_files=(f.path,) if read else (),
+        tokenizer=read.tokenizer if read else None,
+        gguf_metadata=read.gguf_metadata if read else None,
+        _tensors={f.path: read.tensors} if read else {},
+    )
+
+
+def _detect(p: Path, rel: str) -> tuple[FileFormat, str]:
+    try:
+        return detect_format(p)
+    except OSError as exc:
+        raise ArtifactError(rel, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _walk(root: Path) -> list[tuple[str, Path]]:
+    out: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        base = Path(dirpath)
+        names = sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]
+        for name in names:
+            p = base / name
+            out.append((p.relative_to(root).as_posix(), p))
+            if len(out) > MAX_FILES:
+                raise ArtifactError(root, f"more than {MAX_FILES} files")
+    return out
+
+
+def _open_folder(root: Path) -> Artifact:
+    files: list[ArtifactFile] = []
+    for rel, p in _walk(root):
+        fmt, detail = _detect(p, rel)
+        size = p.lstat().st_size if fmt is not FileFormat.SYMLINK else 0
+        files.append(ArtifactFile(rel, size, fmt, detail))
+    listed = {f.path: f for f in files}
+    problems: list[str] = []
+    config, card, adapter = _metadata(root, listed, problems)
+    tokenizer = hfrepo.parse_tokenizer(root, problems)
+    primary = _choose_primary(root, listed, adapter is not None)
+    tensors: dict[str, tuple[Tensor, ...]] = {}
+    failed: dict[str, ArtifactError] = {}
+    gguf_meta = None
+    for f in files:
+        if f.format not in WEIGHT_FORMATS:
+            continue
+        try:
+            read = _read_weights(root / f.path, f)
+        except ArtifactError as exc:
+            if f.path in primary:
+                raise
+            failed[f.path] = exc
+            problems.append(str(exc))
+            continue
+        tensors[f.path] = read.tensors
+        if f.path in primary and gguf_meta is None and read.gguf_metadata is not None:
+            gguf_meta = read.gguf_metadata
+            tokenizer = tokenizer or read.tokenizer
+    _check_index(root, listed, primary, tensors, problems)
+    return Artifact(
+        root=root,
+        is_dir=True,
+        files=tuple(files),
+        primary_files=primary,
+        config=config,
+        tokenizer=tokenizer,
+        card=card,
+        adapter=adapter,
+        gguf_metadata=gguf_meta,
+        problems=tuple(problems),
+        _tensors=tensors,
+        _failed=failed,
+    )
+
+
+def _regular(listed: dict[str, ArtifactFile], name: str, *formats: FileFormat) -> bool:
+    f = listed.get(name)
+    return f is not None and f.format in formats
+
+
+def _metadata(
+    root: Path, listed: dict[str, ArtifactFile], problems: list[str]
+) -> tuple[hfrepo.ConfigInfo | None, hfrepo.CardInfo | None, hfrepo.AdapterInfo | None]:
+    config = card = adapter = None
+    if "config.json" in listed:
+        try:
+            if not _regular(listed, "config.json", FileFormat.JSON):
+                raise ArtifactError("config.json", "not a JSON file (or a symlink)")
+            raw = hfrepo.load_json(root / "config.json", "config.json")
+            config = hfrepo.parse_config(raw, "config.json")
+        except ArtifactError as exc:
+            problems.append(str(exc))
+    if _regular(listed, "README.md", FileFormat.TEXT, FileFormat.JSON):
+        text = (root / "README.md").read_bytes()[: hfrepo.MAX_JSON].decode("utf-8", "replace")
+        card = hfrepo.parse_card(text, problems)
+    if "adapter_config.json" in listed:
+        try:
+            if not _regular(listed, "adapter_config.json", FileFormat.JSON):
+                raise ArtifactError("adapter_config.json", "not a JSON file (or a symlink)")
+            raw = hfrepo.load_json(root / "adapter_config.json", "adapter_config.json")
+            adapter = hfrepo.parse_adapter(raw, "adapter_config.json")
+        except ArtifactError as exc:
+            problems.append(str(exc))
+    return config, card, adapter
+
+
+@dataclass(frozen=True)
+class _Read:
+    tensors: tuple[Tensor, ...]
+    gguf_metadata: dict[str, Any] | None = None
+    tokenizer: hfrepo.TokenizerInfo | None = None
+
+
+def _read_weights(p: Path, f: ArtifactFile) -> _Read:
+    """Tensors of one weight file, plus GGUF metadata and tokenizer where there are any."""
+    if f.format is FileFormat.SAFETENSORS:
+        return _Read(tuple(st_reader.iter_tensors(p, rel=f.path)))
+    if f.format is FileFormat.GGUF:
+        contents = gguf_reader.read_gguf(p, rel=f.path)
+        tok = _gguf_tokenizer(contents) if contents.tokens else None
+        return _Read(tuple(gguf_reader.iter_tensors(p, contents)), contents.metadata, tok)
+    if f.format is FileFormat.PYTORCH_ZIP:
+        return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_zip(p, rel=f.path))))
+    if f.format is FileFormat.PYTORCH_LEGACY:
+        return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_legacy(p, rel=f.path))))
+    if f.format is FileFormat.NUMPY:
+        return _Read(tuple(npy_reader.read_npy(p, rel=f.path, name=Path(f.path).stem)))
+    return _Read(tuple(npy_reader.read_npz(p, rel=f.path)))
+
+
+def _gguf_tokenizer(contents: gguf_reader.GGUFContents) -> hfrepo.TokenizerInfo:
+    meta = contents.metadata
+    templates = {}
+    if isinstance(meta.get("tokenizer.chat_template"), str):
+        templates["default"] = meta["tokenizer.chat_template"]
+    vocab: dict[str, int] = {}
+    for i, tok in enumerate(contents.tokens):
+        vocab.setdefault(tok, i)
+    return hfrepo.TokenizerInfo(vocab, templates, {}, "gguf")
+
+
+def _choose_primary(root: Path, listed: dict[str, ArtifactFile], adapter: bool) -> tuple[str, ...]:
+    """By format and layout only, before any weight file is parsed."""
+    fmts = {
+        p: f.format
+        for p, f in listed.items()
+        if f.format in WEIGHT_FORMATS
+        and not (Path(p).name in _SIDE_FILES or Path(p).name.startswith("rng_state"))
+    }
+    top = [p for p in fmts if "/" not in p] or list(fmts)
+    if adapter:
+        adapters = [p for p in top if Path(p).name.startswith("adapter_model")]
+        if adapters:
+            return tuple(adapters)
+    for fmt in _PRIORITY:
+        chosen = [p for p in top if fmts[p] is fmt]
+        if not chosen:
+            continue
+        index = _INDEX.get(fmt)
+        if index and _regular(listed, index, FileFormat.JSON):
+            return tuple(sorted(set(_weight_map(root, index, fmt, chosen).values())))
+        if fmt is FileFormat.GGUF:
+            return (chosen[0],)  # several GGUFs are usually several quantizations
+        return tuple(chosen)
+    return ()
+
+
+def _weight_map(root: Path, name: str, fmt: FileFormat, chosen: list[str]) -> dict[str, str]:
+    data = hfrepo.load_json(root / name, name)
+    wmap = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(wmap, dict) or not all(isinstance(v, str) for v in wmap.values()):
+        raise ArtifactError(name, "index has no weight_map of tensor name -> file")
+    for s in set(wmap.values()):
+        if s not in chosen:
+            raise ArtifactError(
+                name, f"index names shard {s[:200]!r}, which is missing or not {fmt.value}"
+            )
+    return wmap
+
+
+def _check_index(
+    root: Path,
+    listed: dict[str, ArtifactFile],
+    primary: tuple[str, ...],
+    tensors: dict[str, tuple[Tensor, ...]],
+    problems: list[str],
+) -> None:
+    """Every tensor the index promises is in the shard it names; no name in two shards."""
+    owner: dict[str, str] = {}
+    for shard in primary:
+        for t in tensors.get(shard, ()):
+            if t.name in owner:
+                problems.append(f"tensor {t.name!r} is in both {owner[t.name]} and {shard}")
+            owner.setdefault(t.name, shard)
+    fmts = {listed[p].format for p in primary}
+    for fmt in fmts:
+        index = _INDEX.get(fmt)
+        if not index or not _regular(listed, index, FileFormat.JSON):
+            continue
+        wmap = _weight_map(root, index, fmt, list(primary))
+        held = {s: {t.name for t in tensors.get(s, ())} for s in set(wmap.values())}
+        for tname, shard in wmap.items():
+            if tname not in held[shard]:
+                raise ArtifactError(index, f"index maps {tname[:200]!r} to {shard}, which lacks it")
+        extra = sorted(set(owner) - set(wmap))
+        if extra:
+            problems.append(f"{index}: {len(extra)} tensors in shards but not in the index")
