@@ -1,0 +1,102 @@
+"""Generation overhead of the watermark hook on tiny Llama models (CPU, one thread).
+
+Compares tokens/s of ``model.generate`` without a watermark, with weightwatch's hook
+(KGW over the whole vocabulary, KGW over the top-50 candidates, Gumbel) and with
+transformers' own ``WatermarkingConfig``, at batch 1 and 16.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from weightwatch.watermark import MasterSecret, WatermarkLogitsProcessor, get_scheme
+
+NEW_TOKENS = 96
+
+
+def _model(vocab: int) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    return LlamaForCausalLM(cfg).eval()
+
+
+def _rate(model: LlamaForCausalLM, batch: int, **kwargs: object) -> float:
+    prompt = torch.randint(3, model.config.vocab_size, (batch, 8))
+    best = float("inf")
+    for _ in range(3):
+        torch.manual_seed(1)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            model.generate(
+                prompt,
+                attention_mask=torch.ones_like(prompt),
+                max_new_tokens=NEW_TOKENS,
+                min_new_tokens=NEW_TOKENS,
+                **kwargs,
+            )
+        best = min(best, time.perf_counter() - t0)
+    return batch * NEW_TOKENS / best
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    master = MasterSecret(bytes(range(32)))
+    kgw, gumbel = get_scheme("kgw"), get_scheme("gumbel")
+    kk, gk = master.derive("b", scheme="kgw"), master.derive("b", scheme="gumbel")
+    print("## Watermark generation overhead\n")
+    print(f"Tiny Llama (hidden 128, 2 layers), {NEW_TOKENS} new tokens, one thread, best of 3.\n")
+    print("| vocab | batch | setting | tokens/s | overhead |")
+    print("|---:|---:|---|---:|---:|")
+    for vocab in (1024, 32_000):
+        model = _model(vocab)
+        hf_scheme = get_scheme("kgw-hf", vocab_size=vocab)
+        hf_cfg = hf_scheme.watermarking_config(master.derive("b", scheme="kgw-hf"))
+        for batch in (1, 16):
+            base = _rate(model, batch, do_sample=True, top_k=0)
+            settings = {
+                "no watermark (sampling)": base,
+                "kgw, whole vocabulary": _rate(
+                    model,
+                    batch,
+                    do_sample=True,
+                    top_k=0,
+                    logits_processor=[WatermarkLogitsProcessor(kgw, kk)],
+                ),
+                "kgw, top-50 candidates": _rate(
+                    model,
+                    batch,
+                    do_sample=True,
+                    top_k=0,
+                    logits_processor=[WatermarkLogitsProcessor(kgw, kk, top_k=50)],
+                ),
+                "gumbel, whole vocabulary": _rate(
+                    model,
+                    batch,
+                    do_sample=False,
+                    logits_processor=[WatermarkLogitsProcessor(gumbel, gk)],
+                ),
+                "transformers WatermarkingConfig": _rate(
+                    model, batch, do_sample=True, top_k=0, watermarking_config=hf_cfg
+                ),
+            }
+            for name, rate in settings.items():
+                overhead = "—" if rate == base else f"{(base / rate - 1) * 100:+.0f}%"
+                print(f"| {vocab:,} | {batch} | {name} | {rate:,.0f} | {overhead} |")
+    print()
+
+
+if __name__ == "__main__":
+    main()

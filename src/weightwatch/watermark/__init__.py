@@ -1,0 +1,67 @@
+"""Text watermarking for hosted deployments: keys, schemes, the generation hook, detection.
+
+Owns: ``keys`` (master secret, per-deployment HKDF keys, public key ids), ``scheme`` (the
+interface and the registry of ``kgw``, ``kgw-hf``, ``gumbel``), ``hf`` (the transformers
+logits processor) and ``detect`` (exact p-values, multi-key and windowed search, the
+``WatermarkDetection`` report). A watermark is switched on at sampling time by whoever
+runs the model: it protects text from hosted deployments, never released open weights.
+"""
+
+from __future__ import annotations
+
+from weightwatch.watermark.detect import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_SCORED,
+    detect,
+    detect_text,
+    encode_text,
+)
+from weightwatch.watermark.gumbel import Gumbel, GumbelParams
+from weightwatch.watermark.hf import WatermarkLogitsProcessor
+from weightwatch.watermark.keys import MasterSecret, WatermarkKey
+from weightwatch.watermark.kgw import KGW, KGWParams
+from weightwatch.watermark.kgw_hf import KGWHF, KGWHFParams, hashing_key_of
+from weightwatch.watermark.nulls import BinomialNull, GammaNull, NullDistribution
+from weightwatch.watermark.report import (
+    SCHEMA_VERSION,
+    WatermarkDetection,
+    WatermarkSpan,
+)
+from weightwatch.watermark.scheme import (
+    SchemeParams,
+    TokenScores,
+    WatermarkScheme,
+    get_scheme,
+    registry,
+)
+from weightwatch.watermark.windows import DEFAULT_WINDOWS
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_MIN_SCORED",
+    "DEFAULT_WINDOWS",
+    "KGW",
+    "KGWHF",
+    "SCHEMA_VERSION",
+    "BinomialNull",
+    "GammaNull",
+    "Gumbel",
+    "GumbelParams",
+    "KGWHFParams",
+    "KGWParams",
+    "MasterSecret",
+    "NullDistribution",
+    "SchemeParams",
+    "TokenScores",
+    "WatermarkDetection",
+    "WatermarkKey",
+    "WatermarkLogitsProcessor",
+    "WatermarkScheme",
+    "WatermarkSpan",
+    "detect",
+    "detect_text",
+    "encode_text",
+    "get_scheme",
+    "hashing_key_of",
+    "registry",
+]
