@@ -31,12 +31,3 @@ def map_range(path: str | Path, offset: int, length: int) -> npt.NDArray[np.uint
     except (OSError, ValueError) as exc:
         raise ArtifactError(path, f"cannot map bytes {offset}..{offset + length}: {exc}") from exc
     return np.frombuffer(mm, dtype=np.uint8, count=length, offset=offset - start)
-
-
-def read_range(path: str | Path, offset: int, length: int) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read(length)
-    if len(data) != length:
-        raise ArtifactError(path, f"truncated: expected {length} bytes at offset {offset}")
-    return data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -85,6 +85,16 @@ class ArtifactSummary(_Frozen):
     problems: list[str]
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _copy(source: object | None, model: type[_M]) -> _M | None:
+    """The summary model's fields, read off the parsed metadata of the same names."""
+    if source is None:
+        return None
+    return model.model_validate({name: getattr(source, name) for name in model.model_fields})
+
+
 def summarize(art: Artifact, *, path: str | None = None) -> ArtifactSummary:
     """Everything ``inspect`` reports, as one JSON-ready value."""
     totals = art.totals
@@ -110,23 +120,7 @@ def summarize(art: Artifact, *, path: str | None = None) -> ArtifactSummary:
         bytes_by_dtype=totals.bytes_by_dtype,
         params_by_dtype=totals.params_by_dtype,
         tied_weights=[tuple(p) for p in totals.tied],
-        config=None
-        if c is None
-        else ConfigSummary(
-            architectures=list(c.architectures),
-            model_type=c.model_type,
-            hidden_size=c.hidden_size,
-            num_layers=c.num_layers,
-            num_heads=c.num_heads,
-            num_kv_heads=c.num_kv_heads,
-            intermediate_size=c.intermediate_size,
-            vocab_size=c.vocab_size,
-            max_positions=c.max_positions,
-            tie_word_embeddings=c.tie_word_embeddings,
-            dtype=c.dtype,
-            num_experts=c.num_experts,
-            experts_per_token=c.experts_per_token,
-        ),
+        config=_copy(c, ConfigSummary),
         tokenizer=None
         if t is None
         else TokenizerSummary(
@@ -135,27 +129,8 @@ def summarize(art: Artifact, *, path: str | None = None) -> ArtifactSummary:
             chat_templates=sorted(t.chat_templates),
             special_tokens=t.special_tokens,
         ),
-        card=None
-        if card is None
-        else CardSummary(
-            license=card.license,
-            license_name=card.license_name,
-            base_model=list(card.base_model),
-            base_model_relation=card.base_model_relation,
-            datasets=list(card.datasets),
-            tags=list(card.tags),
-            pipeline_tag=card.pipeline_tag,
-            language=list(card.language),
-        ),
-        adapter=None
-        if ad is None
-        else AdapterSummary(
-            peft_type=ad.peft_type,
-            base_model=ad.base_model,
-            r=ad.r,
-            lora_alpha=ad.lora_alpha,
-            target_modules=list(ad.target_modules),
-        ),
+        card=_copy(card, CardSummary),
+        adapter=_copy(ad, AdapterSummary),
         gguf_metadata=art.gguf_metadata,
         problems=list(art.problems),
     )

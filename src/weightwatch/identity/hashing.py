@@ -8,9 +8,7 @@ one file, for when interop does not matter.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,14 +50,3 @@ def hash_file(path: Path, algorithm: str, *, threads: bool = False) -> str:
         while n := f.readinto(buf):
             h.update(view[:n])
     return h.hexdigest()
-
-
-def hash_files(paths: Iterable[Path], algorithm: str, *, workers: int | None = None) -> list[str]:
-    """Digests of many files, in order, using every core (hashlib and blake3 drop the GIL)."""
-    items = list(paths)
-    workers = workers or os.cpu_count() or 1
-    if len(items) <= 1:
-        # One file: let BLAKE3 use its own threads; SHA-256 is sequential by definition.
-        return [hash_file(p, algorithm, threads=True) for p in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(lambda p: hash_file(p, algorithm), items))

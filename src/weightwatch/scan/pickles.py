@@ -327,11 +327,6 @@ class Source:
     def size(self) -> int:
         return self.path.stat().st_size if self.path is not None else len(self.data or b"")
 
-    def byte_at(self, pos: int) -> bytes:
-        with self.open() as f:
-            f.seek(pos)
-            return f.read(1)
-
 
 class _CappedFile(io.FileIO):
     """A file whose reads never ask for more than is left: a forged length field in a

@@ -39,8 +39,10 @@ def make_config(arch: str, size: str, vocab_size: int) -> Any:
     import transformers
 
     s = SIZES[size]
-    if arch == "llama":
-        return transformers.LlamaConfig(
+    if arch in ("llama", "qwen2"):
+        # Same shape for both; Qwen2 ties its embeddings as the released models do.
+        cls = transformers.LlamaConfig if arch == "llama" else transformers.Qwen2Config
+        return cls(
             vocab_size=vocab_size,
             hidden_size=s["hidden"],
             intermediate_size=s["ffn"],
@@ -48,20 +50,7 @@ def make_config(arch: str, size: str, vocab_size: int) -> Any:
             num_attention_heads=s["heads"],
             num_key_value_heads=s["kv"],
             max_position_embeddings=256,
-            tie_word_embeddings=False,
-            bos_token_id=0,
-            eos_token_id=0,
-        )
-    if arch == "qwen2":
-        return transformers.Qwen2Config(
-            vocab_size=vocab_size,
-            hidden_size=s["hidden"],
-            intermediate_size=s["ffn"],
-            num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"],
-            num_key_value_heads=s["kv"],
-            max_position_embeddings=256,
-            tie_word_embeddings=True,
+            tie_word_embeddings=arch == "qwen2",
             bos_token_id=0,
             eos_token_id=0,
         )
