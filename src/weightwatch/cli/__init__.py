@@ -17,7 +17,16 @@ import typer
 from weightwatch import __version__
 from weightwatch.errors import WeightwatchError
 
-COMMAND_MODULES = ("inspect_cmd", "hash_cmd", "attest_cmd", "log_cmd", "scan_cmd")
+COMMAND_MODULES = (
+    "inspect_cmd",
+    "hash_cmd",
+    "attest_cmd",
+    "log_cmd",
+    "scan_cmd",
+    "lineage_cmd",
+    "audit_cmd",
+    "watermark_cmd",
+)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

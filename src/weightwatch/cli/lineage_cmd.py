@@ -1,0 +1,3 @@
+"""``weightwatch fingerprint`` and ``weightwatch lineage`` (being built)."""
+
+from __future__ import annotations
