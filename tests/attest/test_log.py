@@ -192,3 +192,48 @@ def test_log_on_postgresql(postgres_url):
         p.join(timeout=300)
         assert p.exitcode == 0
     assert verify_log(LogStore.open(postgres_url)) == 200
+
+
+def test_one_checkpoint_per_size_and_flushed_to_the_main_file(tmp_path):
+    store = _store(tmp_path)
+    store.append_many([("decision", entry_leaf("decision", {"i": i}, time="t")) for i in range(5)])
+    first = store.checkpoint(generate("ed25519"), origin="o")
+    again = store.checkpoint(generate("ed25519"), origin="o")  # another key, same size
+    assert again == first and len(store.checkpoints()) == 1
+    store.append(entry_leaf("decision", {"i": 5}, time="t"), kind="decision")
+    assert store.checkpoint(generate("ed25519"), origin="o") != first
+    # Everything signed was written through to the database file itself, not only to
+    # the write-ahead log: a copy of the main file alone already holds both heads.
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((tmp_path / "log.db").read_bytes())
+    assert [size for size, _, _ in LogStore.open(f"sqlite:///{copy}").checkpoints()] == [5, 6]
+
+
+def test_reads_do_not_wait_for_a_writer(tmp_path):
+    import threading
+
+    from weightwatch.attest.logstore import writer
+
+    store = _store(tmp_path)
+    store.append(b"x", kind="decision")
+    result: list[int] = []
+    with writer(store.engine).begin() as held:  # a long write transaction holds the lock
+        held.exec_driver_sql("UPDATE log_head SET size = size WHERE id = 1")
+        reader = threading.Thread(target=lambda: result.append(store.size()), daemon=True)
+        reader.start()
+        reader.join(10)
+        assert result == [1], "a plain read queued behind the open write transaction"
+
+
+def test_append_joins_the_callers_transaction(tmp_path):
+    from weightwatch.attest.logstore import writer
+
+    store = _store(tmp_path)
+    store.append(b"first", kind="decision")
+    with pytest.raises(RuntimeError), writer(store.engine).begin() as conn:
+        assert store.append_many([("decision", b"second")], conn=conn) == [1]
+        raise RuntimeError("the registration failed after its log entry was written")
+    assert store.size() == 1 and verify_log(store) == 1
+    with writer(store.engine).begin() as conn:
+        store.append_many([("decision", b"second")], conn=conn)
+    assert store.size() == 2 and verify_log(store) == 2

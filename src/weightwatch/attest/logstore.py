@@ -71,8 +71,25 @@ log_checkpoints = Table(
 )
 
 
+WRITE = "weightwatch_write"
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions take SQLite's write lock when they begin.
+
+    A transaction that reads then writes must lock first (``BEGIN IMMEDIATE``), or two
+    writers deadlock on the upgrade; plain reads must not, or they queue behind writers.
+    """
+    return engine.execution_options(**{WRITE: True})
+
+
 def make_engine(url: str) -> Engine:
-    """An engine set up for safe concurrent appends on SQLite (WAL, immediate locks)."""
+    """An engine set up for safe concurrent appends on SQLite (WAL; see ``writer``).
+
+    ``synchronous=NORMAL`` in WAL mode survives a crash of the process but may lose the
+    last commits on power loss; ``LogStore.checkpoint`` therefore forces everything it
+    signs to disk first, so no signed tree head can ever name entries that were lost.
+    """
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 60})
@@ -87,7 +104,9 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN"
+        )
 
     return engine
 
@@ -125,9 +144,10 @@ class LogStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer = writer(engine)
         self._postgres = engine.dialect.name == "postgresql"
-        metadata.create_all(engine, checkfirst=True)
-        with engine.begin() as conn:
+        metadata.create_all(self._writer, checkfirst=True)
+        with self._writer.begin() as conn:
             if conn.execute(select(log_head.c.size).where(log_head.c.id == 1)).first() is None:
                 conn.execute(log_head.insert().values(id=1, size=0))
 
@@ -139,38 +159,49 @@ class LogStore:
     def append(self, leaf: bytes, *, kind: str) -> int:
         return self.append_many([(kind, leaf)])[0]
 
-    def append_many(self, items: Sequence[tuple[str, bytes]]) -> list[int]:
-        """Append entries atomically, in order; returns their indices."""
+    def append_many(
+        self, items: Sequence[tuple[str, bytes]], *, conn: Connection | None = None
+    ) -> list[int]:
+        """Append entries atomically, in order; returns their indices.
+
+        With ``conn`` (a write transaction of the caller's, see ``writer``) the entries
+        commit or roll back together with the caller's own rows, e.g. a registration.
+        """
         if not items:
             return []
+        if conn is None:
+            with self._writer.begin() as own:
+                return self._append(own, items)
+        return self._append(conn, items)
+
+    def _append(self, conn: Connection, items: Sequence[tuple[str, bytes]]) -> list[int]:
         now = dt.datetime.now(dt.timezone.utc).isoformat()
-        with self.engine.begin() as conn:
-            q = select(log_head.c.size).where(log_head.c.id == 1)
-            size = int(conn.execute(q.with_for_update() if self._postgres else q).scalar_one())
-            pending: dict[int, bytes] = {}
-            entries, indices = [], []
-            for offset, (kind, leaf) in enumerate(items):
-                idx = size + offset
-                lh = leaf_hash(leaf)
+        q = select(log_head.c.size).where(log_head.c.id == 1)
+        size = int(conn.execute(q.with_for_update() if self._postgres else q).scalar_one())
+        pending: dict[int, bytes] = {}
+        entries, indices = [], []
+        for offset, (kind, leaf) in enumerate(items):
+            idx = size + offset
+            lh = leaf_hash(leaf)
 
-                def sibling(level: int, i: int) -> bytes:
-                    key = level * _LEVEL + i
-                    if key not in pending:
-                        pending[key] = self._read_nodes(conn, [key])[key]
-                    return pending[key]
+            def sibling(level: int, i: int) -> bytes:
+                key = level * _LEVEL + i
+                if key not in pending:
+                    pending[key] = self._read_nodes(conn, [key])[key]
+                return pending[key]
 
-                for level, i, h in parents_completed_by(idx, lh, sibling):
-                    pending[level * _LEVEL + i] = h
-                entries.append(
-                    {"idx": idx, "kind": kind, "leaf": leaf, "leaf_hash": lh, "created_at": now}
-                )
-                indices.append(idx)
-            new_keys = {k: v for k, v in pending.items() if self._is_new(k, size)}
-            conn.execute(log_entries.insert(), entries)
-            conn.execute(
-                log_nodes.insert(), [{"key": k, "hash": v} for k, v in sorted(new_keys.items())]
+            for level, i, h in parents_completed_by(idx, lh, sibling):
+                pending[level * _LEVEL + i] = h
+            entries.append(
+                {"idx": idx, "kind": kind, "leaf": leaf, "leaf_hash": lh, "created_at": now}
             )
-            conn.execute(update(log_head).where(log_head.c.id == 1).values(size=size + len(items)))
+            indices.append(idx)
+        new_keys = {k: v for k, v in pending.items() if self._is_new(k, size)}
+        conn.execute(log_entries.insert(), entries)
+        conn.execute(
+            log_nodes.insert(), [{"key": k, "hash": v} for k, v in sorted(new_keys.items())]
+        )
+        conn.execute(update(log_head).where(log_head.c.id == 1).values(size=size + len(items)))
         return indices
 
     @staticmethod
@@ -210,18 +241,18 @@ class LogStore:
             raise VerificationError(f"log is missing tree nodes {sorted(missing)[:3]}")
         return found
 
-    def _view(self, size: int | None, run: Any) -> Any:
+    def _view(self, size: int | None, run: Any, conn: Connection | None = None) -> Any:
         """Run a proof algorithm over the stored nodes it needs: one connection, two reads."""
-        with self.engine.connect() as conn:
-            current = int(
-                conn.execute(select(log_head.c.size).where(log_head.c.id == 1)).scalar_one()
-            )
-            n = current if size is None else size
-            if not 0 <= n <= current:
-                raise RegistryError(f"the log has {current} entries, not {n}")
-            rec = _Recorder(n)
-            run(rec, n)
-            nodes = self._read_nodes(conn, sorted(rec.keys)) if rec.keys else {}
+        if conn is None:
+            with self.engine.connect() as own:
+                return self._view(size, run, own)
+        current = int(conn.execute(select(log_head.c.size).where(log_head.c.id == 1)).scalar_one())
+        n = current if size is None else size
+        if not 0 <= n <= current:
+            raise RegistryError(f"the log has {current} entries, not {n}")
+        rec = _Recorder(n)
+        run(rec, n)
+        nodes = self._read_nodes(conn, sorted(rec.keys)) if rec.keys else {}
         return run(_StoredTree(nodes, n), n)
 
     def root(self, size: int | None = None) -> bytes:
@@ -245,24 +276,40 @@ class LogStore:
 
     # -- checkpoints ---------------------------------------------------------------
     def checkpoint(self, signer: KeySigner, *, origin: str) -> str:
-        """Sign the current head and keep the note; returns the signed note text."""
-        size = self.size()
-        cp = Checkpoint(origin, size, self.root(size))
-        note = sign_checkpoint(cp, signer)
+        """Sign the current head and keep the note; returns the signed note text.
+
+        One checkpoint per size: asking again at an unchanged size returns the stored
+        note, so a log never publishes two different signed heads for one tree. On
+        SQLite the write-ahead log is flushed to disk before the note is returned.
+        """
         now = dt.datetime.now(dt.timezone.utc).isoformat()
-        with self.engine.begin() as conn:
-            if (
-                conn.execute(
-                    select(log_checkpoints.c.size).where(log_checkpoints.c.size == size)
-                ).first()
-                is None
-            ):
+        with self._writer.begin() as conn:
+            size = int(conn.execute(select(log_head.c.size).where(log_head.c.id == 1)).scalar_one())
+            stored = conn.execute(
+                select(log_checkpoints.c.note).where(log_checkpoints.c.size == size)
+            ).scalar_one_or_none()
+            if stored is not None:
+                note = str(stored)
+            else:
+                cp = Checkpoint(origin, size, self._view(size, lambda t, n: t.root(n), conn))
+                note = sign_checkpoint(cp, signer)
                 conn.execute(
                     log_checkpoints.insert().values(
                         size=size, root=cp.root, note=note, created_at=now
                     )
                 )
+        if not self._postgres:  # PostgreSQL commits durably by default
+            self._flush_sqlite()
         return note
+
+    def _flush_sqlite(self) -> None:
+        # synchronous=NORMAL syncs the WAL at checkpoints; FULL waits for readers, then
+        # writes and syncs everything committed so far (outside any transaction).
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(FULL)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
 
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         with self.engine.connect() as conn:
@@ -303,4 +350,4 @@ def verify_log(store: LogStore) -> int:
     return size
 
 
-__all__ = ["Entry", "LogStore", "make_engine", "node_hash", "verify_log"]
+__all__ = ["Entry", "LogStore", "make_engine", "node_hash", "verify_log", "writer"]
