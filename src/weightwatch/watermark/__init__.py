@@ -1,14 +1,17 @@
 """Text watermarking for hosted deployments: keys, schemes, the generation hook, detection.
 
 Owns: ``keys`` (master secret, per-deployment HKDF keys, public key ids), ``scheme`` (the
-interface and the registry of ``kgw``, ``kgw-hf``, ``gumbel``), ``hf`` (the transformers
-logits processor) and ``detect`` (exact p-values, multi-key and windowed search, the
-``WatermarkDetection`` report). A watermark is switched on at sampling time by whoever
-runs the model: it protects text from hosted deployments, never released open weights.
+interface and the registry of ``kgw``, ``kgw-hf``, ``gumbel``, ``tournament``), ``hf``
+(the transformers logits processor), ``generation`` (a local-model convenience),
+``detect`` (exact p-values, multi-key and windowed search, the ``WatermarkDetection``
+report) and ``deployments`` (public deployment records, detection by key id). A watermark
+is switched on at sampling time by whoever runs the model: it protects text from hosted
+deployments, never released open weights.
 """
 
 from __future__ import annotations
 
+from weightwatch.watermark.deployments import KeyRing, WatermarkDeployment, detect_by_key_id
 from weightwatch.watermark.detect import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_SCORED,
@@ -34,6 +37,7 @@ from weightwatch.watermark.scheme import (
     get_scheme,
     registry,
 )
+from weightwatch.watermark.tournament import Tournament, TournamentParams
 from weightwatch.watermark.windows import DEFAULT_WINDOWS
 
 __all__ = [
@@ -49,16 +53,21 @@ __all__ = [
     "GumbelParams",
     "KGWHFParams",
     "KGWParams",
+    "KeyRing",
     "MasterSecret",
     "NullDistribution",
     "SchemeParams",
     "TokenScores",
+    "Tournament",
+    "TournamentParams",
+    "WatermarkDeployment",
     "WatermarkDetection",
     "WatermarkKey",
     "WatermarkLogitsProcessor",
     "WatermarkScheme",
     "WatermarkSpan",
     "detect",
+    "detect_by_key_id",
     "detect_text",
     "encode_text",
     "get_scheme",

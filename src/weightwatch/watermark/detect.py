@@ -150,7 +150,9 @@ def detect(
         n_scored=best.n_scored,
         score=best.score,
         green_fraction=(
-            best.score / best.n_scored if isinstance(null, BinomialNull) and best.n_scored else None
+            best.score / (best.n_scored * null.trials)
+            if isinstance(null, BinomialNull) and best.n_scored
+            else None
         ),
         z=z_score(null, best.score, best.n_scored),
         p_value=p_final,

@@ -63,22 +63,27 @@ def _logsumexp(x: F64) -> float:
 
 @dataclass(frozen=True)
 class BinomialNull:
-    """Green indicators: Bernoulli(gamma) per scored token, Binomial(n, gamma) sums."""
+    """``trials`` Bernoulli(gamma) bits per scored token, Binomial(n * trials, gamma) sums.
+
+    KGW scores one green bit per token (``trials=1``); tournament sampling scores one
+    g-value bit per tournament layer.
+    """
 
     gamma: float
     name: Literal["binomial"] = "binomial"
+    trials: int = 1
 
     @property
     def mean(self) -> float:
-        return self.gamma
+        return self.trials * self.gamma
 
     @property
     def std(self) -> float:
-        return math.sqrt(self.gamma * (1.0 - self.gamma))
+        return math.sqrt(self.trials * self.gamma * (1.0 - self.gamma))
 
     def sf(self, score: npt.ArrayLike, n: npt.ArrayLike) -> F64:
         g = np.ceil(np.asarray(score, dtype=np.float64) - 1e-9)
-        nn = np.asarray(n, dtype=np.float64)
+        nn = np.asarray(n, dtype=np.float64) * self.trials
         g, nn = np.broadcast_arrays(g, nn)
         inside = (g >= 1) & (g <= nn)
         a = np.where(inside, g, 1.0)
@@ -92,30 +97,32 @@ class BinomialNull:
         if p > _UNDERFLOW or p == 1.0:
             return math.log10(p)
         g = math.ceil(score - 1e-9)
-        if g > n:
+        m = n * self.trials
+        if g > m:
             return -math.inf
-        k = np.arange(g, n + 1, dtype=np.float64)
+        k = np.arange(g, m + 1, dtype=np.float64)
         logpmf = (
-            special.gammaln(n + 1.0)
+            special.gammaln(m + 1.0)
             - special.gammaln(k + 1.0)
-            - special.gammaln(n - k + 1.0)
+            - special.gammaln(m - k + 1.0)
             + k * math.log(self.gamma)
-            + (n - k) * math.log1p(-self.gamma)
+            + (m - k) * math.log1p(-self.gamma)
         )
         return _logsumexp(logpmf) / math.log(10.0)
 
     def pmf(self, k: npt.ArrayLike, n: npt.ArrayLike) -> F64:
         """P(S_n = k); used to randomise p-values in uniformity tests."""
         kk = np.asarray(k, dtype=np.float64)
-        nn = np.asarray(n, dtype=np.float64)
+        nn = np.asarray(n, dtype=np.float64) * self.trials
         out = special.binom(nn, kk) * self.gamma**kk * (1.0 - self.gamma) ** (nn - kk)
         return np.asarray(out, dtype=np.float64)
 
     def llr(self, values: F64, alt_mean: float) -> F64:
-        q = min(max(alt_mean, self.gamma + 1e-6), 1.0 - 1e-6)
-        green = math.log(q / self.gamma)
-        red = math.log((1.0 - q) / (1.0 - self.gamma))
-        return np.where(values > 0.5, green, red).astype(np.float64)
+        m = self.trials
+        q = min(max(alt_mean / m, self.gamma + 1e-6), 1.0 - 1e-6)
+        hit = math.log(q / self.gamma)
+        miss = math.log((1.0 - q) / (1.0 - self.gamma))
+        return (values * hit + (m - values) * miss).astype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ class WatermarkScheme(ABC):
 
     name: ClassVar[str]
     params_model: ClassVar[type[SchemeParams]]
-    #: "bias" schemes shift logits (distortionary); "sampler" schemes pick the token.
+    #: "bias" schemes shift logits (distortionary); "sampler" schemes pick the token;
+    #: "reweight" schemes return the log of a new distribution to sample from as is.
     kind: ClassVar[str]
 
     def __init__(self, params: SchemeParams) -> None:
@@ -103,7 +104,7 @@ class WatermarkScheme(ABC):
         ``context_ids`` is (B, T); ``candidate_ids`` and ``candidate_logits`` are (B, K)
         (all of the vocabulary, or the top-k); logits may be float32 or float64 and
         bias schemes keep their dtype. Sampler schemes return 0 for the chosen
-        token and -inf elsewhere.
+        token and -inf elsewhere; reweight schemes return log-probabilities.
         """
 
     def describe(self) -> dict[str, Any]:
