@@ -82,7 +82,13 @@ def _check_null(raw: np.ndarray, rand: np.ndarray) -> None:
         assert np.mean(raw <= level) <= level + 3 * np.sqrt(level * (1 - level) / raw.size)
 
 
-SCHEMES = [("kgw", {}), ("kgw", {"context_width": 2, "seeding": "selfhash"}), ("gumbel", {})]
+SCHEMES = [
+    ("kgw", {}),
+    ("kgw", {"context_width": 2, "seeding": "selfhash"}),
+    ("gumbel", {}),
+    ("tournament", {}),
+    ("tournament", {"depth": 7, "context_width": 2}),
+]
 
 
 @pytest.mark.parametrize(("name", "params"), SCHEMES)

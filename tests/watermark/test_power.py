@@ -29,6 +29,7 @@ def _substitute(seq: np.ndarray, rate: float, vocab: int, rng: np.random.Generat
         # peaked distributions (entropy ~4.6 nats)
         ("kgw", 10.0, 0.99, 0.90),
         ("gumbel", 10.0, 0.99, 0.90),
+        ("tournament", 10.0, 0.99, 0.90),
         # low entropy (~1.1 nats): weaker by nature; substitution robustness only reported
         ("kgw", 30.0, 0.60, None),
     ],

@@ -114,8 +114,17 @@ class BinomialNull:
         """P(S_n = k); used to randomise p-values in uniformity tests."""
         kk = np.asarray(k, dtype=np.float64)
         nn = np.asarray(n, dtype=np.float64) * self.trials
-        out = special.binom(nn, kk) * self.gamma**kk * (1.0 - self.gamma) ** (nn - kk)
-        return np.asarray(out, dtype=np.float64)
+        kk, nn = np.broadcast_arrays(kk, nn)
+        inside = (kk >= 0) & (kk <= nn)
+        k0, n0 = np.where(inside, kk, 0.0), np.where(inside, nn, 0.0)
+        log_pmf = (  # in log space: binom(n, k) overflows for n * trials in the thousands
+            special.gammaln(n0 + 1.0)
+            - special.gammaln(k0 + 1.0)
+            - special.gammaln(n0 - k0 + 1.0)
+            + special.xlogy(k0, self.gamma)
+            + special.xlog1py(n0 - k0, -self.gamma)
+        )
+        return np.asarray(np.where(inside, np.exp(log_pmf), 0.0), dtype=np.float64)
 
     def llr(self, values: F64, alt_mean: float) -> F64:
         m = self.trials
