@@ -1,3 +1,195 @@
-"""``weightwatch fingerprint`` and ``weightwatch lineage`` (being built)."""
+"""``weightwatch fingerprint`` and ``weightwatch lineage``: recognise derivatives from weights.
+
+``lineage`` exits 0 when the verdict is ``unrelated`` and 1 when ``derived``, so a
+pipeline can gate on it like on scan findings; 2 on bad input.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from weightwatch.artifacts import open_artifact
+from weightwatch.cli import EXIT_FINDINGS, app
+from weightwatch.errors import UsageError
+from weightwatch.fingerprint import Fingerprint, fingerprint
+from weightwatch.fingerprint.model import FORMAT
+from weightwatch.lineage import Comparison, FingerprintIndex, Lineage, compare, explain
+
+
+def _load_or_compute(path: Path) -> Fingerprint:
+    """A fingerprint file is read as one; anything else is fingerprinted."""
+    if path.is_file():
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if FORMAT.encode() in head:
+            return Fingerprint.load(path)
+    return fingerprint(path)
+
+
+@app.command("fingerprint")
+def fingerprint_command(
+    path: Annotated[
+        Path, typer.Argument(help="A model folder, weight file or GGUF.", metavar="PATH")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the fingerprint to FILE.")
+    ] = None,
+    add_to: Annotated[
+        Path | None, typer.Option("--add-to", help="Also add it to the index in DIR.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Name in the index (default: the folder name).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Fingerprint a model from its weights alone (no inference)."""
+    fp = fingerprint(path)
+    written = fp.save(output) if output else None
+    entry = None
+    if add_to is not None:
+        entry = FingerprintIndex(add_to, create=True).add(name or path.name, fp)
+    summary = {
+        "path": str(path),
+        "anchors": len(fp.anchors),
+        "layers": fp.n_layers,
+        "kinds": sorted(fp.layers),
+        "info": fp.info,
+        "output": str(written) if written else None,
+        "index_id": entry,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    info = fp.info
+    grid.add_row("model", escape(str(path)))
+    grid.add_row(
+        "architecture",
+        f"{info.get('arch')} ({info.get('layout')}), {fp.n_layers} layers, "
+        f"hidden {info.get('hidden')}",
+    )
+    grid.add_row("anchors", f"{len(fp.anchors)} tokens matched by their bytes")
+    grid.add_row(
+        "stored",
+        ", ".join(t for t in info.get("dtypes", []))
+        + (" (quantized)" if info.get("quantized") else ""),
+    )
+    if written:
+        grid.add_row("written", escape(str(written)))
+    if entry is not None:
+        grid.add_row(
+            "index", f"added to {escape(str(add_to))} as #{entry} ({escape(name or path.name)})"
+        )
+    Console().print(grid)
+
+
+@app.command("lineage")
+def lineage_command(
+    path: Annotated[
+        Path, typer.Argument(help="The model (or fingerprint file) to trace.", metavar="PATH")
+    ],
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", help="A suspected parent: model or fingerprint file."),
+    ] = None,
+    index: Annotated[
+        Path | None, typer.Option("--index", help="Search this fingerprint index instead.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Matches to show from the index.")] = 10,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Call it derived below this (adjusted) p-value.")
+    ] = 1e-3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Is PATH derived from a registered model? Exit 1 when derived, 0 when unrelated."""
+    if (against is None) == (index is None):
+        raise UsageError("give exactly one of --against PATH or --index DIR")
+    art = None if path.is_file() and path.suffix == ".wwfp" else open_artifact(path)
+    if art is not None and art.adapter is not None and art.config is None:
+        _adapter(path, art.adapter.base_model, as_json)
+        return
+    child = _load_or_compute(path)
+    if against is not None:
+        result: Comparison | Lineage = compare(
+            _load_or_compute(against),
+            child,
+            alpha=alpha,
+            child_name=path.name,
+            parent_name=against.name,
+        )
+    else:
+        assert index is not None
+        idx = FingerprintIndex(index)
+        result = explain(idx.search(child, top=top, alpha=alpha), idx, alpha=alpha)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _render(result)
+    if result.verdict == "derived":
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _adapter(path: Path, base: str | None, as_json: bool) -> None:
+    doc = {
+        "verdict": "derived",
+        "relation": "adapter",
+        "parents": [{"name": base, "relation": "adapter"}] if base else [],
+        "note": "a PEFT adapter only holds weight deltas; its base is the one it names "
+        "(fingerprint the merged model to check that claim)",
+    }
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        Console().print(
+            f"[bold]{escape(str(path))}[/]: adapter of {escape(str(base))} ({doc['note']})"
+        )
+    raise typer.Exit(EXIT_FINDINGS)
+
+
+def _render(result: Comparison | Lineage) -> None:
+    console = Console()
+    if isinstance(result, Comparison):
+        colour = "red" if result.verdict == "derived" else "green"
+        console.print(
+            f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/], "
+            f"score {result.score:.4f}, p = {result.p_value:.3g} "
+            f"({result.shared_anchors} shared anchors, embedding r {result.embedding_r:.3f})"
+        )
+        t = Table("parent layer", "child layer", "r", title="aligned layers", title_justify="left")
+        for m in result.layers:
+            t.add_row(str(m.parent_layer), str(m.child_layer), f"{m.r:.4f}")
+        console.print(t)
+        for d in result.disagreements:
+            console.print(f"[yellow]card disagrees:[/] {escape(d)}")
+        return
+    colour = "red" if result.verdict == "derived" else "green"
+    parents = ", ".join(
+        f"{escape(p.name)} ({p.relation}, p = {p.p_value:.3g})" for p in result.parents
+    )
+    console.print(
+        f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/]"
+        + (f"; parents: {parents}" if parents else "")
+        + f"  (searched {result.searched} models)"
+    )
+    t = Table(
+        "registered model",
+        "score",
+        "p (unadjusted)",
+        "relation",
+        title="closest",
+        title_justify="left",
+    )
+    for c in result.matches:
+        t.add_row(escape(c.parent), f"{c.score:.4f}", f"{c.p_value:.3g}", c.relation)
+    console.print(t)
+    for d in result.disagreements:
+        console.print(f"[yellow]card disagrees:[/] {escape(d)}")

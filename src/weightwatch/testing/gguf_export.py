@@ -1,6 +1,6 @@
 """Export a tiny Llama to GGUF the way llama.cpp's converter does (names, Q/K order, types).
 
-Only what the tests need: the llama architecture, F16 or Q8_0 for 2-D weights (1-D
+Only what the tests need: the llama architecture, F16, Q8_0 or Q4_0 for 2-D weights (1-D
 norms stay F32, as llama.cpp keeps them), and the GPT-2-style BPE tokenizer metadata.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from weightwatch.artifacts.llamacpp import hf_to_gguf_name, permute_qk
 
-_FILE_TYPE = {"F32": 0, "F16": 1, "Q8_0": 7}
+_FILE_TYPE = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7}
 
 
 def export_gguf(
@@ -56,8 +56,9 @@ def export_gguf(
         elif qtype == "F16":
             w.add_tensor(gg_name, arr.astype(np.float16))
         else:
-            q = gguf.quants.quantize(arr.astype(np.float32), gguf.GGMLQuantizationType.Q8_0)
-            w.add_tensor(gg_name, q, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+            kind = getattr(gguf.GGMLQuantizationType, qtype)
+            q = gguf.quants.quantize(arr.astype(np.float32), kind)
+            w.add_tensor(gg_name, q, raw_dtype=kind)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

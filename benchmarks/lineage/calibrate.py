@@ -1,0 +1,57 @@
+"""Fit the shipped null (what unrelated models score) from tiny-model populations.
+
+Calibration uses seeds 100-105, disjoint from the evaluation's bases (seeds 0-5), so the
+evaluation measures how well the null transfers. Writes ``src/weightwatch/lineage/null.json``.
+Run: ``.venv/bin/python benchmarks/lineage/calibrate.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from weightwatch.fingerprint import fingerprint
+from weightwatch.lineage.relation import Null, Nulls, compare, model_class
+from weightwatch.testing.lineage_zoo import build_population, build_zoo
+
+SEEDS = (100, 101, 102, 103, 104, 105)
+OUT = Path(__file__).resolve().parents[2] / "src" / "weightwatch" / "lineage" / "null.json"
+
+
+def unrelated_scores(members: list, fps: list) -> list[float]:
+    # A provisional null that calls nothing derived, so every pair gets its raw score.
+    flat = Nulls({"any": Null(0.0, 1e9, 0, "none")})
+    out = []
+    for i, a in enumerate(members):
+        if a.transform != "base":
+            continue
+        for j, b in enumerate(members):
+            if i != j and not set(a.parents) & set(b.parents):
+                out.append(compare(fps[i], fps[j], nulls=flat).score)
+    return out
+
+
+def main() -> int:
+    by_class: dict[str, Null] = {}
+    populations = {
+        "llama zoo": build_zoo(SEEDS),
+        "qwen2": build_population("qwen2", SEEDS),
+        "gpt2": build_population("gpt2", SEEDS),
+    }
+    for name, members in populations.items():
+        fps = [fingerprint(m.path) for m in members]
+        cls = model_class(fps[0])
+        scores = unrelated_scores(members, fps)
+        by_class[cls] = Null.fit(
+            scores,
+            f"{len(scores)} unrelated pairs of tiny {name} models, seeds {SEEDS[0]}-{SEEDS[-1]}",
+        )
+        print(f"{cls}: {by_class[cls].to_json()}")
+    OUT.write_text(json.dumps(Nulls(by_class).to_json(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

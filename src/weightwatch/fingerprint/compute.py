@@ -1,0 +1,168 @@
+"""Compute a ``Fingerprint`` from weights alone: no inference, only the tensors it needs.
+
+It reads the token embeddings (anchor rows only), and per layer the attention and MLP
+matrices once each, streamed row block by row block, so memory stays bounded and a
+large model costs one sequential read of its attention and MLP weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from weightwatch.artifacts import Artifact, open_artifact
+from weightwatch.errors import ArtifactError
+from weightwatch.fingerprint.layout import F32, Layout, layout_of, project
+from weightwatch.fingerprint.model import Fingerprint
+from weightwatch.fingerprint.vocab import ANCHORS, anchor_ids
+
+MIN_ANCHORS = 32
+
+
+def fingerprint(path: str | os.PathLike[str] | Artifact) -> Fingerprint:
+    """Fingerprint the model at ``path`` (folder, safetensors/.bin file or GGUF)."""
+    art = path if isinstance(path, Artifact) else open_artifact(path)
+    lay = layout_of(art)
+    if art.tokenizer is None or not art.tokenizer.vocab:
+        raise ArtifactError(
+            art.root, "no tokenizer vocabulary (tokenizer.json or GGUF tokens) to match tokens by"
+        )
+    emb_t = lay.embeddings()
+    ids = anchor_ids(art.tokenizer.vocab, int(emb_t.shape[0]))
+    anchors = tuple(a for a in ANCHORS if a in ids)
+    if len(anchors) < MIN_ANCHORS:
+        raise ArtifactError(
+            art.root,
+            f"only {len(anchors)} of the {len(ANCHORS)} anchor tokens are in the vocabulary "
+            f"(need {MIN_ANCHORS})",
+        )
+    x = _rows(emb_t, [ids[a] for a in anchors])
+    unit = _unit(x)
+    layers: dict[str, list[F32]] = {"qk": [], "ov": [], "mlp_in": [], "mlp_io": []}
+    for i in range(lay.n_layers):
+        for kind, mat in _layer(lay, i, unit).items():
+            layers[kind].append(mat)
+    info = _info(art, lay, emb_t.dtype)
+    return Fingerprint(
+        anchors=anchors,
+        emb=(unit @ unit.T).astype(np.float32),
+        layers={k: np.stack(v).astype(np.float32) for k, v in layers.items()},
+        info=info,
+    )
+
+
+def _rows(t: object, rows: list[int]) -> F32:
+    from weightwatch.artifacts import Tensor
+
+    assert isinstance(t, Tensor)
+    if t.dtype in ("F32", "F16", "BF16", "F64"):
+        from weightwatch.fingerprint.layout import _f32
+
+        return _f32(t, np.asarray(t.data()[rows]))
+    return np.asarray(t.to_float32()[rows], dtype=np.float32)
+
+
+def _unit(x: F32) -> F32:
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.where(n > 0, n, 1.0)).astype(np.float32)
+
+
+def _norm_input(lay: Layout, i: int, unit: F32, part: str) -> F32:
+    """Anchors as the layer's norm hands them on: unit rows times the norm's weights."""
+    if lay.kind == "gpt2":
+        centred = unit - unit.mean(axis=1, keepdims=True)
+        base = _unit(centred)
+        name = "ln_1.weight" if part == "attn" else "ln_2.weight"
+    else:
+        base = unit
+        name = "input_layernorm.weight" if part == "attn" else "post_attention_layernorm.weight"
+    g = lay.layer(i, name).to_float32().reshape(-1) if lay.has(_full(lay, i, name)) else None
+    return base * g[None, :] if g is not None else base
+
+
+def _full(lay: Layout, i: int, part: str) -> str:
+    return (f"model.layers.{i}." if lay.kind == "gated" else f"h.{i}.") + part
+
+
+def _expand(kv: F32, n_heads: int, n_kv: int) -> F32:
+    """Repeat each key/value head's columns for the query heads that share it (GQA)."""
+    if n_heads == n_kv:
+        return kv
+    m, width = kv.shape
+    hd = width // n_kv
+    return np.repeat(kv.reshape(m, n_kv, 1, hd), n_heads // n_kv, axis=2).reshape(m, -1)
+
+
+def _layer(lay: Layout, i: int, unit: F32) -> dict[str, F32]:
+    xa = _norm_input(lay, i, unit, "attn")
+    xm = _norm_input(lay, i, unit, "mlp")
+    h = lay.hidden
+    if lay.kind == "gpt2":
+        qkv = project(xa, lay.layer(i, "attn.c_attn.weight"), conv1d=lay.conv1d)
+        q, k, v = qkv[:, :h], qkv[:, h : 2 * h], qkv[:, 2 * h : 3 * h]
+        o_t = lay.layer(i, "attn.c_proj.weight")
+        # unit @ W_o: W_o maps heads -> residual; as Linear [h, h_heads] we need unit @ W_o,
+        # which is project() with the transpose (Conv1D stores W_o.T already).
+        o = project(unit, o_t, conv1d=not lay.conv1d)
+        up = project(xm, lay.layer(i, "mlp.c_fc.weight"), conv1d=lay.conv1d)
+        down = project(unit, lay.layer(i, "mlp.c_proj.weight"), conv1d=not lay.conv1d)
+        gate = up
+    else:
+        q = project(xa, lay.layer(i, "self_attn.q_proj.weight"))
+        k = _expand(
+            project(xa, lay.layer(i, "self_attn.k_proj.weight")), lay.n_heads, lay.n_kv_heads
+        )
+        v = _expand(
+            project(xa, lay.layer(i, "self_attn.v_proj.weight")), lay.n_heads, lay.n_kv_heads
+        )
+        o = project(unit, lay.layer(i, "self_attn.o_proj.weight"), conv1d=True)
+        gate = project(xm, lay.layer(i, "mlp.gate_proj.weight"))
+        up = project(xm, lay.layer(i, "mlp.up_proj.weight"))
+        down = project(unit, lay.layer(i, "mlp.down_proj.weight"), conv1d=True)
+    return {
+        "qk": q @ k.T,
+        "ov": v @ o.T,
+        "mlp_in": gate @ gate.T,
+        "mlp_io": up @ down.T,
+    }
+
+
+def _info(art: Artifact, lay: Layout, emb_dtype: str) -> dict[str, object]:
+    dtypes = sorted({t.dtype for t in art.canonical_tensors[0] if len(t.shape) == 2})
+    card = art.card
+    return {
+        "arch": lay.arch,
+        "layout": lay.kind,
+        "hidden": lay.hidden,
+        "layers": lay.n_layers,
+        "heads": lay.n_heads,
+        "kv_heads": lay.n_kv_heads,
+        "vocab": art.tokenizer.vocab_size if art.tokenizer else None,
+        "dtypes": dtypes,
+        "tied_embeddings": not any(n in lay.tensors for n in ("lm_head.weight", "output.weight")),
+        "quantized": _looks_quantized(art, dtypes),
+        "source": Path(art.root).name,
+        "declared_base_model": list(card.base_model) if card else [],
+        "declared_relation": card.base_model_relation if card else None,
+        "embedding_dtype": emb_dtype,
+    }
+
+
+def _looks_quantized(art: Artifact, dtypes: list[str]) -> bool:
+    """Stored in a quantized type, or float weights on an integer grid (dequantized).
+
+    A row of a symmetric int8/int4 quantization has at most 256 distinct values; a
+    trained float row of more than 256 columns essentially never does.
+    """
+    if any(not d.startswith(("F", "BF")) or d.startswith("F8") for d in dtypes):
+        return True
+    for t in art.canonical_tensors[0]:
+        if len(t.shape) == 2 and t.shape[1] > 256 and "emb" not in t.name and "wte" not in t.name:
+            rows = t.to_float32()[:8]
+            # Nonzero values only: a magnitude-pruned float row has few nonzeros, all distinct.
+            distinct = [int(np.unique(r).size) for r in rows]
+            levels = [np.unique(r[r != 0]).size / max(1, int(np.count_nonzero(r))) for r in rows]
+            return max(distinct) <= 257 and max(levels) < 0.75
+    return False

@@ -1,0 +1,140 @@
+"""Where a model keeps the weights a fingerprint reads, in Linear ``[out, in]`` orientation.
+
+Two layouts cover the decoder families weightwatch fingerprints: Llama-like (Llama,
+Mistral, Qwen2, ... with separate q/k/v/o and gated MLPs) and GPT-2 (fused ``c_attn``,
+``Conv1D`` weights stored ``[in, out]``, plain MLP). GGUF files are read through their
+llama.cpp names mapped back to Hugging Face names, already in Linear orientation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from weightwatch.artifacts import Artifact, Tensor
+from weightwatch.artifacts.llamacpp import gguf_to_hf_name
+from weightwatch.errors import ArtifactError
+
+F32 = npt.NDArray[np.float32]
+ROW_CHUNK = 4096  # rows converted to float32 at a time: bounded memory for huge matrices
+
+_LLAMA_LAYER = re.compile(r"^(?:model\.)?layers\.(\d+)\.(.+)$")
+_GPT2_LAYER = re.compile(r"^(?:transformer\.)?h\.(\d+)\.(.+)$")
+_SLICEABLE = frozenset({"F32", "F16", "BF16", "F64"})
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Named access to one model's tensors, whatever file format holds them."""
+
+    root: Path
+    kind: str  # "gated" (Llama-like) or "gpt2"
+    arch: str
+    hidden: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    tensors: dict[str, Tensor]  # Hugging Face names, prefix-free for GPT-2
+    conv1d: bool  # GPT-2 weights stored [in, out] (Hugging Face), not [out, in] (GGUF)
+
+    def embeddings(self) -> Tensor:
+        for name in ("model.embed_tokens.weight", "embed_tokens.weight", "wte.weight"):
+            if name in self.tensors:
+                return self.tensors[name]
+        raise ArtifactError(self.root, "no token embedding matrix found")
+
+    def has(self, name: str) -> bool:
+        return name in self.tensors
+
+    def layer(self, i: int, part: str) -> Tensor:
+        prefix = f"model.layers.{i}." if self.kind == "gated" else f"h.{i}."
+        t = self.tensors.get(prefix + part)
+        if t is None:
+            raise ArtifactError(self.root, f"layer {i} has no {part}")
+        return t
+
+
+def layout_of(art: Artifact) -> Layout:
+    """Find the layout of ``art``'s primary weights; a clear error for other models."""
+    if art.adapter is not None and not art.config:
+        raise ArtifactError(
+            art.root, "a PEFT adapter holds only weight deltas: fingerprint it merged into its base"
+        )
+    gguf = art.gguf_metadata is not None and all(
+        f.format.value == "gguf" for f in art.files if f.path in art.primary_files
+    )
+    arch = (art.family or "").lower()
+    kept, _ = art.canonical_tensors
+    names: dict[str, Tensor] = {}
+    for t in kept:
+        name = t.name
+        if gguf:
+            mapped = gguf_to_hf_name(name, arch)
+            if mapped is None:
+                continue
+            name = mapped
+        if name.startswith("transformer."):
+            name = name[len("transformer.") :]
+        names[name] = t
+    kind = "gpt2" if arch == "gpt2" or "h.0.attn.c_attn.weight" in names else "gated"
+    pattern = _GPT2_LAYER if kind == "gpt2" else _LLAMA_LAYER
+    layers = {int(m.group(1)) for n in names if (m := pattern.match(n))}
+    if not layers:
+        raise ArtifactError(art.root, "no transformer layers found (not a decoder language model?)")
+    n_layers = max(layers) + 1
+    meta = art.gguf_metadata or {}
+    cfg = art.config
+    emb = next((names[n] for n in ("model.embed_tokens.weight", "wte.weight") if n in names), None)
+    if emb is None or len(emb.shape) != 2:
+        raise ArtifactError(art.root, "no 2-D token embedding matrix found")
+    # GGUF stores the embedding as [vocab, hidden] in numpy order too.
+    hidden = int(emb.shape[1])
+    heads = (cfg.num_heads if cfg else None) or meta.get(f"{arch}.attention.head_count")
+    kv = (cfg.num_kv_heads if cfg else None) or meta.get(f"{arch}.attention.head_count_kv")
+    if not isinstance(heads, int) or heads <= 0:
+        raise ArtifactError(art.root, "the number of attention heads is not recorded")
+    kv = kv if isinstance(kv, int) and kv > 0 else heads
+    return Layout(
+        art.root, kind, arch, hidden, n_layers, heads, kv, names, conv1d=kind == "gpt2" and not gguf
+    )
+
+
+def linear(t: Tensor, *, conv1d: bool = False) -> F32:
+    """The whole matrix as float32 ``[out, in]``."""
+    w = t.to_float32()
+    return np.ascontiguousarray(w.T) if conv1d else w
+
+
+def project(x: F32, t: Tensor, *, conv1d: bool = False) -> F32:
+    """``x @ W.T`` for a Linear weight ``W`` (``x @ W`` for Conv1D) without a float32 copy
+    of all of ``W`` when its dtype can be sliced (F32/F16/BF16 rows)."""
+    return _chunked(x, t, conv1d, lambda a, w: a @ w.T)
+
+
+def _chunked(x: F32, t: Tensor, conv1d: bool, op: Callable[[F32, F32], F32]) -> F32:
+    if t.dtype not in _SLICEABLE or len(t.shape) != 2:
+        w = linear(t, conv1d=conv1d)
+        return op(x, w)
+    raw = t.data()
+    rows = raw.shape[0]
+    if conv1d:  # [in, out]: slice input rows, accumulate
+        out = np.zeros((x.shape[0], raw.shape[1]), dtype=np.float32)
+        for a in range(0, rows, ROW_CHUNK):
+            w = _f32(t, raw[a : a + ROW_CHUNK])
+            out += x[:, a : a + w.shape[0]] @ w
+        return out
+    parts = [x @ _f32(t, raw[a : a + ROW_CHUNK]).T for a in range(0, rows, ROW_CHUNK)]
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+
+def _f32(t: Tensor, raw: npt.NDArray[np.generic]) -> F32:
+    from weightwatch.artifacts.model import bf16_to_f32
+
+    if t.dtype == "BF16":
+        return bf16_to_f32(np.asarray(raw, dtype=np.uint16))
+    return np.asarray(raw, dtype=np.float32)

@@ -1,0 +1,95 @@
+"""From the nearest registered models to a verdict: which parents, which relation.
+
+A derivative matches its parent and, more weakly, the parent's whole family; a merge of
+two unrelated bases matches both. So: the best significant match is a parent; another
+significant match is a second parent only if it is itself unrelated to the first
+(otherwise it is family of the first, not a separate origin) — then the relation is
+``merge``. p-values are Bonferroni-adjusted for the number of models searched.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from weightwatch.lineage.index import FingerprintIndex, Match
+from weightwatch.lineage.relation import Comparison, Nulls, compare
+
+SCHEMA_VERSION = "1"
+
+
+class Parent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    relation: str
+    score: float
+    p_value: float  # adjusted for the number of models searched
+
+
+class Lineage(BaseModel):
+    """The detected origin of one model, against an index; stable JSON form."""
+
+    model_config = ConfigDict(frozen=True)
+    schema_version: str = SCHEMA_VERSION
+    verdict: str  # "derived" | "unrelated"
+    relation: str  # finetune / quantized / merge / identical / unrelated
+    parents: list[Parent]
+    searched: int
+    matches: list[Comparison]
+    disagreements: list[str]
+
+
+def explain(
+    matches: list[Match],
+    index: FingerprintIndex,
+    *,
+    alpha: float = 1e-3,
+    nulls: Nulls | None = None,
+) -> Lineage:
+    n = max(1, len(index))
+    adjusted = [(m, min(1.0, m.comparison.p_value * n)) for m in matches]
+    significant = [(m, p) for m, p in adjusted if p < alpha]
+    comparisons = [m.comparison for m in matches]
+    if not significant:
+        return Lineage(
+            verdict="unrelated",
+            relation="unrelated",
+            parents=[],
+            searched=n,
+            matches=comparisons,
+            disagreements=[],
+        )
+    best, best_p = significant[0]
+    parents = [
+        Parent(
+            name=best.name,
+            relation=best.comparison.relation,
+            score=best.comparison.score,
+            p_value=best_p,
+        )
+    ]
+    best_fp = index.fingerprint(best.id)
+    for other, p in significant[1:]:
+        other_fp = index.fingerprint(other.id)
+        if best_fp is None or other_fp is None:
+            continue
+        if compare(best_fp, other_fp, nulls=nulls, alpha=alpha / n).verdict == "unrelated":
+            parents.append(
+                Parent(name=other.name, relation="merge", score=other.comparison.score, p_value=p)
+            )
+    relation = "merge" if len(parents) > 1 else parents[0].relation
+    if relation == "merge":
+        parents = [p.model_copy(update={"relation": "merge"}) for p in parents]
+    disagreements = list(best.comparison.disagreements)
+    declared = best.comparison.declared_base_model
+    if relation == "merge" and declared:
+        missing = [p.name for p in parents if p.name not in declared]
+        if missing:
+            disagreements.append(f"merge of {[p.name for p in parents]}; card omits {missing}")
+    return Lineage(
+        verdict="derived",
+        relation=relation,
+        parents=parents,
+        searched=n,
+        matches=comparisons,
+        disagreements=disagreements,
+    )

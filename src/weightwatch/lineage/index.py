@@ -1,0 +1,167 @@
+"""A persistent index of fingerprints: approximate search on first-tier vectors, exact re-rank.
+
+Layout of an index folder: ``fingerprints/<id>.wwfp`` (one fingerprint file each),
+``entries.json`` (id -> name and class), ``vectors.hnsw`` (the hnswlib graph over
+``Fingerprint.index_vector``). hnswlib was chosen by measurement (benchmarks/lineage:
+build time, p99 latency and recall against usearch and faiss on the same vectors).
+Writers take a file lock; the graph and the entry list are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from weightwatch.errors import RegistryError, UsageError
+from weightwatch.fingerprint.model import INDEX_DIM, Fingerprint
+from weightwatch.lineage.relation import Comparison, Nulls, compare
+
+SPACE = "cosine"
+M = 16
+EF_CONSTRUCTION = 200
+EF_SEARCH = 256
+_NAME = re.compile(r"^[\w.\-/@:+]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Match:
+    id: int
+    name: str
+    ann_similarity: float  # first-tier cosine
+    comparison: Comparison
+
+
+class FingerprintIndex:
+    """Nearest registered models to a fingerprint."""
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = False) -> None:
+        self.root = Path(root)
+        if create:
+            (self.root / "fingerprints").mkdir(parents=True, exist_ok=True)
+        elif (
+            not (self.root / "entries.json").is_file() and not (self.root / "fingerprints").is_dir()
+        ):
+            raise UsageError(f"{self.root}: not a fingerprint index (create one with --add)")
+        self._entries: dict[int, dict[str, Any]] = self._read_entries()
+        self._graph: Any = None
+
+    # -- storage --------------------------------------------------------------------
+    def _read_entries(self) -> dict[int, dict[str, Any]]:
+        p = self.root / "entries.json"
+        if not p.is_file():
+            return {}
+        try:
+            raw = json.loads(p.read_text())
+            return {int(k): dict(v) for k, v in raw.items()}
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise RegistryError(f"{p}: damaged index entry list ({exc})") from exc
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._entries = self._read_entries()
+            self._graph = None
+            yield
+
+    def _load_graph(self) -> Any:
+        import hnswlib
+
+        if self._graph is None:
+            g = hnswlib.Index(space=SPACE, dim=INDEX_DIM)
+            path = self.root / "vectors.hnsw"
+            if path.is_file() and self._entries:
+                g.load_index(str(path), max_elements=max(len(self._entries), 16))
+            else:
+                g.init_index(max_elements=16, M=M, ef_construction=EF_CONSTRUCTION)
+            g.set_ef(EF_SEARCH)
+            self._graph = g
+        return self._graph
+
+    def _write(self) -> None:
+        tmp = self.root / "vectors.hnsw.tmp"
+        self._load_graph().save_index(str(tmp))
+        tmp.replace(self.root / "vectors.hnsw")
+        etmp = self.root / "entries.json.tmp"
+        etmp.write_text(json.dumps({str(k): v for k, v in sorted(self._entries.items())}))
+        etmp.replace(self.root / "entries.json")
+
+    # -- API ------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, name: str, fp: Fingerprint) -> int:
+        """Store ``fp`` under ``name``; returns its id."""
+        if not _NAME.match(name):
+            raise UsageError(f"index name {name!r}: use letters, digits and . - / @ : + _")
+        with self._locked():
+            g = self._load_graph()
+            new_id = max(self._entries, default=-1) + 1
+            if g.get_current_count() + 1 > g.get_max_elements():
+                g.resize_index(max(16, 2 * g.get_max_elements()))
+            fp.save(self.root / "fingerprints" / f"{new_id}.wwfp")
+            g.add_items(fp.index_vector()[None, :], np.array([new_id]))
+            self._entries[new_id] = {"name": name, "layers": fp.n_layers}
+            self._write()
+        return new_id
+
+    def add_vectors(self, vectors: npt.NDArray[np.float32], names: list[str]) -> list[int]:
+        """Bulk-load first-tier vectors without fingerprint files (benchmarks, migrations)."""
+        with self._locked():
+            g = self._load_graph()
+            start = max(self._entries, default=-1) + 1
+            ids = np.arange(start, start + len(names))
+            need = g.get_current_count() + len(names)
+            if need > g.get_max_elements():
+                g.resize_index(need)
+            g.add_items(vectors, ids)
+            for i, n in zip(ids.tolist(), names, strict=True):
+                self._entries[i] = {"name": n, "layers": 0}
+            self._write()
+        return ids.tolist()
+
+    def fingerprint(self, entry_id: int) -> Fingerprint | None:
+        p = self.root / "fingerprints" / f"{entry_id}.wwfp"
+        return Fingerprint.load(p) if p.is_file() else None
+
+    def candidates(self, fp: Fingerprint, k: int) -> list[tuple[int, float]]:
+        """First tier: the ``k`` nearest ids by cosine of index vectors."""
+        if not self._entries:
+            return []
+        g = self._load_graph()
+        k = min(k, g.get_current_count())
+        g.set_ef(max(EF_SEARCH, k))
+        labels, dist = g.knn_query(fp.index_vector()[None, :], k=k)
+        return [(int(i), 1.0 - float(d)) for i, d in zip(labels[0], dist[0], strict=True)]
+
+    def search(
+        self,
+        fp: Fingerprint,
+        *,
+        top: int = 10,
+        candidates: int = 50,
+        nulls: Nulls | None = None,
+        alpha: float = 1e-3,
+    ) -> list[Match]:
+        """Exact comparison of the first tier's ``candidates`` best; the ``top`` by score."""
+        out: list[Match] = []
+        for entry_id, sim in self.candidates(fp, max(top, candidates)):
+            parent = self.fingerprint(entry_id)
+            if parent is None:
+                continue
+            name = str(self._entries[entry_id]["name"])
+            c = compare(parent, fp, nulls=nulls, alpha=alpha, parent_name=name)
+            out.append(Match(entry_id, name, sim, c))
+        out.sort(key=lambda m: -m.comparison.score)
+        return out[:top]
