@@ -1,6 +1,6 @@
 """Watermark detection throughput (tokens/s, one core) at vocabulary 32k and 128k.
 
-The native schemes (kgw, gumbel) hash (context, token) pairs with vectorised 64-bit
+The native schemes (kgw, gumbel, tournament) hash (context, token) pairs with vectorised 64-bit
 arithmetic, so their cost should not depend on the vocabulary; kgw-hf reproduces
 transformers' torch.randperm green lists (one permutation per distinct seed) and is
 expected to be slower and vocabulary-dependent.
@@ -50,6 +50,7 @@ def main() -> None:
             ("kgw", {"context_width": 4}),
             ("kgw", {"seeding": "selfhash", "context_width": 4}),
             ("gumbel", {}),
+            ("tournament", {}),
         ):
             scheme = get_scheme(name, **params)
             key = master.derive("bench", scheme=name)

@@ -1,8 +1,10 @@
 """Generation overhead of the watermark hook on tiny Llama models (CPU, one thread).
 
 Compares tokens/s of ``model.generate`` without a watermark, with weightwatch's hook
-(KGW over the whole vocabulary, KGW over the top-50 candidates, Gumbel) and with
-transformers' own ``WatermarkingConfig``, at batch 1 and 16.
+(KGW over the whole vocabulary and over the top-50 candidates, Gumbel, tournament
+sampling over the whole vocabulary and the top-50) and with transformers' own
+``WatermarkingConfig``, at batch 1 and 16. Overhead is against plain sampling, except
+Gumbel's, which decodes greedily and is compared with plain greedy decoding.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ def _rate(model: LlamaForCausalLM, batch: int, **kwargs: object) -> float:
 def main() -> None:
     torch.set_num_threads(1)
     master = MasterSecret(bytes(range(32)))
-    kgw, gumbel = get_scheme("kgw"), get_scheme("gumbel")
+    kgw, gumbel, tour = get_scheme("kgw"), get_scheme("gumbel"), get_scheme("tournament")
     kk, gk = master.derive("b", scheme="kgw"), master.derive("b", scheme="gumbel")
+    tk = master.derive("b", scheme="tournament")
     print("## Watermark generation overhead\n")
     print(f"Tiny Llama (hidden 128, 2 layers), {NEW_TOKENS} new tokens, one thread, best of 3.\n")
     print("| vocab | batch | setting | tokens/s | overhead |")
@@ -66,6 +69,7 @@ def main() -> None:
         hf_cfg = hf_scheme.watermarking_config(master.derive("b", scheme="kgw-hf"))
         for batch in (1, 16):
             base = _rate(model, batch, do_sample=True, top_k=0)
+            greedy = _rate(model, batch, do_sample=False)
             settings = {
                 "no watermark (sampling)": base,
                 "kgw, whole vocabulary": _rate(
@@ -82,11 +86,19 @@ def main() -> None:
                     top_k=0,
                     logits_processor=[WatermarkLogitsProcessor(kgw, kk, top_k=50)],
                 ),
-                "gumbel, whole vocabulary": _rate(
+                "tournament (depth 30), whole vocabulary": _rate(
                     model,
                     batch,
-                    do_sample=False,
-                    logits_processor=[WatermarkLogitsProcessor(gumbel, gk)],
+                    do_sample=True,
+                    top_k=0,
+                    logits_processor=[WatermarkLogitsProcessor(tour, tk)],
+                ),
+                "tournament (depth 30), top-50 candidates": _rate(
+                    model,
+                    batch,
+                    do_sample=True,
+                    top_k=0,
+                    logits_processor=[WatermarkLogitsProcessor(tour, tk, top_k=50)],
                 ),
                 "transformers WatermarkingConfig": _rate(
                     model, batch, do_sample=True, top_k=0, watermarking_config=hf_cfg
@@ -95,6 +107,17 @@ def main() -> None:
             for name, rate in settings.items():
                 overhead = "—" if rate == base else f"{(base / rate - 1) * 100:+.0f}%"
                 print(f"| {vocab:,} | {batch} | {name} | {rate:,.0f} | {overhead} |")
+            gum = _rate(
+                model,
+                batch,
+                do_sample=False,
+                logits_processor=[WatermarkLogitsProcessor(gumbel, gk)],
+            )
+            print(f"| {vocab:,} | {batch} | no watermark (greedy) | {greedy:,.0f} | — |")
+            overhead = f"{(greedy / gum - 1) * 100:+.0f}%"
+            print(
+                f"| {vocab:,} | {batch} | gumbel, whole vocabulary (vs greedy) | {gum:,.0f} | {overhead} |"
+            )
     print()
 
 

@@ -61,7 +61,7 @@ def test_unbiased_on_average_over_keys() -> None:
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(1, 20)) * 2.0
     p = _softmax(logits[0])
-    cand, context = np.arange(20)[None, :], np.array([[3]])
+    cand, context = np.arange(20)[None, :], np.array([[3, 9]])
     keys = 3000
     mean, single = np.zeros(20), []
     for i in range(keys):

@@ -47,7 +47,9 @@ U64 = npt.NDArray[np.uint64]
 
 class TournamentParams(SchemeParams):
     depth: int = Field(30, ge=1, le=64, description="tournament layers (g-value bits per token)")
-    context_width: int = Field(1, ge=1, le=16, description="previous tokens hashed")
+    # With 30 layers one key nearly fixes the next token given its context, so a
+    # one-token context lets small models fall into loops; two tokens avoid most.
+    context_width: int = Field(2, ge=1, le=16, description="previous tokens hashed")
     temperature: float = Field(1.0, gt=0.0, description="applied before the tournament")
 
 
