@@ -5,7 +5,9 @@ It runs before generate's own temperature/top-k/top-p warpers, on every row of t
 at once. With ``top_k`` set it hashes only each row's top-k candidates and masks the
 rest (-inf), so the cost per step does not grow with the vocabulary. Sampler schemes
 (Gumbel) return 0 for the chosen token and -inf elsewhere: use greedy decoding, or any
-sampling setting, the chosen token is the only one left. torch is imported lazily.
+sampling setting, the chosen token is the only one left. Reweight schemes (tournament)
+return the distribution to sample from: sample at temperature 1 with no top-k/top-p
+after it. torch is imported lazily.
 """
 
 from __future__ import annotations
