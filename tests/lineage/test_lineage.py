@@ -24,10 +24,22 @@ def test_alignment_follows_dropped_and_duplicated_layers():
     assert _align(r) == [(0, 0), (1, 1), (1, 2)]
 
 
-def test_null_p_values_and_fit():
-    null = Null.fit([0.0, 0.01, -0.01, 0.02, -0.02, 0.005, -0.005, 0.015, -0.015, 0.0], "t")
+def test_null_p_values_are_empirical_then_an_exponential_tail():
+    rng = np.random.default_rng(0)
+    scores = np.tanh(rng.normal(0.0, 0.02, 999)).tolist()
+    null = Null.fit(scores, "t")
     assert null.p_value(0.0) == pytest.approx(0.5, abs=0.05)
-    assert null.p_value(0.5) < 1e-12
+    assert null.p_value(-1.0) == 1.0
+    # in the body: (1 + #above) / (n + 1), exactly
+    z = np.asarray(null.sample)  # sorted, as stored
+    assert null.p_value(float(np.tanh(z[-200]))) == pytest.approx(201 / 1000, abs=1e-3)
+    # in the tail: decreasing, below the empirical floor, never zero
+    far = [null.p_value(s) for s in (0.08, 0.1, 0.2, 0.5)]
+    assert far == sorted(far, reverse=True) and 0 < far[-1] < 1e-6
+    # calibrated on fresh draws from the same distribution
+    fresh = np.tanh(rng.normal(0.0, 0.02, 5000))
+    for alpha in (0.1, 0.01):
+        assert np.mean([null.p_value(float(s)) < alpha for s in fresh]) <= alpha * 1.3
     with pytest.raises(Exception, match="at least 10"):
         Null.fit([0.1] * 3, "t")
 
@@ -90,7 +102,9 @@ def test_index_finds_parents_and_merges(llama_family, gpt2_family, tmp_path):
 
 
 def test_uncalibrated_class_falls_back_to_the_most_cautious_null(llama_family):
-    nulls = Nulls({"x": Null(0.0, 0.01, 10, "tight"), "y": Null(0.5, 0.2, 10, "wide")})
+    tight = Null.fit([0.01 * i for i in range(20)], "tight")
+    wide = Null.fit([0.04 * i for i in range(20)], "wide")
+    nulls = Nulls({"x": tight, "y": wide})
     base = fingerprint(llama_family.base)
     assert nulls.for_pair(base, base).source == "wide"
 

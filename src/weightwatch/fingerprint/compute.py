@@ -160,7 +160,7 @@ def _looks_quantized(art: Artifact, dtypes: list[str]) -> bool:
         return True
     for t in art.canonical_tensors[0]:
         if len(t.shape) == 2 and t.shape[1] > 256 and "emb" not in t.name and "wte" not in t.name:
-            rows = t.to_float32()[:8]
+            rows = _rows(t, list(range(8)))
             # Nonzero values only: a magnitude-pruned float row has few nonzeros, all distinct.
             distinct = [int(np.unique(r).size) for r in rows]
             levels = [np.unique(r[r != 0]).size / max(1, int(np.count_nonzero(r))) for r in rows]

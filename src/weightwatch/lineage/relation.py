@@ -3,8 +3,8 @@
 The score is the mean Pearson correlation (off-diagonal entries) of the invariant anchor
 matrices, each whitened by its model's own anchor Gram, over aligned layers (a monotone
 alignment, so dropped or duplicated layers still line up). What unrelated models score
-is estimated from unrelated pairs and kept as a normal fit of the Fisher-z transformed
-score (``Null``); a registry re-fits it on its own population, since unrelated models
+is estimated from unrelated pairs and kept as a sample of Fisher-z transformed scores
+(``Null``); a registry re-fits it on its own population, since unrelated models
 trained on similar data share structure.
 """
 
@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
-from scipy import stats  # type: ignore[import-untyped]  # no stubs installed
 
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint.model import KINDS, Fingerprint
@@ -33,26 +32,52 @@ RELATIONS = ("identical", "quantized", "finetune", "adapter", "merge", "unrelate
 
 @dataclass(frozen=True)
 class Null:
-    """Normal fit of atanh(score) over unrelated pairs of one model class."""
+    """What unrelated pairs of one model class score: a sample of atanh(score).
 
-    mean: float
-    sd: float
-    n_pairs: int
+    p-values are empirical, (1 + #{null >= z}) / (n + 1), where the sample has data; in
+    the far tail, beyond its 90th percentile, an exponential fitted to the exceedances
+    extrapolates (peaks-over-threshold). Both are conservative where a normal fit is
+    not: the alignment takes a maximum, so unrelated scores have a heavier upper tail.
+    """
+
+    sample: tuple[float, ...]  # sorted
     source: str
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.sample)
 
     def p_value(self, score: float) -> float:
         z = math.atanh(min(max(score, -0.999999), 0.999999))
-        return float(stats.norm.sf((z - self.mean) / self.sd))
+        x = np.asarray(self.sample)
+        n = x.size
+        k = int(n - np.searchsorted(x, z, side="left"))  # sample values >= z
+        empirical = (k + 1) / (n + 1)
+        u = float(np.quantile(x, 0.9))
+        if z <= u:
+            return empirical
+        excess = x[x > u] - u
+        beta = float(excess.mean()) if excess.size else 1e-3
+        tail = (excess.size + 1) / (n + 1) * math.exp(-(z - u) / max(beta, 1e-6))
+        return float(min(empirical, tail))
+
+    def caution(self) -> float:
+        """The 99th percentile of the null: how high unrelated models of this class reach."""
+        return float(np.quantile(np.asarray(self.sample), 0.99))
 
     @classmethod
     def fit(cls, scores: list[float], source: str) -> Null:
         if len(scores) < 10:
             raise UsageError(f"need at least 10 unrelated pairs to fit a null, got {len(scores)}")
-        z = np.arctanh(np.clip(np.asarray(scores), -0.999999, 0.999999))
-        return cls(float(z.mean()), float(z.std(ddof=1)), len(scores), source)
+        z = np.arctanh(np.clip(np.asarray(scores, dtype=np.float64), -0.999999, 0.999999))
+        return cls(tuple(sorted(round(float(v), 6) for v in z)), source)
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": self.mean, "sd": self.sd, "n_pairs": self.n_pairs, "source": self.source}
+        return {"source": self.source, "n_pairs": self.n_pairs, "atanh_scores": list(self.sample)}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Null:
+        return cls(tuple(sorted(float(v) for v in raw["atanh_scores"])), str(raw["source"]))
 
 
 def model_class(fp: Fingerprint) -> str:
@@ -71,19 +96,14 @@ class Nulls:
     def for_pair(self, a: Fingerprint, b: Fingerprint) -> Null:
         known = [self.by_class[c] for c in (model_class(a), model_class(b)) if c in self.by_class]
         pool = known or list(self.by_class.values())
-        return max(pool, key=lambda n: n.mean + 4 * n.sd)
+        return max(pool, key=lambda n: n.caution())
 
     def to_json(self) -> dict[str, Any]:
         return {"classes": {k: v.to_json() for k, v in sorted(self.by_class.items())}}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Nulls:
-        return cls(
-            {
-                k: Null(float(v["mean"]), float(v["sd"]), int(v["n_pairs"]), str(v["source"]))
-                for k, v in raw["classes"].items()
-            }
-        )
+        return cls({k: Null.from_json(v) for k, v in raw["classes"].items()})
 
     @classmethod
     def default(cls) -> Nulls:

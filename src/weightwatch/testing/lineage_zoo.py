@@ -176,7 +176,8 @@ def _vocab_edits(s: int) -> dict[str, Callable[[Any, Path, Path], Any]]:
 def build_population(
     arch: str, seeds: tuple[int, ...], *, cache: Path | None = None
 ) -> list[Member]:
-    """Independent bases of ``arch`` (one per seed, alternating data) each with a fine-tune.
+    """Independent bases of ``arch`` (one per seed, alternating data), each with a fine-tune
+    (and for Llama a layer-dropped copy, whose single aligned layer varies most).
 
     Cheaper than a zoo: enough unrelated pairs to fit a null for one model class.
     """
@@ -212,6 +213,9 @@ def build_population(
                     members.append(
                         Member(_save(ft, tok_dir, tmp / f"ft{k}", readme), "finetune", (k,))
                     )
+                    if arch == "llama":
+                        path = _save(evasion.drop_last_layer(m), tok_dir, tmp / f"drop{k}", readme)
+                        members.append(Member(path, "layer_dropped", (k,)))
             (tmp / "members.json").write_text(
                 json.dumps(
                     [[str(m.path.relative_to(tmp)), m.transform, list(m.parents)] for m in members]
