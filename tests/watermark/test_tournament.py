@@ -106,3 +106,14 @@ def test_bad_parameters_and_foreign_keys_are_refused() -> None:
         get_scheme("tournament", depth=65)
     with pytest.raises(UsageError):
         _scheme().score([1, 2, 3], fresh_key("kgw"))
+
+
+def test_popcount_both_paths_agree_with_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    from weightwatch.watermark import hashing
+
+    words = np.random.default_rng(4).integers(0, 2**63, 1000, dtype=np.uint64) * np.uint64(2)
+    words[:3] = [0, 2**64 - 1, 2**63]
+    expected = [bin(int(w)).count("1") for w in words]
+    assert hashing.popcount(words).tolist() == expected
+    monkeypatch.delattr(np, "bitwise_count", raising=False)  # the NumPy < 2 path
+    assert hashing.popcount(words).tolist() == expected

@@ -77,6 +77,18 @@ def unit_below(words: U64, p: float) -> npt.NDArray[np.bool_]:
     return (words >> np.uint64(11)) < threshold
 
 
+def popcount(words: U64) -> npt.NDArray[np.uint64]:
+    """Set bits of each word; NumPy >= 2 has it built in, older NumPy takes the SWAR path."""
+    builtin = getattr(np, "bitwise_count", None)
+    if builtin is not None:
+        return np.asarray(builtin(words), dtype=np.uint64)
+    x = words - ((words >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    out: npt.NDArray[np.uint64] = (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+    return out
+
+
 def key_words(material: bytes, *, offset: int = 0) -> tuple[int, int]:
     """Two 64-bit key words from 16 bytes of key material."""
     a = int.from_bytes(material[offset : offset + 8], "little")
@@ -95,6 +107,7 @@ __all__ = [
     "key_words",
     "mix64",
     "pair_words",
+    "popcount",
     "to_open_unit",
     "to_unit",
     "unit_below",

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from weightwatch.watermark.hashing import chain_hash, key_words
+from weightwatch.watermark.hashing import chain_hash, key_words, popcount
 from weightwatch.watermark.keys import WatermarkKey
 from weightwatch.watermark.nulls import BinomialNull, NullDistribution
 from weightwatch.watermark.scheme import (
@@ -81,7 +81,7 @@ class Tournament(WatermarkScheme):
         words = chain_hash(
             key_words(key.material), [ids[j : n - h + j] for j in range(h)] + [ids[h:]]
         )
-        ones = np.bitwise_count(words & self._mask).astype(np.float64)
+        ones = popcount(words & self._mask).astype(np.float64)
         return TokenScores(values=ones, dedup=words, offset=h)
 
     def _words(self, context_ids: IntArray, candidate_ids: IntArray, key: WatermarkKey) -> U64:
