@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "log_cmd",
     "scan_cmd",
     "lineage_cmd",
+    "registry_cmd",
     "audit_cmd",
     "watermark_cmd",
 )

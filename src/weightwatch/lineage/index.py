@@ -131,6 +131,9 @@ class FingerprintIndex:
             self._write()
         return ids.tolist()
 
+    def has_name(self, name: str) -> bool:
+        return any(e.get("name") == name for e in self._read_entries().values())
+
     def fingerprint(self, entry_id: int) -> Fingerprint | None:
         p = self.root / "fingerprints" / f"{entry_id}.wwfp"
         return Fingerprint.load(p) if p.is_file() else None

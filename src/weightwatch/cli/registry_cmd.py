@@ -1,0 +1,210 @@
+"""Registry commands: ``registry init|resume|proof``, ``register``, ``status``,
+``lineage-tree``, ``takedown`` and ``reinstate``.
+
+The registry is chosen by ``--registry DIR`` (else ``WEIGHTWATCH_REGISTRY``, else the
+user's data directory) and ``--db-url`` (else ``WEIGHTWATCH_DB_URL``, else SQLite in it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from weightwatch.cli import app
+from weightwatch.registry.registry import Registry, TreeNode, VersionView
+
+registry_app = typer.Typer(help="Create and maintain a registry.", no_args_is_help=True)
+
+RegistryDir = Annotated[
+    Path | None,
+    typer.Option("--registry", help="Registry data directory [env WEIGHTWATCH_REGISTRY]."),
+]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url", help="Database URL, e.g. postgresql+psycopg://… [env WEIGHTWATCH_DB_URL]."
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+STATUS_COLOURS = {
+    "published": "green",
+    "gated": "yellow",
+    "restricted": "yellow",
+    "quarantined": "magenta",
+    "taken_down": "red",
+    "blocked": "red",
+    "failed": "red",
+}
+
+
+def _open(registry: Path | None, db_url: str | None, *, runner: str = "inline") -> Registry:
+    return Registry.open(registry, db_url, runner=runner)
+
+
+def _badge(status: str) -> str:
+    return f"[bold {STATUS_COLOURS.get(status, 'white')}]{status}[/]"
+
+
+def _show(view: VersionView) -> None:
+    console = Console()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("model", escape(view.model))
+    grid.add_row("status", _badge(view.status) + f"  (requested access: {view.access})")
+    grid.add_row("files", str(view.files))
+    grid.add_row("scan", str(view.scan_verdict))
+    grid.add_row("weights digest", view.weights_digest or "-")
+    if view.decision:
+        grid.add_row("decision", f"{view.decision.action} (log entry {view.decision.log_index})")
+        for r in view.decision.reasons:
+            grid.add_row("", "• " + escape(r))
+    for p in view.parents:
+        grid.add_row(
+            "parent",
+            f"{escape(p.model)} — {p.kind} {p.relation}"
+            + (f", p = {p.p_value:.2g}" if p.p_value is not None else ""),
+        )
+    for c in view.children:
+        grid.add_row("child", f"{escape(c.model)} — {c.kind} {c.relation}")
+    if view.error:
+        grid.add_row("error", escape(view.error))
+    console.print(grid)
+
+
+@registry_app.command("init")
+def init_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
+    """Create a registry (data directory, database schema, signing key)."""
+    reg = Registry.open(registry, db_url, init=True)
+    typer.echo(f"registry ready at {reg.store.root} (signing key {reg.store.signer.key_id[:16]}…)")
+
+
+@registry_app.command("resume")
+def resume_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
+    """Finish or cleanly fail registrations a crash or restart left unfinished."""
+    states = _open(registry, db_url).resume()
+    typer.echo(f"resumed {len(states)} job(s): " + (", ".join(states) or "none"))
+
+
+@registry_app.command("proof")
+def proof_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for entry, proof and checkpoint.")
+    ],
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Export the latest decision's log entry and inclusion proof for `weightwatch log verify`."""
+    reg = _open(registry, db_url)
+    doc = reg.decision_proof(ref)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "entry.json").write_text(doc["leaf"])
+    (out / "proof.json").write_text(json.dumps({"index": doc["index"], "hashes": doc["hashes"]}))
+    (out / "checkpoint.txt").write_text(doc["checkpoint"])
+    pub = reg.store.root / "keys" / "registry-ed25519.pub"
+    (out / "log.pub").write_bytes(pub.read_bytes())
+    typer.echo(
+        f"wrote {out}/entry.json, proof.json, checkpoint.txt, log.pub — check with:\n"
+        f"  weightwatch log verify --entry {out}/entry.json --proof {out}/proof.json "
+        f"--checkpoint {out}/checkpoint.txt --pub {out}/log.pub"
+    )
+
+
+@app.command("register")
+def register_command(
+    path: Annotated[Path, typer.Argument(help="A model folder or file.", metavar="PATH")],
+    name: Annotated[str, typer.Option("--name", help="NAMESPACE/NAME to register it under.")],
+    access: Annotated[
+        str, typer.Option("--access", help="public, gated or restricted.")
+    ] = "public",
+    runner: Annotated[
+        str, typer.Option("--runner", help="Job runner: inline, thread or ray.")
+    ] = "inline",
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Scan, identify, fingerprint, trace lineage, decide, sign and log a new version."""
+    view = _open(registry, db_url, runner=runner).register(path, name, access=access)
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+    else:
+        _show(view)
+    if view.state != "complete":
+        raise typer.Exit(2)
+
+
+@app.command("status")
+def status_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """A registered version: status, decision and reasons, lineage."""
+    view = _open(registry, db_url).status(ref)
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+    else:
+        _show(view)
+
+
+@app.command("lineage-tree")
+def lineage_tree_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Every known descendant of a version, declared and detected."""
+    root = _open(registry, db_url).lineage_tree(ref)
+    if as_json:
+        typer.echo(root.model_dump_json(indent=2))
+        return
+
+    def add(tree: Tree, node: TreeNode) -> None:
+        for child in node.children:
+            label = f"{escape(child.model)} {_badge(child.status)} — {child.kind} {child.relation}"
+            add(tree.add(label), child)
+
+    tree = Tree(f"{escape(root.model)} {_badge(root.status)}")
+    add(tree, root)
+    Console().print(tree)
+
+
+@app.command("takedown")
+def takedown_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME@VERSION")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept and logged).")],
+    actor: Annotated[str, typer.Option("--actor", help="Who is taking it down.")] = "cli",
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Take a version down, log it, and re-decide all its descendants."""
+    view = _open(registry, db_url).takedown(ref, reason=reason, actor=actor)
+    _show(view)
+
+
+@app.command("reinstate")
+def reinstate_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME@VERSION")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept and logged).")],
+    actor: Annotated[str, typer.Option("--actor", help="Who is reinstating it.")] = "cli",
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Undo a takedown (logged), then re-decide the version and its descendants."""
+    _show(_open(registry, db_url).reinstate(ref, reason=reason, actor=actor))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(registry_app, name="registry")

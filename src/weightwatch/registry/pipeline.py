@@ -1,0 +1,413 @@
+"""The registration pipeline: one job per version, one committed step at a time.
+
+ingest → scan → identity → fingerprint → lineage → decide. Each step computes outside
+any transaction, then commits its results *and* the job's next step together, so a crash
+at any point re-runs at most the step it interrupted, and steps are written to be
+repeatable (results are replaced, blobs are content-addressed). The version becomes
+visible (``state='complete'``) in the same transaction as its decision, its signed
+attestation and its transparency-log entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, select, update
+
+from weightwatch.artifacts import open_artifact
+from weightwatch.attest.bundle import sign_statement, statement
+from weightwatch.attest.checkpoint import entry_leaf
+from weightwatch.errors import ArtifactError, RegistryError, WeightwatchError
+from weightwatch.fingerprint import Fingerprint, fingerprint
+from weightwatch.identity import compute_manifest
+from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
+from weightwatch.lineage import explain
+from weightwatch.registry import schema
+from weightwatch.registry.store import Store, now
+from weightwatch.scan import scan_paths
+
+STEPS = ("ingest", "scan", "identity", "fingerprint", "lineage", "decide", "done")
+# Crash-test hook: ``WEIGHTWATCH_CRASH_AFTER=<step>`` kills the process with SIGKILL right
+# after that step committed (``<step>:before`` just before it commits).
+CRASH_ENV = "WEIGHTWATCH_CRASH_AFTER"
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def work_dir(store: Store, version_id: int) -> Path:
+    return store.root / "work" / str(version_id)
+
+
+def fp_path(store: Store, version_id: int) -> Path:
+    return store.root / "fingerprints" / f"{version_id}.wwfp"
+
+
+def _version(conn: Connection, version_id: int) -> Any:
+    row = conn.execute(select(schema.versions).where(schema.versions.c.id == version_id)).first()
+    if row is None:
+        raise RegistryError(f"no version {version_id}")
+    return row
+
+
+def _put_report(conn: Connection, version_id: int, kind: str, body: Any) -> None:
+    conn.execute(
+        delete(schema.reports).where(
+            and_(schema.reports.c.version_id == version_id, schema.reports.c.kind == kind)
+        )
+    )
+    conn.execute(
+        schema.reports.insert().values(
+            version_id=version_id,
+            kind=kind,
+            body=json.dumps(body, sort_keys=True),
+            created_at=now(),
+        )
+    )
+
+
+def report(conn: Connection, version_id: int, kind: str) -> Any:
+    row = conn.execute(
+        select(schema.reports.c.body).where(
+            and_(schema.reports.c.version_id == version_id, schema.reports.c.kind == kind)
+        )
+    ).first()
+    return json.loads(row[0]) if row else None
+
+
+# -- steps: each returns a function that persists its results in a transaction -------
+
+Persist = Callable[[Connection], None]
+
+
+def step_ingest(store: Store, version_id: int) -> Persist:
+    with store.engine.connect() as conn:
+        source = Path(_version(conn, version_id).source)
+    if not source.exists():
+        raise ArtifactError(source, "no such file or directory (moved before ingest finished?)")
+    entries: list[tuple[str, int, str]] = []
+    for rel, p in list_files(source, DEFAULT_IGNORE):
+        if p.is_symlink():
+            raise ArtifactError(p, "is a symbolic link: register the files themselves")
+        digest, size = store.blobs.put(p)
+        entries.append((rel, size, digest))
+    store.blobs.link_tree([(rel, d) for rel, _, d in entries], work_dir(store, version_id))
+
+    def persist(conn: Connection) -> None:
+        conn.execute(delete(schema.files).where(schema.files.c.version_id == version_id))
+        if entries:
+            conn.execute(
+                schema.files.insert(),
+                [
+                    {"version_id": version_id, "path": r, "size": s, "sha256": d}
+                    for r, s, d in entries
+                ],
+            )
+
+    return persist
+
+
+def step_scan(store: Store, version_id: int) -> Persist:
+    rep = scan_paths([work_dir(store, version_id)])
+    body = rep.to_json()
+    return lambda conn: _put_report(conn, version_id, "scan", body)
+
+
+def step_identity(store: Store, version_id: int) -> Persist:
+    manifest = compute_manifest(work_dir(store, version_id), algorithm="sha256")
+
+    def persist(conn: Connection) -> None:
+        conn.execute(
+            update(schema.versions)
+            .where(schema.versions.c.id == version_id)
+            .values(
+                manifest=manifest.canonical_json().decode(),
+                weights_digest=manifest.weights_digest,
+                value_digest=manifest.value_digest,
+            )
+        )
+
+    return persist
+
+
+def step_fingerprint(store: Store, version_id: int) -> Persist:
+    out = fp_path(store, version_id)
+    try:
+        fp = fingerprint(work_dir(store, version_id))
+    except (ArtifactError, WeightwatchError) as exc:
+        body: dict[str, Any] = {"fingerprinted": False, "reason": str(exc.diagnostics())}
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fp.save(out.with_suffix(".tmp"))
+        out.with_suffix(".tmp").replace(out)
+        body = {
+            "fingerprinted": True,
+            "anchors": len(fp.anchors),
+            "layers": fp.n_layers,
+            "info": fp.info,
+        }
+    return lambda conn: _put_report(conn, version_id, "fingerprint", body)
+
+
+def _complete_ids(conn: Connection) -> set[int]:
+    rows = conn.execute(select(schema.versions.c.id).where(schema.versions.c.state == "complete"))
+    return {int(r[0]) for r in rows}
+
+
+def _resolve(conn: Connection, name: str) -> int | None:
+    """Latest complete version of a registered ``namespace/name`` (card base_model ids)."""
+    if "/" not in name:
+        return None
+    ns, _, model = name.partition("/")
+    row = conn.execute(
+        select(schema.versions.c.id)
+        .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
+        .where(
+            and_(
+                schema.models.c.namespace == ns,
+                schema.models.c.name == model,
+                schema.versions.c.state == "complete",
+            )
+        )
+        .order_by(schema.versions.c.number.desc())
+    ).first()
+    return int(row[0]) if row else None
+
+
+def version_label(conn: Connection, version_id: int) -> str:
+    row = conn.execute(
+        select(schema.models.c.namespace, schema.models.c.name, schema.versions.c.number)
+        .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
+        .where(schema.versions.c.id == version_id)
+    ).first()
+    if row is None:
+        raise RegistryError(f"no version {version_id}")
+    return f"{row[0]}/{row[1]}@{row[2]}"
+
+
+def step_lineage(store: Store, version_id: int) -> Persist:
+    work = work_dir(store, version_id)
+    art = open_artifact(work)
+    declared = list(art.card.base_model) if art.card else []
+    declared_relation = art.card.base_model_relation if art.card else None
+    if art.adapter is not None and art.adapter.base_model and not declared:
+        declared = [art.adapter.base_model]
+        declared_relation = "adapter"
+    fp_file = fp_path(store, version_id)
+    detected: list[dict[str, Any]] = []
+    lineage_doc: dict[str, Any] | None = None
+    with store.engine.connect() as conn:
+        complete = _complete_ids(conn)
+        declared_ids = {d: _resolve(conn, d) for d in declared}
+        if fp_file.is_file():
+            fp = Fingerprint.load(fp_file)
+            matches = [
+                m
+                for m in store.index.search(fp, top=10)
+                if m.name.isdigit() and int(m.name) in complete and int(m.name) != version_id
+            ]
+            labels = {m.name: version_label(conn, int(m.name)) for m in matches}
+            relabelled = [
+                dataclasses.replace(
+                    m,
+                    name=labels[m.name],
+                    comparison=m.comparison.model_copy(update={"parent": labels[m.name]}),
+                )
+                for m in matches
+            ]
+            found = explain(relabelled, store.index)
+            lineage_doc = found.model_dump(mode="json")
+            by_label = {version_label(conn, int(m.name)): int(m.name) for m in matches}
+            for parent in found.parents:
+                detected.append(
+                    {
+                        "parent_id": by_label[parent.name],
+                        "relation": parent.relation,
+                        "score": parent.score,
+                        "p_value": parent.p_value,
+                    }
+                )
+    body = {
+        "declared": declared,
+        "declared_relation": declared_relation,
+        "declared_resolved": {k: v for k, v in declared_ids.items()},
+        "detected": lineage_doc,
+    }
+
+    def persist(conn: Connection) -> None:
+        conn.execute(delete(schema.edges).where(schema.edges.c.child_id == version_id))
+        rows = [{"child_id": version_id, "kind": "detected", **d} for d in detected] + [
+            {
+                "child_id": version_id,
+                "parent_id": pid,
+                "kind": "declared",
+                "relation": declared_relation or "unspecified",
+                "score": None,
+                "p_value": None,
+            }
+            for pid in {v for v in declared_ids.values() if v is not None}
+        ]
+        if rows:
+            conn.execute(schema.edges.insert(), rows)
+        _put_report(conn, version_id, "lineage", body)
+
+    return persist
+
+
+def step_decide(store: Store, version_id: int, *, cause: str = "registration") -> Persist:
+    from weightwatch.registry.decide import decide
+
+    decision = decide(store, version_id)
+
+    def persist(conn: Connection) -> None:
+        v = _version(conn, version_id)
+        label = version_label(conn, version_id)
+        manifest = Manifest.model_validate_json(v.manifest)
+        status = decision.status
+        body = {
+            "model": label,
+            "weights_digest": manifest.weights_digest,
+            "value_digest": manifest.value_digest,
+            "action": decision.action,
+            "status": status,
+            "reasons": decision.reasons,
+            "cause": cause,
+        }
+        kind = "registration" if v.state != "complete" else "decision"
+        leaf = entry_leaf(kind, body, time=now())
+        (log_index,) = store.log.append_many([(kind, leaf)], conn=conn)
+        conn.execute(
+            schema.decisions.insert().values(
+                version_id=version_id,
+                action=decision.action,
+                status=status,
+                reasons=json.dumps(decision.reasons),
+                cause=cause,
+                log_index=log_index,
+                created_at=now(),
+            )
+        )
+        if v.state != "complete":  # first decision: attest, index and make it visible
+            stmt = statement(manifest, model_name=label, ignore=list(DEFAULT_IGNORE))
+            bundle = sign_statement(stmt, store.signer)
+            conn.execute(
+                delete(schema.attestations).where(schema.attestations.c.version_id == version_id)
+            )
+            conn.execute(
+                schema.attestations.insert().values(
+                    version_id=version_id,
+                    bundle=json.dumps(bundle, sort_keys=True),
+                    key_id=store.signer.key_id,
+                    log_index=log_index,
+                )
+            )
+            fp_file = fp_path(store, version_id)
+            if fp_file.is_file() and not store.index.has_name(str(version_id)):
+                store.index.add(str(version_id), Fingerprint.load(fp_file))
+        conn.execute(
+            update(schema.versions)
+            .where(schema.versions.c.id == version_id)
+            .values(state="complete", status=status, completed_at=v.completed_at or now())
+        )
+
+    return persist
+
+
+STEP_FUNCS: dict[str, Callable[[Store, int], Persist]] = {
+    "ingest": step_ingest,
+    "scan": step_scan,
+    "identity": step_identity,
+    "fingerprint": step_fingerprint,
+    "lineage": step_lineage,
+    "decide": step_decide,
+}
+
+
+def run_job(store: Store, job_id: int, *, owner: str | None = None) -> str:
+    """Run a job's remaining steps; returns its final state (``done`` or ``failed``)."""
+    me = owner or owner_id()
+    while True:
+        with store.write.begin() as conn:
+            job = conn.execute(select(schema.jobs).where(schema.jobs.c.id == job_id)).first()
+            if job is None:
+                raise RegistryError(f"no job {job_id}")
+            if job.state in ("done", "failed"):
+                return str(job.state)
+            if job.state == "running" and job.owner not in (me, None) and _alive(job.owner):
+                return "running"  # another live worker holds it
+            conn.execute(
+                update(schema.jobs)
+                .where(schema.jobs.c.id == job_id)
+                .values(state="running", owner=me, attempts=job.attempts + 1, updated_at=now())
+            )
+        step, version_id = str(job.step), int(job.version_id)
+        try:
+            persist = STEP_FUNCS[step](store, version_id)
+        except WeightwatchError as exc:
+            _fail(store, job_id, version_id, f"{step}: {exc.diagnostics()}")
+            return "failed"
+        nxt = STEPS[STEPS.index(step) + 1]
+        _crash_point(f"{step}:before")
+        with store.write.begin() as conn:
+            persist(conn)
+            conn.execute(
+                update(schema.jobs)
+                .where(schema.jobs.c.id == job_id)
+                .values(step=nxt, state="done" if nxt == "done" else "running", updated_at=now())
+            )
+        _crash_point(step)
+
+
+def _fail(store: Store, job_id: int, version_id: int, error: str) -> None:
+    with store.write.begin() as conn:
+        conn.execute(
+            update(schema.jobs)
+            .where(schema.jobs.c.id == job_id)
+            .values(state="failed", error=error, updated_at=now())
+        )
+        conn.execute(
+            update(schema.versions)
+            .where(schema.versions.c.id == version_id)
+            .values(state="failed", status="failed", error=error)
+        )
+
+
+def _alive(owner: str | None) -> bool:
+    """Is the process that holds a job still running (same host only; others assumed so)?"""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def unfinished(store: Store) -> list[int]:
+    """Jobs a crash or restart left queued or running with a dead owner."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(schema.jobs.c.id, schema.jobs.c.state, schema.jobs.c.owner).where(
+                schema.jobs.c.state.in_(("queued", "running"))
+            )
+        ).all()
+    return [int(r[0]) for r in rows if r[1] == "queued" or not _alive(r[2])]

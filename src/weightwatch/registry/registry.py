@@ -1,0 +1,377 @@
+"""The registry's public API: register, look up, trace lineage, take down, reinstate.
+
+All writes go through the pipeline (registrations) or one transaction each (takedowns),
+and every decision lands in the transparency log. Reports are pydantic models with a
+stable JSON form.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Connection, and_, func, select, update
+
+from weightwatch.attest.checkpoint import entry_leaf
+from weightwatch.errors import ArtifactError, RegistryError, UsageError
+from weightwatch.registry import schema
+from weightwatch.registry.pipeline import report, step_decide, unfinished, version_label
+from weightwatch.registry.runners import Runner, make_runner
+from weightwatch.registry.store import Store, now, open_store, parse_name, parse_ref
+
+ACCESS = ("public", "gated", "restricted")
+SCHEMA_VERSION = "1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DecisionView(_Model):
+    action: str
+    status: str
+    reasons: list[str]
+    cause: str
+    log_index: int | None
+    created_at: str
+
+
+class EdgeView(_Model):
+    model: str
+    kind: str  # declared | detected
+    relation: str
+    score: float | None
+    p_value: float | None
+
+
+class VersionView(_Model):
+    schema_version: str = SCHEMA_VERSION
+    model: str  # namespace/name@number
+    state: str
+    status: str
+    access: str
+    weights_digest: str | None
+    value_digest: str | None
+    files: int
+    scan_verdict: str | None
+    decision: DecisionView | None
+    history: list[DecisionView]
+    parents: list[EdgeView]
+    children: list[EdgeView]
+    error: str | None
+
+
+class TreeNode(_Model):
+    model: str
+    status: str
+    relation: str | None
+    kind: str | None
+    children: list[TreeNode]
+
+
+class Registry:
+    """A registry opened on a data directory (and database)."""
+
+    def __init__(self, store: Store, *, runner: str = "inline") -> None:
+        self.store = store
+        self.runner: Runner = make_runner(runner, store)
+
+    @classmethod
+    def open(
+        cls,
+        root: str | os.PathLike[str] | None = None,
+        db_url: str | None = None,
+        *,
+        init: bool = False,
+        runner: str = "inline",
+    ) -> Registry:
+        return cls(open_store(Path(root) if root else None, db_url, init=init), runner=runner)
+
+    def close(self) -> None:
+        self.store.engine.dispose()
+
+    # -- registering -------------------------------------------------------------------
+    def submit(self, path: str | os.PathLike[str], name: str, *, access: str = "public") -> int:
+        """Create a pending version and its job; returns the job id (nothing visible yet)."""
+        if access not in ACCESS:
+            raise UsageError(f"access must be one of {', '.join(ACCESS)}, not {access!r}")
+        source = Path(path)
+        if not source.exists():
+            raise ArtifactError(source, "no such file or directory")
+        ns, model = parse_name(name)
+        with self.store.write.begin() as conn:
+            row = conn.execute(
+                select(schema.models.c.id).where(
+                    and_(schema.models.c.namespace == ns, schema.models.c.name == model)
+                )
+            ).first()
+            if row is None:
+                model_id = int(
+                    conn.execute(
+                        schema.models.insert().values(namespace=ns, name=model, created_at=now())
+                    ).inserted_primary_key[0]  # type: ignore[index]
+                )
+            else:
+                model_id = int(row[0])
+            number = (
+                int(
+                    conn.execute(
+                        select(func.coalesce(func.max(schema.versions.c.number), 0)).where(
+                            schema.versions.c.model_id == model_id
+                        )
+                    ).scalar_one()
+                )
+                + 1
+            )
+            version_id = int(
+                conn.execute(
+                    schema.versions.insert().values(
+                        model_id=model_id,
+                        number=number,
+                        state="pending",
+                        status="pending",
+                        access=access,
+                        source=str(source.resolve()),
+                        created_at=now(),
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+            job_id = int(
+                conn.execute(
+                    schema.jobs.insert().values(
+                        version_id=version_id,
+                        step="ingest",
+                        state="queued",
+                        attempts=0,
+                        updated_at=now(),
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+        return job_id
+
+    def register(
+        self, path: str | os.PathLike[str], name: str, *, access: str = "public"
+    ) -> VersionView:
+        """Run the whole pipeline for ``path`` as a new version of ``name``."""
+        job_id = self.submit(path, name, access=access)
+        self.runner.run([job_id])
+        return self.version_of_job(job_id)
+
+    def resume(self) -> list[str]:
+        """Finish (or cleanly fail) every job a crash or restart left behind."""
+        return self.runner.run(unfinished(self.store))
+
+    def version_of_job(self, job_id: int) -> VersionView:
+        with self.store.engine.connect() as conn:
+            vid = conn.execute(
+                select(schema.jobs.c.version_id).where(schema.jobs.c.id == job_id)
+            ).scalar_one()
+            return self._view(conn, int(vid))
+
+    # -- reading -----------------------------------------------------------------------
+    def _version_id(self, conn: Connection, ref: str, *, any_state: bool = False) -> int:
+        ns, model, number = parse_ref(ref)
+        q = (
+            select(schema.versions.c.id)
+            .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
+            .where(and_(schema.models.c.namespace == ns, schema.models.c.name == model))
+        )
+        if not any_state:
+            q = q.where(schema.versions.c.state == "complete")
+        if number is not None:
+            q = q.where(schema.versions.c.number == number)
+        row = conn.execute(q.order_by(schema.versions.c.number.desc())).first()
+        if row is None:
+            raise RegistryError(f"no registered version {ref!r}")
+        return int(row[0])
+
+    def status(self, ref: str) -> VersionView:
+        with self.store.engine.connect() as conn:
+            return self._view(conn, self._version_id(conn, ref))
+
+    def versions(self) -> list[VersionView]:
+        with self.store.engine.connect() as conn:
+            ids = conn.execute(
+                select(schema.versions.c.id)
+                .where(schema.versions.c.state == "complete")
+                .order_by(schema.versions.c.id)
+            ).all()
+            return [self._view(conn, int(r[0])) for r in ids]
+
+    def _decisions(self, conn: Connection, vid: int) -> list[DecisionView]:
+        rows = conn.execute(
+            select(schema.decisions)
+            .where(schema.decisions.c.version_id == vid)
+            .order_by(schema.decisions.c.id)
+        ).all()
+        return [
+            DecisionView(
+                action=r.action,
+                status=r.status,
+                reasons=json.loads(r.reasons),
+                cause=r.cause,
+                log_index=r.log_index,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    def _edges(self, conn: Connection, vid: int, *, parents: bool) -> list[EdgeView]:
+        mine, other = (
+            (schema.edges.c.child_id, schema.edges.c.parent_id)
+            if parents
+            else (schema.edges.c.parent_id, schema.edges.c.child_id)
+        )
+        rows = conn.execute(select(schema.edges, other.label("other")).where(mine == vid)).all()
+        return [
+            EdgeView(
+                model=version_label(conn, int(r.other)),
+                kind=r.kind,
+                relation=r.relation,
+                score=r.score,
+                p_value=r.p_value,
+            )
+            for r in sorted(rows, key=lambda r: (r.other, r.kind))
+        ]
+
+    def _view(self, conn: Connection, vid: int) -> VersionView:
+        v = conn.execute(select(schema.versions).where(schema.versions.c.id == vid)).first()
+        if v is None:
+            raise RegistryError(f"no version {vid}")
+        scan = report(conn, vid, "scan")
+        history = self._decisions(conn, vid)
+        n_files = conn.execute(
+            select(func.count()).select_from(schema.files).where(schema.files.c.version_id == vid)
+        ).scalar_one()
+        return VersionView(
+            model=version_label(conn, vid),
+            state=v.state,
+            status=v.status,
+            access=v.access,
+            weights_digest=v.weights_digest,
+            value_digest=v.value_digest,
+            files=int(n_files),
+            scan_verdict=scan.get("verdict") if isinstance(scan, dict) else None,
+            decision=history[-1] if history else None,
+            history=history,
+            parents=self._edges(conn, vid, parents=True),
+            children=self._edges(conn, vid, parents=False),
+            error=v.error,
+        )
+
+    def lineage_tree(self, ref: str) -> TreeNode:
+        """The version's descendants (by detected or declared edges) as a tree."""
+        with self.store.engine.connect() as conn:
+            root = self._version_id(conn, ref)
+
+            def node(
+                vid: int, relation: str | None, kind: str | None, seen: frozenset[int]
+            ) -> TreeNode:
+                status = conn.execute(
+                    select(schema.versions.c.status).where(schema.versions.c.id == vid)
+                ).scalar_one()
+                kids = []
+                for e in conn.execute(
+                    select(schema.edges)
+                    .where(schema.edges.c.parent_id == vid)
+                    .order_by(schema.edges.c.child_id)
+                ).all():
+                    if e.child_id in seen:
+                        continue
+                    kids.append(node(int(e.child_id), e.relation, e.kind, seen | {vid}))
+                return TreeNode(
+                    model=version_label(conn, vid),
+                    status=status,
+                    relation=relation,
+                    kind=kind,
+                    children=kids,
+                )
+
+            return node(root, None, None, frozenset())
+
+    def descendants(self, conn: Connection, vid: int) -> list[int]:
+        out: list[int] = []
+        frontier = [vid]
+        while frontier:
+            rows = conn.execute(
+                select(schema.edges.c.child_id).where(schema.edges.c.parent_id.in_(frontier))
+            ).all()
+            frontier = [int(r[0]) for r in rows if int(r[0]) not in out and int(r[0]) != vid]
+            out += frontier
+        return out
+
+    # -- takedowns -----------------------------------------------------------------------
+    def takedown(self, ref: str, *, reason: str, actor: str = "cli") -> VersionView:
+        """Block a version, log it, and re-decide every known descendant."""
+        return self._set_down(ref, reason=reason, actor=actor, down=True)
+
+    def reinstate(self, ref: str, *, reason: str, actor: str = "cli") -> VersionView:
+        return self._set_down(ref, reason=reason, actor=actor, down=False)
+
+    def _set_down(self, ref: str, *, reason: str, actor: str, down: bool) -> VersionView:
+        if not reason.strip():
+            raise UsageError("a takedown or reinstatement needs a --reason")
+        action = "takedown" if down else "reinstatement"
+        with self.store.write.begin() as conn:
+            vid = self._version_id(conn, ref)
+            label = version_label(conn, vid)
+            current = conn.execute(
+                select(schema.versions.c.status).where(schema.versions.c.id == vid)
+            ).scalar_one()
+            if down and current == "taken_down":
+                raise RegistryError(f"{label} is already taken down")
+            if not down and current != "taken_down":
+                raise RegistryError(f"{label} is not taken down (status {current})")
+            body = {"model": label, "action": action, "actor": actor, "reason": reason}
+            (idx,) = self.store.log.append_many(
+                [(action, entry_leaf(action, body, time=now()))], conn=conn
+            )
+            conn.execute(
+                schema.takedowns.insert().values(
+                    version_id=vid,
+                    action=action,
+                    actor=actor,
+                    reason=reason,
+                    log_index=idx,
+                    created_at=now(),
+                )
+            )
+            if down:
+                conn.execute(
+                    update(schema.versions)
+                    .where(schema.versions.c.id == vid)
+                    .values(status="taken_down")
+                )
+            affected = self.descendants(conn, vid)
+        if not down:
+            self._redecide(vid, cause=f"reinstatement of {label}")
+        for child in affected:
+            self._redecide(child, cause=f"{action} of {label}")
+        return self.status(f"{label}")
+
+    def _redecide(self, vid: int, *, cause: str) -> None:
+        persist = step_decide(self.store, vid, cause=cause)
+        with self.store.write.begin() as conn:
+            persist(conn)
+
+    # -- proofs ----------------------------------------------------------------------------
+    def decision_proof(self, ref: str) -> dict[str, Any]:
+        """The latest decision's log entry, inclusion proof and a signed checkpoint."""
+        from weightwatch.registry.store import LOG_ORIGIN
+
+        view = self.status(ref)
+        if view.decision is None or view.decision.log_index is None:
+            raise RegistryError(f"{ref}: no logged decision")
+        note = self.store.log.checkpoint(self.store.signer, origin=LOG_ORIGIN)
+        idx = view.decision.log_index
+        entry = self.store.log.entry(idx)
+        size = int(note.split("\n")[1])
+        return {
+            "index": idx,
+            "leaf": entry.leaf.decode(),
+            "hashes": [h.hex() for h in self.store.log.inclusion_proof(idx, size)],
+            "checkpoint": note,
+        }

@@ -1,0 +1,141 @@
+"""The registry's tables (SQLAlchemy Core). Alembic migrations create them; see migrations/.
+
+A version row exists from the moment a registration starts, but is visible (``state =
+'complete'``) only after every pipeline step has committed, so a crash never exposes a
+half-registered version. Statuses follow tiered access: published, gated, restricted,
+quarantined, taken_down.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("namespace", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("namespace", "name", name="uq_models_name"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(20), nullable=False),  # pending | complete | failed
+    Column(
+        "status", String(20), nullable=False
+    ),  # published | gated | restricted | quarantined | taken_down
+    Column("access", String(20), nullable=False),  # requested access tier
+    Column("weights_digest", String(64)),
+    Column("value_digest", String(64)),
+    Column("manifest", Text),  # canonical JSON of the Manifest
+    Column("source", Text, nullable=False),  # where it was registered from
+    Column("error", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("completed_at", String(40)),
+    UniqueConstraint("model_id", "number", name="uq_versions_number"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),  # also the blob key
+)
+
+reports = Table(  # scan, facts, audit and lineage reports, as stable JSON
+    "reports",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+edges = Table(  # lineage: declared (from the card) and detected (from the weights)
+    "edges",
+    metadata,
+    Column("child_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("parent_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("kind", String(10), primary_key=True),  # declared | detected
+    Column("relation", String(20), nullable=False),
+    Column("score", Float),
+    Column("p_value", Float),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reasons", Text, nullable=False),  # JSON list
+    Column("cause", String(40), nullable=False),  # registration | takedown of X | reinstatement
+    Column("log_index", BigInteger),
+    Column("created_at", String(40), nullable=False),
+)
+
+attestations = Table(
+    "attestations",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("bundle", Text, nullable=False),  # Sigstore bundle JSON (DSSE over the manifest)
+    Column("key_id", String(100), nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+)
+
+takedowns = Table(
+    "takedowns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("action", String(20), nullable=False),  # takedown | reinstate
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("step", String(20), nullable=False),  # the next step to run
+    Column("state", String(20), nullable=False),  # queued | running | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("owner", String(100)),  # runner that holds it
+    Column("error", Text),
+    Column("updated_at", String(40), nullable=False),
+)
+
+keys = Table(  # the registry's signing key ids over time (key changes are logged)
+    "keys",
+    metadata,
+    Column("key_id", String(100), primary_key=True),
+    Column("public_pem", LargeBinary, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("log_index", BigInteger),
+)
