@@ -1,0 +1,61 @@
+"""Registries on SQLite and on a real PostgreSQL server, and model folders to register."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from weightwatch.registry import Registry
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.db'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    import psycopg
+
+    name = f"reg_{uuid.uuid4().hex[:12]}"
+    admin = server.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def registry(tmp_path, db_url) -> Iterator[Registry]:  # type: ignore[no-untyped-def]
+    reg = Registry.open(tmp_path / "registry", db_url, init=True)
+    yield reg
+    reg.close()
+
+
+def with_card(
+    src: Path,
+    dest: Path,
+    *,
+    base_model: str | None,
+    relation: str | None,
+    license: str | None = None,
+) -> Path:
+    """A copy of a model folder whose card declares the given base model (or none)."""
+    shutil.copytree(src, dest)
+    readme = dest / "README.md"
+    text = readme.read_text() if readme.exists() else "---\n---\n# model\n"
+    text = re.sub(r"(?m)^base_model:.*\n(?:- .*\n)*", "", text)
+    text = re.sub(r"(?m)^base_model_relation:.*\n", "", text)
+    extra = ""
+    if base_model:
+        extra += f"base_model: {base_model}\n"
+    if relation:
+        extra += f"base_model_relation: {relation}\n"
+    if license:
+        text = re.sub(r"(?m)^license:.*\n", "", text)
+        extra += f"license: {license}\n"
+    readme.write_text(text.replace("---\n", "---\n" + extra, 1))
+    return dest
