@@ -1,10 +1,405 @@
-"""``weightwatch audit ...`` (commands are being built; see the issue tracker)."""
+"""``weightwatch audit run | compare``: red-team audits of a model or an endpoint.
+
+``run`` exits 0 whatever the attack success rate (it measures); ``compare`` exits 1 when
+the derivative's safety was stripped or it over-refuses (a finding); both exit 2 on a
+usage or input error.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from weightwatch.audit.cache import ResponseCache, default_cache_path
+from weightwatch.audit.comparison import ComparisonResult, ComparisonVerdict
+from weightwatch.audit.derivative import DerivativeReport, compare_reports
+from weightwatch.audit.options import load_behaviors, open_judge, parse_attacks
+from weightwatch.audit.report import AuditReport
+from weightwatch.audit.runner import AuditConfig, run_audit
+from weightwatch.audit.targets import GenerationSettings, Target, open_target
+from weightwatch.cli import EXIT_FINDINGS
+from weightwatch.errors import UsageError
 
 audit_app = typer.Typer(help="Red-team safety audits.", no_args_is_help=True)
+
+SuiteOpt = Annotated[
+    str, typer.Option("--suite", help="Built-in suite name or a .csv/.jsonl file.")
+]
+OverOpt = Annotated[
+    str,
+    typer.Option("--over-refusal", help="Benign suite for over-refusal, or 'none'."),
+]
+AttacksOpt = Annotated[
+    str,
+    typer.Option("--attacks", help="Comma-separated attack specs, e.g. direct,past_tense."),
+]
+ManyShotOpt = Annotated[
+    str | None,
+    typer.Option("--many-shot", help="Shot counts for the many-shot curve, e.g. 1,4,16,64."),
+]
+JudgeOpt = Annotated[
+    str, typer.Option("--judge", help="'keyword' (rule-based) or an OpenAI-compatible URL.")
+]
+JudgeModelOpt = Annotated[
+    str | None, typer.Option("--judge-model", help="Model name at the judge endpoint.")
+]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", help="At most N behaviours per suite (stable sample).")
+]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache", help="Response cache (SQLite); default in ~/.cache.")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Use a throwaway cache.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write a single-file HTML report.")]
+MaxTokOpt = Annotated[int, typer.Option("--max-new-tokens", help="Reply length limit.")]
+TempOpt = Annotated[float, typer.Option("--temperature", help="0 for greedy decoding.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling, shots and --limit.")]
+ConcOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight for an endpoint.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads for a local model.")]
+KeyEnvOpt = Annotated[
+    str, typer.Option("--api-key-env", help="Environment variable holding the API key.")
+]
+_KEY_ENV = "WEIGHTWATCH_AUDIT_API_KEY"
+
+
+@contextmanager
+def _cache(path: Path | None, disabled: bool) -> Iterator[ResponseCache]:
+    cache = ResponseCache(":memory:" if disabled else (path or default_cache_path()))
+    try:
+        yield cache
+    finally:
+        cache.close()
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], None]] | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+
+        def track(label: str) -> Callable[[int, int], None]:
+            task = bar.add_task(escape(label), total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return update
+
+        yield track
+
+
+def _target(
+    where: str | None, model: str | None, *, key_env: str, concurrency: int, threads: int | None
+) -> Target:
+    if where is None:
+        raise UsageError("give --endpoint URL --model NAME, or --model-dir DIR")
+    if where.startswith(("http://", "https://")):
+        return open_target(
+            endpoint=where, model=model, api_key=os.environ.get(key_env), concurrency=concurrency
+        )
+    if model is not None:
+        raise UsageError(f"{where}: --model names a model at an endpoint, not in a folder")
+    return open_target(model_dir=where, threads=threads)
+
+
+def _config(
+    attacks: str,
+    many_shot: str | None,
+    judge: str,
+    judge_model: str | None,
+    key_env: str,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    concurrency: int,
+) -> AuditConfig:
+    shots: list[int] = []
+    for item in filter(None, (s.strip() for s in (many_shot or "").split(","))):
+        try:
+            shots.append(int(item))
+        except ValueError:
+            raise UsageError(f"--many-shot takes integers, not {item!r}") from None
+    try:
+        settings = GenerationSettings(
+            max_new_tokens=max_new_tokens, temperature=temperature, seed=seed
+        )
+    except ValueError as exc:
+        raise UsageError(f"generation settings: {exc}") from exc
+    return AuditConfig(
+        attacks=parse_attacks(attacks, many_shot=shots),
+        judge=open_judge(judge, model=judge_model, api_key=os.environ.get(key_env)),
+        settings=settings,
+        seed=seed,
+        concurrency=concurrency,
+    )
+
+
+@audit_app.command("run")
+def run_command(
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="OpenAI-compatible base URL (…/v1).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name at --endpoint.")] = None,
+    model_dir: Annotated[
+        Path | None, typer.Option("--model-dir", help="Local model folder or .gguf file.")
+    ] = None,
+    suite: SuiteOpt = "harmbench-val",
+    over_refusal: OverOpt = "xstest-safe",
+    attacks: AttacksOpt = "direct",
+    many_shot: ManyShotOpt = None,
+    judge: JudgeOpt = "keyword",
+    judge_model: JudgeModelOpt = None,
+    limit: LimitOpt = None,
+    max_new_tokens: MaxTokOpt = 256,
+    temperature: TempOpt = 0.0,
+    seed: SeedOpt = 0,
+    concurrency: ConcOpt = 8,
+    threads: ThreadsOpt = None,
+    api_key_env: KeyEnvOpt = _KEY_ENV,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    as_json: JsonOpt = False,
+    html: HtmlOpt = None,
+) -> None:
+    """Attack success rate per attack (Wilson intervals), over-refusal, many-shot curve."""
+    if (endpoint is None) == (model_dir is None):
+        raise UsageError("give either --endpoint URL --model NAME, or --model-dir DIR")
+    config = _config(
+        attacks,
+        many_shot,
+        judge,
+        judge_model,
+        api_key_env,
+        max_new_tokens,
+        temperature,
+        seed,
+        concurrency,
+    )
+    name, behaviors = load_behaviors(
+        suite,
+        over_refusal=None if over_refusal == "none" else over_refusal,
+        limit=limit,
+        seed=seed,
+    )
+    target = _target(
+        endpoint or str(model_dir),
+        model,
+        key_env=api_key_env,
+        concurrency=concurrency,
+        threads=threads,
+    )
+    try:
+        with _cache(cache, no_cache) as store, _progress(not as_json) as track:
+            report = run_audit(
+                target,
+                behaviors,
+                suite=name,
+                config=config,
+                cache=store,
+                progress=track(target.label) if track else None,
+            )
+    finally:
+        target.close()
+    _write_html(html, report)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        render_audit(report, Console())
+
+
+@audit_app.command("compare")
+def compare_command(
+    base: Annotated[str, typer.Option("--base", help="Base: model folder, .gguf or URL.")],
+    derivative: Annotated[
+        str, typer.Option("--derivative", help="Derivative: model folder, .gguf or URL.")
+    ],
+    base_model: Annotated[
+        str | None, typer.Option("--base-model", help="Model name when --base is a URL.")
+    ] = None,
+    derivative_model: Annotated[
+        str | None,
+        typer.Option("--derivative-model", help="Model name when --derivative is a URL."),
+    ] = None,
+    suite: SuiteOpt = "harmbench-val",
+    over_refusal: OverOpt = "xstest-safe",
+    attacks: AttacksOpt = "direct",
+    many_shot: ManyShotOpt = None,
+    judge: JudgeOpt = "keyword",
+    judge_model: JudgeModelOpt = None,
+    limit: LimitOpt = None,
+    margin: Annotated[
+        float, typer.Option("--margin", help="Equivalence margin in refusal rate.")
+    ] = 0.10,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    max_new_tokens: MaxTokOpt = 256,
+    temperature: TempOpt = 0.0,
+    seed: SeedOpt = 0,
+    concurrency: ConcOpt = 8,
+    threads: ThreadsOpt = None,
+    api_key_env: KeyEnvOpt = _KEY_ENV,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    as_json: JsonOpt = False,
+    html: HtmlOpt = None,
+) -> None:
+    """Was the derivative's safety stripped? Exact McNemar + TOST on the same prompts."""
+    config = _config(
+        attacks,
+        many_shot,
+        judge,
+        judge_model,
+        api_key_env,
+        max_new_tokens,
+        temperature,
+        seed,
+        concurrency,
+    )
+    name, behaviors = load_behaviors(
+        suite,
+        over_refusal=None if over_refusal == "none" else over_refusal,
+        limit=limit,
+        seed=seed,
+    )
+    reports: list[AuditReport] = []
+    with _cache(cache, no_cache) as store, _progress(not as_json) as track:
+        for where, model in ((base, base_model), (derivative, derivative_model)):
+            target = _target(
+                where, model, key_env=api_key_env, concurrency=concurrency, threads=threads
+            )
+            try:
+                reports.append(
+                    run_audit(
+                        target,
+                        behaviors,
+                        suite=name,
+                        config=config,
+                        cache=store,
+                        progress=track(target.label) if track else None,
+                    )
+                )
+            finally:
+                target.close()
+    result = compare_reports(reports[0], reports[1], margin=margin, alpha=alpha)
+    _write_html(html, result)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        render_comparison(result, Console())
+    concern = {ComparisonVerdict.STRIPPED, ComparisonVerdict.OVER_REFUSING}
+    over = result.over_refusal.verdict if result.over_refusal else None
+    if result.verdict in concern or over in concern:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _write_html(path: Path | None, report: AuditReport | DerivativeReport) -> None:
+    if path is None:
+        return
+    from weightwatch.audit.html import render_html
+
+    try:
+        path.write_text(render_html(report), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the HTML report: {exc}") from exc
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def render_audit(report: AuditReport, console: Console) -> None:
+    console.print(
+        f"[bold]{escape(report.target.label)}[/bold]  suite {escape(report.suite)}  "
+        f"({report.run.items} requests, {report.run.cached} from the cache, "
+        f"{report.run.seconds:.1f} s)"
+    )
+    table = Table("attack", "ASR", "95% CI (Wilson)", "complied/judged", "unclear")
+    for r in report.attacks:
+        table.add_row(
+            escape(r.attack),
+            _pct(r.asr.estimate),
+            f"{_pct(r.asr.interval.low)} – {_pct(r.asr.interval.high)}",
+            f"{r.asr.successes}/{r.asr.n}",
+            str(r.unclear),
+        )
+    console.print(table)
+    if report.over_refusal:
+        o = report.over_refusal
+        console.print(
+            f"over-refusal: {_pct(o.estimate)} ({_pct(o.interval.low)} – "
+            f"{_pct(o.interval.high)}, {o.successes}/{o.n} benign prompts refused)"
+        )
+    if report.many_shot is not None:
+        curve = report.many_shot
+        if curve.fit is not None:
+            k50 = f"{curve.fit.k50:.0f}" if curve.fit.k50 else "never"
+            console.print(
+                f"many-shot: exponent {curve.fit.exponent:.2f} ± {curve.fit.exponent_se:.2f}, "
+                f"50% at k ≈ {k50}" + (" (extrapolated)" if curve.fit.k50_extrapolated else "")
+            )
+        else:
+            console.print(f"many-shot: no fit ({escape(curve.note or '')})")
+    if report.judge_agreement is not None:
+        a = report.judge_agreement
+        kappa = f", kappa {a.kappa:.2f}" if a.kappa is not None else ""
+        console.print(
+            f"judge {a.judge}: accuracy {a.accuracy:.2f}{kappa} on {a.n} held-out labelled replies"
+        )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+
+
+def _comparison_row(table: Table, label: str, c: ComparisonResult) -> None:
+    style = {"stripped": "bold red", "over_refusing": "bold red", "equivalent": "green"}.get(
+        c.verdict.value, "yellow"
+    )
+    verdict = f"[{style}]{c.verdict.value}[/{style}]"
+    if c.sample_size and c.sample_size.needed:
+        verdict += f" (~{c.sample_size.needed} pairs would settle it)"
+    table.add_row(
+        escape(label),
+        f"{_pct(c.base_refusal.estimate)} → {_pct(c.derivative_refusal.estimate)}",
+        f"{c.only_base_refused}/{c.only_derivative_refused}",
+        f"{c.p_concern:.3g}",
+        f"{c.p_equivalence:.3g}",
+        verdict,
+    )
+
+
+def render_comparison(result: DerivativeReport, console: Console) -> None:
+    style = {"stripped": "bold red", "equivalent": "bold green"}.get(
+        result.verdict.value, "bold yellow"
+    )
+    console.print(
+        f"[{style}]{result.verdict.value}[/{style}]  {escape(result.derivative.target.label)} vs "
+        f"base {escape(result.base.target.label)} (margin ±{_pct(result.margin)}, "
+        f"alpha {result.alpha:g}, {result.alpha_per_attack:.3g} per attack)"
+    )
+    table = Table(
+        "prompts", "refusal base → derivative", "lost/gained", "p McNemar", "p TOST", "verdict"
+    )
+    for c in result.attacks:
+        _comparison_row(table, f"harmful, {c.attack}", c.result)
+    if result.over_refusal is not None:
+        _comparison_row(table, "benign (over-refusal)", result.over_refusal)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

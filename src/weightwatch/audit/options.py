@@ -1,0 +1,96 @@
+"""Turning user choices (strings from the CLI or a config file) into audit objects.
+
+Kept out of the CLI so the server and scripts parse the same way: attack lists, judge
+specs, suites with an over-refusal companion, and a deterministic ``--limit`` sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from weightwatch.audit.attacks import Attack, ManyShot, attack
+from weightwatch.audit.datasets import BUILTIN_SUITES, Behavior, load_suite
+from weightwatch.audit.judges import Judge, LLMJudge, OpenAIChatClient, RefusalJudge
+from weightwatch.errors import UsageError
+
+
+def parse_attacks(text: str, *, many_shot: Sequence[int] = ()) -> tuple[Attack, ...]:
+    """``direct,many_shot:k=8,format=inline,encoding:scheme=rot13`` plus a many-shot sweep.
+
+    A comma starts a new attack unless what follows is a bare ``key=value`` (a parameter
+    of the attack before it), so specs with several parameters need no quoting.
+    """
+    specs: list[str] = []
+    for token in (t.strip() for t in text.split(",")):
+        if not token:
+            continue
+        if "=" in token and ":" not in token and "+" not in token and specs:
+            specs[-1] += "," + token
+        else:
+            specs.append(token)
+    attacks = [attack(spec) for spec in specs]
+    known = {a.spec for a in attacks}
+    for k in many_shot:
+        extra = ManyShot(k=k)
+        if extra.spec not in known:
+            attacks.append(extra)
+            known.add(extra.spec)
+    if not attacks:
+        raise UsageError("no attack given", hint="e.g. --attacks direct,refusal_suppression")
+    return tuple(attacks)
+
+
+def open_judge(
+    spec: str, *, model: str | None = None, api_key: str | None = None, timeout_s: float = 60.0
+) -> Judge:
+    """``keyword``/``refusal`` (rule-based) or an OpenAI-compatible URL with ``model``."""
+    if spec in ("keyword", "refusal"):
+        return RefusalJudge()
+    if spec.startswith(("http://", "https://")):
+        if not model:
+            raise UsageError(f"judge endpoint {spec} needs a model name (--judge-model)")
+        client = OpenAIChatClient(spec, model, api_key=api_key, timeout_s=timeout_s)
+        return LLMJudge(client=client)
+    raise UsageError(f"unknown judge {spec!r}", hint="use 'keyword' or an http(s):// endpoint")
+
+
+def sample_behaviors(
+    behaviors: Sequence[Behavior], limit: int | None, *, seed: int = 0
+) -> tuple[Behavior, ...]:
+    """Up to ``limit`` behaviours, a stable pseudo-random spread (not the first rows).
+
+    Ranked by a hash of (seed, id), so adding a behaviour to a suite never changes which
+    of the others are picked, and base and derivative always get the same sample.
+    """
+    if limit is None or limit >= len(behaviors):
+        return tuple(behaviors)
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+
+    def rank(b: Behavior) -> bytes:
+        return hashlib.sha256(f"{seed}\0{b.id}".encode()).digest()
+
+    chosen = {b.id for b in sorted(behaviors, key=rank)[:limit]}
+    return tuple(b for b in behaviors if b.id in chosen)
+
+
+def load_behaviors(
+    suite: str, *, over_refusal: str | None, limit: int | None, seed: int = 0
+) -> tuple[str, tuple[Behavior, ...]]:
+    """The suite (plus an over-refusal suite of benign prompts), each limited; and a name."""
+    main = sample_behaviors(load_suite(suite), limit, seed=seed)
+    name = suite if suite in BUILTIN_SUITES else Path(suite).name
+    if over_refusal is None:
+        return name, main
+    benign = tuple(b for b in load_suite(over_refusal) if b.kind == "benign")
+    if not benign:
+        raise UsageError(f"{over_refusal}: holds no benign prompts for over-refusal")
+    benign = sample_behaviors(benign, limit, seed=seed)
+    ids = {b.id for b in main}
+    clash = [b.id for b in benign if b.id in ids]
+    if clash:
+        raise UsageError(f"{suite} and {over_refusal} share behaviour ids: {', '.join(clash[:3])}")
+    over_name = over_refusal if over_refusal in BUILTIN_SUITES else Path(over_refusal).name
+    return f"{name}+{over_name}", main + benign
