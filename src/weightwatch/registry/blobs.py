@@ -46,7 +46,7 @@ class LocalBlobs:
         """Store a copy of ``source``; returns (sha256 hex, size). Idempotent."""
         h = hashlib.sha256()
         size = 0
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".incoming-{os.getpid()}-")
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb", buffering=0) as src:
                 while chunk := src.read(CHUNK):
@@ -86,10 +86,27 @@ class LocalBlobs:
         return dest
 
     def gc_incoming(self) -> int:
-        """Remove temporaries a crash left behind; returns how many."""
+        """Remove temporaries that writers which have died left behind; returns how many.
+
+        A temporary is named after its writer's process id; live writers' files are left
+        alone (another process may be storing a blob right now).
+        """
         n = 0
         for p in self.root.glob(".incoming-*"):
+            pid = p.name.split("-")[1]
+            if pid.isdigit() and _alive(int(pid)):
+                continue
             with contextlib.suppress(OSError):
                 p.unlink()
                 n += 1
         return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -103,19 +103,7 @@ class Registry:
             raise ArtifactError(source, "no such file or directory")
         ns, model = parse_name(name)
         with self.store.write.begin() as conn:
-            row = conn.execute(
-                select(schema.models.c.id).where(
-                    and_(schema.models.c.namespace == ns, schema.models.c.name == model)
-                )
-            ).first()
-            if row is None:
-                model_id = int(
-                    conn.execute(
-                        schema.models.insert().values(namespace=ns, name=model, created_at=now())
-                    ).inserted_primary_key[0]  # type: ignore[index]
-                )
-            else:
-                model_id = int(row[0])
+            model_id = self._lock_model(conn, ns, model)
             number = (
                 int(
                     conn.execute(
@@ -159,6 +147,22 @@ class Registry:
         job_id = self.submit(path, name, access=access)
         self.runner.run([job_id])
         return self.version_of_job(job_id)
+
+    def _lock_model(self, conn: Connection, ns: str, model: str) -> int:
+        """The model's id, created if new, with its row locked until the transaction ends
+        (PostgreSQL; SQLite's write transaction already excludes other writers), so
+        concurrent registrations number their versions without gaps or clashes."""
+        values = {"namespace": ns, "name": model, "created_at": now()}
+        where = and_(schema.models.c.namespace == ns, schema.models.c.name == model)
+        if self.store.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(schema.models).values(**values).on_conflict_do_nothing())
+            locked = select(schema.models.c.id).where(where).with_for_update()
+            return int(conn.execute(locked).scalar_one())
+        if conn.execute(select(schema.models.c.id).where(where)).first() is None:
+            conn.execute(schema.models.insert().values(**values))
+        return int(conn.execute(select(schema.models.c.id).where(where)).scalar_one())
 
     def resume(self) -> list[str]:
         """Finish (or cleanly fail) every job a crash or restart left behind."""
