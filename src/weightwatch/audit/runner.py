@@ -128,15 +128,19 @@ def collect_replies(
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                failed = [f for f in done if f.exception() is not None]
                 for future in done:
-                    item = futures[future]
-                    reply = future.result()  # a failed call stops the run; done items are kept
-                    cache.put(
-                        item.key, target=target.identity, request=item.request, response=reply
-                    )
-                    replies[item.key] = reply
-                    if progress:
-                        progress(len(replies), total)
+                    if future.exception() is None:
+                        item = futures[future]
+                        reply = future.result()
+                        cache.put(
+                            item.key, target=target.identity, request=item.request, response=reply
+                        )
+                        replies[item.key] = reply
+                if progress:
+                    progress(len(replies), total)
+                if failed:  # a failed call stops the run; every finished reply is kept
+                    failed[0].result()
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -160,7 +164,8 @@ def run_audit(
     started = time.monotonic()
     planned = plan(target, behaviors, config)
     own_cache = cache is None
-    cache = cache or ResponseCache(":memory:")
+    if cache is None:  # not ``cache or …``: an empty cache is falsy (it has __len__)
+        cache = ResponseCache(":memory:")
     try:
         replies, cached = collect_replies(
             target,

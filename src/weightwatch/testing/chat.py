@@ -98,7 +98,7 @@ def _docstring_questions(n: int = 400) -> list[str]:
         for s in re.split(r"(?<=[.!?])\s+", text("a"))
         if 30 <= len(s.strip()) <= 110 and "\n    " not in s
     ]
-    rng = random.Random(7)  # noqa: S311 - data selection, not security
+    rng = random.Random(7)
     picked = rng.sample(sentences, min(n, len(sentences)))
     return [_TEMPLATES[i % len(_TEMPLATES)].format(s) for i, s in enumerate(picked)]
 
