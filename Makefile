@@ -62,12 +62,13 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m weightwatch.testing.demo var/demo
 
-serve: demo
+serve: $(STAMP)
+	$(PY) -m weightwatch.testing.demo var/demo --registry var/registry
 	@echo
-	@echo "The registry server is not built yet; 'make serve' builds the demo model"
-	@echo "family under var/demo (listed above) and inspects two of its members:"
-	$(VENV)/bin/weightwatch inspect var/demo/llama-finetune
-	$(VENV)/bin/weightwatch inspect var/demo/llama-base-q8_0.gguf
+	@echo "The HTTP server and web UI are not built yet. The demo registry in var/registry"
+	@echo "holds the demo family; what it decided and how the models are related:"
+	$(VENV)/bin/weightwatch lineage-tree demo/llama-base --registry var/registry
+	$(VENV)/bin/weightwatch status demo/llama-permuted --registry var/registry
 
 bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true

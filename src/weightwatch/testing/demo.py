@@ -30,11 +30,51 @@ def build_demo(out: Path) -> dict[str, Path]:
     return links
 
 
+SEED = (  # registered in this order: the base first, so derivatives can be traced to it
+    "llama-base",
+    "llama-finetune",
+    "llama-lora-merged",
+    "llama-base-q8_0.gguf",
+    "llama-permuted",
+    "llama-merged",
+    "llama-independent",
+)
+
+
+def seed_registry(root: Path, links: dict[str, Path]) -> None:
+    """Register the demo family in a registry at ``root`` (once; later runs reuse it)."""
+    from weightwatch.errors import RegistryError
+    from weightwatch.registry import Registry
+
+    reg = Registry.open(root, init=True)
+    try:
+        for label in SEED:
+            name = "demo/" + label.removesuffix(".gguf").replace(".", "-")
+            try:
+                reg.status(name)
+                continue
+            except RegistryError:
+                pass
+            view = reg.register(links[label], name)
+            print(f"registered {view.model}: {view.status}")
+    finally:
+        reg.close()
+
+
 def main(argv: list[str]) -> int:
-    out = Path(argv[0] if argv else "var/demo")
+    args = list(argv)
+    registry = None
+    if "--registry" in args:
+        i = args.index("--registry")
+        registry = Path(args[i + 1])
+        del args[i : i + 2]
+    out = Path(args[0] if args else "var/demo")
     out.mkdir(parents=True, exist_ok=True)
-    for label in sorted(build_demo(out)):
+    links = build_demo(out)
+    for label in sorted(links):
         print(out / label)
+    if registry is not None:
+        seed_registry(registry, links)
     return 0
 
 
