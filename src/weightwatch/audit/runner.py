@@ -66,6 +66,16 @@ def heldout_agreement(judge: Judge) -> Agreement:
         return judge_agreement(judge, load_judge_labels(path))
 
 
+def check_attacks(target: Target, config: AuditConfig) -> None:
+    """Refuse attacks the target cannot honour (a dropped prefill would measure ``direct``)."""
+    local = [a.spec for a in config.attacks if a.local_only]
+    if local and not target.supports_prefill:
+        raise TargetError(
+            f"{target.label}: cannot run {', '.join(local)} (needs control over decoding)",
+            hint="run prefill attacks against a local model (--model-dir)",
+        )
+
+
 def plan(target: Target, behaviors: Sequence[Behavior], config: AuditConfig) -> list[_Planned]:
     """Every (behaviour, attack) request of the audit, in a stable order."""
     if not config.attacks:
@@ -74,12 +84,7 @@ def plan(target: Target, behaviors: Sequence[Behavior], config: AuditConfig) -> 
     if len(set(specs)) != len(specs):
         raise UsageError(f"the same attack is listed twice: {', '.join(specs)}")
     harmful = [b for b in behaviors if b.kind == "harmful"]
-    local = [a.spec for a in config.attacks if a.local_only]
-    if local and not target.supports_prefill:
-        raise TargetError(
-            f"{target.label}: cannot run {', '.join(local)} (needs control over decoding)",
-            hint="run prefill attacks against a local model (--model-dir)",
-        )
+    check_attacks(target, config)
     planned: list[_Planned] = []
 
     def add(behavior: Behavior, attack: Attack) -> None:

@@ -24,7 +24,7 @@ from weightwatch.audit.comparison import ComparisonResult, ComparisonVerdict
 from weightwatch.audit.derivative import DerivativeReport, compare_reports
 from weightwatch.audit.options import load_behaviors, open_judge, parse_attacks
 from weightwatch.audit.report import AuditReport
-from weightwatch.audit.runner import AuditConfig, run_audit
+from weightwatch.audit.runner import AuditConfig, check_attacks, run_audit
 from weightwatch.audit.targets import GenerationSettings, Target, open_target
 from weightwatch.cli import EXIT_FINDINGS
 from weightwatch.errors import UsageError
@@ -83,7 +83,8 @@ def _cache(path: Path | None, disabled: bool) -> Iterator[ResponseCache]:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], None]] | None]:
-    if not enabled:
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
         yield None
         return
     with Progress(
@@ -91,7 +92,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], No
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
     ) as bar:
 
@@ -207,6 +208,7 @@ def run_command(
         threads=threads,
     )
     try:
+        check_attacks(target, config)
         with _cache(cache, no_cache) as store, _progress(not as_json) as track:
             report = run_audit(
                 target,
@@ -285,6 +287,7 @@ def compare_command(
                 where, model, key_env=api_key_env, concurrency=concurrency, threads=threads
             )
             try:
+                check_attacks(target, config)
                 reports.append(
                     run_audit(
                         target,
