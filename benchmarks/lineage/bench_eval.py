@@ -5,7 +5,7 @@ each (every transformation of the lineage issue, alone and combined, plus a merg
 the next base that counts as a derivative of both). Positive pairs: (base, derivative of
 it). Negative pairs: (base, anything not derived from it) — the other bases are the
 same-recipe, different-seed hard negatives. The null used for p-values was fitted on a
-disjoint population (seeds 100-105, ``calibrate.py``). Baseline: cosine similarity of
+disjoint population (seeds 100-105 and 200-223, ``calibrate.py``). Baseline: cosine similarity of
 all same-name, same-shape weight tensors.
 """
 
@@ -106,7 +106,9 @@ def main() -> int:
         f"(lowest derivative {min(all_ours):.3f}); baseline {max(neg_cos):.3f} (lowest derivative "
         f"{min(all_cos):.3f}).\n"
     )
-    print("Calibration of p-values over the unrelated pairs (null fitted on seeds 100-105):\n")
+    print(
+        "Calibration of p-values over the unrelated pairs (null fitted on disjoint seeds 100-105 and 200-223, `calibrate.py`):\n"
+    )
     print("| alpha | fraction of unrelated pairs with p < alpha |")
     print("|---:|---:|")
     for alpha in (0.1, 0.05, 0.01, 0.001):

@@ -122,8 +122,7 @@ def main() -> int:
 
     print("### Lineage: the fingerprint index\n")
     print(
-        f"hnswlib (chosen over usearch and faiss-HNSW: at 200,000 vectors it built fastest with "
-        f"the best recall and lowest p99 latency in a side-by-side run), M={M}, "
+        f"hnswlib (chosen over usearch and faiss-HNSW by measurement, see the table above), M={M}, "
         f"ef_construction={EF_CONSTRUCTION}, ef_search={EF_SEARCH}; {INDEX_DIM}-dimensional "
         f"first-tier vectors, built on {os.cpu_count()} threads, queried on one.\n"
     )

@@ -64,7 +64,7 @@ def test_relations_on_the_llama_family(llama_family, evasions):
     dropped = compare(base, fingerprint(evasions["layer_dropped"]))
     assert dropped.verdict == "derived" and len(dropped.layers) == 1
     # the card of the permuted copy says "finetune": no disagreement to report about the base
-    c = compare(base, fingerprint(llama_family.finetune), parent_name="someone/else")
+    c = compare(base, fingerprint(llama_family.finetune), parent_id="someone/else")
     assert any("someone/else" in d for d in c.disagreements)
 
 

@@ -164,7 +164,7 @@ class FingerprintIndex:
             if parent is None:
                 continue
             name = str(self._entries[entry_id]["name"])
-            c = compare(parent, fp, nulls=nulls, alpha=alpha, parent_name=name)
+            c = compare(parent, fp, nulls=nulls, alpha=alpha, parent_name=name, parent_id=name)
             out.append(Match(entry_id, name, sim, c))
         out.sort(key=lambda m: -m.comparison.score)
         return out[:top]

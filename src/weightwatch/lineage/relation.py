@@ -190,8 +190,13 @@ def compare(
     alpha: float = 1e-3,
     parent_name: str | None = None,
     child_name: str | None = None,
+    parent_id: str | None = None,
 ) -> Comparison:
-    """Score, p-value and relation of ``child`` to ``parent``."""
+    """Score, p-value and relation of ``child`` to ``parent``.
+
+    ``parent_id`` is the parent's registered name (``namespace/name``), checked against the
+    card's ``base_model``; ``parent_name`` only labels the report.
+    """
     null = (nulls or Nulls.default()).for_pair(parent, child)
     pos = {a: i for i, a in enumerate(child.anchors)}
     shared = [(i, pos[a]) for i, a in enumerate(parent.anchors) if a in pos]
@@ -240,7 +245,7 @@ def compare(
         layers=layers,
         declared_base_model=declared,
         declared_relation=declared_rel if isinstance(declared_rel, str) else None,
-        disagreements=_disagreements(relation, declared, declared_rel, parent_name),
+        disagreements=disagreements_for(relation, declared, declared_rel, parent_id),
     )
 
 
@@ -260,7 +265,7 @@ def _relation(
     return "finetune"
 
 
-def _disagreements(
+def disagreements_for(
     relation: str, declared: list[str], declared_rel: Any, parent_name: str | None
 ) -> list[str]:
     out: list[str] = []

@@ -28,6 +28,7 @@ from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
 from weightwatch.lineage import explain
+from weightwatch.lineage.relation import disagreements_for
 from weightwatch.registry import schema
 from weightwatch.registry.store import Store, now
 from weightwatch.scan import scan_paths
@@ -225,7 +226,17 @@ def step_lineage(store: Store, version_id: int) -> Persist:
                 dataclasses.replace(
                     m,
                     name=labels[m.name],
-                    comparison=m.comparison.model_copy(update={"parent": labels[m.name]}),
+                    comparison=m.comparison.model_copy(
+                        update={
+                            "parent": labels[m.name],
+                            "disagreements": disagreements_for(
+                                m.comparison.relation,
+                                m.comparison.declared_base_model,
+                                m.comparison.declared_relation,
+                                labels[m.name].rsplit("@", 1)[0],
+                            ),
+                        }
+                    ),
                 )
                 for m in matches
             ]
