@@ -123,6 +123,10 @@ def stub_app(*, latency_s: float = 0.0, fail_first: int = 0, status: int = 503) 
     app.state.in_flight = 0
     app.state.peak = 0  # most requests in flight at once: what a client's bound allowed
 
+    @app.get("/v1/stats")
+    async def stats() -> Any:
+        return {"requests": app.state.requests, "peak": app.state.peak}
+
     @app.post("/v1/chat/completions")
     async def complete(request: ChatRequest) -> Any:
         n = next(counter)
