@@ -73,6 +73,8 @@ def _show(view: VersionView) -> None:
             f"{escape(p.model)} — {p.kind} {p.relation}"
             + (f", p = {p.p_value:.2g}" if p.p_value is not None else ""),
         )
+    for w in view.watermarks:
+        grid.add_row("watermark", escape(w))
     for c in view.children:
         grid.add_row("child", f"{escape(c.model)} — {c.kind} {c.relation}")
     if view.error:
@@ -117,6 +119,40 @@ def proof_command(
         f"  weightwatch log verify --entry {out}/entry.json --proof {out}/proof.json "
         f"--checkpoint {out}/checkpoint.txt --pub {out}/log.pub"
     )
+
+
+@registry_app.command("watermark")
+def watermark_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
+    key: Annotated[
+        Path, typer.Option("--key", help="Master secret (weightwatch watermark keygen).")
+    ],
+    deployment: Annotated[str, typer.Option("--deployment", help="Deployment name.")],
+    scheme: Annotated[
+        str, typer.Option("--scheme", help="kgw, gumbel, tournament or kgw-hf.")
+    ] = "kgw",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="NAME=VALUE (repeatable).")
+    ] = None,
+    rotation: Annotated[int, typer.Option("--rotation", help="Key rotation counter.")] = 0,
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Record that a version is served by a watermarked deployment (its public key id)."""
+    from weightwatch.watermark.deployments import WatermarkDeployment
+    from weightwatch.watermark.inputs import parse_params
+    from weightwatch.watermark.keys import MasterSecret
+
+    dep = WatermarkDeployment.create(
+        MasterSecret.load(key),
+        deployment,
+        scheme=scheme,
+        rotation=rotation,
+        **parse_params(param or []),
+    )
+    reg = _open(registry, db_url)
+    reg.add_watermark(ref, dep)
+    typer.echo(f"{reg.status(ref).model}: deployment {deployment!r} ({scheme}) key id {dep.key_id}")
 
 
 @app.command("register")

@@ -21,6 +21,7 @@ from weightwatch.registry import schema
 from weightwatch.registry.pipeline import report, step_decide, unfinished, version_label
 from weightwatch.registry.runners import Runner, make_runner
 from weightwatch.registry.store import Store, now, open_store, parse_name, parse_ref
+from weightwatch.watermark.deployments import WatermarkDeployment
 
 ACCESS = ("public", "gated", "restricted")
 SCHEMA_VERSION = "1"
@@ -61,6 +62,7 @@ class VersionView(_Model):
     history: list[DecisionView]
     parents: list[EdgeView]
     children: list[EdgeView]
+    watermarks: list[str]  # "deployment (scheme): key id" of watermarked deployments
     error: str | None
 
 
@@ -263,6 +265,17 @@ class Registry:
             history=history,
             parents=self._edges(conn, vid, parents=True),
             children=self._edges(conn, vid, parents=False),
+            watermarks=[
+                f"{d.deployment} ({d.scheme}): key id {d.key_id}"
+                for d in (
+                    WatermarkDeployment.model_validate_json(r[0])
+                    for r in conn.execute(
+                        select(schema.watermarks.c.record).where(
+                            schema.watermarks.c.version_id == vid
+                        )
+                    ).all()
+                )
+            ],
             error=v.error,
         )
 
@@ -360,6 +373,50 @@ class Registry:
         persist = step_decide(self.store, vid, cause=cause)
         with self.store.write.begin() as conn:
             persist(conn)
+
+    # -- watermarks -----------------------------------------------------------------------
+    def add_watermark(self, ref: str, deployment: WatermarkDeployment) -> None:
+        """Record that ``ref`` is served by a watermarked deployment (public record only)."""
+        with self.store.write.begin() as conn:
+            vid = self._version_id(conn, ref)
+            owner = conn.execute(
+                select(schema.watermarks.c.version_id).where(
+                    schema.watermarks.c.key_id == deployment.key_id
+                )
+            ).first()
+            if owner is not None:
+                raise RegistryError(
+                    f"key id {deployment.key_id} is already recorded for "
+                    f"{version_label(conn, int(owner[0]))}"
+                )
+            conn.execute(
+                schema.watermarks.insert().values(
+                    key_id=deployment.key_id,
+                    version_id=vid,
+                    record=deployment.model_dump_json(),
+                    created_at=now(),
+                )
+            )
+
+    def watermarks(self, ref: str) -> list[WatermarkDeployment]:
+        with self.store.engine.connect() as conn:
+            vid = self._version_id(conn, ref)
+            rows = conn.execute(
+                select(schema.watermarks.c.record)
+                .where(schema.watermarks.c.version_id == vid)
+                .order_by(schema.watermarks.c.created_at)
+            ).all()
+        return [WatermarkDeployment.model_validate_json(r[0]) for r in rows]
+
+    def version_for_key(self, key_id: str) -> str:
+        """Which registered version a watermark key id belongs to."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.watermarks.c.version_id).where(schema.watermarks.c.key_id == key_id)
+            ).first()
+            if row is None:
+                raise RegistryError(f"no registered version uses watermark key id {key_id}")
+            return version_label(conn, int(row[0]))
 
     # -- proofs ----------------------------------------------------------------------------
     def decision_proof(self, ref: str) -> dict[str, Any]:

@@ -139,3 +139,12 @@ keys = Table(  # the registry's signing key ids over time (key changes are logge
     Column("created_at", String(40), nullable=False),
     Column("log_index", BigInteger),
 )
+
+watermarks = Table(  # WatermarkDeployment records: which key ids a version's deployments use
+    "watermarks",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
