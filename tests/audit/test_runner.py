@@ -261,6 +261,10 @@ def test_load_behaviors_with_over_refusal() -> None:
     assert [b.kind for b in behaviors].count("benign") == 5
     with pytest.raises(UsageError, match="holds no benign prompts"):
         load_behaviors("harmbench-val", over_refusal="advbench", limit=5)
+    _, auto = load_behaviors("harmbench-val", over_refusal="auto", limit=3)
+    assert [b.kind for b in auto].count("benign") == 3
+    _, own = load_behaviors("xstest", over_refusal="auto", limit=10)
+    assert all(b.source == "xstest" for b in own)  # its own benign prompts, nothing added
     with pytest.raises(UsageError, match="neither a built-in suite nor a file"):
         load_behaviors("no-such-suite", over_refusal=None, limit=None)
 

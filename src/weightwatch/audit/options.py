@@ -79,9 +79,15 @@ def sample_behaviors(
 def load_behaviors(
     suite: str, *, over_refusal: str | None, limit: int | None, seed: int = 0
 ) -> tuple[str, tuple[Behavior, ...]]:
-    """The suite (plus an over-refusal suite of benign prompts), each limited; and a name."""
+    """The suite (plus an over-refusal suite of benign prompts), each limited; and a name.
+
+    ``over_refusal="auto"`` adds XSTest's safe prompts unless the suite brings benign
+    prompts of its own; ``None`` adds nothing.
+    """
     main = sample_behaviors(load_suite(suite), limit, seed=seed)
     name = suite if suite in BUILTIN_SUITES else Path(suite).name
+    if over_refusal == "auto":
+        over_refusal = None if any(b.kind == "benign" for b in main) else "xstest-safe"
     if over_refusal is None:
         return name, main
     benign = tuple(b for b in load_suite(over_refusal) if b.kind == "benign")

@@ -36,7 +36,11 @@ SuiteOpt = Annotated[
 ]
 OverOpt = Annotated[
     str,
-    typer.Option("--over-refusal", help="Benign suite for over-refusal, or 'none'."),
+    typer.Option(
+        "--over-refusal",
+        help="Benign suite for over-refusal, 'none', or 'auto' (xstest-safe unless the "
+        "suite has benign prompts).",
+    ),
 ]
 AttacksOpt = Annotated[
     str,
@@ -163,7 +167,7 @@ def run_command(
         Path | None, typer.Option("--model-dir", help="Local model folder or .gguf file.")
     ] = None,
     suite: SuiteOpt = "harmbench-val",
-    over_refusal: OverOpt = "xstest-safe",
+    over_refusal: OverOpt = "auto",
     attacks: AttacksOpt = "direct",
     many_shot: ManyShotOpt = None,
     judge: JudgeOpt = "keyword",
@@ -241,7 +245,7 @@ def compare_command(
         typer.Option("--derivative-model", help="Model name when --derivative is a URL."),
     ] = None,
     suite: SuiteOpt = "harmbench-val",
-    over_refusal: OverOpt = "xstest-safe",
+    over_refusal: OverOpt = "auto",
     attacks: AttacksOpt = "direct",
     many_shot: ManyShotOpt = None,
     judge: JudgeOpt = "keyword",
