@@ -1,7 +1,7 @@
 """A single-file HTML report: tables, the many-shot curve as inline SVG, no external assets.
 
 Rendered with Jinja2 (autoescape on: replies are the tested model's text and may hold
-markup). Jinja2 ships with the ``server`` extra; this module imports it lazily.
+markup), imported only when a report is rendered.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from weightwatch.audit.curve import ManyShotCurve
 from weightwatch.audit.derivative import DerivativeReport
 from weightwatch.audit.report import AuditReport
-from weightwatch.errors import UsageError
 
 WIDTH, HEIGHT, PAD = 560, 300, 48
 
@@ -68,12 +67,8 @@ def plot_curve(curve: ManyShotCurve) -> CurvePlot:
 
 
 def _environment() -> Any:
-    try:
-        import jinja2
-    except ImportError as exc:
-        raise UsageError(
-            "HTML reports need jinja2", hint="pip install 'weightwatch[server]'"
-        ) from exc
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         autoescape=True,
