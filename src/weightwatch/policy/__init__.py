@@ -1,0 +1,57 @@
+"""Policy: facts about a model, a declarative policy over them, and a decision.
+
+The pipeline is ``facts_for(path, ...)`` (or ``build_facts(artifact, ...)``) → ``Facts``;
+``load_policy(path | None)`` → ``Policy``; ``evaluate(facts, policy)`` → ``Decision``
+(publish | gate | quarantine | block, with every reason and the rule that gave it).
+This package owns the compute-tier estimate (``compute``), the licence catalogue and
+its inherited obligations (``licences``), the model-card checklist (``card``) and the
+rule language (``rules``, ``engine``). It is pure: no database, no network.
+"""
+
+from weightwatch.policy.build import (
+    FactsConfig,
+    ParentRecord,
+    build_facts,
+    default_catalogue,
+    facts_for,
+)
+from weightwatch.policy.card import DEFAULT_CHECKLIST, CardCheck, CardFacts, check_card
+from weightwatch.policy.compute import DEFAULT_TIERS, ComputeEstimate
+from weightwatch.policy.engine import (
+    ACTIONS,
+    Decision,
+    Policy,
+    Reason,
+    default_policy,
+    evaluate,
+    load_policy,
+    loads_policy,
+)
+from weightwatch.policy.facts import Facts
+from weightwatch.policy.licences import Catalogue, Licence, load_catalogue
+
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_CHECKLIST",
+    "DEFAULT_TIERS",
+    "CardCheck",
+    "CardFacts",
+    "Catalogue",
+    "ComputeEstimate",
+    "Decision",
+    "Facts",
+    "FactsConfig",
+    "Licence",
+    "ParentRecord",
+    "Policy",
+    "Reason",
+    "build_facts",
+    "check_card",
+    "default_catalogue",
+    "default_policy",
+    "evaluate",
+    "facts_for",
+    "load_catalogue",
+    "load_policy",
+    "loads_policy",
+]

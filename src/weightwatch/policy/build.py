@@ -1,0 +1,455 @@
+"""Building facts from an opened artifact and whatever reports the caller already has.
+
+Pure over values: the artifact (already opened), a scan report, a lineage result,
+parent records from a registry, an audit summary. The only reads are the small licence
+and notice files of the artifact itself, which licence checks need. Reports are
+accepted as their typed models or as their JSON form, since a registry keeps JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from weightwatch.artifacts import Artifact
+from weightwatch.errors import ArtifactError, UsageError
+from weightwatch.policy import compute as comp
+from weightwatch.policy.card import DEFAULT_CHECKLIST, CardCheck, check_card
+from weightwatch.policy.facts import (
+    ACCESS_ORDER,
+    SEVERITIES,
+    Access,
+    AuditFacts,
+    Facts,
+    FindingFact,
+    LineageFacts,
+    ParentFacts,
+    ScanFacts,
+    SubjectFacts,
+)
+from weightwatch.policy.licences import Catalogue, load_catalogue
+from weightwatch.policy.licences.checks import Distribution
+from weightwatch.policy.licences.obligations import ParentLicence, assess
+
+MAX_FINDINGS = 25
+MAX_TEXT = 1024 * 1024
+_LICENCE_FILE = re.compile(r"^(licen[cs]e|notice|copying|use_policy|terms)|licen[cs]e", re.I)
+
+
+class ParentRecord(BaseModel):
+    """What a registry knows about a parent: its standing, licence and compute.
+
+    ``kind`` says how the link was made (``declared`` by the card or ``detected`` from
+    the weights); ``inherited_licences`` are licences the parent itself inherited, so
+    obligations travel down a whole lineage; ``files`` lets Apache §4(d) see whether
+    the parent shipped a NOTICE.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    status: str = "published"
+    access: str | None = None
+    license: str | None = None
+    license_name: str | None = None
+    inherited_licences: tuple[str, ...] = ()
+    training_compute_flop: float | None = None
+    files: tuple[str, ...] | None = None
+    kind: str | None = None
+    relation: str | None = None
+    score: float | None = None
+    p_value: float | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def default_catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@dataclass(frozen=True)
+class FactsConfig:
+    """The settings facts depend on: compute tiers, card checklist, licence catalogue."""
+
+    tiers: Mapping[str, float] = field(default_factory=lambda: dict(comp.DEFAULT_TIERS))
+    checklist: tuple[CardCheck, ...] = DEFAULT_CHECKLIST
+    catalogue: Catalogue | None = None
+
+    def licences(self) -> Catalogue:
+        return self.catalogue if self.catalogue is not None else default_catalogue()
+
+
+def _as_dict(value: BaseModel | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, BaseModel):
+        if hasattr(value, "to_json"):
+            out = value.to_json()
+            if isinstance(out, dict):
+                return out
+        return value.model_dump(mode="json")
+    return dict(value)
+
+
+def _base(name: str) -> str:
+    return name.split("@", 1)[0]
+
+
+# -- scan ------------------------------------------------------------------------------
+
+
+def scan_facts(report: BaseModel | Mapping[str, Any]) -> ScanFacts:
+    """Summary of a ``ScanReport`` (or its JSON): counts per severity, worst findings."""
+    doc = _as_dict(report) or {}
+    counts = dict.fromkeys(SEVERITIES, 0)
+    findings: list[FindingFact] = []
+    unreadable: list[str] = []
+    worst_rank = -1
+    for fr in doc.get("files", []):
+        if fr.get("error"):
+            unreadable.append(str(fr.get("path")))
+        for f in fr.get("findings", []):
+            sev = str(f.get("severity"))
+            counts[sev] = counts.get(sev, 0) + 1
+            if sev in SEVERITIES:
+                worst_rank = max(worst_rank, SEVERITIES.index(sev))
+            loc = f.get("location") or {}
+            findings.append(
+                FindingFact(
+                    rule_id=str(f.get("rule_id")),
+                    severity=sev,
+                    file=str(loc.get("file", fr.get("path"))),
+                    title=str(f.get("title", "")),
+                )
+            )
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (-rank.get(f.severity, -1), f.file, f.rule_id))
+    verdict = doc.get("verdict") or _verdict(counts, bool(unreadable))
+    return ScanFacts(
+        verdict=str(verdict),
+        max_severity=SEVERITIES[worst_rank] if worst_rank >= 0 else None,
+        counts=counts,
+        total=len(findings),
+        rule_ids=sorted({f.rule_id for f in findings}),
+        findings=findings[:MAX_FINDINGS],
+        unreadable=unreadable,
+    )
+
+
+def _verdict(counts: Mapping[str, int], unreadable: bool) -> str:
+    """The scanner's rule, for JSON without a verdict: high+ malicious, medium suspicious."""
+    if counts.get("high", 0) or counts.get("critical", 0):
+        return "malicious"
+    if unreadable:
+        return "error"
+    return "suspicious" if counts.get("medium", 0) else "clean"
+
+
+# -- lineage ---------------------------------------------------------------------------
+
+
+def lineage_facts(
+    *,
+    declared: Sequence[str],
+    lineage: BaseModel | Mapping[str, Any] | None,
+    parents: Sequence[ParentRecord],
+    is_adapter: bool = False,
+) -> LineageFacts:
+    """Merge detected parents, registry records and the card's declared base models."""
+    doc = _as_dict(lineage)
+    declared_keys = {_base(d) for d in declared}
+    records = {_base(p.name): p for p in parents}
+    merged: dict[str, dict[str, Any]] = {}
+    for p in (doc or {}).get("parents", []):
+        key = _base(str(p["name"]))
+        merged[key] = {
+            "name": str(p["name"]),
+            "relation": p.get("relation"),
+            "score": p.get("score"),
+            "p_value": p.get("p_value"),
+            "detected": True,
+        }
+    for key, record in records.items():
+        entry = merged.setdefault(key, {"name": record.name, "detected": record.kind == "detected"})
+        for k in ("relation", "score", "p_value"):
+            if entry.get(k) is None and getattr(record, k) is not None:
+                entry[k] = getattr(record, k)
+    for d in declared:
+        merged.setdefault(_base(d), {"name": d, "detected": False})
+    out: list[ParentFacts] = []
+    for key, e in merged.items():
+        rec = records.get(key)
+        out.append(
+            ParentFacts(
+                name=e["name"],
+                relation=e.get("relation"),
+                score=e.get("score"),
+                p_value=e.get("p_value"),
+                declared=key in declared_keys,
+                detected=bool(e.get("detected")),
+                license=(rec.license_name if rec and rec.license == "other" else None)
+                or (rec.license if rec else None),
+                status=rec.status if rec else None,
+                access=rec.access if rec else None,
+            )
+        )
+    checked = doc is not None
+    undeclared = [p.name for p in out if p.detected and not p.declared]
+    declared_not_detected = [
+        p.name
+        for p in out
+        if checked and p.declared and not p.detected and _base(p.name) in records
+    ]
+    relation = (doc or {}).get("relation") if checked else None
+    if relation in (None, "unrelated") and out:
+        relation = next((p.relation for p in out if p.relation), None)
+    return LineageFacts(
+        checked=checked,
+        is_derivative=bool(out) or is_adapter,
+        relation=relation if relation != "unrelated" else None,
+        parents=sorted(out, key=lambda p: p.name),
+        undeclared=sorted(undeclared),
+        declared_not_detected=sorted(declared_not_detected),
+        disagreements=[str(d) for d in (doc or {}).get("disagreements", [])],
+    )
+
+
+# -- compute, distribution -------------------------------------------------------------
+
+
+def _params(artifact: Artifact) -> tuple[comp.ParamCount | None, str]:
+    cfg = artifact.config
+    raw = cfg.raw if cfg else {}
+    gguf = artifact.gguf_metadata or {}
+    arch = str(gguf.get("general.architecture", ""))
+    experts = (cfg.num_experts if cfg else None) or _int(gguf.get(f"{arch}.expert_count"))
+    k = (cfg.experts_per_token if cfg else None) or _int(gguf.get(f"{arch}.expert_used_count"))
+    qc = raw.get("quantization_config")
+    bits = _int(qc.get("bits")) if isinstance(qc, Mapping) else None
+    if artifact.primary_files:
+        try:
+            kept, _ = artifact.canonical_tensors
+        except ArtifactError:
+            kept = ()
+        if kept:
+            triples = [(t.name, t.info.numel, t.dtype) for t in kept]
+            count = comp.count_parameters(
+                triples, num_experts=experts, experts_per_token=k, quant_bits=bits
+            )
+            return count, "weights"
+    if raw:
+        return comp.params_from_config(raw), "config"
+    return None, "none"
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _name(artifact: Artifact, name: str | None) -> str | None:
+    if name:
+        return name
+    card = artifact.card
+    if card is not None:
+        model_name = card.front_matter.get("model_name")
+        if isinstance(model_name, str) and model_name.strip():
+            return model_name.strip()
+        m = re.search(r"^#\s+(\S.*?)\s*$", card.body, re.M)
+        if m:
+            return m.group(1)
+    return artifact.root.name or None
+
+
+def _texts(artifact: Artifact) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in artifact.files:
+        if not _LICENCE_FILE.search(Path(f.path).name) or f.size > MAX_TEXT:
+            continue
+        path = artifact.root / f.path if artifact.is_dir else artifact.root
+        try:
+            if path.is_symlink():
+                continue
+            out[f.path] = path.read_bytes()[:MAX_TEXT].decode("utf-8", "replace")
+        except OSError:
+            continue
+    return out
+
+
+def _declared_uses(
+    front: Mapping[str, Any], tags: Sequence[str], pipeline: str | None
+) -> list[str]:
+    uses = [*tags, *([pipeline] if pipeline else [])]
+    for key in ("intended_use", "intended_uses", "use_cases", "use_case"):
+        v = front.get(key)
+        if isinstance(v, str):
+            uses.append(v)
+        elif isinstance(v, list):
+            uses += [str(x) for x in v if isinstance(x, str)]
+    return uses
+
+
+# -- everything ------------------------------------------------------------------------
+
+
+def build_facts(
+    artifact: Artifact,
+    *,
+    name: str | None = None,
+    access: Access = "public",
+    scan: BaseModel | Mapping[str, Any] | None = None,
+    lineage: BaseModel | Mapping[str, Any] | None = None,
+    parents: Sequence[ParentRecord | Mapping[str, Any]] = (),
+    audit: BaseModel | Mapping[str, Any] | None = None,
+    config: FactsConfig | None = None,
+) -> Facts:
+    """Facts for one artifact. Leave out what you do not have: no scan report means
+    ``facts.scan`` is None (a policy can require one), no lineage means no detected
+    parents (declared ones still count)."""
+    if access not in ACCESS_ORDER:
+        raise UsageError(f"access must be one of {', '.join(ACCESS_ORDER)}, not {access!r}")
+    config = config or FactsConfig()
+    records = [
+        p if isinstance(p, ParentRecord) else ParentRecord.model_validate(p) for p in parents
+    ]
+    card = artifact.card
+    front = card.front_matter if card else {}
+    declared = list(card.base_model) if card else []
+    if (
+        artifact.adapter
+        and artifact.adapter.base_model
+        and artifact.adapter.base_model not in declared
+    ):
+        declared.append(artifact.adapter.base_model)
+    is_adapter = artifact.adapter is not None
+    lin = lineage_facts(declared=declared, lineage=lineage, parents=records, is_adapter=is_adapter)
+    model_name = _name(artifact, name)
+
+    params, source = _params(artifact)
+    raw_cfg = artifact.config.raw if artifact.config else {}
+    derivative = lin.is_derivative
+    base_flops = [r.training_compute_flop for r in records if r.training_compute_flop]
+    notes: list[str] = []
+    if len(base_flops) > 1:
+        notes.append("several parents with known compute: the largest is taken as the base's")
+    if is_adapter:
+        notes.append("adapter: parameters are the adapter's; its training also ran the base")
+    estimate = comp.estimate(
+        params,
+        parameter_source=source,
+        tokens=comp.declared_tokens(front, raw_cfg, derivative=derivative),
+        declared=comp.declared_flop(front),
+        base_flop=max(base_flops) if base_flops else None,
+        derivative=derivative,
+        tiers=config.tiers,
+        extra_notes=notes,
+    )
+
+    catalogue = config.licences()
+    own = catalogue.resolve(card.license if card else None, card.license_name if card else None)
+    parent_names = tuple(p.name for p in lin.parents)
+    parent_files = {f for r in records if r.files for f in r.files}
+    all_known = all(r.files is not None for r in records)
+    dist = Distribution(
+        name=model_name,
+        declared_licences=frozenset(
+            x.lower() for x in (card.license if card else None, own.id if own else None) if x
+        ),
+        card_text=(json.dumps(front, sort_keys=True, default=str) + "\n" + card.body)
+        if card
+        else "",
+        files=tuple(f.path for f in artifact.files),
+        texts=_texts(artifact) if artifact.is_dir else {},
+        parent_names=parent_names,
+        parents_ship=frozenset(parent_files) if records and all_known else frozenset(),
+    )
+    rec_by = {_base(r.name): r for r in records}
+    parent_licences = [
+        ParentLicence(
+            name=p.name,
+            license=rec_by[_base(p.name)].license if _base(p.name) in rec_by else None,
+            license_name=rec_by[_base(p.name)].license_name if _base(p.name) in rec_by else None,
+            inherited=rec_by[_base(p.name)].inherited_licences if _base(p.name) in rec_by else (),
+        )
+        for p in lin.parents
+    ]
+    licence = assess(
+        catalogue,
+        dist,
+        license=card.license if card else None,
+        license_name=card.license_name if card else None,
+        parents=parent_licences,
+        declared_uses=_declared_uses(
+            front, card.tags if card else (), card.pipeline_tag if card else None
+        ),
+    )
+    audit_doc = _as_dict(audit)
+    return Facts(
+        subject=SubjectFacts(
+            name=model_name,
+            family=artifact.family,
+            access=access,
+            declared_license=card.license if card else None,
+            license_name=card.license_name if card else None,
+            declared_base_models=declared,
+            declared_relation=card.base_model_relation if card else None,
+            is_adapter=is_adapter,
+            files=len(artifact.files),
+            problems=list(artifact.problems),
+        ),
+        scan=scan_facts(scan) if scan is not None else None,
+        lineage=lin,
+        compute=estimate,
+        licence=licence,
+        card=check_card(
+            front if card else None,
+            card.body if card else None,
+            derivative=derivative,
+            checklist=config.checklist,
+        ),
+        audit=AuditFacts(
+            verdict=str(audit_doc.get("verdict")),
+            base=audit_doc.get("base"),
+            p_stripped=audit_doc.get("p_stripped"),
+            over_refusal_verdict=audit_doc.get("over_refusal_verdict"),
+        )
+        if audit_doc
+        else None,
+    )
+
+
+def facts_for(
+    target: str | Path | Artifact,
+    *,
+    run_scan: bool = True,
+    **kwargs: Any,
+) -> Facts:
+    """Facts for a path or an opened artifact; scans the path unless a report is given.
+
+    Keyword arguments are those of ``build_facts`` (name, access, scan, lineage, parents,
+    audit, config).
+    """
+    from weightwatch.artifacts import open_artifact
+
+    artifact = target if isinstance(target, Artifact) else open_artifact(target)
+    if run_scan and kwargs.get("scan") is None:
+        from weightwatch.scan import scan_paths
+
+        kwargs["scan"] = scan_paths([artifact.root])
+    return build_facts(artifact, **kwargs)
+
+
+__all__ = [
+    "FactsConfig",
+    "ParentRecord",
+    "build_facts",
+    "default_catalogue",
+    "facts_for",
+    "lineage_facts",
+    "scan_facts",
+]

@@ -1,0 +1,126 @@
+"""Facts: everything a policy decision may look at, as one immutable value.
+
+Facts are computed once (``weightwatch.policy.build``) and then judged by any number of
+policies; a decision records the digest of the facts it judged, so a logged decision can
+be re-checked against the same facts later. Policy rules address facts by dotted path
+(``scan.counts.critical``, ``lineage.parents``), so field names here are part of the
+policy language: rename one only with a schema_version bump.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from weightwatch.policy.card import CardFacts
+from weightwatch.policy.compute import ComputeEstimate
+from weightwatch.policy.licences.obligations import LicenceFacts
+
+SCHEMA_VERSION = "1"
+Access = Literal["public", "gated", "restricted"]
+ACCESS_ORDER: tuple[Access, ...] = ("public", "gated", "restricted")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SubjectFacts(_Frozen):
+    name: str | None  # registry name, card ``model_name`` or heading, or folder name
+    family: str | None
+    access: Access  # the tier the publisher asked for
+    declared_license: str | None
+    license_name: str | None
+    declared_base_models: list[str]
+    declared_relation: str | None
+    is_adapter: bool
+    files: int
+    problems: list[str]  # metadata the artifact layer could not parse
+
+
+class FindingFact(_Frozen):
+    rule_id: str
+    severity: str
+    file: str
+    title: str
+
+
+class ScanFacts(_Frozen):
+    verdict: str  # clean | suspicious | malicious | error
+    max_severity: str | None
+    counts: dict[str, int]  # every severity, zero included
+    total: int
+    rule_ids: list[str]
+    findings: list[FindingFact]  # worst first, at most MAX_FINDINGS
+    unreadable: list[str]  # files the scanner could not fully read
+
+
+class ParentFacts(_Frozen):
+    name: str
+    relation: str | None
+    score: float | None
+    p_value: float | None
+    declared: bool  # the card names it as base_model
+    detected: bool  # the weights match it
+    license: str | None
+    status: str | None  # published, gated, restricted, quarantined, taken_down, blocked
+    access: str | None
+
+
+class LineageFacts(_Frozen):
+    checked: bool  # a lineage search ran (otherwise detected parents are unknown)
+    is_derivative: bool
+    relation: str | None
+    parents: list[ParentFacts]
+    undeclared: list[str]  # detected parents the card does not declare
+    declared_not_detected: list[str]  # declared, registered, but not matched by weights
+    disagreements: list[str]
+
+
+class AuditFacts(_Frozen):
+    verdict: str  # stripped | equivalent | improved | over_refusing | inconclusive
+    base: str | None
+    p_stripped: float | None
+    over_refusal_verdict: str | None
+
+
+class Facts(_Frozen):
+    schema_version: str = SCHEMA_VERSION
+    subject: SubjectFacts
+    scan: ScanFacts | None
+    lineage: LineageFacts
+    compute: ComputeEstimate
+    licence: LicenceFacts
+    card: CardFacts
+    audit: AuditFacts | None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def canonical(self) -> bytes:
+        """The one serialization the digest covers: sorted keys, no whitespace, UTF-8."""
+        return json.dumps(
+            self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.canonical()).hexdigest()
+
+
+__all__ = [
+    "ACCESS_ORDER",
+    "SCHEMA_VERSION",
+    "SEVERITIES",
+    "Access",
+    "AuditFacts",
+    "Facts",
+    "FindingFact",
+    "LineageFacts",
+    "ParentFacts",
+    "ScanFacts",
+    "SubjectFacts",
+]
