@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "scan_cmd",
     "lineage_cmd",
     "registry_cmd",
+    "policy_cmd",
     "audit_cmd",
     "watermark_cmd",
 )

@@ -301,6 +301,8 @@ def step_decide(store: Store, version_id: int, *, cause: str = "registration") -
         kind = "registration" if v.state != "complete" else "decision"
         leaf = entry_leaf(kind, body, time=now())
         (log_index,) = store.log.append_many([(kind, leaf)], conn=conn)
+        _put_report(conn, version_id, "facts", decision.facts)
+        _put_report(conn, version_id, "decision", decision.decision)
         conn.execute(
             schema.decisions.insert().values(
                 version_id=version_id,

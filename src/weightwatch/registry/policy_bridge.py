@@ -1,9 +1,10 @@
-"""Turn a version's registry context into a policy decision.
+"""Turn a version's registry context into facts, and facts into a policy decision.
 
-Interim rules until the declarative policy engine (``weightwatch.policy``) is wired in;
-they implement the default policy's registry-facing part: a malicious scan blocks, a
-taken-down or quarantined parent quarantines, a gated or restricted parent passes its
-tier on, and lineage the card does not declare gates with a reason.
+Parents are described to the policy by what the registry holds about them: their
+current status and access, and — from their own stored facts — their licence, the
+licences they inherited and their training compute, so obligations and compute
+thresholds follow a lineage across generations. The registry's policy is
+``<registry>/policy.yaml`` when present, else the shipped default.
 """
 
 from __future__ import annotations
@@ -11,50 +12,63 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ORDER = ("publish", "gate", "quarantine", "block")
+from weightwatch.artifacts import open_artifact
+from weightwatch.policy import Decision, Facts, Policy, build_facts, evaluate, load_policy
+
+POLICY_FILE = "policy.yaml"
 
 
-def _strictest(a: str, b: str) -> str:
-    return a if ORDER.index(a) >= ORDER.index(b) else b
+def registry_policy(root: Path) -> Policy:
+    path = root / POLICY_FILE
+    return load_policy(path if path.is_file() else None)
 
 
-def evaluate_version(work: Path, context: dict[str, Any]) -> tuple[str, list[str]]:
-    action, reasons = "publish", []
-    scan = context.get("scan") or {}
-    if scan.get("verdict") == "malicious":
-        worst = [
-            f"{f['rule_id']} in {f['location']['file']}"
-            for fr in scan.get("files", [])
-            for f in fr.get("findings", [])
-            if f.get("severity") in ("high", "critical")
-        ]
-        action = "block"
-        reasons.append(f"scan: code execution in the files ({'; '.join(worst[:3])})")
-    elif scan.get("verdict") in ("suspicious", "error"):
-        action = _strictest(action, "quarantine")
-        reasons.append(f"scan verdict {scan.get('verdict')}: needs review")
-    for parent in context.get("parents", []):
-        status, name = parent["status"], parent["name"]
-        if status in ("taken_down", "blocked"):
-            action = _strictest(action, "quarantine")
-            reasons.append(f"lineage: derived from {name}, which is {status.replace('_', ' ')}")
-        elif status == "quarantined":
-            action = _strictest(action, "quarantine")
-            reasons.append(f"lineage: derived from {name}, which is quarantined")
-        elif status in ("gated", "restricted"):
-            action = _strictest(action, "gate")
-            reasons.append(f"lineage: derived from {name}, which is {status}")
+def parent_record(parent: dict[str, Any], parent_facts: dict[str, Any] | None) -> dict[str, Any]:
+    """A ``ParentRecord`` mapping from an edge and the parent's stored facts."""
+    record = {
+        k: parent[k] for k in ("name", "status", "access", "kind", "relation", "score", "p_value")
+    }
+    if parent_facts:
+        subject = parent_facts.get("subject", {})
+        licence = parent_facts.get("licence", {})
+        compute = parent_facts.get("compute", {})
+        record["license"] = subject.get("declared_license")
+        record["license_name"] = subject.get("license_name")
+        record["inherited_licences"] = tuple(
+            str(s["licence"]) for s in licence.get("applicable", []) if s.get("licence")
+        )
+        record["training_compute_flop"] = compute.get("own_flop")
+        record["files"] = tuple(parent_facts.get("_files", ())) or None
+    return record
+
+
+def evaluate_version(root: Path, work: Path, context: dict[str, Any]) -> tuple[Facts, Decision]:
     lineage = context.get("lineage") or {}
-    detected = (lineage.get("detected") or {}).get("parents", [])
-    declared = set(lineage.get("declared") or [])
-    for p in detected:
-        base = p["name"].rsplit("@", 1)[0]
-        if base not in declared:
-            action = _strictest(action, "gate")
-            reasons.append(
-                f"lineage: weights derive from {p['name']} ({p['relation']}, "
-                f"p = {p['p_value']:.2g}) but the card does not declare it as base_model"
-            )
-    if not reasons:
-        reasons.append("no policy rule applies")
-    return action, reasons
+    facts = build_facts(
+        open_artifact(work),
+        name=context["label"].rsplit("@", 1)[0],
+        access=context["access"],
+        scan=context.get("scan"),
+        lineage=lineage.get("detected"),
+        parents=[parent_record(p, p.get("facts")) for p in context.get("parents", [])],
+    )
+    return facts, evaluate(facts, registry_policy(root))
+
+
+def status_of(decision: Decision) -> str:
+    """The access tier a decision leaves a version in."""
+    if decision.action == "block":
+        return "blocked"
+    if decision.action == "quarantine":
+        return "quarantined"
+    return {"public": "published", "gated": "gated", "restricted": "restricted"}[decision.access]
+
+
+def reason_lines(decision: Decision) -> list[str]:
+    """Human-readable reasons, strictest first; warnings (publish-level) last, marked."""
+    order = {"block": 0, "quarantine": 1, "gate": 2, "publish": 3}
+    lines = []
+    for r in sorted(decision.reasons, key=lambda r: order.get(r.action, 9)):
+        prefix = "warning: " if r.action == "publish" else ""
+        lines.append(f"{prefix}{r.message} [{r.rule_id}]")
+    return lines or ["no policy rule applies"]
