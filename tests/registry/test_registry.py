@@ -31,7 +31,13 @@ def _proof_ok(registry, ref) -> None:  # type: ignore[no-untyped-def]
     assert json.loads(doc["leaf"])["body"]["model"] == registry.status(ref).model
 
 
-def test_registration_lineage_takedown_and_log(registry, llama_family, tmp_path):
+@pytest.mark.parametrize("runner", ["inline", "ray"])
+def test_registration_lineage_takedown_and_log(registry, llama_family, tmp_path, runner):
+    if runner == "ray":
+        pytest.importorskip("ray")
+        from weightwatch.registry import Registry
+
+        registry = Registry(registry.store, runner="ray")
     base = registry.register(llama_family.base, "org/base")
     assert base.state == "complete" and base.status == "published" and base.scan_verdict == "clean"
     assert base.weights_digest and base.files >= 5
@@ -86,11 +92,29 @@ def test_registration_lineage_takedown_and_log(registry, llama_family, tmp_path)
         assert any(r.endswith("[parent-withdrawn]") for r in v.decision.reasons)
         assert v.decision.cause.startswith("takedown of org/base@1")
     assert registry.status("org/other").status == "published"
+    # an audit finding the honest fine-tune's safety stripped quarantines it (policy fact)
+    stripped = {
+        "base": "org/base@1",
+        "derivative": "org/ft-honest@1",
+        "verdict": "stripped",
+        "p_stripped": 1e-9,
+        "p_equivalence": 0.9,
+        "alpha_per_attack": 0.05,
+        "over_refusal_verdict": None,
+        "p_over_refusal": None,
+        "base_asr": {"direct": 0.0},
+        "derivative_asr": {"direct": 0.8},
+    }
+    audited = registry.add_audit("org/ft-honest", stripped)
+    assert any(r.endswith("[audit-safety-stripped]") for r in audited.decision.reasons)
+    assert audited.decision.cause == "audit of org/ft-honest@1"
+    with pytest.raises(UsageError, match="not an audit comparison"):
+        registry.add_audit("org/ft-honest", {"verdict": "stripped"})
     with pytest.raises(RegistryError, match="already taken down"):
         registry.takedown("org/base@1", reason="again")
     registry.reinstate("org/base@1", reason="licence dispute settled")
     assert registry.status("org/base").status == "published"
-    assert registry.status("org/ft-honest").status == "published"
+    assert registry.status("org/ft-honest").status == "quarantined"  # the audit still holds
 
     # every decision is in the log, with an inclusion proof that verifies offline
     for name in ["org/base", "org/other", *registered]:

@@ -121,6 +121,27 @@ def proof_command(
     )
 
 
+@registry_app.command("audit")
+def audit_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION] of the derivative")],
+    report: Annotated[
+        Path, typer.Option("--report", help="JSON from `weightwatch audit compare --json`.")
+    ],
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Attach a base-vs-derivative safety audit and re-decide the version."""
+    from weightwatch.errors import UsageError
+
+    try:
+        doc = json.loads(report.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{report}: not a JSON audit report ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise UsageError(f"{report}: not a JSON audit report")
+    _show(_open(registry, db_url).add_audit(ref, doc))
+
+
 @registry_app.command("watermark")
 def watermark_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],

@@ -69,6 +69,7 @@ def decide(store: Store, version_id: int) -> RegistryDecision:
             "access": str(access),
             "scan": report(conn, version_id, "scan"),
             "lineage": report(conn, version_id, "lineage"),
+            "audit": report(conn, version_id, "audit"),
             "parents": parents_of(conn, version_id),
         }
     facts, decision = evaluate_version(store.root, work_dir(store, version_id), context)

@@ -51,6 +51,7 @@ def evaluate_version(root: Path, work: Path, context: dict[str, Any]) -> tuple[F
         scan=context.get("scan"),
         lineage=lineage.get("detected"),
         parents=[parent_record(p, p.get("facts")) for p in context.get("parents", [])],
+        audit=context.get("audit"),
     )
     return facts, evaluate(facts, registry_policy(root))
 

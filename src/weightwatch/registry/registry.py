@@ -374,6 +374,28 @@ class Registry:
         with self.store.write.begin() as conn:
             persist(conn)
 
+    # -- audits ---------------------------------------------------------------------------
+    def add_audit(self, ref: str, summary: dict[str, Any]) -> VersionView:
+        """Attach a base-vs-derivative safety audit (``audit compare --json``) and
+        re-decide: a derivative whose safety was stripped is a fact the policy weighs."""
+        from weightwatch.audit.derivative import DerivativeReport, DerivativeSummary
+        from weightwatch.registry.pipeline import _put_report
+
+        try:
+            if "attacks" in summary:  # the whole report `weightwatch audit compare --json` writes
+                parsed = DerivativeReport.model_validate(summary).summary()
+            else:
+                parsed = DerivativeSummary.model_validate(summary)
+        except ValueError as exc:
+            raise UsageError(f"not an audit comparison (audit compare --json): {exc}") from exc
+        doc = parsed.model_dump(mode="json")
+        with self.store.write.begin() as conn:
+            vid = self._version_id(conn, ref)
+            _put_report(conn, vid, "audit", doc)
+            label = version_label(conn, vid)
+        self._redecide(vid, cause=f"audit of {label}")
+        return self.status(label)
+
     # -- watermarks -----------------------------------------------------------------------
     def add_watermark(self, ref: str, deployment: WatermarkDeployment) -> None:
         """Record that ``ref`` is served by a watermarked deployment (public record only)."""
