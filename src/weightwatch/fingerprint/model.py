@@ -45,6 +45,8 @@ class Fingerprint:
     emb: npt.NDArray[np.float32]  # [m, m]
     layers: dict[str, npt.NDArray[np.float32]]  # kind -> [n_layers, m, m]
     info: dict[str, Any] = field(default_factory=dict)  # arch, sizes, dtypes, card facts
+    # Derived values (whitened matrices per anchor subset), kept for repeated comparisons.
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_layers(self) -> int:

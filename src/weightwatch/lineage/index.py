@@ -30,6 +30,7 @@ SPACE = "cosine"
 M = 16
 EF_CONSTRUCTION = 200
 EF_SEARCH = 256
+FP_CACHE = 4096  # fingerprints kept in memory (a few hundred KB each for small models)
 _NAME = re.compile(r"^[\w.\-/@:+]{1,200}$")
 
 
@@ -54,6 +55,24 @@ class FingerprintIndex:
             raise UsageError(f"{self.root}: not a fingerprint index (create one with --add)")
         self._entries: dict[int, dict[str, Any]] = self._read_entries()
         self._graph: Any = None
+        self._fps: dict[int, Fingerprint] = {}
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int]:
+        try:
+            st = (self.root / "entries.json").stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
+    def _refresh(self) -> None:
+        """Pick up entries another process added since we last looked (files are replaced
+        atomically, so a changed stamp means a complete new state)."""
+        stamp = self._stamp()
+        if stamp != self._seen:
+            self._entries = self._read_entries()
+            self._graph = None
+            self._seen = stamp
 
     # -- storage --------------------------------------------------------------------
     def _read_entries(self) -> dict[int, dict[str, Any]]:
@@ -96,9 +115,11 @@ class FingerprintIndex:
         etmp = self.root / "entries.json.tmp"
         etmp.write_text(json.dumps({str(k): v for k, v in sorted(self._entries.items())}))
         etmp.replace(self.root / "entries.json")
+        self._seen = self._stamp()
 
     # -- API ------------------------------------------------------------------------
     def __len__(self) -> int:
+        self._refresh()
         return len(self._entries)
 
     def add(self, name: str, fp: Fingerprint) -> int:
@@ -135,18 +156,31 @@ class FingerprintIndex:
         return any(e.get("name") == name for e in self._read_entries().values())
 
     def fingerprint(self, entry_id: int) -> Fingerprint | None:
+        """A stored fingerprint (kept in memory, bounded: comparisons cache on it)."""
+        if entry_id in self._fps:
+            return self._fps[entry_id]
         p = self.root / "fingerprints" / f"{entry_id}.wwfp"
-        return Fingerprint.load(p) if p.is_file() else None
+        if not p.is_file():
+            return None
+        if len(self._fps) >= FP_CACHE:
+            self._fps.clear()
+        fp = self._fps[entry_id] = Fingerprint.load(p)
+        return fp
 
     def candidates(self, fp: Fingerprint, k: int) -> list[tuple[int, float]]:
         """First tier: the ``k`` nearest ids by cosine of index vectors."""
+        self._refresh()
         if not self._entries:
             return []
         g = self._load_graph()
         k = min(k, g.get_current_count())
         g.set_ef(max(EF_SEARCH, k))
         labels, dist = g.knn_query(fp.index_vector()[None, :], k=k)
-        return [(int(i), 1.0 - float(d)) for i, d in zip(labels[0], dist[0], strict=True)]
+        return [
+            (int(i), 1.0 - float(d))
+            for i, d in zip(labels[0], dist[0], strict=True)
+            if int(i) in self._entries
+        ]
 
     def search(
         self,

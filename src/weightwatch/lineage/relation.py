@@ -147,6 +147,30 @@ def _pearson(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
     return float(x @ y) / den if den > 0 else 0.0
 
 
+def _whitened(
+    fp: Fingerprint, idx: npt.NDArray[np.int64], kinds: list[str], off: npt.NDArray[np.bool_]
+) -> dict[str, list[npt.NDArray[np.float64]]]:
+    """Each layer matrix over the anchors ``idx``, whitened, off-diagonal entries centred
+    and scaled to unit norm (so a Pearson r is one dot product); cached on the fingerprint,
+    since an index compares one fingerprint with many."""
+    key = ("whitened", idx.tobytes(), tuple(kinds))
+    if key not in fp.cache:
+        sub = np.ix_(idx, idx)
+        w = _whitener(fp.emb[sub])
+        out: dict[str, list[npt.NDArray[np.float64]]] = {}
+        for k in kinds:
+            vecs = []
+            for layer in fp.layers[k]:
+                v = (w @ layer[sub].astype(np.float64) @ w)[off]
+                v = v - v.mean()
+                n = float(np.linalg.norm(v))
+                vecs.append(v / n if n > 0 else v)
+            out[k] = vecs
+        fp.cache[key] = out
+    result: dict[str, list[npt.NDArray[np.float64]]] = fp.cache[key]
+    return result
+
+
 def _whitener(gram: npt.NDArray[np.float32], eps: float = 1e-3) -> npt.NDArray[np.float64]:
     """G^(-1/2) of the anchors' embedding Gram (eigenvalues floored at eps x the largest).
 
@@ -207,18 +231,9 @@ def compare(
         score, per_kind, layers, emb_r = 0.0, {}, [], 0.0
     else:
         sub = np.ix_(ia, ia), np.ix_(ib, ib)
-        wa, wb = _whitener(parent.emb[sub[0]]), _whitener(child.emb[sub[1]])
         off = ~np.eye(len(shared), dtype=bool)
-        pa = {
-            k: [wa @ parent.layers[k][i][sub[0]] @ wa for i in range(parent.n_layers)]
-            for k in kinds
-        }
-        pb = {
-            k: [wb @ child.layers[k][j][sub[1]] @ wb for j in range(child.n_layers)] for k in kinds
-        }
-        rs = {
-            k: np.array([[_pearson(a[off], b[off]) for b in pb[k]] for a in pa[k]]) for k in kinds
-        }
+        pa, pb = _whitened(parent, ia, kinds, off), _whitened(child, ib, kinds, off)
+        rs = {k: np.array([[float(a @ b) for b in pb[k]] for a in pa[k]]) for k in kinds}
         combined = np.mean([rs[k] for k in kinds], axis=0)
         path = _align(combined)
         layers = [
