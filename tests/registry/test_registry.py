@@ -119,7 +119,28 @@ def test_registration_lineage_takedown_and_log(registry, llama_family, tmp_path,
     # every decision is in the log, with an inclusion proof that verifies offline
     for name in ["org/base", "org/other", *registered]:
         _proof_ok(registry, name)
+    _every_decision_logged(registry)
     assert verify_log(registry.store.log) == registry.store.log.size()
+
+
+def _every_decision_logged(registry) -> None:  # type: ignore[no-untyped-def]
+    """Each decision row, past ones included, matches its log entry, proven under a
+    signed checkpoint."""
+    from weightwatch.registry.store import LOG_ORIGIN
+
+    note = registry.store.log.checkpoint(registry.store.signer, origin=LOG_ORIGIN)
+    size = int(note.split("\n")[1])
+    pub = load_verifier(registry.store.root / "keys" / "registry-ed25519.pub")
+    checked = 0
+    for view in registry.versions():
+        for d in view.history:
+            entry = registry.store.log.entry(d.log_index)
+            body = json.loads(entry.leaf)["body"]
+            assert (body["model"], body["action"], body["cause"]) == (view.model, d.action, d.cause)
+            proof = registry.store.log.inclusion_proof(d.log_index, size)
+            verify_entry_offline(entry.leaf, d.log_index, proof, note, pub)
+            checked += 1
+    assert checked > len(registry.versions())  # takedowns and audits added decisions
 
 
 def test_pickle_payload_is_blocked(registry, llama_family, tmp_path):
