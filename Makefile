@@ -65,10 +65,12 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m weightwatch.testing.demo var/demo --registry var/registry
 	@echo
-	@echo "The HTTP server and web UI are not built yet. The demo registry in var/registry"
-	@echo "holds the demo family; what it decided and how the models are related:"
 	$(VENV)/bin/weightwatch lineage-tree demo/llama-base --registry var/registry
-	$(VENV)/bin/weightwatch status demo/llama-permuted --registry var/registry
+	@echo
+	@echo "Serving var/registry at http://127.0.0.1:8000 (Hub-compatible downloads; the web UI"
+	@echo "is not built yet). Try: HF_ENDPOINT=http://127.0.0.1:8000 python -c \"from huggingface_hub"
+	@echo "import snapshot_download; print(snapshot_download('demo/llama-base'))\""
+	$(VENV)/bin/weightwatch serve --registry var/registry --host 127.0.0.1 --port 8000
 
 bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "lineage_cmd",
     "registry_cmd",
     "policy_cmd",
+    "serve_cmd",
     "audit_cmd",
     "watermark_cmd",
 )

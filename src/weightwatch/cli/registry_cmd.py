@@ -121,6 +121,42 @@ def proof_command(
     )
 
 
+@registry_app.command("token")
+def token_command(
+    user: Annotated[str, typer.Option("--user", help="Who the token is for.")],
+    role: Annotated[
+        str, typer.Option("--role", help="admin, reviewer, publisher, auditor or user.")
+    ] = "user",
+    org: Annotated[str | None, typer.Option("--org", help="The user's organisation.")] = None,
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Create an API token (printed once; only its hash is stored)."""
+    from weightwatch.registry.access import create_token
+
+    typer.echo(create_token(_open(registry, db_url).store, user, role=role, org=org))
+
+
+@registry_app.command("grant")
+def grant_command(
+    name: Annotated[str, typer.Argument(help="NAMESPACE/NAME of a gated model")],
+    user: Annotated[str, typer.Option("--user", help="Whose access.")],
+    state: Annotated[
+        str, typer.Option("--state", help="pending, accepted or rejected.")
+    ] = "accepted",
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (required to reject).")
+    ] = None,
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Record an access request or decide on one."""
+    from weightwatch.registry.access import set_grant
+
+    set_grant(_open(registry, db_url).store, name, user, state, reason=reason)
+    typer.echo(f"{name}: access for {user} is {state}")
+
+
 @registry_app.command("audit")
 def audit_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION] of the derivative")],

@@ -148,3 +148,36 @@ watermarks = Table(  # WatermarkDeployment records: which key ids a version's de
     Column("record", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
 )
+
+tokens = Table(  # API tokens: only their SHA-256 is stored
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # admin | reviewer | publisher | auditor | user
+    Column("org", String(100)),
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)
+
+grants = Table(  # access requests to gated / restricted models
+    "grants",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("user", String(200), primary_key=True),
+    Column("state", String(20), nullable=False),  # pending | accepted | rejected
+    Column("reason", Text),
+    Column("updated_at", String(40), nullable=False),
+)
+
+downloads = Table(  # append-only: who fetched what, when, from where, and the outcome
+    "downloads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user", String(200)),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("client", String(100)),
+    Column("outcome", String(20), nullable=False),  # served | denied
+    Column("created_at", String(40), nullable=False),
+)

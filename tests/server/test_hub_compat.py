@@ -1,0 +1,157 @@
+"""The real huggingface_hub client and transformers against weightwatch's Hub-compatible API."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from weightwatch.registry import Registry
+from weightwatch.registry.access import create_token, set_grant
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def hub(tmp_path, llama_family):  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from weightwatch.server import create_app
+
+    reg = Registry.open(tmp_path / "reg", init=True)
+    reg.register(llama_family.base, "org/base")
+    reg.register(llama_family.int8, "org/gated", access="gated")
+    reg.register(llama_family.independent, "org/down")
+    reg.takedown("org/down@1", reason="test")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(tmp_path / "reg"), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield reg, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def _client(url: str, home, code: str) -> str:  # type: ignore[no-untyped-def]
+    """Run ``code`` with the real client in a fresh process, online, pointed at ``url``."""
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": url,
+        "HF_HOME": str(home),
+        "HF_HUB_OFFLINE": "0",
+        "TRANSFORMERS_OFFLINE": "0",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_snapshot_download_and_hf_hub_download(hub, llama_family, tmp_path):
+    reg, url = hub
+    out = _client(
+        url,
+        tmp_path / "hf",
+        "import sys\n"
+        "from huggingface_hub import snapshot_download, hf_hub_download\n"
+        "print(snapshot_download('org/base'))\n"
+        "print(hf_hub_download('org/base', 'config.json'))\n",
+    )
+    folder, one = out.split()
+    for f in llama_family.base.iterdir():
+        if f.is_file():
+            assert (Path(folder) / f.name).read_bytes() == f.read_bytes(), f.name
+    assert Path(one).read_bytes() == (llama_family.base / "config.json").read_bytes()
+    with reg.store.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from weightwatch.registry import schema
+
+        served = conn.execute(select(schema.downloads.c.path, schema.downloads.c.outcome)).all()
+    assert ("config.json", "served") in served
+
+
+GATES = """
+import sys
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+repo, token = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
+try:
+    hf_hub_download(repo, "config.json", token=token)
+    print("ok")
+except GatedRepoError:
+    print("gated")
+except RepositoryNotFoundError:
+    print("notfound")
+except HfHubHTTPError as e:
+    print("http", e.response.status_code)
+except Exception as e:  # e.g. LocalEntryNotFoundError raised from the HEAD call's error
+    print(type(e).__name__, type(e.__cause__).__name__)
+"""
+
+
+def test_gates_tokens_and_takedowns_raise_what_the_hub_would(hub, tmp_path):
+    reg, url = hub
+
+    def fetch(repo: str, token: str | None = None) -> str:
+        args = [repo] + ([token] if token else [])
+        code = "import sys; sys.argv = ['x'] + " + repr(args) + "\n" + GATES
+        return _client(url, tmp_path / f"hf-{len(os.listdir(tmp_path))}", code).strip()
+
+    assert fetch("org/gated") == "gated"
+    token = create_token(reg.store, "alice")
+    set_grant(reg.store, "org/gated", "alice", "pending")
+    assert fetch("org/gated", token) == "gated"
+    set_grant(reg.store, "org/gated", "alice", "accepted")
+    assert fetch("org/gated", token) == "ok"
+    assert fetch("org/missing") == "notfound"
+    # taken down: the Hub's "disabled" answer, which the client reports as DisabledRepoError
+    assert "DisabledRepoError" in fetch("org/down", token)
+    assert fetch("org/base", "ww_not-a-real-token") == "notfound"
+
+
+def test_range_requests_and_head(hub, llama_family):
+    import httpx
+
+    _, url = hub
+    weights = (llama_family.base / "model.safetensors").read_bytes()
+    r = httpx.get(f"{url}/org/base/resolve/main/model.safetensors", headers={"Range": "bytes=8-99"})
+    assert r.status_code == 206 and r.content == weights[8:100]
+    h = httpx.head(f"{url}/org/base/resolve/main/model.safetensors")
+    assert int(h.headers["content-length"]) == len(weights)
+    assert len(h.headers["x-repo-commit"]) == 40 and h.headers["etag"].startswith('"')
+
+
+def test_transformers_from_pretrained_unchanged(hub, tmp_path):
+    _, url = hub
+    out = _client(
+        url,
+        tmp_path / "hfhome",
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n"
+        "m = AutoModelForCausalLM.from_pretrained('org/base')\n"
+        "t = AutoTokenizer.from_pretrained('org/base')\n"
+        "print(type(m).__name__, len(t))\n",
+    )
+    assert out.split()[0] == "LlamaForCausalLM"
