@@ -18,10 +18,19 @@ def serve_command(
     db_url: Annotated[str | None, typer.Option("--db-url", help="Database URL.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    watermark_master: Annotated[
+        Path | None,
+        typer.Option("--watermark-master", help="Master secret: enables watermark detection."),
+    ] = None,
 ) -> None:
     """Serve the registry over HTTP (HF_ENDPOINT-compatible downloads, gated by access)."""
     import uvicorn
 
     from weightwatch.server import create_app
 
-    uvicorn.run(create_app(registry, db_url), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(registry, db_url, watermark_master=watermark_master),
+        host=host,
+        port=port,
+        log_level="info",
+    )
