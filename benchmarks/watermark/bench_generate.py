@@ -24,14 +24,14 @@ def _noop(input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     return scores
 
 
-def _model(vocab: int) -> LlamaForCausalLM:
+def _model(vocab: int, *, hidden: int = 128, layers: int = 2, ffn: int = 384) -> LlamaForCausalLM:
     torch.manual_seed(0)
     cfg = LlamaConfig(
         vocab_size=vocab,
-        hidden_size=128,
-        intermediate_size=384,
-        num_hidden_layers=2,
-        num_attention_heads=4,
+        hidden_size=hidden,
+        intermediate_size=ffn,
+        num_hidden_layers=layers,
+        num_attention_heads=max(4, hidden // 64),
         num_key_value_heads=2,
         bos_token_id=1,
         eos_token_id=2,
@@ -124,6 +124,48 @@ def main() -> None:
                     "—" if name.startswith("no watermark") else f"{(ref / rate - 1) * 100:+.0f}%"
                 )
                 print(f"| {vocab:,} | {batch} | {name} | {rate:,.0f} | {overhead} |")
+    print()
+    _realistic(master, kgw, kk, tour, tk)
+
+
+def _realistic(master: MasterSecret, kgw: object, kk: object, tour: object, tk: object) -> None:
+    """The same hook on a model whose forward pass costs what small real models cost."""
+    vocab = 32_000
+    model = _model(vocab, hidden=1024, layers=8, ffn=2816)
+    params = sum(p.numel() for p in model.parameters())
+    sample: dict[str, object] = {"do_sample": True, "top_k": 0}
+    hf_cfg = get_scheme("kgw-hf", vocab_size=vocab).watermarking_config(
+        master.derive("b", scheme="kgw-hf")
+    )
+    settings: dict[str, dict[str, object]] = {
+        "no watermark (sampling)": sample,
+        "no-op logits processor": {**sample, "logits_processor": [_noop]},
+        "kgw, whole vocabulary": {
+            **sample,
+            "logits_processor": [WatermarkLogitsProcessor(kgw, kk)],
+        },  # type: ignore[arg-type]
+        "kgw, top-50 candidates": {
+            **sample,
+            "logits_processor": [WatermarkLogitsProcessor(kgw, kk, top_k=50)],  # type: ignore[arg-type]
+        },
+        "tournament (depth 30), top-50 candidates": {
+            **sample,
+            "logits_processor": [WatermarkLogitsProcessor(tour, tk, top_k=50)],  # type: ignore[arg-type]
+        },
+        "transformers WatermarkingConfig": {**sample, "watermarking_config": hf_cfg},
+    }
+    print(
+        f"On a {params / 1e6:.0f} M-parameter Llama (hidden 1,024, 8 layers, vocabulary 32,000; "
+        "random weights: the per-token cost of a small real model), batch 1, one thread, "
+        f"{NEW_TOKENS} new tokens, best of {REPEATS} interleaved rounds:\n"
+    )
+    print("| setting | tokens/s | overhead |")
+    print("|---|---:|---:|")
+    rates = _rates(model, 1, settings)
+    ref = rates["no watermark (sampling)"]
+    for name, rate in rates.items():
+        overhead = "—" if name.startswith("no watermark") else f"{(ref / rate - 1) * 100:+.1f}%"
+        print(f"| {name} | {rate:,.1f} | {overhead} |")
     print()
 
 
