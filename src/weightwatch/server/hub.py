@@ -93,26 +93,46 @@ def _version(store: Store, ns: str, name: str, revision: str) -> Any:
     return None, "RevisionNotFound"
 
 
+def _listable(
+    store: Store, ns: str, name: str, revision: str, request: Request
+) -> tuple[Any, Response | None]:
+    """The version a metadata request names, or the refusal to send.
+
+    Gated versions are listed (the Hub shows a gated repo's files), quarantined and
+    disabled ones are not; an unknown token looks like an unknown repository.
+    """
+    try:
+        who = _principal(store, request)
+    except AccessDenied:
+        return None, _error("RepoNotFound")
+    v, err = _version(store, ns, name, revision)
+    if err:
+        return None, _error(err)
+    denied = may_read(store, who, int(v.mid), v.status)
+    if denied in ("Disabled", "RepoNotFound"):
+        return None, _error(denied)
+    return v, None
+
+
+def _files(store: Store, version_id: int) -> list[Any]:
+    with store.engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(schema.files.c.path, schema.files.c.size, schema.files.c.sha256)
+                .where(schema.files.c.version_id == version_id)
+                .order_by(schema.files.c.path)
+            ).all()
+        )
+
+
 def router(store: Store) -> APIRouter:
     api = APIRouter()
 
     def info(ns: str, name: str, revision: str, request: Request) -> Response:
-        try:
-            who = _principal(store, request)
-        except AccessDenied:
-            return _error("RepoNotFound")
-        v, err = _version(store, ns, name, revision)
-        if err:
-            return _error(err)
-        denied = may_read(store, who, int(v.mid), v.status)
-        if denied in ("Disabled", "RepoNotFound"):
-            return _error(denied)
-        with store.engine.connect() as conn:
-            files = conn.execute(
-                select(schema.files.c.path, schema.files.c.size, schema.files.c.sha256)
-                .where(schema.files.c.version_id == v.id)
-                .order_by(schema.files.c.path)
-            ).all()
+        v, refused = _listable(store, ns, name, revision, request)
+        if refused is not None:
+            return refused
+        files = _files(store, int(v.id))
         return JSONResponse(
             {
                 "_id": f"{ns}/{name}",
@@ -152,24 +172,12 @@ def router(store: Store) -> APIRouter:
     @api.get("/api/models/{ns}/{name}/tree/{revision}/{path:path}")
     def tree(ns: str, name: str, revision: str, request: Request, path: str = "") -> Response:
         """``list_repo_tree``: files (and their folders) under ``path``, one page."""
-        try:
-            who = _principal(store, request)
-        except AccessDenied:
-            return _error("RepoNotFound")
-        v, err = _version(store, ns, name, revision)
-        if err:
-            return _error(err)
-        denied = may_read(store, who, int(v.mid), v.status)
-        if denied in ("Disabled", "RepoNotFound"):
-            return _error(denied)
+        v, refused = _listable(store, ns, name, revision, request)
+        if refused is not None:
+            return refused
         recursive = request.query_params.get("recursive", "false").lower() == "true"
         prefix = path.strip("/") + "/" if path.strip("/") else ""
-        with store.engine.connect() as conn:
-            files = conn.execute(
-                select(schema.files.c.path, schema.files.c.size, schema.files.c.sha256)
-                .where(schema.files.c.version_id == v.id)
-                .order_by(schema.files.c.path)
-            ).all()
+        files = _files(store, int(v.id))
         entries: list[dict[str, Any]] = []
         folders: set[str] = set()
         for f in files:
