@@ -21,6 +21,7 @@ from rich.table import Table
 
 from weightwatch.audit.cache import ResponseCache, default_cache_path
 from weightwatch.audit.comparison import ComparisonResult, ComparisonVerdict
+from weightwatch.audit.datasets import Behavior
 from weightwatch.audit.derivative import DerivativeReport, compare_reports
 from weightwatch.audit.options import load_behaviors, open_judge, parse_attacks
 from weightwatch.audit.report import AuditReport
@@ -125,6 +126,19 @@ def _target(
     return open_target(model_dir=where, threads=threads)
 
 
+def _behaviors(
+    suite: str, over_refusal: str, limit: int | None, seed: int
+) -> tuple[str, tuple[Behavior, ...]]:
+    """The suite (plus over-refusal prompts unless ``none``), sampled the same way for
+    every target so base and derivative see identical prompts."""
+    return load_behaviors(
+        suite,
+        over_refusal=None if over_refusal == "none" else over_refusal,
+        limit=limit,
+        seed=seed,
+    )
+
+
 def _config(
     attacks: str,
     many_shot: str | None,
@@ -187,22 +201,19 @@ def run_command(
     """Attack success rate per attack (Wilson intervals), over-refusal, many-shot curve."""
     if (endpoint is None) == (model_dir is None):
         raise UsageError("give either --endpoint URL --model NAME, or --model-dir DIR")
-    config = _config(
-        attacks,
-        many_shot,
-        judge,
-        judge_model,
-        api_key_env,
-        max_new_tokens,
-        temperature,
-        seed,
-        concurrency,
-    )
-    name, behaviors = load_behaviors(
-        suite,
-        over_refusal=None if over_refusal == "none" else over_refusal,
-        limit=limit,
-        seed=seed,
+    config, (name, behaviors) = (
+        _config(
+            attacks,
+            many_shot,
+            judge,
+            judge_model,
+            api_key_env,
+            max_new_tokens,
+            temperature,
+            seed,
+            concurrency,
+        ),
+        _behaviors(suite, over_refusal, limit, seed),
     )
     target = _target(
         endpoint or str(model_dir),
@@ -267,22 +278,19 @@ def compare_command(
     html: HtmlOpt = None,
 ) -> None:
     """Was the derivative's safety stripped? Exact McNemar + TOST on the same prompts."""
-    config = _config(
-        attacks,
-        many_shot,
-        judge,
-        judge_model,
-        api_key_env,
-        max_new_tokens,
-        temperature,
-        seed,
-        concurrency,
-    )
-    name, behaviors = load_behaviors(
-        suite,
-        over_refusal=None if over_refusal == "none" else over_refusal,
-        limit=limit,
-        seed=seed,
+    config, (name, behaviors) = (
+        _config(
+            attacks,
+            many_shot,
+            judge,
+            judge_model,
+            api_key_env,
+            max_new_tokens,
+            temperature,
+            seed,
+            concurrency,
+        ),
+        _behaviors(suite, over_refusal, limit, seed),
     )
     reports: list[AuditReport] = []
     with _cache(cache, no_cache) as store, _progress(not as_json) as track:

@@ -242,7 +242,7 @@ def step_lineage(store: Store, version_id: int) -> Persist:
             ]
             found = explain(relabelled, store.index)
             lineage_doc = found.model_dump(mode="json")
-            by_label = {version_label(conn, int(m.name)): int(m.name) for m in matches}
+            by_label = {label: int(vid) for vid, label in labels.items()}
             for parent in found.parents:
                 detected.append(
                     {

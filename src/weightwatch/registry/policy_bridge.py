@@ -18,9 +18,16 @@ from weightwatch.policy import Decision, Facts, Policy, build_facts, evaluate, l
 POLICY_FILE = "policy.yaml"
 
 
+_POLICIES: dict[tuple[str, int], Policy] = {}
+
+
 def registry_policy(root: Path) -> Policy:
+    """The registry's policy, parsed once per file version (decisions are a hot path)."""
     path = root / POLICY_FILE
-    return load_policy(path if path.is_file() else None)
+    stamp = (str(path), path.stat().st_mtime_ns) if path.is_file() else ("", 0)
+    if stamp not in _POLICIES:
+        _POLICIES[stamp] = load_policy(path if stamp[1] else None)
+    return _POLICIES[stamp]
 
 
 def parent_record(parent: dict[str, Any], parent_facts: dict[str, Any] | None) -> dict[str, Any]:
