@@ -137,6 +137,83 @@ def token_command(
     typer.echo(create_token(_open(registry, db_url).store, user, role=role, org=org))
 
 
+@registry_app.command("user")
+def user_command(
+    name: Annotated[str, typer.Argument(help="User name (lower-case).")],
+    role: Annotated[
+        str, typer.Option("--role", help="admin, reviewer, publisher, auditor or user.")
+    ] = "user",
+    org: Annotated[
+        list[str] | None, typer.Option("--org", help="Organisation to join (repeatable).")
+    ] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Contact address.")] = None,
+    country: Annotated[
+        str | None, typer.Option("--country", help="Country (name or ISO code).")
+    ] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Read the password from this environment variable."),
+    ] = None,
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Create a web/API account; without --password-env a random password is printed once."""
+    import os
+    import secrets
+
+    from weightwatch.registry.accounts import create_user
+
+    password = os.environ.get(password_env, "") if password_env else secrets.token_urlsafe(12)
+    user = create_user(
+        _open(registry, db_url).store,
+        name,
+        password,
+        role=role,
+        email=email,
+        country=country,
+        orgs=tuple(org or ()),
+    )
+    typer.echo(f"user {user.name} ({user.role}; orgs: {', '.join(user.orgs) or '-'})")
+    if not password_env:
+        typer.echo(f"password: {password}")
+
+
+@registry_app.command("namespace")
+def namespace_command(
+    namespace: Annotated[str, typer.Argument(help="Model namespace, e.g. 'acme'.")],
+    org: Annotated[str, typer.Option("--org", help="The organisation that owns it.")],
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Give a namespace to an organisation (its members publish there, manage requests)."""
+    from weightwatch.registry.accounts import set_namespace_owner
+
+    set_namespace_owner(_open(registry, db_url).store, namespace, org)
+    typer.echo(f"{namespace}/* is owned by {org}")
+
+
+@registry_app.command("gate")
+def gate_command(
+    name: Annotated[str, typer.Argument(help="NAMESPACE/NAME")],
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="auto or manual approval of requests.")
+    ] = None,
+    allow_org: Annotated[
+        list[str] | None,
+        typer.Option("--allow-org", help="Organisation allowed to a restricted model."),
+    ] = None,
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Set a model's gate approval mode and the organisations of a restricted model."""
+    from weightwatch.registry.access import set_model_access
+
+    ma = set_model_access(
+        _open(registry, db_url).store, name, gate_mode=mode, allowed_orgs=allow_org
+    )
+    typer.echo(f"{ma.name}: {ma.gate_mode} approval; orgs: {', '.join(ma.allowed_orgs) or '-'}")
+
+
 @registry_app.command("grant")
 def grant_command(
     name: Annotated[str, typer.Argument(help="NAMESPACE/NAME of a gated model")],

@@ -1,36 +1,58 @@
-"""Who may fetch what: API tokens, access grants, tiered access, and the download log.
+"""Who may fetch what: API tokens, tiered access, access requests, and the download log.
 
 Tokens are random 32-byte secrets shown once; only their SHA-256 is stored. A version's
-status decides its tier: ``published`` is open, ``gated`` and ``restricted`` need an
-accepted grant for the model (or a reviewer/admin), ``quarantined`` is for reviewers and
-admins only, ``taken_down``/``blocked``/``failed`` are for nobody.
+status decides its tier:
+
+- ``published``: anyone;
+- ``gated``: an accepted access request for the model, or its owners and staff;
+- ``restricted``: members of the organisations named for the model (and owners, staff);
+  to everyone else it does not exist (as a private repository on the Hub);
+- ``quarantined``: reviewers and admins only;
+- ``taken_down`` (and ``blocked``, ``failed``): nobody.
+
+Owners are the user whose name is the namespace, or members of the organisation that
+owns it. Requests follow the Hub's gate: the card's form is checked, then accepted at
+once (``auto``) or left ``pending`` for a reviewer or owner (``manual``).
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, insert, select, update
 
 from weightwatch.errors import AccessDenied, UsageError
 from weightwatch.registry import schema
+from weightwatch.registry.accounts import ROLES, get_user, namespace_owner, record
+from weightwatch.registry.gates import Gate, check_answers, eu_refusal, gate_from_card
 from weightwatch.registry.store import Store, now, parse_name
 
-ROLES = ("admin", "reviewer", "publisher", "auditor", "user")
 TOKEN_PREFIX = "ww_"  # noqa: S105  (a prefix that makes leaked tokens greppable)
+GATE_MODES = ("auto", "manual")
+CARD_LIMIT = 1 << 20
+
+__all__ = ["ROLES", "Principal", "authenticate", "create_token", "may_read"]
 
 
 @dataclass(frozen=True)
 class Principal:
     user: str
     role: str
-    org: str | None
+    orgs: tuple[str, ...] = ()
+    country: str | None = None
 
     @property
     def staff(self) -> bool:
         return self.role in ("admin", "reviewer")
+
+    def owns(self, namespace: str, owner_org: str | None) -> bool:
+        return namespace == self.user or (owner_org is not None and owner_org in self.orgs)
 
 
 def _hash(token: str) -> str:
@@ -38,7 +60,8 @@ def _hash(token: str) -> str:
 
 
 def create_token(store: Store, user: str, *, role: str = "user", org: str | None = None) -> str:
-    """A new API token for ``user`` (returned once; only its hash is kept)."""
+    """A new API token for ``user`` (returned once; only its hash is kept). For a user
+    with an account the account's role and organisations apply, not ``role``/``org``."""
     if role not in ROLES:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -51,6 +74,25 @@ def create_token(store: Store, user: str, *, role: str = "user", org: str | None
     return token
 
 
+def revoke_tokens(store: Store, user: str) -> int:
+    with store.write.begin() as conn:
+        return int(
+            conn.execute(
+                update(schema.tokens)
+                .where(and_(schema.tokens.c.user == user, schema.tokens.c.revoked_at.is_(None)))
+                .values(revoked_at=now())
+            ).rowcount
+        )
+
+
+def principal_for(store: Store, user: str) -> Principal:
+    """The principal of an account (its current role and organisations)."""
+    u = get_user(store, user)
+    if u.disabled:
+        raise AccessDenied(f"account {user!r} is disabled")
+    return Principal(u.name, u.role, u.orgs, u.country)
+
+
 def authenticate(store: Store, token: str | None) -> Principal | None:
     """The principal a bearer token stands for; None for anonymous, AccessDenied if bad."""
     if not token:
@@ -59,9 +101,26 @@ def authenticate(store: Store, token: str | None) -> Principal | None:
         row = conn.execute(
             select(schema.tokens).where(schema.tokens.c.token_hash == _hash(token))
         ).first()
+        account = (
+            conn.execute(select(schema.users.c.name).where(schema.users.c.name == row.user)).first()
+            if row is not None
+            else None
+        )
     if row is None or row.revoked_at is not None:
         raise AccessDenied("invalid or revoked token")
-    return Principal(row.user, row.role, row.org)
+    if account is not None:
+        return principal_for(store, row.user)
+    return Principal(row.user, row.role, (row.org,) if row.org else ())
+
+
+# -- per-model settings ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelAccess:
+    name: str
+    model_id: int
+    owner_org: str | None
+    gate_mode: str
+    allowed_orgs: tuple[str, ...]
 
 
 def _model_id(store: Store, name: str) -> int:
@@ -77,31 +136,52 @@ def _model_id(store: Store, name: str) -> int:
     return int(row[0])
 
 
-def set_grant(store: Store, name: str, user: str, state: str, *, reason: str | None = None) -> None:
-    """Request (``pending``), accept or reject a user's access to a gated model."""
-    if state not in ("pending", "accepted", "rejected"):
-        raise UsageError(f"grant state must be pending, accepted or rejected, not {state!r}")
-    if state == "rejected" and not reason:
-        raise UsageError("a rejection needs a reason")
+def model_access(store: Store, model_id: int) -> ModelAccess:
+    with store.engine.connect() as conn:
+        m = conn.execute(select(schema.models).where(schema.models.c.id == model_id)).one()
+        s = conn.execute(
+            select(schema.model_access).where(schema.model_access.c.model_id == model_id)
+        ).first()
+    return ModelAccess(
+        f"{m.namespace}/{m.name}",
+        model_id,
+        namespace_owner(store, m.namespace),
+        s.gate_mode if s else "manual",
+        tuple(json.loads(s.allowed_orgs)) if s else (),
+    )
+
+
+def set_model_access(
+    store: Store,
+    name: str,
+    *,
+    gate_mode: str | None = None,
+    allowed_orgs: list[str] | None = None,
+) -> ModelAccess:
+    """Set the gate's approval mode and/or a restricted model's organisations."""
+    if gate_mode is not None and gate_mode not in GATE_MODES:
+        raise UsageError(f"gate mode must be auto or manual, not {gate_mode!r}")
     mid = _model_id(store, name)
+    cur = model_access(store, mid)
+    values = {
+        "gate_mode": gate_mode or cur.gate_mode,
+        "allowed_orgs": json.dumps(
+            sorted(set(allowed_orgs if allowed_orgs is not None else cur.allowed_orgs))
+        ),
+        "updated_at": now(),
+    }
     with store.write.begin() as conn:
-        key = and_(schema.grants.c.model_id == mid, schema.grants.c.user == user)
-        if conn.execute(select(schema.grants.c.state).where(key)).first() is None:
-            conn.execute(
-                schema.grants.insert().values(
-                    model_id=mid, user=user, state=state, reason=reason, updated_at=now()
-                )
-            )
+        key = schema.model_access.c.model_id == mid
+        if conn.execute(select(schema.model_access).where(key)).first() is None:
+            conn.execute(insert(schema.model_access).values(model_id=mid, **values))
         else:
-            conn.execute(
-                update(schema.grants)
-                .where(key)
-                .values(state=state, reason=reason, updated_at=now())
-            )
+            conn.execute(update(schema.model_access).where(key).values(**values))
+    return model_access(store, mid)
 
 
 def may_read(store: Store, who: Principal | None, model_id: int, status: str) -> str | None:
-    """None if ``who`` may read a version with ``status``; else why not (the error code)."""
+    """None if ``who`` may read a version with ``status``; else why not, as the Hub's error
+    code (``GatedRepo``, ``RepoNotFound``, ``Disabled``)."""
     if status == "published":
         return None
     if status in ("taken_down", "blocked", "failed", "pending"):
@@ -110,17 +190,209 @@ def may_read(store: Store, who: Principal | None, model_id: int, status: str) ->
         return None
     if status == "quarantined":
         return "RepoNotFound"
+    ma = model_access(store, model_id)
+    if who is not None and who.owns(ma.name.split("/")[0], ma.owner_org):
+        return None
+    if status == "restricted":
+        if who is not None and set(who.orgs) & set(ma.allowed_orgs):
+            return None
+        return "RepoNotFound"
     if who is None:
         return "GatedRepo"
+    return None if grant_state(store, model_id, who.user) == "accepted" else "GatedRepo"
+
+
+def may_manage(store: Store, who: Principal | None, model_id: int) -> bool:
+    """Whether ``who`` may decide access requests and settings for a model."""
+    if who is None:
+        return False
+    if who.role == "admin" or who.role == "reviewer":
+        return True
+    ma = model_access(store, model_id)
+    return who.role == "publisher" and who.owns(ma.name.split("/")[0], ma.owner_org)
+
+
+# -- access requests ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grant:
+    model: str
+    user: str
+    state: str
+    reason: str | None
+    answers: dict[str, Any]
+    decided_by: str | None
+    requested_at: str | None
+    updated_at: str
+
+
+def grant_state(store: Store, model_id: int, user: str) -> str | None:
     with store.engine.connect() as conn:
-        state = conn.execute(
+        return conn.execute(
             select(schema.grants.c.state).where(
-                and_(schema.grants.c.model_id == model_id, schema.grants.c.user == who.user)
+                and_(schema.grants.c.model_id == model_id, schema.grants.c.user == user)
             )
         ).scalar_one_or_none()
-    return None if state == "accepted" else "GatedRepo"
 
 
+def gate_for(store: Store, model_id: int) -> Gate:
+    """The gate declared by the card of the model's newest complete version."""
+    from weightwatch.artifacts.hfrepo import parse_card
+
+    with store.engine.connect() as conn:
+        sha = conn.execute(
+            select(schema.files.c.sha256)
+            .join(schema.versions, schema.versions.c.id == schema.files.c.version_id)
+            .where(
+                and_(
+                    schema.versions.c.model_id == model_id,
+                    schema.versions.c.state == "complete",
+                    schema.files.c.path == "README.md",
+                )
+            )
+            .order_by(schema.versions.c.number.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    if sha is None or not store.blobs.exists(sha):
+        return Gate()
+    with open(store.blobs.path(sha), "rb") as f:
+        text = f.read(CARD_LIMIT).decode("utf-8", "replace")
+    return gate_from_card(parse_card(text, []).front_matter)
+
+
+def _upsert_grant(store: Store, model_id: int, user: str, **values: Any) -> None:
+    values["updated_at"] = now()
+    with store.write.begin() as conn:
+        key = and_(schema.grants.c.model_id == model_id, schema.grants.c.user == user)
+        if conn.execute(select(schema.grants.c.state).where(key)).first() is None:
+            conn.execute(schema.grants.insert().values(model_id=model_id, user=user, **values))
+        else:
+            conn.execute(update(schema.grants).where(key).values(**values))
+
+
+def request_access(
+    store: Store,
+    name: str,
+    who: Principal,
+    answers: dict[str, Any],
+    *,
+    client: str | None = None,
+) -> Grant:
+    """File ``who``'s request with the gate's form; auto gates accept at once, an EU
+    refusal rejects at once, manual gates leave it pending. Re-requesting after a
+    rejection files a fresh pending request."""
+    mid = _model_id(store, name)
+    gate = gate_for(store, mid)
+    clean = check_answers(gate, answers)
+    refusal = eu_refusal(gate, clean, who.country)
+    mode = model_access(store, mid).gate_mode
+    if refusal:
+        state, reason, by = "rejected", refusal, "auto"
+    elif mode == "auto":
+        state, reason, by = "accepted", None, "auto"
+    else:
+        state, reason, by = "pending", None, None
+    if grant_state(store, mid, who.user) == "accepted":
+        raise UsageError(f"{who.user} already has access to {name}")
+    _upsert_grant(
+        store,
+        mid,
+        who.user,
+        state=state,
+        reason=reason,
+        answers=json.dumps(clean, sort_keys=True),
+        decided_by=by,
+        requested_at=now(),
+    )
+    record(store, who.user, "access.request", name, client=client, state=state)
+    return grants(store, name, user=who.user)[0]
+
+
+def set_grant(
+    store: Store,
+    name: str,
+    user: str,
+    state: str,
+    *,
+    reason: str | None = None,
+    actor: str = "cli",
+    client: str | None = None,
+) -> None:
+    """Request (``pending``), accept or reject a user's access to a gated model."""
+    if state not in ("pending", "accepted", "rejected"):
+        raise UsageError(f"grant state must be pending, accepted or rejected, not {state!r}")
+    if state == "rejected" and not (reason and reason.strip()):
+        raise UsageError("a rejection needs a reason")
+    mid = _model_id(store, name)
+    values: dict[str, Any] = {"state": state, "reason": reason}
+    if state == "pending":
+        values["requested_at"] = now()
+    else:
+        values["decided_by"] = actor
+    _upsert_grant(store, mid, user, **values)
+    record(store, actor, f"access.{state}", name, client=client, user=user, reason=reason)
+
+
+def grants(
+    store: Store, name: str | None = None, *, state: str | None = None, user: str | None = None
+) -> list[Grant]:
+    q = (
+        select(schema.grants, schema.models.c.namespace, schema.models.c.name)
+        .join(schema.models, schema.models.c.id == schema.grants.c.model_id)
+        .order_by(schema.grants.c.requested_at, schema.grants.c.user)
+    )
+    if name is not None:
+        q = q.where(schema.grants.c.model_id == _model_id(store, name))
+    if state is not None:
+        q = q.where(schema.grants.c.state == state)
+    if user is not None:
+        q = q.where(schema.grants.c.user == user)
+    with store.engine.connect() as conn:
+        return [
+            Grant(
+                f"{r.namespace}/{r.name}",
+                r.user,
+                r.state,
+                r.reason,
+                json.loads(r.answers or "{}"),
+                r.decided_by,
+                r.requested_at,
+                r.updated_at,
+            )
+            for r in conn.execute(q)
+        ]
+
+
+def access_report(store: Store, name: str) -> str:
+    """CSV of every request for a model with its form answers (the Hub's export)."""
+    rows = grants(store, name)
+    labels = [f.label for f in gate_for(store, _model_id(store, name)).fields]
+    for g in rows:
+        labels += [k for k in g.answers if k not in labels]
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["user", "state", "reason", "decided_by", "requested_at", "updated_at", *labels])
+    for g in rows:
+        w.writerow(
+            [
+                g.user,
+                g.state,
+                g.reason or "",
+                g.decided_by or "",
+                g.requested_at or "",
+                g.updated_at,
+                *(_cell(g.answers.get(k, "")) for k in labels),
+            ]
+        )
+    return out.getvalue()
+
+
+def _cell(v: Any) -> str:
+    """A CSV cell that spreadsheets will not evaluate as a formula (answers are user data)."""
+    s = str(v)
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+
+
+# -- the download log ------------------------------------------------------------------------
 def log_download(
     store: Store,
     who: Principal | None,

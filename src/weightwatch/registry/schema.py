@@ -166,8 +166,11 @@ grants = Table(  # access requests to gated / restricted models
     Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
     Column("user", String(200), primary_key=True),
     Column("state", String(20), nullable=False),  # pending | accepted | rejected
-    Column("reason", Text),
+    Column("reason", Text),  # why a request was rejected
     Column("updated_at", String(40), nullable=False),
+    Column("answers", Text),  # JSON: the gate form as submitted
+    Column("decided_by", String(200)),  # "auto" or the reviewer
+    Column("requested_at", String(40)),
 )
 
 downloads = Table(  # append-only: who fetched what, when, from where, and the outcome
@@ -180,4 +183,85 @@ downloads = Table(  # append-only: who fetched what, when, from where, and the o
     Column("client", String(100)),
     Column("outcome", String(20), nullable=False),  # served | denied
     Column("created_at", String(40), nullable=False),
+)
+
+users = Table(  # accounts for the web UI and API (scrypt password hashes)
+    "users",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("email", String(320)),
+    Column("country", String(2)),  # ISO 3166-1 alpha-2, as declared by the user
+    Column("created_at", String(40), nullable=False),
+    Column("disabled_at", String(40)),
+)
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("created_at", String(40), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("org", String(100), ForeignKey("orgs.name"), primary_key=True),
+    Column("user", String(200), ForeignKey("users.name"), primary_key=True),
+)
+
+namespaces = Table(  # which organisation owns a model namespace
+    "namespaces",
+    metadata,
+    Column("namespace", String(100), primary_key=True),
+    Column("org", String(100), ForeignKey("orgs.name"), nullable=False),
+)
+
+sessions = Table(  # browser sessions: only the cookie's SHA-256 is stored
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user", String(200), ForeignKey("users.name"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
+model_access = Table(  # per-model gate approval mode and the organisations of a restricted model
+    "model_access",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("gate_mode", String(10), nullable=False),  # auto | manual
+    Column("allowed_orgs", Text, nullable=False),  # JSON list
+    Column("updated_at", String(40), nullable=False),
+)
+
+events = Table(  # append-only audit log of actions (logins, grants, takedowns, uploads…)
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("actor", String(200)),
+    Column("action", String(40), nullable=False),
+    Column("target", String(400)),
+    Column("detail", Text),
+    Column("client", String(100)),
+    Column("created_at", String(40), nullable=False),
+)
+
+uploads = Table(  # uploads in progress or finished; staged under <root>/uploads/<id>
+    "uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user", String(200), nullable=False),
+    Column("model", String(300), nullable=False),
+    Column("access", String(20), nullable=False),
+    Column(
+        "state", String(20), nullable=False
+    ),  # receiving | registering | done | failed | aborted
+    Column("received", BigInteger, nullable=False),
+    Column("job_id", Integer, ForeignKey("jobs.id")),
+    Column("error", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
 )

@@ -20,8 +20,9 @@ from sqlalchemy import and_, select
 
 from weightwatch.errors import AccessDenied
 from weightwatch.registry import schema
-from weightwatch.registry.access import Principal, authenticate, log_download, may_read
+from weightwatch.registry.access import Principal, log_download, may_read
 from weightwatch.registry.store import Store
+from weightwatch.server.auth import principal
 
 ERRORS = {
     "GatedRepo": (403, "Access to this model is gated: request access and wait for approval."),
@@ -63,9 +64,7 @@ def _error(code: str) -> Response:
 
 
 def _principal(store: Store, request: Request) -> Principal | None:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    return authenticate(store, token)
+    return principal(store, request)  # a token, or the browser's session
 
 
 def _version(store: Store, ns: str, name: str, revision: str) -> Any:
