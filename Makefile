@@ -72,9 +72,11 @@ serve: $(STAMP)
 	@echo
 	$(VENV)/bin/weightwatch lineage-tree demo/llama-base --registry var/registry
 	@echo
-	@echo "Serving var/registry at http://127.0.0.1:8000 (Hub-compatible downloads; the web UI"
-	@echo "is not built yet). Try: HF_ENDPOINT=http://127.0.0.1:8000 python -c \"from huggingface_hub"
+	@echo "Serving var/registry at http://127.0.0.1:8000 (web UI, API docs at /docs, and"
+	@echo "Hub-compatible downloads). Sign in with a demo login above (admin, reviewer rita...)."
+	@echo "Try: HF_ENDPOINT=http://127.0.0.1:8000 python -c \"from huggingface_hub"
 	@echo "import snapshot_download; print(snapshot_download('demo/llama-base'))\""
+	@echo "Admin login (user, role, password): $$(head -n 1 var/registry/demo-logins.txt)"
 	$(VENV)/bin/weightwatch serve --registry var/registry --host 127.0.0.1 --port 8000
 
 bench: $(STAMP)
