@@ -47,7 +47,7 @@ GOOD = {
 }
 
 
-def test_gate_vocabulary_and_form_checks():
+def test_gate_vocabulary_and_form_checks() -> None:
     gate = gate_from_card(
         {
             "extra_gated_fields": {
@@ -77,13 +77,14 @@ def test_gate_vocabulary_and_form_checks():
         "D": "2024-02-29",
         "X": True,
     }
-    for bad, match in [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"C": "Atlantis", "D": "2024-01-01", "X": True}, "unknown country"),
         ({"C": "FR", "D": "yesterday", "X": True}, "must be a date"),
         ({"C": "FR", "D": "2024-01-01"}, "must be checked"),
         ({"C": "FR", "D": "2024-01-01", "X": True, "Sneaky": "1"}, "unknown gate field"),
         ({"C": " ", "D": "2024-01-01", "X": True}, "'C' is required"),
-    ]:
+    ]
+    for bad, match in cases:
         with pytest.raises(UsageError, match=match):
             check_answers(g, bad)
     assert "EU" in (eu_refusal(g, {"C": "FR"}, None) or "")
@@ -91,7 +92,7 @@ def test_gate_vocabulary_and_form_checks():
     assert eu_refusal(g, {}, "DE") is not None  # the account's declared country counts too
 
 
-def test_passwords_sessions_and_tokens(registry):
+def test_passwords_sessions_and_tokens(registry):  # type: ignore[no-untyped-def]
     store = registry.store
     u = accounts.create_user(store, "ann", "correct horse", role="publisher", orgs=("acme",))
     assert u.orgs == ("acme",) and u.role == "publisher"
@@ -133,7 +134,7 @@ def test_passwords_sessions_and_tokens(registry):
         authenticate(store, token)
 
 
-def test_tiers_requests_and_report(registry, llama_family, tmp_path):
+def test_tiers_requests_and_report(registry, llama_family, tmp_path):  # type: ignore[no-untyped-def]
     store = registry.store
     gated = tmp_path / "gated"
     shutil.copytree(llama_family.base, gated)
