@@ -117,3 +117,46 @@ def test_transformers_from_pretrained_unchanged(hub, tmp_path):
         "print(type(m).__name__, len(t))\n",
     )
     assert out.split()[0] == "LlamaForCausalLM"
+
+
+LOAD = """
+import sys
+from huggingface_hub import snapshot_download
+from transformers import AutoModelForCausalLM
+repo, token = sys.argv[1], sys.argv[2]
+try:
+    m = AutoModelForCausalLM.from_pretrained(repo, token=token)
+    print("loaded", type(m).__name__, snapshot_download(repo, token=token))
+except OSError as e:  # transformers wraps the client's GatedRepoError / not-found in OSError
+    print("refused", type(e.__cause__).__name__ if e.__cause__ else "", str(e)[:200])
+"""
+
+
+def test_gated_and_restricted_models_load_only_once_allowed(hub, llama_family, tmp_path):
+    from weightwatch.registry import accounts
+    from weightwatch.registry.access import principal_for, request_access, set_model_access
+
+    reg, url = hub
+    reg.register(llama_family.finetune, "partners/secret", access="restricted")
+    set_model_access(reg.store, "partners/secret", allowed_orgs=["partner"])
+    accounts.create_user(reg.store, "bob", "password1")
+    accounts.create_user(reg.store, "pam", "password1", orgs=("partner",))
+    bob, pam = create_token(reg.store, "bob"), create_token(reg.store, "pam")
+
+    def load(repo: str, token: str) -> str:
+        code = "import sys; sys.argv = ['x', " + repr(repo) + ", " + repr(token) + "]\n" + LOAD
+        return _client(url, tmp_path / f"hf-{len(os.listdir(tmp_path))}", code).strip()
+
+    refused = load("org/gated", bob)
+    assert refused.startswith("refused GatedRepoError"), refused
+    request_access(reg.store, "org/gated", principal_for(reg.store, "bob"), {})
+    assert load("org/gated", bob).startswith("refused GatedRepoError")  # pending is not enough
+    set_grant(reg.store, "org/gated", "bob", "accepted", actor="reviewer")
+    ok = load("org/gated", bob)
+    assert ok.startswith("loaded LlamaForCausalLM"), ok
+    assert (Path(ok.split()[-1]) / "model.safetensors").read_bytes() == (
+        llama_family.int8 / "model.safetensors"
+    ).read_bytes()
+    # restricted: not even visible to others; members of the named organisation load it
+    assert load("partners/secret", bob).startswith("refused RepositoryNotFoundError")
+    assert load("partners/secret", pam).startswith("loaded LlamaForCausalLM")
