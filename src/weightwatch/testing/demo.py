@@ -16,8 +16,8 @@ from pathlib import Path
 from weightwatch.testing.family import build_family
 
 
-def build_demo(out: Path) -> dict[str, Path]:
-    family = build_family(arch="llama", seed=0, cache=out / ".cache")
+def build_demo(out: Path, *, cache: Path | None = None) -> dict[str, Path]:
+    family = build_family(arch="llama", seed=0, cache=cache or out / ".cache")
     links: dict[str, Path] = {}
     for name, target in family.members().items():
         label = "llama-" + name.replace("_", "-")
