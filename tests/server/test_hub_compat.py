@@ -160,3 +160,27 @@ def test_gated_and_restricted_models_load_only_once_allowed(hub, llama_family, t
     # restricted: not even visible to others; members of the named organisation load it
     assert load("partners/secret", bob).startswith("refused RepositoryNotFoundError")
     assert load("partners/secret", pam).startswith("loaded LlamaForCausalLM")
+
+
+def test_cli_registration_is_downloadable_at_once(hub, llama_family, tmp_path):
+    import httpx
+
+    reg, url = hub
+    root = reg.store.root
+    subprocess.run(
+        [sys.executable, "-m", "weightwatch", "register", str(llama_family.pruned),
+         "--name", "cli/pruned", "--registry", str(root)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    # a pruned copy of org/base that does not declare it: the policy gates it
+    assert reg.status("cli/pruned").status == "gated"
+    info = httpx.get(f"{url}/api/models/cli/pruned").json()
+    assert "config.json" in {s["rfilename"] for s in info["siblings"]}
+    r = httpx.get(f"{url}/cli/pruned/resolve/main/config.json")
+    assert (r.status_code, r.headers["x-error-code"]) == (403, "GatedRepo")
+    admin = create_token(reg.store, "root", role="admin")
+    r = httpx.get(
+        f"{url}/cli/pruned/resolve/main/config.json", headers={"authorization": f"Bearer {admin}"}
+    )
+    assert r.status_code == 200
+    assert r.content == (llama_family.pruned / "config.json").read_bytes()
