@@ -104,6 +104,12 @@ def test_range_requests_and_head(hub, llama_family):
     h = httpx.head(f"{url}/org/base/resolve/main/model.safetensors")
     assert int(h.headers["content-length"]) == len(weights)
     assert len(h.headers["x-repo-commit"]) == 40 and h.headers["etag"].startswith('"')
+    assert int(h.headers["x-linked-size"]) == len(weights)
+    import hashlib
+
+    assert h.headers["x-linked-etag"] == f'"{hashlib.sha256(weights).hexdigest()}"'
+    info = httpx.get(f"{url}/api/models/org/gated").json()
+    assert info["gated"] == "manual"
 
 
 def test_transformers_from_pretrained_unchanged(hub, tmp_path):

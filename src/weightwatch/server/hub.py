@@ -20,7 +20,7 @@ from sqlalchemy import and_, select
 
 from weightwatch.errors import AccessDenied
 from weightwatch.registry import schema
-from weightwatch.registry.access import Principal, log_download, may_read
+from weightwatch.registry.access import Principal, log_download, may_read, model_access
 from weightwatch.registry.store import Store
 from weightwatch.server.auth import principal
 
@@ -141,7 +141,9 @@ def router(store: Store) -> APIRouter:
                 "lastModified": _hub_time(v.completed_at),
                 "private": False,
                 "disabled": False,
-                "gated": False if v.status == "published" else "manual",
+                "gated": False
+                if v.status == "published"
+                else model_access(store, int(v.mid)).gate_mode,
                 "tags": [],
                 "siblings": [
                     {
@@ -229,9 +231,11 @@ def router(store: Store) -> APIRouter:
             return _error("EntryNotFound")
         if request.method == "GET":
             log_download(store, who, int(v.id), path, client, "served")
-        headers = {
+        headers = {  # every file is served like an LFS file: its SHA-256 is its ETag
             "X-Repo-Commit": commit_of(v.manifest),
             "ETag": f'"{f.sha256}"',
+            "X-Linked-Etag": f'"{f.sha256}"',
+            "X-Linked-Size": str(f.size),
             "Accept-Ranges": "bytes",
         }
         if request.method == "HEAD":
