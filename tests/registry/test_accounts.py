@@ -106,11 +106,19 @@ def test_passwords_sessions_and_tokens(registry):  # type: ignore[no-untyped-def
         accounts.login(store, "ann", "wrong horse")
     with pytest.raises(AccessDenied, match="wrong user name or password"):
         accounts.login(store, "nobody", "correct horse")
-    cookie = accounts.login(store, "ann", "correct horse")
+    cookie = accounts.login(store, "ann", "correct horse", client="10.0.0.1")
     s = accounts.session(store, cookie)
     assert s is not None and s.user == "ann" and len(s.csrf) > 20
     accounts.logout(store, cookie)
     assert accounts.session(store, cookie) is None
+    logged = [(e.action, e.target) for e in accounts.events(store)]
+    assert logged[:3] == [("login", "ann"), ("login.failed", "nobody"), ("login.failed", "ann")]
+    # password guessing: after MAX_FAILURES failures even the right password is refused
+    for _ in range(accounts.MAX_FAILURES - 1):
+        with pytest.raises(AccessDenied):
+            accounts.login(store, "ann", "guess")
+    with pytest.raises(AccessDenied, match="too many failed sign-ins"):
+        accounts.login(store, "ann", "correct horse")
     # only hashes are stored
     from sqlalchemy import select
 

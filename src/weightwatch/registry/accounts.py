@@ -9,6 +9,7 @@ database lets nobody log in.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -16,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from weightwatch.errors import AccessDenied, UsageError
 from weightwatch.registry import schema
@@ -24,6 +25,8 @@ from weightwatch.registry.store import Store, now
 
 ROLES = ("admin", "reviewer", "publisher", "auditor", "user")
 SESSION_HOURS = 12
+MAX_FAILURES = 10
+FAILURE_WINDOW = dt.timedelta(minutes=15)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _USER = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 
@@ -32,6 +35,12 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, maxmem=64 << 20, **_SCRYPT)
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash to compare against for unknown users (made once, on first use)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def check_password(password: str, stored: str) -> bool:
@@ -178,15 +187,34 @@ def _sha(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def login(store: Store, name: str, password: str) -> str:
+def login(store: Store, name: str, password: str, *, client: str | None = None) -> str:
     """A new session cookie value for valid credentials; AccessDenied otherwise (the
-    message does not say whether the user exists)."""
+    message does not say whether the user exists). Records the attempt, and refuses a
+    user after ``MAX_FAILURES`` failed attempts within ``FAILURE_WINDOW`` (against
+    password guessing), whatever the password."""
+    since = (dt.datetime.now(dt.timezone.utc) - FAILURE_WINDOW).isoformat()
     with store.engine.connect() as conn:
         row = conn.execute(select(schema.users).where(schema.users.c.name == name)).first()
+        failures = conn.execute(
+            select(func.count())
+            .select_from(schema.events)
+            .where(
+                and_(
+                    schema.events.c.action == "login.failed",
+                    schema.events.c.target == name,
+                    schema.events.c.created_at >= since,
+                )
+            )
+        ).scalar_one()
+    if failures >= MAX_FAILURES:
+        record(store, None, "login.throttled", name, client=client)
+        raise AccessDenied("too many failed sign-ins for this user; try again in 15 minutes")
     # hash anyway for unknown users, so response time does not reveal who exists
-    stored = row.password_hash if row is not None else hash_password("x" * 8)
+    stored = row.password_hash if row is not None else _dummy()
     if not check_password(password, stored) or row is None or row.disabled_at is not None:
+        record(store, None, "login.failed", name, client=client)
         raise AccessDenied("wrong user name or password")
+    record(store, name, "login", name, client=client)
     cookie = secrets.token_urlsafe(32)
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=SESSION_HOURS)
     with store.write.begin() as conn:
