@@ -1,11 +1,714 @@
-"""Uploads streamed into the registry (being built; see issue #7)."""
+"""Uploads streamed into the registry: a model folder as several files or one tar, hashed
+on the fly into a staging area, then registered by the pipeline in a background thread.
+
+An upload's staging folder is ``<registry root>/uploads/<id>/``: ``files/`` is the folder
+the pipeline ingests, ``tmp/`` holds what is still arriving (a file, or a tar being
+extracted), moved into ``files/`` only once complete and within the limits, so a refused
+or interrupted request leaves nothing. Bodies are never held whole in memory: a worker
+thread pulls them from the event loop one block at a time.
+
+A server killed mid-upload leaves at most a staging folder: the next start marks uploads
+still ``receiving`` as ``aborted`` and deletes their staging, and resumes registrations
+the pipeline had begun (nothing is visible until its last step commits).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
 
-from weightwatch.registry import Registry
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import and_, select, update
+from starlette.requests import ClientDisconnect
+
+from weightwatch.registry import Registry, schema
+from weightwatch.registry.access import Principal
+from weightwatch.registry.accounts import namespace_owner, record
+from weightwatch.registry.pipeline import version_label
+from weightwatch.registry.registry import ACCESS
+from weightwatch.registry.store import now, parse_name
+from weightwatch.server.auth import client_of, requires
+
+log = logging.getLogger(__name__)
+
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_PATH = 1000  # the files table's path column
+MAX_FILES = 10_000
+BLOCK = 1 << 20  # bytes handed from the event loop to the worker thread at a time
+PROGRESS_BYTES = 64 << 20  # ``received`` is written at most every 64 MiB or 1 s
+PROGRESS_SECONDS = 1.0
+DRAIN_BYTES = 16 << 20  # read (and drop) this much of a refused body so clients see the 4xx
+TERMINAL = ("done", "failed", "aborted")
+HEARTBEAT_SECONDS = 15.0
+
+
+def _human(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError  # pragma: no cover
+
+
+def clean_path(raw: str, *, what: str = "path") -> str:
+    """``raw`` if it is a safe relative POSIX path inside an upload; else a 400 naming it."""
+    shown = raw if len(raw) <= 120 else raw[:120] + "…"
+
+    def bad(why: str) -> HTTPException:
+        return HTTPException(400, f"{what} {shown!r} {why}")
+
+    if not raw:
+        raise bad("is empty")
+    if len(raw) > MAX_PATH:
+        raise bad(f"is longer than {MAX_PATH} characters")
+    if "\x00" in raw or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise bad("contains a NUL or control character")
+    if "\\" in raw:
+        raise bad("contains a backslash: use '/' between folders")
+    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
+        raise bad("is absolute: send a path relative to the model folder")
+    parts = raw.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise bad("has an empty, '.' or '..' component (no traversal outside the folder)")
+    if any(len(p.encode()) > 255 for p in parts):
+        raise bad("has a name longer than 255 bytes")
+    return raw
+
+
+def _clash(files: Path, batch: list[str], staged: dict[str, int]) -> str | None:
+    """A path of ``batch`` that would be both a file and a folder of the upload, if any."""
+    names = set(batch)
+    folders = {"/".join(p.split("/")[:i]) for p in batch for i in range(1, p.count("/") + 1)}
+    for rel in batch:
+        parts = rel.split("/")
+        if rel in folders or (files / rel).is_dir():
+            return rel
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in staged or prefix in names:
+                return rel
+    return None
+
+
+def _staged(files: Path) -> dict[str, int]:
+    if not files.is_dir():
+        return {}
+    return {
+        p.relative_to(files).as_posix(): p.stat().st_size for p in files.rglob("*") if p.is_file()
+    }
+
+
+@dataclass
+class _Live:
+    """What this process knows of an upload being received (guarded by ``lock``)."""
+
+    sizes: dict[str, int]  # staged files: path -> size
+    staged: int = 0  # sum of sizes
+    inflight: int = 0  # bytes of requests still arriving
+    active: int = 0  # requests still arriving
+    closed: bool = False  # finished or aborted: refuse more bytes
+    reported_at: float = 0.0
+    reported: int = -1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def total(self) -> int:
+        return self.staged + self.inflight
+
+
+@dataclass
+class _Request:
+    """One PUT's share of an upload's in-flight bytes, given back when it ends."""
+
+    live: _Live
+    inflight: int = 0
+
+    def add(self, n: int) -> int:
+        with self.live.lock:
+            if self.live.closed:
+                raise HTTPException(409, "the upload was aborted")
+            self.live.inflight += n
+            self.inflight += n
+            return self.live.total
+
+    def release(self, n: int | None = None) -> None:
+        n = self.inflight if n is None else n
+        with self.live.lock:
+            self.live.inflight -= n
+            self.inflight -= n
+
+
+class _Body:
+    """A request body for a worker thread: blocks pulled from the event loop on demand."""
+
+    def __init__(self, request: Request) -> None:
+        self._it: AsyncIterator[bytes] = request.stream().__aiter__()
+        self._buf = b""
+        self.done = False
+        self.read_bytes = 0
+
+    async def _pull(self) -> bytes:
+        parts: list[bytes] = []
+        n = 0
+        while n < BLOCK:
+            try:
+                chunk = await self._it.__anext__()
+            except StopAsyncIteration:
+                self.done = True
+                break
+            if chunk:
+                parts.append(chunk)
+                n += len(chunk)
+        self.read_bytes += n
+        return b"".join(parts)
+
+    def blocks(self) -> Iterator[bytes]:
+        if self._buf:
+            yield self._buf
+            self._buf = b""
+        while not self.done:
+            block = anyio.from_thread.run(self._pull)
+            if block:
+                yield block
+
+    def read(self, n: int = -1) -> bytes:
+        """File-like read for ``tarfile`` (its stream mode only reads forward)."""
+        if n < 0:
+            return b"".join(self.blocks())
+        while len(self._buf) < n and not self.done:
+            self._buf += anyio.from_thread.run(self._pull)
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    async def drain(self) -> None:
+        """Read and drop up to ``DRAIN_BYTES`` more, so a client still sending gets the
+        refusal instead of a reset connection."""
+        with contextlib.suppress(ClientDisconnect, OSError):
+            start = self.read_bytes
+            while not self.done and self.read_bytes - start < DRAIN_BYTES:
+                await self._pull()
+
+
+class Uploads:
+    """The upload service behind the routes: staging, limits, progress, registration."""
+
+    def __init__(self, registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) -> None:
+        self.registry = registry
+        self.store = registry.store
+        self.max_upload = max_upload_bytes
+        self.max_file = max_file_bytes
+        self.root = registry.store.root / "uploads"
+        self._live: dict[str, _Live] = {}
+        self._live_lock = threading.Lock()
+        self._register_lock = threading.Lock()  # registrations one at a time
+
+    # -- rows and permissions ------------------------------------------------------------
+    def row(self, upload_id: str) -> Any:
+        if UPLOAD_ID.match(upload_id):
+            with self.store.engine.connect() as conn:
+                r = conn.execute(
+                    select(schema.uploads).where(schema.uploads.c.id == upload_id)
+                ).first()
+            if r is not None:
+                return r
+        raise HTTPException(404, f"no upload {upload_id!r}")
+
+    def allowed(self, upload_id: str, who: Principal, *, write: bool) -> Any:
+        """The row if ``who`` may see the upload (uploader, admins, reviewers) or change it
+        (uploader, admins); 403 otherwise."""
+        r = self.row(upload_id)
+        if who.user == r.user or who.role == "admin" or (not write and who.role == "reviewer"):
+            return r
+        raise HTTPException(403, "only the uploader and admins (reviewers: to read) may do this")
+
+    def _set(self, upload_id: str, *, when: str | None = None, **values: Any) -> bool:
+        """Update the row (only while in state ``when``, if given); whether it changed."""
+        cond = schema.uploads.c.id == upload_id
+        if when is not None:
+            cond = and_(cond, schema.uploads.c.state == when)
+        with self.store.write.begin() as conn:
+            n = conn.execute(
+                update(schema.uploads).where(cond).values(updated_at=now(), **values)
+            ).rowcount
+        return bool(n)
+
+    def dir(self, upload_id: str) -> Path:
+        return self.root / upload_id
+
+    def live(self, upload_id: str) -> _Live:
+        with self._live_lock:
+            lv = self._live.get(upload_id)
+            if lv is None:
+                sizes = _staged(self.dir(upload_id) / "files")
+                lv = self._live[upload_id] = _Live(sizes, staged=sum(sizes.values()))
+            return lv
+
+    # -- creating ------------------------------------------------------------------------
+    def create(self, who: Principal, model: str, access: str, client: str | None) -> str:
+        ns, _ = parse_name(model)
+        if access not in ACCESS:
+            raise HTTPException(400, f"access must be one of {', '.join(ACCESS)}, not {access!r}")
+        if who.role != "admin" and not (
+            who.role == "publisher" and who.owns(ns, namespace_owner(self.store, ns))
+        ):
+            raise HTTPException(
+                403, f"only admins and publishers who own the namespace {ns!r} may upload to it"
+            )
+        upload_id = secrets.token_hex(16)
+        with self.store.write.begin() as conn:
+            conn.execute(
+                schema.uploads.insert().values(
+                    id=upload_id,
+                    user=who.user,
+                    model=model,
+                    access=access,
+                    state="receiving",
+                    received=0,
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+        record(self.store, who.user, "upload.start", model, client=client, upload=upload_id)
+        return upload_id
+
+    # -- receiving -----------------------------------------------------------------------
+    def _open(self, upload_id: str, who: Principal) -> _Request:
+        """Admit one more request into a receiving upload."""
+        r = self.allowed(upload_id, who, write=True)
+        if r.state != "receiving":
+            raise HTTPException(409, f"upload {upload_id} is {r.state}: it takes no more files")
+        lv = self.live(upload_id)
+        with lv.lock:
+            if lv.closed:
+                raise HTTPException(409, f"upload {upload_id} is finished or aborted")
+            lv.active += 1
+        (self.dir(upload_id) / "tmp").mkdir(parents=True, exist_ok=True)
+        return _Request(lv)
+
+    def _close(self, upload_id: str, req: _Request) -> None:
+        """End a request: give back its in-flight bytes, report, tidy an empty staging."""
+        req.release()
+        lv = req.live
+        with lv.lock:
+            lv.active -= 1
+            empty = not lv.sizes and lv.active == 0
+        self._progress(upload_id, lv, force=True)
+        if empty:
+            shutil.rmtree(self.dir(upload_id), ignore_errors=True)
+
+    def _progress(self, upload_id: str, lv: _Live, *, force: bool = False) -> None:
+        t = time.monotonic()
+        with lv.lock:
+            total = lv.total
+            due = force or (
+                t - lv.reported_at >= PROGRESS_SECONDS or total - lv.reported >= PROGRESS_BYTES
+            )
+            if due:
+                lv.reported_at, lv.reported = t, total
+        if due:
+            self._set(upload_id, when="receiving", received=total)
+
+    def _too_big(self, what: str | None) -> HTTPException:
+        if what is None:
+            return HTTPException(
+                413,
+                f"the upload is larger than the limit of {_human(self.max_upload)} in total "
+                "(max_upload_bytes)",
+            )
+        return HTTPException(
+            413,
+            f"file {what!r} is larger than the limit of {_human(self.max_file)} per file "
+            "(max_file_bytes)",
+        )
+
+    def _copy(
+        self, upload_id: str, req: _Request, rel: str, chunks: Iterator[bytes], out: IO[bytes]
+    ) -> tuple[int, str]:
+        """Stream ``chunks`` into ``out`` within the limits; (size, sha256)."""
+        h = hashlib.sha256()
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if size > self.max_file:
+                raise self._too_big(rel)
+            if req.add(len(chunk)) > self.max_upload:
+                raise self._too_big(None)
+            h.update(chunk)
+            out.write(chunk)
+            self._progress(upload_id, req.live)
+        out.flush()
+        os.fsync(out.fileno())
+        return size, h.hexdigest()
+
+    def _commit(self, upload_id: str, req: _Request, entries: list[tuple[str, Path, int]]) -> None:
+        """Move received files into ``files/``, refusing clashes and the file-count limit."""
+        files = self.dir(upload_id) / "files"
+        files.mkdir(parents=True, exist_ok=True)
+        lv = req.live
+        with lv.lock:
+            batch = [rel for rel, _, _ in entries]
+            if len(set(lv.sizes) | set(batch)) > MAX_FILES:
+                raise HTTPException(400, f"an upload holds at most {MAX_FILES} files")
+            bad = _clash(files, batch, lv.sizes)
+            if bad is not None:
+                raise HTTPException(400, f"path {bad!r} would be both a file and a folder")
+            for rel, tmp, size in entries:
+                target = files / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp.replace(target)
+                lv.staged += size - lv.sizes.get(rel, 0)
+                lv.sizes[rel] = size
+                lv.inflight -= size
+                req.inflight -= size
+
+    def put_file(
+        self, upload_id: str, rel: str, who: Principal, body: _Body, declared: int | None
+    ) -> dict[str, Any]:
+        rel = clean_path(rel)
+        req = self._open(upload_id, who)
+        try:
+            lv = req.live
+            if declared is not None and declared > self.max_file:
+                raise self._too_big(rel)
+            if (
+                declared is not None
+                and declared + lv.total - lv.sizes.get(rel, 0) > self.max_upload
+            ):
+                raise self._too_big(None)
+            if rel not in lv.sizes and len(lv.sizes) >= MAX_FILES:
+                raise HTTPException(400, f"an upload holds at most {MAX_FILES} files: {rel!r}")
+            fd, tmp = tempfile.mkstemp(dir=self.dir(upload_id) / "tmp", prefix="file-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    size, digest = self._copy(upload_id, req, rel, body.blocks(), out)
+                self._commit(upload_id, req, [(rel, Path(tmp), size)])
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    Path(tmp).unlink()
+        finally:
+            self._close(upload_id, req)
+        return {"path": rel, "size": size, "sha256": digest}
+
+    def put_tar(
+        self, upload_id: str, who: Principal, body: _Body, declared: int | None
+    ) -> dict[str, Any]:
+        req = self._open(upload_id, who)
+        work = Path(tempfile.mkdtemp(dir=self.dir(upload_id) / "tmp", prefix="tar-"))
+        entries: dict[str, tuple[Path, int, str]] = {}
+        try:
+            if declared is not None and declared > self.max_upload - req.live.total + TAR_FRAMING:
+                raise self._too_big(None)
+            try:
+                self._extract(upload_id, req, body, work, entries)
+            except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+                raise HTTPException(400, f"not a readable tar (or .tar.gz) stream: {exc}") from None
+            self._commit(upload_id, req, [(rel, p, s) for rel, (p, s, _) in entries.items()])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            self._close(upload_id, req)
+        return {
+            "files": [
+                {"path": rel, "size": s, "sha256": d} for rel, (_, s, d) in sorted(entries.items())
+            ],
+            "received": req.live.total,
+        }
+
+    def _extract(
+        self,
+        upload_id: str,
+        req: _Request,
+        body: _Body,
+        work: Path,
+        entries: dict[str, tuple[Path, int, str]],
+    ) -> None:
+        """Extract a tar stream's regular files into ``work`` (nothing else is accepted)."""
+        with tarfile.open(fileobj=body, mode="r|*") as tf:  # type: ignore[call-overload]
+            for m in tf:
+                name = m.name
+                while name.startswith("./"):
+                    name = name[2:]
+                if name in ("", "."):
+                    continue
+                rel = clean_path(name.rstrip("/") if m.isdir() else name, what="tar member")
+                if m.isdir():
+                    continue
+                if not m.isfile():
+                    kind = "a link" if m.issym() or m.islnk() else "a device, fifo or special file"
+                    raise HTTPException(
+                        400, f"tar member {rel!r} is {kind}: upload regular files only"
+                    )
+                if m.size > self.max_file:
+                    raise self._too_big(rel)
+                if rel not in entries and len(req.live.sizes) + len(entries) >= MAX_FILES:
+                    raise HTTPException(400, f"an upload holds at most {MAX_FILES} files: {rel!r}")
+                src = tf.extractfile(m)
+                if src is None:  # pragma: no cover  (regular members always have data)
+                    continue
+                chunks = iter(partial(src.read, BLOCK), b"")
+                tmp = work / f"{len(entries):05d}-{secrets.token_hex(4)}"
+                with open(tmp, "wb") as out:
+                    size, digest = self._copy(upload_id, req, rel, chunks, out)
+                old = entries.pop(rel, None)
+                if old is not None:  # a later member of the same name wins
+                    req.release(old[1])
+                    old[0].unlink()
+                entries[rel] = (tmp, size, digest)
+
+    # -- finishing, aborting -------------------------------------------------------------
+    def finish(self, upload_id: str, who: Principal, client: str | None) -> dict[str, Any]:
+        """Submit the staged folder to the registry; the job runs in a background thread."""
+        r = self.allowed(upload_id, who, write=True)
+        lv = self.live(upload_id)
+        with lv.lock:
+            if lv.active:
+                raise HTTPException(409, "files are still arriving: finish when they are done")
+            if r.state == "receiving" and not lv.sizes:
+                raise HTTPException(400, "nothing was uploaded: send the model's files first")
+            if r.state == "receiving":
+                lv.closed = True
+        if not self._set(upload_id, when="receiving", state="registering"):
+            raise HTTPException(409, f"upload {upload_id} is {self.row(upload_id).state}")
+        try:
+            job_id = self.registry.submit(self.dir(upload_id) / "files", r.model, access=r.access)
+        except Exception as exc:
+            self._set(upload_id, state="failed", error=f"cannot submit: {exc}")
+            shutil.rmtree(self.dir(upload_id), ignore_errors=True)
+            raise
+        self._set(upload_id, job_id=job_id, received=lv.total)
+        record(self.store, who.user, "upload.finish", r.model, client=client, upload=upload_id)
+        threading.Thread(
+            target=self._register, args=(upload_id, job_id), name=f"upload-{upload_id}", daemon=True
+        ).start()
+        return {"id": upload_id, "state": "registering", "job_id": job_id}
+
+    def _register(self, upload_id: str, job_id: int) -> None:
+        with self._register_lock:
+            try:
+                self.registry.runner.run([job_id])
+            except Exception:  # the job stays unfinished; the next start resumes it
+                log.exception("registration of upload %s (job %s) stopped", upload_id, job_id)
+            self.settle(upload_id)
+
+    def settle(self, upload_id: str) -> None:
+        """Once an upload's job has ended: record the outcome and delete its staging."""
+        r = self.row(upload_id)
+        if r.state != "registering" or r.job_id is None:
+            return
+        with self.store.engine.connect() as conn:
+            job = conn.execute(select(schema.jobs).where(schema.jobs.c.id == r.job_id)).first()
+        if job is None or job.state not in ("done", "failed"):
+            return
+        ended = "done" if job.state == "done" else "failed"
+        if self._set(upload_id, when="registering", state=ended, error=job.error):
+            record(self.store, None, f"upload.{ended}", r.model, upload=upload_id, job=r.job_id)
+        shutil.rmtree(self.dir(upload_id), ignore_errors=True)
+        with self._live_lock:
+            self._live.pop(upload_id, None)
+
+    def abort(self, upload_id: str, who: Principal, client: str | None) -> dict[str, Any]:
+        r = self.allowed(upload_id, who, write=True)
+        if r.state in ("registering", "done", "failed"):
+            raise HTTPException(409, f"upload {upload_id} is {r.state}: too late to abort")
+        lv = self.live(upload_id)
+        with lv.lock:
+            lv.closed = True  # requests still arriving stop at their next block
+        if self._set(upload_id, when="receiving", state="aborted", error="aborted by the client"):
+            record(self.store, who.user, "upload.abort", r.model, client=client, upload=upload_id)
+        shutil.rmtree(self.dir(upload_id), ignore_errors=True)
+        return self.view(upload_id)
+
+    # -- reading -------------------------------------------------------------------------
+    def view(self, upload_id: str) -> dict[str, Any]:
+        r = self.row(upload_id)
+        job: dict[str, Any] | None = None
+        version = status = None
+        files: list[dict[str, Any]] = []
+        with self.store.engine.connect() as conn:
+            if r.job_id is not None:
+                j = conn.execute(select(schema.jobs).where(schema.jobs.c.id == r.job_id)).one()
+                job = {"step": j.step, "state": j.state, "error": j.error}
+                v = conn.execute(
+                    select(schema.versions).where(schema.versions.c.id == j.version_id)
+                ).one()
+                if v.state == "complete":  # nothing half-registered is shown
+                    version, status = version_label(conn, int(v.id)), v.status
+                if r.state == "done":
+                    files = [
+                        {"path": f.path, "size": f.size}
+                        for f in conn.execute(
+                            select(schema.files.c.path, schema.files.c.size)
+                            .where(schema.files.c.version_id == v.id)
+                            .order_by(schema.files.c.path)
+                        )
+                    ]
+        if r.state in ("receiving", "registering"):
+            sizes = _staged(self.dir(upload_id) / "files")
+            files = [{"path": p, "size": s} for p, s in sorted(sizes.items())]
+        return {
+            "id": r.id,
+            "model": r.model,
+            "access": r.access,
+            "user": r.user,
+            "state": r.state,
+            "received": int(r.received),
+            "files": files,
+            "job": job,
+            "version": version,
+            "status": status,
+            "error": r.error or (job or {}).get("error"),
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+        }
+
+    # -- after a crash -------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Abort uploads a dead server was receiving (and delete their staging), delete
+        orphaned staging folders; returns the uploads still registering."""
+        with self.store.write.begin() as conn:
+            rows = conn.execute(
+                select(schema.uploads.c.id, schema.uploads.c.state, schema.uploads.c.job_id).where(
+                    schema.uploads.c.state.in_(("receiving", "registering"))
+                )
+            ).all()
+            dead = [r.id for r in rows if r.state == "receiving" or r.job_id is None]
+            if dead:
+                conn.execute(
+                    update(schema.uploads)
+                    .where(schema.uploads.c.id.in_(dead))
+                    .values(
+                        state="aborted",
+                        error="the server stopped before the upload was finished: upload again",
+                        updated_at=now(),
+                    )
+                )
+        for upload_id in dead:
+            record(self.store, None, "upload.abort", upload_id, reason="server restart")
+        keep = {r.id for r in rows if r.id not in dead}
+        if self.root.is_dir():
+            for d in self.root.iterdir():
+                if d.name not in keep:
+                    shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink()
+        return sorted(keep)
+
+    def resume(self, registering: list[str]) -> None:
+        """Resume every unfinished job (a background thread calls this at start)."""
+        with self._register_lock:
+            try:
+                self.registry.resume()
+            except Exception:
+                log.exception("resuming unfinished registrations failed")
+            for upload_id in registering:
+                self.settle(upload_id)
+
+
+TAR_FRAMING = 16 << 20  # a tar's headers and padding, allowed on top of the byte limit
+
+
+def _declared(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value and value.isdigit() else None
+
+
+async def _receive(request: Request, work: Any, *args: Any) -> dict[str, Any]:
+    """Run ``work(..., body, declared)`` in a worker thread fed from this request's body;
+    on a refusal, drain a little of the body so the client can read the answer."""
+    body = _Body(request)
+    declared = _declared(request)
+    try:
+        result: dict[str, Any] = await anyio.to_thread.run_sync(work, *args, body, declared)
+    except HTTPException as exc:
+        if body.read_bytes or exc.status_code != 413:  # an announced size is refused unread
+            await body.drain()
+        raise
+    return result
 
 
 def router(registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) -> APIRouter:
-    return APIRouter(prefix="/api/v1")
+    """The upload API under ``/api/v1/uploads``. Building it recovers from a crash: uploads
+    left receiving are aborted and unfinished registrations resume in the background."""
+    svc = Uploads(registry, max_upload_bytes=max_upload_bytes, max_file_bytes=max_file_bytes)
+    registering = svc.recover()
+    threading.Thread(
+        target=svc.resume, args=(registering,), name="upload-resume", daemon=True
+    ).start()
+    api = APIRouter(prefix="/api/v1", tags=["uploads"])
+    signed_in = Depends(requires(registry.store))
+
+    @api.post("/uploads", status_code=201)
+    def create(request: Request, doc: dict[str, Any], who: Principal = signed_in) -> Any:
+        model, access = doc.get("model"), doc.get("access", "public")
+        if not isinstance(model, str) or not isinstance(access, str):
+            raise HTTPException(400, 'send {"model": "namespace/name", "access": "public"}')
+        upload_id = svc.create(who, model, access, client_of(request))
+        return svc.view(upload_id)
+
+    @api.put("/uploads/{upload_id}/files/{path:path}")
+    async def put_file(
+        upload_id: str, path: str, request: Request, who: Principal = signed_in
+    ) -> Any:
+        return await _receive(request, svc.put_file, upload_id, path, who)
+
+    @api.put("/uploads/{upload_id}/tar")
+    async def put_tar(upload_id: str, request: Request, who: Principal = signed_in) -> Any:
+        return await _receive(request, svc.put_tar, upload_id, who)
+
+    @api.post("/uploads/{upload_id}/finish", status_code=202)
+    def finish(upload_id: str, request: Request, who: Principal = signed_in) -> Any:
+        return svc.finish(upload_id, who, client_of(request))
+
+    @api.get("/uploads/{upload_id}")
+    def show(upload_id: str, who: Principal = signed_in) -> Any:
+        svc.allowed(upload_id, who, write=False)
+        svc.settle(upload_id)
+        return svc.view(upload_id)
+
+    @api.delete("/uploads/{upload_id}")
+    def abort(upload_id: str, request: Request, who: Principal = signed_in) -> Any:
+        return svc.abort(upload_id, who, client_of(request))
+
+    @api.get("/uploads/{upload_id}/events")
+    def events(upload_id: str, request: Request, who: Principal = signed_in) -> Response:
+        svc.allowed(upload_id, who, write=False)
+
+        async def stream() -> AsyncIterator[str]:
+            last, quiet = "", 0.0
+            while True:
+                doc = await anyio.to_thread.run_sync(svc.view, upload_id)
+                text = json.dumps(doc, sort_keys=True)
+                if text != last:
+                    yield f"data: {text}\n\n"
+                    last, quiet = text, 0.0
+                elif quiet >= HEARTBEAT_SECONDS:
+                    yield ": still here\n\n"
+                    quiet = 0.0
+                if doc["state"] in TERMINAL or await request.is_disconnected():
+                    return
+                await anyio.sleep(0.5)
+                quiet += 0.5
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return api
