@@ -391,16 +391,13 @@ def router(registry: Registry) -> APIRouter:
     @api.post("/login", response_model=LoginResult, tags=["auth"])
     def login(body: LoginRequest, request: Request, response: Response) -> LoginResult:
         """Sign in: sets the HttpOnly session cookie and returns the session's CSRF token."""
-        client = auth.client_of(request)
-        try:
-            cookie = accounts.login(store, body.user, body.password)
+        try:  # login() records the attempt (never the password) and throttles guessing
+            cookie = accounts.login(store, body.user, body.password, client=auth.client_of(request))
             who = principal_for(store, body.user)
-        except (AccessDenied, UsageError):
-            accounts.record(store, None, "login.failed", body.user[:200], client=client)
-            raise HTTPException(401, "wrong user name or password") from None
+        except (AccessDenied, UsageError) as exc:
+            raise HTTPException(401, exc.message) from None
         s = accounts.session(store, cookie)
         assert s is not None  # just created
-        accounts.record(store, who.user, "login", who.user, client=client)
         response.set_cookie(
             auth.COOKIE,
             cookie,
