@@ -278,9 +278,11 @@ def test_every_endpoint_role_and_tier(tiers):  # type: ignore[no-untyped-def]
                 for m in http.get("/api/v1/models", headers=_headers(tokens, role)).json()
             }
             for tier in TIERS:
-                want = LISTED[tier, role] == "yes"
-                if (MODEL[tier] in listed) != want:
-                    wrong.append(f"GET /api/v1/models as {role}: {tier} listed={not want}")
+                expected_listed = LISTED[tier, role] == "yes"
+                if (MODEL[tier] in listed) != expected_listed:
+                    wrong.append(
+                        f"GET /api/v1/models as {role}: {tier} listed={not expected_listed}"
+                    )
         for method, template, body, expected in TIERED:
             for tier in TIERS:
                 for role in ROLES:
