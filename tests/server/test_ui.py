@@ -1,18 +1,80 @@
-"""The server-rendered pages, fetched over HTTP (the browser tests come with the full UI)."""
+"""The server-rendered pages over HTTP: who sees what, escaping, CSRF, sign-in, the gate
+form, moderation, the log browser and the watermark form (the browser tests drive the
+same pages in Chromium)."""
 
 from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
 
 import httpx
 import pytest
 
+from weightwatch.registry import Registry
+from weightwatch.registry.access import grants, set_model_access
+from weightwatch.registry.accounts import create_user, events, set_namespace_owner
+from weightwatch.registry.registry import EdgeView, TreeNode
+from weightwatch.server import lineage_svg
+
 pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery"
+HOSTILE = "<script>alert('card')</script>"
+GATED_CARD = f"""---
+license: apache-2.0
+extra_gated_prompt: "Agree to the terms <img src=x onerror=alert(1)>"
+extra_gated_fields:
+  Full name: text
+  Country: country
+  Intended use:
+    type: select
+    options: [Research, Other]
+  I agree: checkbox
+---
+
+# A card with markup in it
+
+{HOSTILE}
+"""
+
+
+def seed_users(reg: Registry) -> None:
+    """admin, rita (reviewer), pat (publisher in org "org"), alice (user, NL), bob."""
+    store = reg.store
+    create_user(store, "admin", PASSWORD, role="admin")
+    create_user(store, "rita", PASSWORD, role="reviewer")
+    create_user(store, "pat", PASSWORD, role="publisher", orgs=("org",))
+    create_user(store, "alice", PASSWORD, country="NL")
+    create_user(store, "bob", PASSWORD, role="user", orgs=("partners",))
+    set_namespace_owner(store, "org", "org")
+
+
+def with_card(src: Path, dest: Path, card: str) -> Path:
+    shutil.copytree(src, dest)
+    (dest / "README.md").write_text(card)
+    return dest
+
+
+def signed_in(url: str, user: str) -> tuple[httpx.Client, str]:
+    """A client holding ``user``'s session cookie, and the session's CSRF token."""
+    client = httpx.Client(base_url=url)
+    r = client.post("/login", data={"user": user, "password": PASSWORD, "next": "/"})
+    assert r.status_code == 303, r.text
+    return client, csrf_of(client.get("/").text)
+
+
+def csrf_of(page: str) -> str:
+    m = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    assert m, "signed-in pages carry the CSRF token"
+    return m.group(1)
 
 
 def test_model_list_page_and_search(hub):
     _, url = hub
     page = httpx.get(f"{url}/").text
     assert "org/base@1" in page and 'class="badge published"' in page
-    assert 'class="badge gated"' in page  # org/gated
+    assert 'class="badge gated"' in page and 'class="tier tier-gated"' in page  # org/gated
     assert "taken down" in page  # org/down is listed with its status
     assert '<label for="q">' in page  # the search box is labelled
     found = httpx.get(f"{url}/", params={"q": "gated"}).text
@@ -23,9 +85,250 @@ def test_model_list_page_and_search(hub):
 
 def test_model_page_and_log(hub):
     reg, url = hub
-    page = httpx.get(f"{url}/models/org/gated").text
-    assert "org/gated@1" in page and "Decision" in page and "model.safetensors" in page
-    assert reg.status("org/gated").weights_digest in page
+    page = httpx.get(f"{url}/models/org/base").text
+    assert "org/base@1" in page and "Decision" in page and "model.safetensors" in page
+    assert reg.status("org/base").weights_digest in page
+    assert 'href="/org/base/resolve/v1/model.safetensors"' in page  # public: downloadable
+    assert '<svg class="lineage"' in page and 'href="/models/org/gated?v=1"' in page
+    assert "Signed by key" in page and "Inclusion proof" in page
+    down = httpx.get(f"{url}/models/org/down")
+    assert down.status_code == 200 and "taken down" in down.text
+    assert "resolve/" not in down.text and "model.safetensors" not in down.text  # no files
     log = httpx.get(f"{url}/log").text
     assert "weightwatch-registry" in log and "org/down@1" in log and "takedown" in log
     assert httpx.get(f"{url}/static/style.css").status_code == 200
+    assert httpx.get(f"{url}/static/upload.js").status_code == 200
+
+
+def test_pages_by_role(hub):
+    reg, url = hub
+    seed_users(reg)
+    anonymous = httpx.Client(base_url=url)
+    for path in ("/upload", "/review/quarantine", "/review/requests", "/watermark", "/account"):
+        r = anonymous.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
+    expected = {  # role -> path -> status
+        "alice": {"/upload": 403, "/review/quarantine": 403, "/review/requests": 403},
+        "pat": {"/upload": 200, "/review/quarantine": 403, "/review/requests": 200},
+        "rita": {"/upload": 403, "/review/quarantine": 200, "/review/requests": 200},
+        "admin": {"/upload": 200, "/review/quarantine": 200, "/review/requests": 200},
+    }
+    for user, paths in expected.items():
+        client, _ = signed_in(url, user)
+        for path, status in {**paths, "/watermark": 200, "/account": 200, "/": 200}.items():
+            assert client.get(path).status_code == status, (user, path)
+        nav = client.get("/").text
+        assert (">Upload<" in nav) == (paths["/upload"] == 200), user
+        assert (">Review<" in nav) == (paths["/review/requests"] == 200), user
+        assert f">{user}</a>" in nav and "Sign out" in nav
+
+
+def test_sign_in_cookie_and_events(hub):
+    reg, url = hub
+    seed_users(reg)
+    r = httpx.post(f"{url}/login", data={"user": "alice", "password": PASSWORD, "next": "/log"})
+    assert r.status_code == 303 and r.headers["location"] == "/log"
+    cookie = r.headers["set-cookie"].lower()
+    assert "ww_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    bad = httpx.post(f"{url}/login", data={"user": "alice", "password": "wrong-password"})
+    assert bad.status_code == 401 and "wrong user name or password" in bad.text
+    assert "set-cookie" not in bad.headers
+    evil = httpx.post(
+        f"{url}/login", data={"user": "alice", "password": PASSWORD, "next": "//x.io"}
+    )
+    assert evil.headers["location"] == "/"  # never an open redirect
+    logged = events(reg.store)
+    assert {"login", "login.failed"} <= {e.action for e in logged}
+    assert all(PASSWORD not in str(e) and "wrong-password" not in str(e) for e in logged)
+    client, csrf = signed_in(url, "alice")
+    assert client.post("/logout", data={}).status_code == 403  # CSRF
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    assert client.get("/account").status_code == 303  # the session is gone
+
+
+def test_csrf_refusal_and_takedown_quarantines_children(hub):
+    reg, url = hub
+    seed_users(reg)
+    rita, csrf = signed_in(url, "rita")
+    page = rita.get("/models/org/base").text
+    assert 'action="/models/org/base/takedown"' in page and "Reason for takedown" in page
+    for token in ("", "wrong"):
+        r = rita.post("/models/org/base/takedown", data={"csrf": token, "reason": "licence"})
+        assert r.status_code == 403 and "CSRF" in r.text
+    assert reg.status("org/base").status == "published"
+    assert (
+        rita.post("/models/org/base/takedown", data={"csrf": csrf, "reason": " "}).status_code
+        == 400
+    )
+    alice, alice_csrf = signed_in(url, "alice")
+    r = alice.post("/models/org/base/takedown", data={"csrf": alice_csrf, "reason": "x"})
+    assert r.status_code == 403 and reg.status("org/base").status == "published"
+    r = rita.post("/models/org/base/takedown", data={"csrf": csrf, "reason": "licence breach"})
+    assert r.status_code == 303
+    assert reg.status("org/base").status == "taken_down"
+    assert reg.status("org/gated").status == "quarantined"  # its child, re-decided
+    assert any(e.action == "model.takedown" and e.actor == "rita" for e in events(reg.store))
+    # the quarantined child is hidden from everyone but staff: a 404 page, not in the list
+    for client in (httpx.Client(base_url=url), alice):
+        assert client.get("/models/org/gated").status_code == 404
+        assert "org/gated" not in client.get("/").text
+    assert "org/gated@1" in rita.get("/review/quarantine").text
+    picture = rita.get("/models/org/base").text
+    assert "status-quarantined" in picture and "Reinstate" in picture
+    r = rita.post("/models/org/base/reinstate", data={"csrf": csrf, "reason": "resolved", "v": "1"})
+    assert r.status_code == 303 and reg.status("org/base").status == "published"
+
+
+def test_hostile_card_is_text_and_the_gate_flow(hub, tmp_path, llama_family):
+    reg, url = hub
+    seed_users(reg)
+    reg.register(
+        with_card(llama_family.lora_merged, tmp_path / "hostile", GATED_CARD),
+        "org/hostile",
+        access="gated",
+    )
+    assert reg.status("org/hostile").status == "gated"
+    anon = httpx.get(f"{url}/models/org/hostile").text
+    assert HOSTILE not in anon and "&lt;script&gt;alert(&#39;card&#39;)&lt;/script&gt;" in anon
+    assert "<img src=x" not in anon and "Sign in to request access" in anon
+    assert "resolve/" not in anon  # gated: listed, not downloadable
+    alice, csrf = signed_in(url, "alice")
+    form = alice.get("/models/org/hostile").text
+    assert "Agree to the terms &lt;img src=x onerror=alert(1)&gt;" in form
+    for label in ("Full name", "Country", "Intended use", "I agree"):
+        assert f">{label}</label>" in form
+    answers = {"field-0": "Alice", "field-1": "NL", "field-2": "Research"}  # unchecked box
+    r = alice.post("/models/org/hostile/request", data={"csrf": csrf, **answers})
+    assert r.status_code == 400 and "must be checked" in r.text
+    r = alice.post("/models/org/hostile/request", data={"csrf": csrf, **answers, "field-3": "on"})
+    assert r.status_code == 303
+    assert "req-pending" in alice.get("/models/org/hostile").text
+    # pat publishes in org: he sees and decides requests for org's models
+    pat, pat_csrf = signed_in(url, "pat")
+    queue = pat.get("/review/requests").text
+    assert "org/hostile" in queue and "Alice" in queue
+    refuse = {"csrf": pat_csrf, "model": "org/hostile", "user": "alice", "decision": "rejected"}
+    assert pat.post("/review/requests", data=refuse).status_code == 400  # needs a reason
+    bob, bob_csrf = signed_in(url, "bob")
+    accept = {"model": "org/hostile", "user": "alice", "decision": "accepted"}
+    assert bob.post("/review/requests", data={**accept, "csrf": bob_csrf}).status_code == 403
+    assert pat.post("/review/requests", data={**accept, "csrf": pat_csrf}).status_code == 303
+    assert grants(reg.store, "org/hostile", user="alice")[0].state == "accepted"
+    page = alice.get("/models/org/hostile").text
+    assert "req-accepted" in page and 'href="/org/hostile/resolve/v1/README.md"' in page
+    csv = pat.get("/review/requests/org/hostile.csv")
+    assert csv.status_code == 200 and csv.text.startswith("user,state")
+
+
+def test_restricted_and_unknown_models_are_404(hub, tmp_path, llama_family):
+    reg, url = hub
+    seed_users(reg)
+    reg.register(llama_family.int4, "org/secret", access="restricted")
+    set_model_access(reg.store, "org/secret", allowed_orgs=["partners"])
+    alice, _ = signed_in(url, "alice")
+    bob, _ = signed_in(url, "bob")  # a member of partners
+    for client in (httpx.Client(base_url=url), alice):
+        r = client.get("/models/org/secret")
+        assert r.status_code == 404 and "org/secret@" not in r.text
+        assert client.get("/models/org/secret", params={"v": 1}).status_code == 404
+        assert "org/secret" not in client.get("/").text
+    assert bob.get("/models/org/secret").status_code == 200
+    assert "org/secret@1" in bob.get("/").text
+    assert httpx.get(f"{url}/models/org/nothing-here").status_code == 404
+    assert httpx.get(f"{url}/models/org/base", params={"v": 9}).status_code == 404
+    assert httpx.get(f"{url}/models/bad%20name/x").status_code == 404
+
+
+def test_log_paging_and_entry_proof(hub):
+    _, url = hub
+    first = httpx.get(f"{url}/log/0")
+    assert (
+        first.status_code == 200
+        and "the proof verifies against the signed checkpoint" in first.text
+    )
+    assert "Leaf hash" in first.text
+    assert httpx.get(f"{url}/log/99999").status_code == 404
+    assert httpx.get(f"{url}/log", params={"page_no": 5}).status_code == 200  # clamped
+
+
+def test_watermark_form(hub, tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from weightwatch.server import ui
+    from weightwatch.watermark import MasterSecret
+    from weightwatch.watermark.deployments import WatermarkDeployment
+
+    reg, url = hub
+    seed_users(reg)
+    alice, _ = signed_in(url, "alice")
+    assert "no watermark master secret configured" in alice.get("/watermark").text
+    master = MasterSecret.generate()
+    master.save(tmp_path / "master.json")
+    dep = WatermarkDeployment.create(master, "chat", scheme="kgw", gamma=0.25, delta=4.0)
+    reg.add_watermark("org/base", dep)
+    app = FastAPI()
+    app.include_router(ui.router(reg, watermark_master=tmp_path / "master.json"))
+    with TestClient(app) as client:
+        client.post("/login", data={"user": "alice", "password": PASSWORD})
+        csrf = csrf_of(client.get("/watermark").text)
+        tokens = " ".join(str((i * 7919) % 1000) for i in range(200))
+        r = client.post(
+            "/watermark", data={"csrf": csrf, "key_ids": dep.key_id, "token_ids": tokens}
+        )
+        assert r.status_code == 200 and "p-value" in r.text and "org/base@1" in r.text
+        bad = client.post(
+            "/watermark", data={"csrf": csrf, "key_ids": dep.key_id, "token_ids": "1 x"}
+        )
+        assert bad.status_code == 400 and "whole numbers" in bad.text
+        missing = client.post(
+            "/watermark", data={"csrf": csrf, "key_ids": "0" * 16, "token_ids": "1"}
+        )
+        assert missing.status_code == 404
+
+
+def test_lineage_picture_escapes_and_links():
+    hostile = "fine<script>tune"
+    tree = TreeNode(
+        model="org/base@1",
+        status="taken_down",
+        relation=None,
+        kind=None,
+        children=[
+            TreeNode(
+                model="org/child@2",
+                status="quarantined",
+                relation=hostile,
+                kind="declared",
+                children=[
+                    TreeNode(
+                        model="org/grand@1",
+                        status="quarantined",
+                        relation="quantized",
+                        kind="detected",
+                        children=[],
+                    )
+                ],
+            ),
+            TreeNode(
+                model="x/hidden@1",
+                status="restricted",
+                relation="merge",
+                kind="detected",
+                children=[],
+            ),
+        ],
+    )
+    parent = EdgeView(
+        model="up/root@3", kind="detected", relation="finetune", score=0.9, p_value=1e-9
+    )
+    svg = str(
+        lineage_svg.render(
+            tree, [(parent, "published")], visible=lambda m, s: not m.startswith("x/")
+        )
+    )
+    assert "<script>" not in svg and "fine&lt;script&gt;tune" in svg
+    assert 'href="/models/org/child?v=2"' in svg and 'href="/models/up/root?v=3"' in svg
+    assert 'href="/models/org/grand?v=1"' in svg and "x/hidden" not in svg
+    assert svg.count('stroke-dasharray="6 4"') == 1  # only the declared edge is dashed
+    assert "status-quarantined" in svg and ">quarantined<" in svg and ">taken down<" in svg
