@@ -27,7 +27,7 @@ from weightwatch.testing.scan_corpus import call, torch_zip
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery"  # noqa: S105  (a test account)
+PASSWORD = "correct horse battery"  # a test account
 
 
 def _free_port() -> int:

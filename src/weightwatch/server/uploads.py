@@ -518,9 +518,9 @@ class Uploads:
         if job is None or job.state not in ("done", "failed"):
             return
         ended = "done" if job.state == "done" else "failed"
+        shutil.rmtree(self.dir(upload_id), ignore_errors=True)  # the blobs hold the files now
         if self._set(upload_id, when="registering", state=ended, error=job.error):
             record(self.store, None, f"upload.{ended}", r.model, upload=upload_id, job=r.job_id)
-        shutil.rmtree(self.dir(upload_id), ignore_errors=True)
         with self._live_lock:
             self._live.pop(upload_id, None)
 
