@@ -64,35 +64,37 @@ LISTED = table("""
               anonymous user granted member auditor owner rival reviewer admin
 public        yes       yes  yes     yes    yes     yes   yes   yes      yes
 gated         yes       yes  yes     yes    yes     yes   yes   yes      yes
-restricted    no        no   no      yes    no      yes   no    yes      yes
-quarantined   no        no   no      no     no      no    no    yes      yes
+restricted    no        no   no      yes    yes     yes   no    yes      yes
+quarantined   no        no   no      no     yes     no    no    yes      yes
 taken_down    yes       yes  yes     yes    yes     yes   yes   yes      yes
 """)
-# metadata: a model, a version, its decisions, attestation, lineage, gate form
+# metadata: a model, a version, its decisions, attestation, lineage, gate form (auditors
+# read everything the registry records; they download by tier, like users)
 META = table("""
               anonymous user granted member auditor owner rival reviewer admin
 public        200       200  200     200    200     200   200   200      200
 gated         200       200  200     200    200     200   200   200      200
-restricted    404       404  404     200    404     200   404   200      200
-quarantined   404       404  404     404    404     404   404   200      200
+restricted    404       404  404     200    200     200   404   200      200
+quarantined   404       404  404     404    200     404   404   200      200
 taken_down    200       200  200     200    200     200   200   200      200
 """)
-# content: a version's file list and reports (a takedown hides them from all but staff)
+# content: a version's file list and reports (a takedown hides them from all but staff
+# and auditors)
 CONTENT = table("""
               anonymous user granted member auditor owner rival reviewer admin
 public        200       200  200     200    200     200   200   200      200
 gated         200       200  200     200    200     200   200   200      200
-restricted    404       404  404     200    404     200   404   200      200
-quarantined   404       404  404     404    404     404   404   200      200
-taken_down    403       403  403     403    403     403   403   200      200
+restricted    404       404  404     200    200     200   404   200      200
+quarantined   404       404  404     404    200     404   404   200      200
+taken_down    403       403  403     403    200     403   403   200      200
 """)
 # model settings and deciding requests: managers (admin, reviewer, owning publisher)
 MANAGE = table("""
               anonymous user granted member auditor owner rival reviewer admin
 public        401       403  403     403    403     400   403   400      400
 gated         401       403  403     403    403     400   403   400      400
-restricted    401       404  404     403    404     400   404   400      400
-quarantined   401       404  404     404    404     404   404   400      400
+restricted    401       404  404     403    403     400   404   400      400
+quarantined   401       404  404     404    403     404   404   400      400
 taken_down    401       403  403     403    403     400   403   400      400
 """)
 # the access report CSV: managers, and auditors for every model
@@ -109,8 +111,8 @@ REQUEST = table("""
               anonymous user granted member auditor owner rival reviewer admin
 public        401       409  409     409    409     409   409   409      409
 gated         401       400  400     400    400     400   400   400      400
-restricted    401       404  404     409    404     409   404   409      409
-quarantined   401       404  404     404    404     404   404   409      409
+restricted    401       404  404     409    409     409   404   409      409
+quarantined   401       404  404     404    409     404   404   409      409
 taken_down    401       409  409     409    409     409   409   409      409
 """)
 # takedown and reinstatement: reviewers and admins, whatever the tier

@@ -306,7 +306,10 @@ def _user(u: accounts.User) -> UserView:
 
 # -- who sees what ---------------------------------------------------------------------------
 def sees(store: Store, who: Principal | None, model_id: int, status: str) -> bool:
-    """Whether ``who`` may know that a version exists (its metadata, not its files)."""
+    """Whether ``who`` may know that a version exists (its metadata, not its files).
+    Auditors read everything the registry records (they download by tier, like users)."""
+    if who is not None and who.role == "auditor":
+        return True
     if status in STAFF_ONLY:
         return who is not None and who.staff
     if status == "taken_down":
@@ -316,9 +319,9 @@ def sees(store: Store, who: Principal | None, model_id: int, status: str) -> boo
 
 def sees_content(store: Store, who: Principal | None, model_id: int, status: str) -> bool:
     """Whether ``who`` may list a visible version's files and read its reports. Gated
-    versions are listed (as on the Hub); taken-down ones only to reviewers and admins."""
+    versions are listed (as on the Hub); taken-down ones only to staff and auditors."""
     if status == "taken_down":
-        return who is not None and who.staff
+        return who is not None and (who.staff or who.role == "auditor")
     return sees(store, who, model_id, status)
 
 
