@@ -163,6 +163,7 @@ class _Body:
     def __init__(self, request: Request) -> None:
         self._it: AsyncIterator[bytes] = request.stream().__aiter__()
         self._buf = b""
+        self._pos = 0
         self.done = False
         self.read_bytes = 0
 
@@ -182,21 +183,23 @@ class _Body:
         return b"".join(parts)
 
     def blocks(self) -> Iterator[bytes]:
-        if self._buf:
-            yield self._buf
-            self._buf = b""
+        if self._pos < len(self._buf):
+            yield self._buf[self._pos :]
+        self._buf, self._pos = b"", 0
         while not self.done:
             block = anyio.from_thread.run(self._pull)
             if block:
                 yield block
 
     def read(self, n: int = -1) -> bytes:
-        """File-like read for ``tarfile`` (its stream mode only reads forward)."""
+        """File-like read for ``tarfile`` (its stream mode reads forward, 10 KiB a time)."""
         if n < 0:
             return b"".join(self.blocks())
-        while len(self._buf) < n and not self.done:
-            self._buf += anyio.from_thread.run(self._pull)
-        out, self._buf = self._buf[:n], self._buf[n:]
+        while len(self._buf) - self._pos < n and not self.done:
+            self._buf = self._buf[self._pos :] + anyio.from_thread.run(self._pull)
+            self._pos = 0
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += len(out)
         return out
 
     async def drain(self) -> None:
@@ -441,7 +444,7 @@ class Uploads:
         entries: dict[str, tuple[Path, int, str]],
     ) -> None:
         """Extract a tar stream's regular files into ``work`` (nothing else is accepted)."""
-        with tarfile.open(fileobj=body, mode="r|*") as tf:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=body, mode="r|*", bufsize=BLOCK) as tf:  # type: ignore[call-overload]
             for m in tf:
                 name = m.name
                 while name.startswith("./"):
