@@ -14,6 +14,7 @@ the pipeline had begun (nothing is visible until its last step commits).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -54,6 +55,7 @@ UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PATH = 1000  # the files table's path column
 MAX_FILES = 10_000
 BLOCK = 1 << 20  # bytes handed from the event loop to the worker thread at a time
+PREFETCH = 2  # blocks read ahead of the worker, per request
 PROGRESS_BYTES = 64 << 20  # ``received`` is written at most every 64 MiB or 1 s
 PROGRESS_SECONDS = 1.0
 DRAIN_BYTES = 16 << 20  # read (and drop) this much of a refused body so clients see the 4xx
@@ -158,29 +160,58 @@ class _Request:
 
 
 class _Body:
-    """A request body for a worker thread: blocks pulled from the event loop on demand."""
+    """A request body for a worker thread: blocks pulled from the event loop, where a task
+    reads up to ``PREFETCH`` blocks ahead so the network and the hashing overlap."""
 
     def __init__(self, request: Request) -> None:
         self._it: AsyncIterator[bytes] = request.stream().__aiter__()
         self._buf = b""
         self._pos = 0
-        self.done = False
-        self.read_bytes = 0
+        self._queue: asyncio.Queue[tuple[bytes, bool, Exception | None]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.done = False  # the worker has had the last block
+        self.read_bytes = 0  # read from the connection so far
 
-    async def _pull(self) -> bytes:
+    async def _read_block(self) -> tuple[bytes, bool]:
         parts: list[bytes] = []
         n = 0
+        last = False
         while n < BLOCK:
             try:
                 chunk = await self._it.__anext__()
             except StopAsyncIteration:
-                self.done = True
+                last = True
                 break
             if chunk:
                 parts.append(chunk)
                 n += len(chunk)
         self.read_bytes += n
-        return b"".join(parts)
+        return b"".join(parts), last
+
+    async def _fill(self, queue: asyncio.Queue[tuple[bytes, bool, Exception | None]]) -> None:
+        try:
+            while True:
+                block, last = await self._read_block()
+                await queue.put((block, last, None))
+                if last:
+                    return
+        except Exception as exc:  # a disconnect: handed to the worker
+            await queue.put((b"", True, exc))
+
+    async def _pull(self) -> bytes:
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=PREFETCH)
+            self._task = asyncio.get_running_loop().create_task(self._fill(self._queue))
+        block, last, exc = await self._queue.get()
+        self.done = last
+        if exc is not None:
+            raise exc
+        return block
+
+    def close(self) -> None:
+        """Stop reading ahead (call from the event loop)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     def blocks(self) -> Iterator[bytes]:
         if self._pos < len(self._buf):
@@ -642,6 +673,8 @@ async def _receive(request: Request, work: Any, *args: Any) -> dict[str, Any]:
         if body.read_bytes or exc.status_code != 413:  # an announced size is refused unread
             await body.drain()
         raise
+    finally:
+        body.close()
     return result
 
 
