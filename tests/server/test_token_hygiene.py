@@ -36,15 +36,22 @@ class Collect(logging.Handler):
 
 @pytest.fixture
 def logs() -> Iterator[Collect]:
+    """Every server-side log record at DEBUG, whether or not its logger propagates (a
+    server configured earlier in the session may have given uvicorn's its own handlers)."""
     handler = Collect()
-    saved = {name: logging.getLogger(name).level for name in LOGGERS}
-    logging.getLogger().addHandler(handler)
+    saved = {}
     for name in LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG)
+        logger = logging.getLogger(name)
+        saved[name] = (logger.level, logger.disabled)
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
+        logger.addHandler(handler)
     yield handler
-    logging.getLogger().removeHandler(handler)
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
+    for name, (level, disabled) in saved.items():
+        logger = logging.getLogger(name)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.disabled = disabled
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
