@@ -44,7 +44,7 @@ from weightwatch.registry.access import (
 )
 from weightwatch.registry.gates import Gate
 from weightwatch.registry.pipeline import report
-from weightwatch.registry.registry import TreeNode, VersionView
+from weightwatch.registry.registry import DecisionView, TreeNode, VersionView
 from weightwatch.registry.store import LOG_ORIGIN, Store, parse_name
 from weightwatch.server import auth
 
@@ -578,12 +578,12 @@ def router(registry: Registry) -> APIRouter:
 
     @api.get(
         "/models/{ns}/{name}/versions/{n}/decisions",
-        response_model=list[dict[str, Any]],
+        response_model=list[DecisionView],
         tags=["models"],
     )
-    def decisions(ns: str, name: str, n: int, who: Principal | None = anyone) -> Any:
+    def decisions(ns: str, name: str, n: int, who: Principal | None = anyone) -> list[DecisionView]:
         """Every decision about the version, oldest first, with its log index."""
-        return [d.model_dump() for d in view(who, _version(store, who, ns, name, n)).history]
+        return view(who, _version(store, who, ns, name, n)).history
 
     @api.get(
         "/models/{ns}/{name}/versions/{n}/attestation", response_model=Attestation, tags=["models"]
