@@ -228,6 +228,7 @@ def test_upload_lineage_access_and_takedown(site, browser, llama_family):  # typ
     rita.screenshot(path=str(shots / "takedown-lineage.png"), full_page=False)
     rita.goto(url + "/review/quarantine")
     assert rita.locator("tr", has_text="acme/tuned@1").count() == 1
+    assert "licence breach reported" in rita.locator("tr", has_text="taken down").inner_text()
     rita.screenshot(path=str(shots / "review-quarantine.png"), full_page=True)
     assert reg.status("acme/chat").status == "quarantined"
 

@@ -174,6 +174,7 @@ def test_csrf_refusal_and_takedown_quarantines_children(hub):
         assert "org/gated" not in client.get("/").text
     assert "org/gated@1" in rita.get("/review/quarantine").text
     picture = rita.get("/models/org/base").text
+    assert "Taken down by rita" in picture and "licence breach" in picture
     assert "status-quarantined" in picture and "Reinstate" in picture
     r = rita.post("/models/org/base/reinstate", data={"csrf": csrf, "reason": "resolved", "v": "1"})
     assert r.status_code == 303 and reg.status("org/base").status == "published"

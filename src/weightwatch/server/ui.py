@@ -241,6 +241,7 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
             att = conn.execute(
                 select(schema.attestations).where(schema.attestations.c.version_id == vid)
             ).first()
+            takedown = takedown_of(conn, view.model) if view.status == "taken_down" else None
             history = [
                 (r.number, r.status)
                 for r in conn.execute(
@@ -311,6 +312,7 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
             lineage=picture,
             history=history,
             watermarks=registry.watermarks(view.model),
+            takedown=takedown,
             gate=gate,
             grant=grant,
             countries=countries() if gate and any(f.type == "country" for f in gate.fields) else [],
@@ -413,7 +415,23 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
         all_versions = registry.versions()
         held = [v for v in all_versions if v.status == "quarantined"]
         down = [v for v in all_versions if v.status in ("taken_down", "blocked")]
-        return page(request, "quarantine.html", held=held, down=down)
+        with store.engine.connect() as conn:
+            why = {v.model: takedown_of(conn, v.model) for v in down}
+        return page(request, "quarantine.html", held=held, down=down, why=why)
+
+    def takedown_of(conn: Connection, label: str) -> Any:
+        """The latest takedown row of a version (who, why, when, log index), if any."""
+        return conn.execute(
+            select(schema.takedowns)
+            .where(
+                and_(
+                    schema.takedowns.c.version_id == registry._version_id(conn, label),
+                    schema.takedowns.c.action == "takedown",
+                )
+            )
+            .order_by(schema.takedowns.c.id.desc())
+            .limit(1)
+        ).first()
 
     def pending_for(who: Principal) -> list[Any]:
         with store.engine.connect() as conn:
