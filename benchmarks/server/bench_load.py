@@ -159,6 +159,7 @@ def _downloads_and_weights(root: Path) -> tuple[int, Path]:
 
 
 def main() -> int:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "reg"
         token = seed(root)
@@ -213,6 +214,13 @@ def main() -> int:
         f"the machine's {os.cpu_count()} cores. An error is any transport error or unexpected "
         "status.\n"
     )
+    load_after = os.getloadavg()[0]
+    if max(load_before, load_after) > (os.cpu_count() or 1):
+        print(
+            f"Machine load (1-min average) {load_before:.1f} before and {load_after:.1f} "
+            "after the run: above the core count, other work shared the cores and the "
+            "figures are low.\n"
+        )
     print("| case | requests | errors | req/s | p50 ms | p99 ms | vs. anchor |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:

@@ -72,6 +72,7 @@ def timed(fn: object) -> float:
 
 
 def main() -> int:
+    load_before = os.getloadavg()[0]
     from weightwatch.registry import Registry
     from weightwatch.registry.access import create_token
     from weightwatch.registry.accounts import create_user
@@ -133,6 +134,13 @@ def main() -> int:
         f"area (fsync at the end). Client and server share the machine's {os.cpu_count()} "
         "cores.\n"
     )
+    load_after = os.getloadavg()[0]
+    if max(load_before, load_after) > (os.cpu_count() or 1):
+        print(
+            f"Machine load (1-min average) {load_before:.1f} before and {load_after:.1f} "
+            "after the run: above the core count, other work shared the cores and the "
+            "figures are low.\n"
+        )
     print("| case | seconds | MiB/s |")
     print("|---|---:|---:|")
     for name, secs in rows:
