@@ -1,4 +1,6 @@
-"""``weightwatch serve``: the registry's HTTP server (Hub-compatible downloads for now)."""
+"""``weightwatch serve``: the registry's HTTP server (web UI, JSON API, Hub-compatible
+downloads). One server process per registry: it aborts uploads a dead server left
+half-received when it starts, which would abort a sibling worker's live uploads."""
 
 from __future__ import annotations
 
@@ -22,14 +24,26 @@ def serve_command(
         Path | None,
         typer.Option("--watermark-master", help="Master secret: enables watermark detection."),
     ] = None,
+    max_upload_gib: Annotated[
+        float, typer.Option("--max-upload-gib", help="Largest upload (all files), GiB.")
+    ] = 200,
+    max_file_gib: Annotated[
+        float, typer.Option("--max-file-gib", help="Largest single uploaded file, GiB.")
+    ] = 100,
 ) -> None:
-    """Serve the registry over HTTP (HF_ENDPOINT-compatible downloads, gated by access)."""
+    """Serve the registry over HTTP: web UI, JSON API (/docs), Hub-compatible downloads."""
     import uvicorn
 
     from weightwatch.server import create_app
 
     uvicorn.run(
-        create_app(registry, db_url, watermark_master=watermark_master),
+        create_app(
+            registry,
+            db_url,
+            watermark_master=watermark_master,
+            max_upload_bytes=int(max_upload_gib * (1 << 30)),
+            max_file_bytes=int(max_file_gib * (1 << 30)),
+        ),
         host=host,
         port=port,
         log_level="info",

@@ -55,10 +55,9 @@ def create_app(
     app.include_router(
         uploads.router(registry, max_upload_bytes=max_upload_bytes, max_file_bytes=max_file_bytes)
     )
-    app.include_router(ui.router(registry))
-    app.include_router(
-        watermark_api.router(registry, Path(watermark_master) if watermark_master else None)
-    )
+    master = Path(watermark_master) if watermark_master else None
+    app.include_router(ui.router(registry, watermark_master=master))
+    app.include_router(watermark_api.router(registry, master))
     app.include_router(hub.router(registry.store))
     app.state.registry = registry
     return app
