@@ -207,7 +207,8 @@ def router(store: Store) -> APIRouter:
             )
         return JSONResponse(entries)
 
-    @api.api_route("/{ns}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"])
+    @api.head("/{ns}/{name}/resolve/{revision}/{path:path}", operation_id="hub_resolve_head")
+    @api.get("/{ns}/{name}/resolve/{revision}/{path:path}", operation_id="hub_resolve")
     def resolve(ns: str, name: str, revision: str, path: str, request: Request) -> Response:
         try:
             who = _principal(store, request)
