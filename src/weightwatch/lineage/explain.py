@@ -4,10 +4,14 @@ A derivative matches its parent and, more weakly, the parent's whole family; a m
 two unrelated bases matches both. So: the best significant match is a parent; another
 significant match is a second parent only if it is itself unrelated to the first
 (otherwise it is family of the first, not a separate origin) — then the relation is
-``merge``. p-values are Bonferroni-adjusted for the number of models searched.
+``merge``. p-values are Bonferroni-adjusted for the number of models searched. A model
+that is a copy of another registered one (identical or quantized) gives way to the
+original as the named parent.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,7 +48,11 @@ def explain(
     *,
     alpha: float = 1e-3,
     nulls: Nulls | None = None,
+    originals: Mapping[str, str] | None = None,
 ) -> Lineage:
+    """``originals`` maps a registered model to the one it is an identical or quantized
+    copy of: a derivative of a copy looks like a derivative of the original (the copy
+    adds nothing), so when both match, the original is named as the parent."""
     n = max(1, len(index))
     adjusted = [(m, min(1.0, m.comparison.p_value * n)) for m in matches]
     significant = [(m, p) for m, p in adjusted if p < alpha]
@@ -59,6 +67,11 @@ def explain(
             disagreements=[],
         )
     best, best_p = significant[0]
+    by_name = {m.name: (m, p) for m, p in significant}
+    seen = {best.name}
+    while originals and (origin := originals.get(best.name)) in by_name and origin not in seen:
+        best, best_p = by_name[origin]
+        seen.add(origin)
     parents = [
         Parent(
             name=best.name,
@@ -68,7 +81,9 @@ def explain(
         )
     ]
     best_fp = index.fingerprint(best.id)
-    for other, p in significant[1:]:
+    for other, p in significant:
+        if other.name == best.name:
+            continue
         other_fp = index.fingerprint(other.id)
         if best_fp is None or other_fp is None:
             continue

@@ -240,7 +240,19 @@ def step_lineage(store: Store, version_id: int) -> Persist:
                 )
                 for m in matches
             ]
-            found = explain(relabelled, store.index)
+            copies = conn.execute(
+                select(schema.edges.c.child_id, schema.edges.c.parent_id).where(
+                    and_(
+                        schema.edges.c.child_id.in_([int(m.name) for m in matches]),
+                        schema.edges.c.kind == "detected",
+                        schema.edges.c.relation.in_(("identical", "quantized")),
+                    )
+                )
+            ).all()
+            originals = {
+                labels[str(child)]: version_label(conn, int(parent)) for child, parent in copies
+            }
+            found = explain(relabelled, store.index, originals=originals)
             lineage_doc = found.model_dump(mode="json")
             by_label = {label: int(vid) for vid, label in labels.items()}
             for parent in found.parents:

@@ -124,12 +124,13 @@ def demo_models(out: Path, links: dict[str, Path]) -> list[tuple[str, Path, str]
         # a copy with permuted hidden units whose card says nothing: detected from weights
         ("demo/llama-permuted", links["llama-permuted"], "public"),
         ("demo/llama-base-q8_0", links["llama-base-q8_0.gguf"], "public"),
-        ("demo/llama-merged", links["llama-merged"], "public"),
         (
             "demo/llama-chat",
             _with_card(links["llama-lora-merged"], out / "gated-chat", GATED_CARD),
             "gated",
         ),
+        # an average of the fine-tune and the chat model: two parents
+        ("demo/llama-merged", links["llama-merged"], "public"),
         ("demo/llama-independent", links["llama-independent"], "public"),
         ("mallory/llama-helper", _malicious(links["llama-base"], out / "malicious"), "public"),
     ]
