@@ -6,19 +6,24 @@ that is wrong at once. A rule with ``action: publish`` is a warning. A rule may 
 raise the access floor (``access: restricted``). ``load_policy`` validates the whole
 file up front — fact paths against the Facts schema, operators, templates — and names
 the file, line and rule in a ``PolicyError``; evaluation itself cannot fail.
+
+A reviewer may *waive* quarantine reasons (by rule id and exact message) after examining
+a model: they are kept in ``Decision.waived`` but no longer count. Only quarantines can
+be waived; blocks, gates and warnings always apply.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from weightwatch.errors import PolicyError
 from weightwatch.policy.build import FactsConfig
@@ -88,13 +93,21 @@ class Decision(BaseModel):
     policy_version: str
     policy_digest: str
     facts_digest: str
+    waived: list[Reason] = Field(
+        default_factory=list, description="quarantine reasons a reviewer released"
+    )
 
     @property
     def warnings(self) -> list[Reason]:
         return [r for r in self.reasons if r.action == "publish"]
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The JSON form; ``waived`` only when a reviewer waived something, so decisions
+        without one keep the form (and digest) they always had."""
+        doc = self.model_dump(mode="json")
+        if not doc["waived"]:
+            del doc["waived"]
+        return doc
 
     def canonical(self) -> bytes:
         return json.dumps(
@@ -106,12 +119,16 @@ def strictest(a: Action, b: Action) -> Action:
     return a if ACTIONS.index(a) >= ACTIONS.index(b) else b
 
 
-def evaluate(facts: Facts, policy: Policy) -> Decision:
-    """Judge ``facts`` by every rule of ``policy``; the strictest action wins."""
+def evaluate(facts: Facts, policy: Policy, *, waive: Collection[tuple[str, str]] = ()) -> Decision:
+    """Judge ``facts`` by every rule of ``policy``; the strictest action wins. Quarantine
+    reasons named in ``waive`` as ``(rule_id, message)`` go to ``waived`` instead: they
+    neither quarantine nor raise the access floor."""
     doc = facts.to_json()
     action: Action = "publish"
     access: Access = facts.subject.access
     reasons: list[Reason] = []
+    waived: list[Reason] = []
+    released = set(waive)
     seen: set[tuple[str, str]] = set()
     for rule in policy.rules:
         if rule.for_each is None:
@@ -126,7 +143,11 @@ def evaluate(facts: Facts, policy: Policy) -> Decision:
             if (rule.id, message) in seen:
                 continue
             seen.add((rule.id, message))
-            reasons.append(Reason(rule_id=rule.id, action=rule.action, message=message))
+            reason = Reason(rule_id=rule.id, action=rule.action, message=message)
+            if rule.action == "quarantine" and (rule.id, message) in released:
+                waived.append(reason)
+                continue
+            reasons.append(reason)
             action = strictest(action, rule.action)
             if rule.access is not None and ACCESS_ORDER.index(rule.access) > ACCESS_ORDER.index(
                 access
@@ -142,6 +163,7 @@ def evaluate(facts: Facts, policy: Policy) -> Decision:
         policy_version=policy.version,
         policy_digest=policy.digest,
         facts_digest=facts.digest(),
+        waived=waived,
     )
 
 

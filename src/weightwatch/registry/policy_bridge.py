@@ -4,7 +4,8 @@ Parents are described to the policy by what the registry holds about them: their
 current status and access, and — from their own stored facts — their licence, the
 licences they inherited and their training compute, so obligations and compute
 thresholds follow a lineage across generations. The registry's policy is
-``<registry>/policy.yaml`` when present, else the shipped default.
+``<registry>/policy.yaml`` when present, else the shipped default. Quarantine reasons a
+reviewer released arrive as ``context["waive"]`` and are shown, marked, in the reasons.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def evaluate_version(root: Path, work: Path, context: dict[str, Any]) -> tuple[F
         parents=[parent_record(p, p.get("facts")) for p in context.get("parents", [])],
         audit=context.get("audit"),
     )
-    return facts, evaluate(facts, registry_policy(root))
+    return facts, evaluate(facts, registry_policy(root), waive=context.get("waive", ()))
 
 
 def status_of(decision: Decision) -> str:
@@ -72,11 +73,15 @@ def status_of(decision: Decision) -> str:
     return {"public": "published", "gated": "gated", "restricted": "restricted"}[decision.access]
 
 
-def reason_lines(decision: Decision) -> list[str]:
-    """Human-readable reasons, strictest first; warnings (publish-level) last, marked."""
+def reason_lines(decision: Decision, *, released_by: tuple[str, str] | None = None) -> list[str]:
+    """Human-readable reasons, strictest first; then the quarantine reasons a reviewer
+    released (``released_by`` is who and why), marked; warnings (publish-level) last."""
     order = {"block": 0, "quarantine": 1, "gate": 2, "publish": 3}
-    lines = []
-    for r in sorted(decision.reasons, key=lambda r: order.get(r.action, 9)):
-        prefix = "warning: " if r.action == "publish" else ""
-        lines.append(f"{prefix}{r.message} [{r.rule_id}]")
+    ranked = sorted(decision.reasons, key=lambda r: order.get(r.action, 9))
+    lines = [f"{r.message} [{r.rule_id}]" for r in ranked if r.action != "publish"]
+    if decision.waived:
+        if released_by is not None:
+            lines.append(f"released by {released_by[0]}: {released_by[1]}")
+        lines += [f"released: {r.message} [{r.rule_id}]" for r in decision.waived]
+    lines += [f"warning: {r.message} [{r.rule_id}]" for r in ranked if r.action == "publish"]
     return lines or ["no policy rule applies"]

@@ -1,4 +1,5 @@
-"""The registry's public API: register, look up, trace lineage, take down, reinstate.
+"""The registry's public API: register, look up, trace lineage, take down, reinstate,
+release from quarantine.
 
 All writes go through the pipeline (registrations) or one transaction each (takedowns),
 and every decision lands in the transparency log. Reports are pydantic models with a
@@ -25,6 +26,7 @@ from weightwatch.watermark.deployments import WatermarkDeployment
 
 ACCESS = ("public", "gated", "restricted")
 SCHEMA_VERSION = "1"
+CAUSE_LENGTH = 40  # decisions.cause is VARCHAR(40)
 
 
 class _Model(BaseModel):
@@ -72,6 +74,11 @@ class TreeNode(_Model):
     relation: str | None
     kind: str | None
     children: list[TreeNode]
+
+
+def _cause(text: str) -> str:
+    """A decision's cause, shortened to fit its column."""
+    return text if len(text) <= CAUSE_LENGTH else text[: CAUSE_LENGTH - 1] + "…"
 
 
 class Registry:
@@ -368,6 +375,50 @@ class Registry:
         for child in affected:
             self._redecide(child, cause=f"{action} of {label}")
         return self.status(f"{label}")
+
+    # -- review ----------------------------------------------------------------------------
+    def release(self, ref: str, *, reason: str, actor: str = "cli") -> VersionView:
+        """Release a quarantined version after review: the quarantine reasons of its
+        current decision stop counting, and it gets the status the policy gives it without
+        them (its requested tier, or a gate that still applies). Logged as a decision with
+        cause ``release by <actor>``; its descendants are re-decided. Blocks are never
+        released, and a quarantine reason the release did not cover quarantines it again."""
+        if not reason.strip():
+            raise UsageError("a release needs a --reason")
+        with self.store.write.begin() as conn:
+            vid = self._version_id(conn, ref)
+            label = version_label(conn, vid)
+            current = conn.execute(
+                select(schema.versions.c.status).where(schema.versions.c.id == vid)
+            ).scalar_one()
+            if current != "quarantined":
+                raise RegistryError(
+                    f"{label} is not quarantined (status {current}): only a quarantine "
+                    "can be released",
+                    hint="a block (e.g. a malicious scan finding) stays; a takedown is "
+                    "undone with reinstate",
+                )
+            released = conn.execute(
+                select(schema.decisions.c.log_index)
+                .where(schema.decisions.c.version_id == vid)
+                .order_by(schema.decisions.c.id.desc())
+                .limit(1)
+            ).scalar_one()
+            conn.execute(
+                schema.takedowns.insert().values(
+                    version_id=vid,
+                    action="release",
+                    actor=actor,
+                    reason=reason,
+                    log_index=released,
+                    created_at=now(),
+                )
+            )
+            affected = self.descendants(conn, vid)
+        self._redecide(vid, cause=_cause(f"release by {actor}"))  # the reasons name them in full
+        for child in affected:
+            self._redecide(child, cause=_cause(f"release of {label}"))
+        return self.status(label)
 
     def _redecide(self, vid: int, *, cause: str) -> None:
         persist = step_decide(self.store, vid, cause=cause)
