@@ -184,3 +184,27 @@ def test_long_actor_names_fit_the_cause(registry, llama_family, tmp_path):
     out = registry.release("org/ft", reason="reviewed", actor=actor)
     assert len(out.decision.cause) <= 40 and out.decision.cause.startswith("release by a-")
     assert f"released by {actor}: reviewed" in out.decision.reasons
+
+
+def test_cli_release(registry, llama_family, tmp_path, capsys):  # type: ignore[no-untyped-def]
+    from weightwatch.cli import main
+
+    registry.register(llama_family.base, "org/base")
+    ft = with_card(
+        llama_family.finetune, tmp_path / "ft", base_model="org/base", relation="finetune"
+    )
+    registry.register(ft, "org/ft")
+    where = [
+        "--registry",
+        str(registry.store.root),
+        "--db-url",
+        registry.store.engine.url.render_as_string(hide_password=False),
+    ]
+    assert main(["takedown", "org/base@1", "--reason", "withdrawn", *where]) == 0
+    capsys.readouterr()
+    assert main(["release", "org/ft@1", "--reason", "independent", "--actor", "rita", *where]) == 0
+    assert "published" in capsys.readouterr().out
+    assert registry.status("org/ft").decision.cause == "release by rita"
+    assert main(["release", "org/ft@1", "--reason", "again", *where]) == 2
+    assert "not quarantined" in capsys.readouterr().err
+    assert registry.status("org/ft").status == "published"

@@ -1,5 +1,5 @@
 """Registry commands: ``registry init|resume|proof``, ``register``, ``status``,
-``lineage-tree``, ``takedown`` and ``reinstate``.
+``lineage-tree``, ``takedown``, ``reinstate`` and ``release``.
 
 The registry is chosen by ``--registry DIR`` (else ``WEIGHTWATCH_REGISTRY``, else the
 user's data directory) and ``--db-url`` (else ``WEIGHTWATCH_DB_URL``, else SQLite in it).
@@ -64,7 +64,8 @@ def _show(view: VersionView) -> None:
     grid.add_row("scan", str(view.scan_verdict))
     grid.add_row("weights digest", view.weights_digest or "-")
     if view.decision:
-        grid.add_row("decision", f"{view.decision.action} (log entry {view.decision.log_index})")
+        d = view.decision
+        grid.add_row("decision", f"{d.action} ({escape(d.cause)}, log entry {d.log_index})")
         for r in view.decision.reasons:
             grid.add_row("", "• " + escape(r))
     for p in view.parents:
@@ -374,6 +375,18 @@ def reinstate_command(
 ) -> None:
     """Undo a takedown (logged), then re-decide the version and its descendants."""
     _show(_open(registry, db_url).reinstate(ref, reason=reason, actor=actor))
+
+
+@app.command("release")
+def release_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME@VERSION")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, after review (kept and logged).")],
+    actor: Annotated[str, typer.Option("--actor", help="Who reviewed it.")] = "cli",
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Release a quarantined version after review (logged); blocks and gates still apply."""
+    _show(_open(registry, db_url).release(ref, reason=reason, actor=actor))
 
 
 def register(root: typer.Typer) -> None:
