@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, select
 
 from weightwatch.attest.keys import public_pem
@@ -42,11 +41,41 @@ from weightwatch.registry.access import (
     set_grant,
     set_model_access,
 )
-from weightwatch.registry.gates import Gate
 from weightwatch.registry.pipeline import report
 from weightwatch.registry.registry import DecisionView, TreeNode, VersionView
 from weightwatch.registry.store import LOG_ORIGIN, Store, parse_name
 from weightwatch.server import auth
+from weightwatch.server.api_models import (
+    AccessRequest,
+    AccessSettings,
+    AccessSettingsView,
+    Attestation,
+    Consistency,
+    Decision,
+    DecisionProof,
+    DownloadRow,
+    EventRow,
+    FileView,
+    GateView,
+    GrantView,
+    LogEntry,
+    LoginRequest,
+    LoginResult,
+    LogProof,
+    Me,
+    Member,
+    ModelDetail,
+    ModelSummary,
+    NamespaceView,
+    NewUser,
+    OrgView,
+    Owner,
+    Reason,
+    Revoked,
+    TokenResult,
+    UserView,
+    VersionSummary,
+)
 
 REPORT_KINDS = ("scan", "facts", "decision", "lineage", "fingerprint", "audit")
 STAFF_ONLY = ("blocked", "failed", "pending")  # not shown to anyone but reviewers and admins
@@ -84,209 +113,6 @@ class JsonErrors(APIRoute):
 
 def _not_found(what: str) -> HTTPException:
     return HTTPException(404, f"no model {what}")
-
-
-# -- request and response bodies ------------------------------------------------------------
-class _Body(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class _View(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class LoginRequest(_Body):
-    user: str = Field(max_length=200)
-    password: str = Field(max_length=1000)
-
-
-class Me(_View):
-    user: str
-    role: str
-    orgs: list[str]
-    country: str | None = None
-
-
-class LoginResult(Me):
-    csrf: str = Field(description="send as X-CSRF-Token with cookie-authenticated writes")
-
-
-class TokenResult(_View):
-    user: str
-    token: str = Field(description="shown once; only its SHA-256 is kept")
-
-
-class Revoked(_View):
-    revoked: int
-
-
-class UserView(_View):
-    name: str
-    role: str
-    email: str | None
-    country: str | None
-    orgs: list[str]
-    disabled: bool
-
-
-class NewUser(_Body):
-    name: str
-    password: str = Field(max_length=1000)
-    role: str = "user"
-    email: str | None = None
-    country: str | None = None
-    orgs: list[str] = []
-
-
-class Member(_Body):
-    user: str
-
-
-class OrgView(_View):
-    org: str
-    members: list[str]
-
-
-class Owner(_Body):
-    org: str
-
-
-class NamespaceView(_View):
-    namespace: str
-    org: str
-
-
-class ModelSummary(_View):
-    model: str  # namespace/name
-    version: int
-    status: str
-    access: str
-    completed_at: str | None
-
-
-class VersionSummary(_View):
-    version: int
-    status: str
-    access: str
-    completed_at: str | None
-
-
-class ModelDetail(_View):
-    model: str
-    owner_org: str | None
-    gate_mode: str
-    allowed_orgs: list[str] | None = Field(description="shown to those who manage the model")
-    versions: list[VersionSummary]
-
-
-class FileView(_View):
-    path: str
-    size: int
-    sha256: str
-
-
-class LogProof(_View):
-    index: int
-    size: int
-    hashes: list[str]
-    checkpoint: str | None = None
-
-
-class DecisionProof(_View):
-    index: int
-    leaf: str
-    hashes: list[str]
-    checkpoint: str
-
-
-class Attestation(_View):
-    model: str
-    key_id: str
-    log_index: int
-    bundle: dict[str, Any]
-    attestation_proof: LogProof
-    decision_proof: DecisionProof
-
-
-class AccessSettings(_Body):
-    gate_mode: str | None = Field(None, description="auto or manual approval of requests")
-    allowed_orgs: list[str] | None = Field(None, description="organisations of a restricted model")
-
-
-class AccessSettingsView(_View):
-    model: str
-    owner_org: str | None
-    gate_mode: str
-    allowed_orgs: list[str]
-
-
-class GateView(_View):
-    model: str
-    gated: bool
-    mode: str
-    gate: Gate
-    request_state: str | None = Field(description="the caller's own request, if any")
-
-
-class AccessRequest(_Body):
-    answers: dict[str, Any] = {}
-
-
-class Decision(_Body):
-    state: str = Field(description="accepted, rejected (with a reason) or pending")
-    reason: str | None = None
-
-
-class GrantView(_View):
-    model: str
-    user: str
-    state: str
-    reason: str | None
-    answers: dict[str, Any]
-    decided_by: str | None
-    requested_at: str | None
-    updated_at: str
-
-
-class Reason(_Body):
-    reason: str = Field(max_length=2000)
-
-
-class LogEntry(_View):
-    index: int
-    kind: str
-    leaf: str = Field(description="the entry's exact bytes (UTF-8 JSON), as hashed")
-    leaf_hash: str
-    created_at: str
-
-
-class Consistency(_View):
-    first: int
-    second: int
-    first_root: str
-    second_root: str
-    hashes: list[str]
-    checkpoint: str | None = None
-
-
-class DownloadRow(_View):
-    id: int
-    user: str | None
-    model: str
-    path: str
-    client: str | None
-    outcome: str
-    created_at: str
-
-
-class EventRow(_View):
-    id: int
-    actor: str | None
-    action: str
-    target: str | None
-    detail: dict[str, Any]
-    client: str | None
-    created_at: str
 
 
 def _grant(g: Grant) -> GrantView:
