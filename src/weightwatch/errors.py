@@ -9,6 +9,7 @@
      ├── PolicyError          a policy file is invalid
      ├── RegistryError        the registry refused an operation (conflict, not found)
      ├── AccessDenied         the caller may not do this
+     │    └── TooManyAttempts  refused for now after too many failures (retry later)
      └── UsageError           the caller asked for something impossible (bad option values)
 
 Every error carries a message a user can act on; ``diagnostics()`` adds a remediation
@@ -80,6 +81,10 @@ class AccessDenied(WeightwatchError):
     """The caller is not allowed to perform this operation."""
 
 
+class TooManyAttempts(AccessDenied):
+    """Refused for a while after too many failed attempts (sign-ins): wait, then retry."""
+
+
 class UsageError(WeightwatchError):
     """Arguments that cannot work together or values out of range."""
 
@@ -90,6 +95,7 @@ __all__ = [
     "PolicyError",
     "RegistryError",
     "ScanError",
+    "TooManyAttempts",
     "UsageError",
     "VerificationError",
     "WeightwatchError",

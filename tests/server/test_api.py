@@ -425,6 +425,87 @@ def test_takedown_and_reinstatement(api):  # type: ignore[no-untyped-def]
     assert set(actors) == {"rev"}
 
 
+def test_release_from_quarantine(api):  # type: ignore[no-untyped-def]
+    reg, url = api
+    path = "/api/v1/models/acme/secret/versions/1"
+    with signed_in(url, "rev") as rev, signed_in(url, "pub") as pub:
+        down = rev.post("/api/v1/models/acme/base/versions/1/takedown", json={"reason": "leak"})
+        assert down.status_code == 200
+        held = rev.get(path).json()
+        assert held["status"] == "quarantined"
+        assert pub.post(path + "/release", json={"reason": "mine"}).status_code == 403
+        assert rev.post(path + "/release", json={}).status_code == 422
+        blank = rev.post(path + "/release", json={"reason": " "})
+        assert blank.status_code == 400 and "reason" in blank.json()["error"]
+        out = rev.post(path + "/release", json={"reason": "trained from scratch; checked"})
+        assert out.status_code == 200, out.text
+        body = out.json()
+        assert body["status"] == "restricted"  # the tier it asked for, not "published"
+        assert body["decision"]["cause"] == "release by rev"
+        assert "released by rev: trained from scratch; checked" in body["decision"]["reasons"]
+        assert body["decision"]["log_index"] > held["decision"]["log_index"]
+        entry = rev.get(f"/api/v1/log/entries/{body['decision']['log_index']}").json()
+        logged = json.loads(entry["leaf"])["body"]
+        assert logged["cause"] == "release by rev" and logged["status"] == "restricted"
+        again = rev.post(path + "/release", json={"reason": "again"})
+        assert again.status_code == 409 and "not quarantined" in again.json()["error"]
+        published = rev.post("/api/v1/models/acme/form/versions/1/release", json={"reason": "x"})
+        assert published.status_code == 409
+        back = rev.post("/api/v1/models/acme/base/versions/1/reinstate", json={"reason": "ok"})
+        assert back.status_code == 200
+        assert rev.get(path).json()["status"] == "restricted"
+    assert ("rev", "release", "acme/secret@1") in actions(reg)
+
+
+def test_errors_are_uniform(api):  # type: ignore[no-untyped-def]
+    _, url = api
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for method, path, status in (
+            ("GET", "/api/v1/no-such-thing", 404),
+            ("DELETE", "/api/v1/models", 405),
+            ("GET", "/api/v1/log/entries?start=-1", 422),
+            ("GET", "/api/v1/uploads/nope", 401),
+        ):
+            r = http.request(method, path)
+            assert r.status_code == status, (path, r.text)
+            assert r.headers["content-type"] == "application/json", path
+            assert set(r.json()) <= {"error", "detail"} and r.json()["error"], (path, r.text)
+        assert "start" in http.get("/api/v1/log/entries?start=-1").json()["error"]
+        assert http.get("/api/v1/me").headers["www-authenticate"] == "Bearer"  # headers kept
+        # the upload API keeps "detail" beside "error" for the clients written before
+        assert http.get("/api/v1/uploads/nope").json()["detail"] == "sign in or send an API token"
+        assert "detail" not in http.get("/api/v1/me").json()
+        # the Hub-compatible routes answer as the Hub does
+        hub = http.get("/api/models/acme/nope")
+        assert hub.status_code == 404 and hub.headers["x-error-code"] == "RepoNotFound"
+        assert hub.json() == {"error": "Repository not found."}
+        # the web UI and unknown paths get the site's HTML error page
+        for path, status in (("/no/such/page/here", 404), ("/models/acme/base?v=one", 422)):
+            page = http.get(path)
+            assert page.status_code == status and page.headers["content-type"].startswith(
+                "text/html"
+            ), path
+            assert 'role="alert"' in page.text and "Back to the models" in page.text
+
+
+def test_throttled_sign_in_is_429(api):  # type: ignore[no-untyped-def]
+    from weightwatch.registry.accounts import MAX_FAILURES, create_user
+
+    reg, url = api
+    create_user(reg.store, "mallet", password("mallet"))
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for _ in range(MAX_FAILURES):
+            r = http.post("/api/v1/login", json={"user": "mallet", "password": "guess-guess"})
+            assert r.status_code == 401
+        for pw in ("guess-guess", password("mallet")):  # even the right password, for now
+            r = http.post("/api/v1/login", json={"user": "mallet", "password": pw})
+            assert r.status_code == 429 and r.headers["retry-after"] == "900"
+            assert r.json() == {
+                "error": "too many failed sign-ins for this user; try again in 15 minutes"
+            }
+    assert (None, "login.throttled", "mallet") in actions(reg)
+
+
 def test_audit_logs_are_paged(api):  # type: ignore[no-untyped-def]
     _, url = api
     with httpx.Client(base_url=url, timeout=30) as anon:

@@ -115,7 +115,8 @@ restricted    401       404  404     409    409     409   404   409      409
 quarantined   401       404  404     404    409     404   404   409      409
 taken_down    401       409  409     409    409     409   409   409      409
 """)
-# takedown and reinstatement: reviewers and admins, whatever the tier
+# takedown, reinstatement and release from quarantine: reviewers and admins, whatever
+# the tier (the blank reason is refused before the status: 400, not 409)
 STAFF_WRITE = table("""
               anonymous user granted member auditor owner rival reviewer admin
 public        401       403  403     403    403     403   403   400      400
@@ -160,6 +161,7 @@ TIERED: list[tuple[str, str, dict[str, Any] | None, dict[tuple[str, str], str]]]
     ("POST", V + "/access-requests", {"answers": {"no such field": "x"}}, REQUEST),
     ("POST", V + "/versions/1/takedown", {"reason": " "}, STAFF_WRITE),
     ("POST", V + "/versions/1/reinstate", {"reason": " "}, STAFF_WRITE),
+    ("POST", V + "/versions/1/release", {"reason": " "}, STAFF_WRITE),
     ("GET", "/api/models/{m}", None, HUB_INFO),
     ("GET", "/api/models/{m}/tree/main", None, HUB_INFO),
     ("HEAD", "/{m}/resolve/main/config.json", None, HUB_FILE),

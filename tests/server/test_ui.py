@@ -333,3 +333,63 @@ def test_lineage_picture_escapes_and_links():
     assert 'href="/models/org/grand?v=1"' in svg and "x/hidden" not in svg
     assert svg.count('stroke-dasharray="6 4"') == 1  # only the declared edge is dashed
     assert "status-quarantined" in svg and ">quarantined<" in svg and ">taken down<" in svg
+
+
+def test_release_from_quarantine_pages(hub):
+    reg, url = hub
+    seed_users(reg)
+    reg.takedown("org/base@1", reason="leak")
+    assert reg.status("org/gated").status == "quarantined"
+    rita, csrf = signed_in(url, "rita")
+    queue = rita.get("/review/quarantine").text
+    assert 'action="/models/org/gated/release"' in queue and "Reason for releasing" in queue
+    model = rita.get("/models/org/gated").text
+    assert 'action="/models/org/gated/release"' in model
+    assert '<label for="release-reason">Reason for releasing</label>' in model
+    assert 'id="release-reason" name="reason" required' in model
+    assert 'action="/models/org/base/release"' not in rita.get("/models/org/base").text
+    pat, pat_csrf = signed_in(url, "pat")  # a publisher, even of this namespace
+    r = pat.post("/models/org/gated/release", data={"csrf": pat_csrf, "reason": "x", "v": "1"})
+    assert r.status_code == 403 and reg.status("org/gated").status == "quarantined"
+    r = rita.post("/models/org/gated/release", data={"csrf": "", "reason": "x", "v": "1"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = rita.post("/models/org/gated/release", data={"csrf": csrf, "reason": " ", "v": "1"})
+    assert r.status_code == 400 and "reason" in r.text
+    r = rita.post(
+        "/models/org/gated/release",
+        data={"csrf": csrf, "reason": "independent of the base", "v": "1", "back": "/review"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/review"
+    v = reg.status("org/gated")
+    assert v.status == "gated" and v.decision.cause == "release by rita"
+    page = rita.get("/models/org/gated").text
+    assert "released by rita: independent of the base" in page
+    assert 'action="/models/org/gated/release"' not in page  # nothing left to release
+    assert "org/gated@1" not in rita.get("/review/quarantine").text.split('id="down"')[0]
+    assert any(e.action == "model.release" and e.actor == "rita" for e in events(reg.store))
+    r = rita.post("/models/org/gated/release", data={"csrf": csrf, "reason": "again", "v": "1"})
+    assert r.status_code == 400 and "not quarantined" in r.text
+
+
+def test_throttled_sign_in_page(hub):
+    from weightwatch.registry.accounts import MAX_FAILURES
+
+    reg, url = hub
+    seed_users(reg)
+    for _ in range(MAX_FAILURES):
+        bad = httpx.post(f"{url}/login", data={"user": "bob", "password": "not-his-password"})
+        assert bad.status_code == 401
+    r = httpx.post(f"{url}/login", data={"user": "bob", "password": PASSWORD})
+    assert r.status_code == 429 and r.headers["retry-after"] == "900"
+    assert "Too many failed sign-ins" in r.text and "Try again in 15 minutes" in r.text
+    assert 'role="alert"' in r.text and "set-cookie" not in r.headers
+    failed = [e for e in events(reg.store) if e.action == "login.failed" and e.target == "bob"]
+    assert len(failed) == MAX_FAILURES  # each failure counted once
+
+
+def test_error_pages_for_unknown_paths_and_bad_values(hub):
+    _, url = hub
+    for path, status in (("/nowhere", 404), ("/log?page_no=x", 422)):
+        r = httpx.get(f"{url}{path}")
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html")
+        assert "<h1>" in r.text and 'role="alert"' in r.text

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from weightwatch.errors import AccessDenied, UsageError
+from weightwatch.errors import AccessDenied, TooManyAttempts, UsageError
 from weightwatch.registry import schema
 from weightwatch.registry.store import Store, now
 
@@ -191,7 +191,7 @@ def login(store: Store, name: str, password: str, *, client: str | None = None) 
     """A new session cookie value for valid credentials; AccessDenied otherwise (the
     message does not say whether the user exists). Records the attempt, and refuses a
     user after ``MAX_FAILURES`` failed attempts within ``FAILURE_WINDOW`` (against
-    password guessing), whatever the password."""
+    password guessing), whatever the password, with ``TooManyAttempts``."""
     since = (dt.datetime.now(dt.timezone.utc) - FAILURE_WINDOW).isoformat()
     with store.engine.connect() as conn:
         row = conn.execute(select(schema.users).where(schema.users.c.name == name)).first()
@@ -208,7 +208,7 @@ def login(store: Store, name: str, password: str, *, client: str | None = None) 
         ).scalar_one()
     if failures >= MAX_FAILURES:
         record(store, None, "login.throttled", name, client=client)
-        raise AccessDenied("too many failed sign-ins for this user; try again in 15 minutes")
+        raise TooManyAttempts("too many failed sign-ins for this user; try again in 15 minutes")
     # hash anyway for unknown users, so response time does not reveal who exists
     stored = row.password_hash if row is not None else _dummy()
     if not check_password(password, stored) or row is None or row.disabled_at is not None:

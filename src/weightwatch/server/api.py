@@ -1,5 +1,6 @@
 """The registry's JSON API under ``/api/v1``: accounts, models and their reports, tiered
-access settings and requests, takedowns, the transparency log and the audit logs.
+access settings and requests, takedowns and releases from quarantine, the transparency
+log and the audit logs.
 
 Who sees what follows the tiers of ``registry.access``, with one addition: a registry
 shows that a takedown happened, so taken-down versions are listed (status, decisions,
@@ -12,17 +13,14 @@ like one that does not exist (404). Errors are ``{"error": "..."}``; see
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import APIRoute
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import and_, select
 
 from weightwatch.attest.keys import public_pem
-from weightwatch.errors import AccessDenied, RegistryError, UsageError
+from weightwatch.errors import AccessDenied, RegistryError, TooManyAttempts, UsageError
 from weightwatch.registry import Registry, accounts, schema
 from weightwatch.registry.access import (
     Grant,
@@ -81,34 +79,7 @@ REPORT_KINDS = ("scan", "facts", "decision", "lineage", "fingerprint", "audit")
 STAFF_ONLY = ("blocked", "failed", "pending")  # not shown to anyone but reviewers and admins
 PAGE = 100  # log entries per page, at most
 AUDIT_PAGE = 500
-
-
-# -- errors: {"error": "..."} for HTTP and validation errors too --------------------------
-def _explain(errors: Any) -> str:
-    parts = []
-    for e in errors:
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "request"
-        parts.append(f"{where}: {e.get('msg', 'invalid')}")
-    return "; ".join(parts)
-
-
-class JsonErrors(APIRoute):
-    """Routes whose HTTP and validation errors are ``{"error": "..."}`` like the rest."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def run(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except HTTPException as exc:
-                return JSONResponse(
-                    {"error": exc.detail}, status_code=exc.status_code, headers=exc.headers
-                )
-            except RequestValidationError as exc:
-                return JSONResponse({"error": _explain(exc.errors())}, status_code=422)
-
-        return run
+RETRY_AFTER = str(int(accounts.FAILURE_WINDOW.total_seconds()))  # after throttled sign-ins
 
 
 def _not_found(what: str) -> HTTPException:
@@ -209,7 +180,7 @@ def _checkpoint_size(note: str) -> int:
 
 def router(registry: Registry) -> APIRouter:
     store = registry.store
-    api = APIRouter(prefix="/api/v1", route_class=JsonErrors, tags=["registry"])
+    api = APIRouter(prefix="/api/v1", tags=["registry"])
     anyone = Depends(auth.caller(store))
     signed_in = Depends(auth.requires(store))
     admin = Depends(auth.requires(store, "admin"))
@@ -223,6 +194,8 @@ def router(registry: Registry) -> APIRouter:
         try:  # login() records the attempt (never the password) and throttles guessing
             cookie = accounts.login(store, body.user, body.password, client=auth.client_of(request))
             who = principal_for(store, body.user)
+        except TooManyAttempts as exc:
+            raise HTTPException(429, exc.message, {"Retry-After": RETRY_AFTER}) from None
         except (AccessDenied, UsageError) as exc:
             raise HTTPException(401, exc.message) from None
         s = accounts.session(store, cookie)
@@ -595,6 +568,22 @@ def router(registry: Registry) -> APIRouter:
     ) -> VersionView:
         """Undo a takedown (logged with the reason); the version is decided afresh."""
         return set_down(ns, name, n, body, request, who, down=False)
+
+    @api.post(
+        "/models/{ns}/{name}/versions/{n}/release", response_model=VersionView, tags=["takedowns"]
+    )
+    def release(
+        ns: str, name: str, n: int, body: Reason, request: Request, who: Principal = staff
+    ) -> VersionView:
+        """Release a quarantined version after review (logged as a decision with the
+        reason): what it was quarantined for stops counting; blocks and gates still apply,
+        and a new quarantine reason holds it again. 409 unless it is quarantined."""
+        ref = f"{ns}/{name}@{_version(store, who, ns, name, n).number}"
+        registry.release(ref, reason=body.reason, actor=who.user)
+        accounts.record(
+            store, who.user, "release", ref, client=auth.client_of(request), reason=body.reason
+        )
+        return view(who, _version(store, who, ns, name, n))
 
     # -- the transparency log ---------------------------------------------------------------
     def entry(i: int) -> LogEntry:

@@ -1,29 +1,60 @@
-"""The FastAPI application over one registry."""
+"""The FastAPI application over one registry.
+
+Errors have one shape per kind of caller: ``{"error": "..."}`` (with the exception's
+headers, e.g. ``WWW-Authenticate``, ``Retry-After``) for the JSON API under ``/api/`` and
+for the Hub-compatible routes, whose own refusals keep their Hub headers and bodies; the
+site's HTML error page for everything else (the web UI, unknown paths).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from weightwatch import __version__
-from weightwatch.errors import AccessDenied, RegistryError, UsageError, WeightwatchError
+from weightwatch.errors import (
+    AccessDenied,
+    RegistryError,
+    TooManyAttempts,
+    UsageError,
+    WeightwatchError,
+)
 from weightwatch.registry import Registry
 from weightwatch.server import api, hub, ui, uploads, watermark_api
 
 GiB = 1 << 30
+RETRY_AFTER = api.RETRY_AFTER  # seconds a throttled sign-in waits
+# upload clients written before errors were uniform read "detail"; kept as an alias there
+DETAIL_ALIAS = "/api/v1/uploads"
 
 
 def _status(exc: WeightwatchError) -> int:
     if isinstance(exc, UsageError):
         return 400
+    if isinstance(exc, TooManyAttempts):
+        return 429
     if isinstance(exc, AccessDenied):
         return 403
     if isinstance(exc, RegistryError):
         return 409
     return 422
+
+
+def _explain(errors: Any) -> str:
+    """Validation errors as one line: ``where: what; where: what``."""
+    parts = []
+    for e in errors:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
 
 
 def create_app(
@@ -44,9 +75,42 @@ def create_app(
         description="Registry, lineage, scanning and tiered access for open-weight models.",
     )
 
+    hub_router = hub.router(registry.store)
+    hub_endpoints = {getattr(r, "endpoint", None) for r in hub_router.routes}
+
+    def wants_json(request: Request) -> bool:
+        endpoint = request.scope.get("endpoint")
+        return request.url.path.startswith("/api/") or endpoint in hub_endpoints
+
+    def answer(
+        request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        if wants_json(request):
+            body: dict[str, Any] = {"error": message}
+            if request.url.path.startswith(DETAIL_ALIAS):
+                body["detail"] = message
+            return JSONResponse(body, status_code=status, headers=headers)
+        try:
+            title = HTTPStatus(status).phrase
+        except ValueError:
+            title = "Error"
+        page = ui.error_page(registry, request, status, title, message)
+        page.headers.update(headers or {})
+        return page
+
     @app.exception_handler(WeightwatchError)
-    def _weightwatch_error(request: Request, exc: WeightwatchError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=_status(exc))
+    def _weightwatch_error(request: Request, exc: WeightwatchError) -> Response:
+        status = _status(exc)
+        retry = {"Retry-After": RETRY_AFTER} if status == 429 else None
+        return answer(request, status, exc.message, retry)
+
+    @app.exception_handler(HTTPException)
+    def _http_error(request: Request, exc: HTTPException) -> Response:
+        return answer(request, exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return answer(request, 422, _explain(exc.errors()))
 
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
@@ -58,6 +122,6 @@ def create_app(
     master = Path(watermark_master) if watermark_master else None
     app.include_router(ui.router(registry, watermark_master=master))
     app.include_router(watermark_api.router(registry, master))
-    app.include_router(hub.router(registry.store))
+    app.include_router(hub_router)
     app.state.registry = registry
     return app

@@ -1,7 +1,7 @@
 """Server-rendered pages: models with status and tier badges, a model page (decision,
 findings, files, card, lineage picture, attestation and log proof, access requests,
-takedown), sign-in, the upload page, reviewer queues, the transparency-log browser and
-a watermark detection form.
+takedown, release from quarantine), sign-in, the upload page, reviewer queues, the
+transparency-log browser and a watermark detection form.
 
 Templates are Jinja2 with autoescaping on: every name, reason, answer and card string
 is data from uploads and is escaped, never rendered as markup (the card is shown as
@@ -29,7 +29,13 @@ from starlette.datastructures import FormData
 from weightwatch import __version__
 from weightwatch.attest.checkpoint import verify_entry_offline
 from weightwatch.attest.keys import KeyVerifier
-from weightwatch.errors import AccessDenied, RegistryError, UsageError, WeightwatchError
+from weightwatch.errors import (
+    AccessDenied,
+    RegistryError,
+    TooManyAttempts,
+    UsageError,
+    WeightwatchError,
+)
 from weightwatch.registry import Registry, schema
 from weightwatch.registry.access import (
     Principal,
@@ -41,7 +47,7 @@ from weightwatch.registry.access import (
     request_access,
     set_grant,
 )
-from weightwatch.registry.accounts import get_user, login, logout, record
+from weightwatch.registry.accounts import FAILURE_WINDOW, get_user, login, logout, record
 from weightwatch.registry.gates import countries
 from weightwatch.registry.pipeline import report
 from weightwatch.registry.registry import ACCESS, VersionView
@@ -100,6 +106,32 @@ def _form_value(form: FormData, key: str) -> str:
     return v.strip() if isinstance(v, str) else ""
 
 
+def render(
+    registry: Registry, request: Request, template: str, *, status_code: int = 200, **ctx: Any
+) -> HTMLResponse:
+    """A page of the site layout (navigation for the caller, the session's CSRF token)."""
+    s = browser_session(registry.store, request)
+    html = _env.get_template(template).render(
+        version=__version__,
+        who=_who(registry, request),
+        csrf=s.csrf if s else "",
+        path=request.url.path,
+        **ctx,
+    )
+    headers = {"Retry-After": str(ctx["retry_after"])} if ctx.get("retry_after") else None
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def error_page(
+    registry: Registry, request: Request, status_code: int, title: str, message: str
+) -> HTMLResponse:
+    """The site's error page (also for errors no page handled: unknown paths, bad query
+    values)."""
+    return render(
+        registry, request, "error.html", status_code=status_code, title=title, message=message
+    )
+
+
 def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRouter:
     """The pages over ``registry``; ``watermark_master`` enables the detection form."""
     ui = APIRouter(include_in_schema=False)
@@ -109,19 +141,10 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
     def page(
         request: Request, template: str, *, status_code: int = 200, **ctx: Any
     ) -> HTMLResponse:
-        who = _who(registry, request)
-        s = browser_session(store, request)
-        html = _env.get_template(template).render(
-            version=__version__,
-            who=who,
-            csrf=s.csrf if s else "",
-            path=request.url.path,
-            **ctx,
-        )
-        return HTMLResponse(html, status_code=status_code)
+        return render(registry, request, template, status_code=status_code, **ctx)
 
     def error(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
-        return page(request, "error.html", status_code=status_code, title=title, message=message)
+        return error_page(registry, request, status_code, title, message)
 
     def not_found(request: Request, what: str) -> HTMLResponse:
         return error(request, 404, "Not found", f"There is no model {what} you can see.")
@@ -152,12 +175,27 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
         return page(request, "login.html", next=_safe_next(next), error_message="", user="")
 
     def do_login(request: Request, form: FormData) -> Response:
-        user, password = _form_value(form, "user"), str(form.get("password") or "")
+        # no account name is longer than 100 characters; the cap keeps the event row in bounds
+        user, password = _form_value(form, "user")[:200], str(form.get("password") or "")
         nxt = _safe_next(_form_value(form, "next"))
-        try:
-            cookie = login(store, user, password)
-        except AccessDenied as exc:
-            record(store, None, "login.failed", user[:100] or None, client=client_of(request))
+        try:  # login() records the attempt (never the password) and throttles guessing
+            cookie = login(store, user, password, client=client_of(request))
+        except TooManyAttempts:
+            wait = int(FAILURE_WINDOW.total_seconds())
+            message = (
+                f"Too many failed sign-ins for {user}: sign-in is paused for this account. "
+                f"Try again in {wait // 60} minutes."
+            )
+            return page(
+                request,
+                "login.html",
+                status_code=429,
+                next=nxt,
+                error_message=message,
+                user=user,
+                retry_after=wait,
+            )
+        except (AccessDenied, UsageError) as exc:
             return page(
                 request,
                 "login.html",
@@ -169,7 +207,6 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
         old = request.cookies.get(COOKIE)
         if old:
             logout(store, old)
-        record(store, user, "login", user, client=client_of(request))
         resp = RedirectResponse(nxt, 303)
         resp.set_cookie(
             COOKIE,
@@ -381,6 +418,27 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
     @ui.post("/models/{ns}/{name}/reinstate")
     async def reinstate_post(request: Request, ns: str, name: str) -> Response:
         return await posted(request, lambda r, f: do_takedown(r, f, ns, name, False))
+
+    def do_release(request: Request, form: FormData, ns: str, name: str) -> Response:
+        who = signed_in(request, STAFF)
+        if not isinstance(who, Principal):
+            return who
+        ref = f"{ns}/{name}@{_form_value(form, 'v')}" if _form_value(form, "v") else f"{ns}/{name}"
+        reason = _form_value(form, "reason")
+        try:
+            view = registry.release(ref, reason=reason, actor=who.user)
+        except (UsageError, RegistryError) as exc:
+            return error(request, 400, "Not released", exc.message)
+        record(
+            store, who.user, "model.release", view.model, client=client_of(request), reason=reason
+        )
+        back = _safe_next(_form_value(form, "back")) if _form_value(form, "back") else None
+        number = view.model.rsplit("@", 1)[1]
+        return RedirectResponse(back or f"/models/{quote(ns)}/{quote(name)}?v={number}", 303)
+
+    @ui.post("/models/{ns}/{name}/release")
+    async def release_post(request: Request, ns: str, name: str) -> Response:
+        return await posted(request, lambda r, f: do_release(r, f, ns, name))
 
     # -- uploads -----------------------------------------------------------------------
     @ui.get("/upload", response_class=HTMLResponse)
@@ -661,4 +719,4 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
     return ui
 
 
-__all__ = ["router", "visibility"]
+__all__ = ["error_page", "render", "router", "visibility"]
