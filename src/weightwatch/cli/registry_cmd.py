@@ -64,8 +64,7 @@ def _show(view: VersionView) -> None:
     grid.add_row("scan", str(view.scan_verdict))
     grid.add_row("weights digest", view.weights_digest or "-")
     if view.decision:
-        d = view.decision
-        grid.add_row("decision", f"{d.action} ({escape(d.cause)}, log entry {d.log_index})")
+        grid.add_row("decision", f"{view.decision.action} (log entry {view.decision.log_index})")
         for r in view.decision.reasons:
             grid.add_row("", "• " + escape(r))
     for p in view.parents:
