@@ -215,7 +215,7 @@ def test_who_may_upload_and_see_an_upload(serve):
         assert r.status_code == 403
     with site.client("bob") as bob:  # a publisher of another organisation
         r = bob.post("/api/v1/uploads", json={"model": "acme/x", "access": "public"})
-        assert r.status_code == 403 and "acme" in r.json()["detail"]
+        assert r.status_code == 403 and "acme" in r.json()["error"]
         assert _start(bob, "bob/own")  # his own user namespace
         assert _start(bob, "other/model")  # his organisation's
     with site.client("alice") as alice:
@@ -263,7 +263,7 @@ def test_bad_paths_are_refused(serve, path):
         r = alice.put(f"/api/v1/uploads/{upload}/files/{path}", content=b"data")
         assert r.status_code in (400, 404), r.text  # 404 only where routing already refuses
         if r.status_code == 400:
-            assert "path" in r.json()["detail"]
+            assert "path" in r.json()["error"]
     _nothing_left(site)
     root = site.reg.store.root
     assert not list(root.parent.glob("escape.txt")) and not list(root.glob("escape.txt"))
@@ -301,10 +301,10 @@ def test_bad_tars_are_refused_and_leave_nothing(serve, member, says):
     with site.client("alice") as alice:
         upload = _start(alice, "acme/bad")
         r = alice.put(f"/api/v1/uploads/{upload}/tar", content=_tar_with([member]))
-        assert r.status_code == 400 and says in r.json()["detail"], r.text
+        assert r.status_code == 400 and says in r.json()["error"], r.text
         _nothing_left(site)
         r = alice.put(f"/api/v1/uploads/{upload}/tar", content=b"not a tar at all" * 100)
-        assert r.status_code == 400 and "tar" in r.json()["detail"]
+        assert r.status_code == 400 and "tar" in r.json()["error"]
         assert alice.get(f"/api/v1/uploads/{upload}").json()["received"] == 0
         assert alice.post(f"/api/v1/uploads/{upload}/finish").status_code == 400  # empty
     _nothing_left(site)
@@ -323,18 +323,18 @@ def test_oversized_uploads_are_refused_and_leave_nothing(serve, llama_family):
         upload = _start(alice, "acme/big")
         # streamed, no Content-Length: refused while reading
         r = alice.put(f"/api/v1/uploads/{upload}/files/big.bin", content=_chunks(8))
-        assert r.status_code == 413 and "max_file_bytes" in r.json()["detail"], r.text
-        assert "1.0 MiB" in r.json()["detail"]
+        assert r.status_code == 413 and "max_file_bytes" in r.json()["error"], r.text
+        assert "1.0 MiB" in r.json()["error"]
         _nothing_left(site)
         # announced: refused before reading
         r = alice.put(f"/api/v1/uploads/{upload}/files/big.bin", content=b"\0" * (2 << 20))
-        assert r.status_code == 413 and "max_file_bytes" in r.json()["detail"]
+        assert r.status_code == 413 and "max_file_bytes" in r.json()["error"]
         # the total across files
         for i in range(3):
             r = alice.put(f"/api/v1/uploads/{upload}/files/part{i}", content=_chunks(4))
             assert r.status_code == 200, r.text  # exactly at the per-file limit
         r = alice.put(f"/api/v1/uploads/{upload}/files/part3", content=_chunks(1))
-        assert r.status_code == 413 and "max_upload_bytes" in r.json()["detail"], r.text
+        assert r.status_code == 413 and "max_upload_bytes" in r.json()["error"], r.text
         doc = alice.get(f"/api/v1/uploads/{upload}").json()
         assert doc["received"] == 3 << 20 and len(doc["files"]) == 3
         big_tar = io.BytesIO()
@@ -343,7 +343,7 @@ def test_oversized_uploads_are_refused_and_leave_nothing(serve, llama_family):
             m.size = 2 << 20
             tf.addfile(m, io.BytesIO(b"\0" * m.size))
         r = alice.put(f"/api/v1/uploads/{upload}/tar", content=big_tar.getvalue())
-        assert r.status_code == 413 and "max_file_bytes" in r.json()["detail"]
+        assert r.status_code == 413 and "max_file_bytes" in r.json()["error"]
         assert alice.delete(f"/api/v1/uploads/{upload}").status_code == 200
     _nothing_left(site)
     assert _n_versions(site) == 0

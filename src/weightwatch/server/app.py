@@ -33,7 +33,6 @@ from weightwatch.server import api, hub, ui, uploads, watermark_api
 GiB = 1 << 30
 RETRY_AFTER = api.RETRY_AFTER  # seconds a throttled sign-in waits
 # upload clients written before errors were uniform read "detail"; kept as an alias there
-DETAIL_ALIAS = "/api/v1/uploads"
 
 
 def _status(exc: WeightwatchError) -> int:
@@ -86,10 +85,7 @@ def create_app(
         request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
     ) -> Response:
         if wants_json(request):
-            body: dict[str, Any] = {"error": message}
-            if request.url.path.startswith(DETAIL_ALIAS):
-                body["detail"] = message
-            return JSONResponse(body, status_code=status, headers=headers)
+            return JSONResponse({"error": message}, status_code=status, headers=headers)
         try:
             title = HTTPStatus(status).phrase
         except ValueError:

@@ -24,7 +24,7 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(data.detail || data.error || (method + " " + url + ": HTTP " + r.status));
+    if (!r.ok) throw new Error(data.error || (method + " " + url + ": HTTP " + r.status));
     return data;
   }
 
@@ -39,7 +39,7 @@
         if (xhr.status >= 200 && xhr.status < 300) { onProgress(file.size); resolve(); }
         else {
           let msg = "HTTP " + xhr.status;
-          try { const d = JSON.parse(xhr.responseText); msg = d.detail || d.error || msg; } catch (_) {}
+          try { const d = JSON.parse(xhr.responseText); msg = d.error || msg; } catch (_) {}
           reject(new Error(file.name + ": " + msg));
         }
       };
