@@ -26,7 +26,6 @@ from weightwatch.watermark.deployments import WatermarkDeployment
 
 ACCESS = ("public", "gated", "restricted")
 SCHEMA_VERSION = "1"
-CAUSE_LENGTH = 40  # decisions.cause is VARCHAR(40)
 
 
 class _Model(BaseModel):
@@ -74,11 +73,6 @@ class TreeNode(_Model):
     relation: str | None
     kind: str | None
     children: list[TreeNode]
-
-
-def _cause(text: str) -> str:
-    """A decision's cause, shortened to fit its column."""
-    return text if len(text) <= CAUSE_LENGTH else text[: CAUSE_LENGTH - 1] + "…"
 
 
 class Registry:
@@ -415,9 +409,9 @@ class Registry:
                 )
             )
             affected = self.descendants(conn, vid)
-        self._redecide(vid, cause=_cause(f"release by {actor}"))  # the reasons name them in full
+        self._redecide(vid, cause=f"release by {actor}")
         for child in affected:
-            self._redecide(child, cause=_cause(f"release of {label}"))
+            self._redecide(child, cause=f"release of {label}")
         return self.status(label)
 
     def _redecide(self, vid: int, *, cause: str) -> None:

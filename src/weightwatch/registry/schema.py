@@ -92,7 +92,7 @@ decisions = Table(
     Column("action", String(20), nullable=False),
     Column("status", String(20), nullable=False),
     Column("reasons", Text, nullable=False),  # JSON list
-    Column("cause", String(40), nullable=False),  # registration | takedown of X | reinstatement
+    Column("cause", Text, nullable=False),  # registration | takedown of X | release by Y…
     Column("log_index", BigInteger),
     Column("created_at", String(40), nullable=False),
 )
