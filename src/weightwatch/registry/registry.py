@@ -71,7 +71,7 @@ class TreeNode(_Model):
     model: str
     status: str
     relation: str | None
-    kind: str | None
+    kind: str | None  # declared | detected | declared+detected (one node per child)
     children: list[TreeNode]
 
 
@@ -291,15 +291,24 @@ class Registry:
                 status = conn.execute(
                     select(schema.versions.c.status).where(schema.versions.c.id == vid)
                 ).scalar_one()
-                kids = []
+                # one branch per child: a child both declared and detected is one node
+                edges: dict[int, dict[str, str]] = {}
                 for e in conn.execute(
                     select(schema.edges)
                     .where(schema.edges.c.parent_id == vid)
-                    .order_by(schema.edges.c.child_id)
+                    .order_by(schema.edges.c.child_id, schema.edges.c.kind)
                 ).all():
-                    if e.child_id in seen:
-                        continue
-                    kids.append(node(int(e.child_id), e.relation, e.kind, seen | {vid}))
+                    if e.child_id not in seen:
+                        edges.setdefault(int(e.child_id), {})[e.kind] = e.relation
+                kids = [
+                    node(
+                        child,
+                        by_kind.get("detected") or by_kind["declared"],
+                        "+".join(sorted(by_kind)),  # declared | detected | declared+detected
+                        seen | {vid},
+                    )
+                    for child, by_kind in edges.items()
+                ]
                 return TreeNode(
                     model=version_label(conn, vid),
                     status=status,
