@@ -83,6 +83,22 @@ def test_model_list_page_and_search(hub):
     assert "<script>alert(1)</script>" not in hostile and "&lt;script&gt;" in hostile
 
 
+def test_model_list_pages_and_literal_search(hub, monkeypatch):
+    from weightwatch.server import ui
+
+    _, url = hub
+    monkeypatch.setattr(ui, "PAGE_SIZE", 2)  # three models: org/base, org/down, org/gated
+    first = httpx.get(f"{url}/").text
+    assert "3 models · page 1 of 2" in first
+    assert first.count('<td><a href="/models/') == 2 and 'rel="next"' in first
+    second = httpx.get(f"{url}/", params={"p": 2}).text
+    assert second.count('<td><a href="/models/') == 1 and 'href="/models/org/gated"' in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    for wildcard in ("%", "_", "org_base"):  # LIKE wildcards are matched literally
+        assert "No models match." in httpx.get(f"{url}/", params={"q": wildcard}).text
+    assert 'href="/models/org/base"' in httpx.get(f"{url}/", params={"q": "ORG/BA"}).text
+
+
 def test_model_page_and_log(hub):
     reg, url = hub
     page = httpx.get(f"{url}/models/org/base").text

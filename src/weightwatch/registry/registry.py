@@ -233,9 +233,10 @@ class Registry:
             else (schema.edges.c.parent_id, schema.edges.c.child_id)
         )
         rows = conn.execute(select(schema.edges, other.label("other")).where(mine == vid)).all()
+        labels = self._labels(conn, {int(r.other) for r in rows}) if rows else {}
         return [
             EdgeView(
-                model=version_label(conn, int(r.other)),
+                model=labels[int(r.other)][0],
                 kind=r.kind,
                 relation=r.relation,
                 score=r.score,
@@ -281,43 +282,69 @@ class Registry:
         )
 
     def lineage_tree(self, ref: str) -> TreeNode:
-        """The version's descendants (by detected or declared edges) as a tree."""
+        """The version's descendants (by detected or declared edges) as a tree; a child
+        both declared and detected is one node. One query per generation."""
         with self.store.engine.connect() as conn:
             root = self._version_id(conn, ref)
-
-            def node(
-                vid: int, relation: str | None, kind: str | None, seen: frozenset[int]
-            ) -> TreeNode:
-                status = conn.execute(
-                    select(schema.versions.c.status).where(schema.versions.c.id == vid)
-                ).scalar_one()
-                # one branch per child: a child both declared and detected is one node
-                edges: dict[int, dict[str, str]] = {}
-                for e in conn.execute(
-                    select(schema.edges)
-                    .where(schema.edges.c.parent_id == vid)
+            kids: dict[int, dict[int, dict[str, str]]] = {}
+            known, frontier = {root}, {root}
+            while frontier:
+                rows = conn.execute(
+                    select(
+                        schema.edges.c.parent_id,
+                        schema.edges.c.child_id,
+                        schema.edges.c.kind,
+                        schema.edges.c.relation,
+                    )
+                    .where(schema.edges.c.parent_id.in_(frontier))
                     .order_by(schema.edges.c.child_id, schema.edges.c.kind)
-                ).all():
-                    if e.child_id not in seen:
-                        edges.setdefault(int(e.child_id), {})[e.kind] = e.relation
-                kids = [
+                ).all()
+                frontier = set()
+                for r in rows:
+                    child = int(r.child_id)
+                    kids.setdefault(int(r.parent_id), {}).setdefault(child, {})[r.kind] = r.relation
+                    if child not in known:
+                        known.add(child)
+                        frontier.add(child)
+            info = self._labels(conn, known)
+
+        def node(
+            vid: int, relation: str | None, kind: str | None, seen: frozenset[int]
+        ) -> TreeNode:
+            label, status = info[vid]
+            return TreeNode(
+                model=label,
+                status=status,
+                relation=relation,
+                kind=kind,
+                children=[
                     node(
                         child,
                         by_kind.get("detected") or by_kind["declared"],
                         "+".join(sorted(by_kind)),  # declared | detected | declared+detected
                         seen | {vid},
                     )
-                    for child, by_kind in edges.items()
-                ]
-                return TreeNode(
-                    model=version_label(conn, vid),
-                    status=status,
-                    relation=relation,
-                    kind=kind,
-                    children=kids,
-                )
+                    for child, by_kind in kids.get(vid, {}).items()
+                    if child not in seen and child != vid
+                ],
+            )
 
-            return node(root, None, None, frozenset())
+        return node(root, None, None, frozenset())
+
+    def _labels(self, conn: Connection, ids: set[int]) -> dict[int, tuple[str, str]]:
+        """``namespace/name@number`` and status of each version, in one query."""
+        rows = conn.execute(
+            select(
+                schema.versions.c.id,
+                schema.versions.c.status,
+                schema.versions.c.number,
+                schema.models.c.namespace,
+                schema.models.c.name,
+            )
+            .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
+            .where(schema.versions.c.id.in_(ids))
+        ).all()
+        return {int(r.id): (f"{r.namespace}/{r.name}@{r.number}", r.status) for r in rows}
 
     def descendants(self, conn: Connection, vid: int) -> list[int]:
         out: list[int] = []
@@ -499,11 +526,16 @@ class Registry:
         """The latest decision's log entry, inclusion proof and a signed checkpoint."""
         from weightwatch.registry.store import LOG_ORIGIN
 
-        view = self.status(ref)
-        if view.decision is None or view.decision.log_index is None:
+        with self.store.engine.connect() as conn:
+            idx = conn.execute(
+                select(schema.decisions.c.log_index)
+                .where(schema.decisions.c.version_id == self._version_id(conn, ref))
+                .order_by(schema.decisions.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        if idx is None:
             raise RegistryError(f"{ref}: no logged decision")
         note = self.store.log.checkpoint(self.store.signer, origin=LOG_ORIGIN)
-        idx = view.decision.log_index
         entry = self.store.log.entry(idx)
         size = int(note.split("\n")[1])
         return {

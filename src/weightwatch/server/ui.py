@@ -50,7 +50,7 @@ from weightwatch.registry.access import (
 from weightwatch.registry.accounts import FAILURE_WINDOW, get_user, login, logout, record
 from weightwatch.registry.gates import countries
 from weightwatch.registry.pipeline import report
-from weightwatch.registry.registry import ACCESS, VersionView
+from weightwatch.registry.registry import ACCESS
 from weightwatch.registry.store import LOG_ORIGIN
 from weightwatch.server import lineage_svg
 from weightwatch.server.auth import COOKIE, browser_session, check_csrf, client_of, principal
@@ -84,6 +84,9 @@ def _safe_next(target: str | None) -> str:
 def _model_ids(conn: Connection) -> dict[str, int]:
     rows = conn.execute(select(schema.models.c.id, schema.models.c.namespace, schema.models.c.name))
     return {f"{r.namespace}/{r.name}": int(r.id) for r in rows}
+
+
+PAGE_SIZE = 50  # models per list page
 
 
 def visibility(registry: Registry, who: Principal | None, model_id: int, status: str) -> str:
@@ -239,17 +242,37 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
 
     # -- models ------------------------------------------------------------------------
     @ui.get("/", response_class=HTMLResponse)
-    def models(request: Request, q: str = "") -> HTMLResponse:
+    def models(request: Request, q: str = "", p: int = 1) -> HTMLResponse:
+        """The newest version of each model the caller may see, by name, a page at a time
+        (light rows for all, full views only for the page shown)."""
         who = _who(registry, request)
+        p = max(1, p)
+        v, m = schema.versions.c, schema.models.c
+        query = (
+            select(v.id, v.status, m.id.label("mid"), m.namespace, m.name)
+            .join(schema.models, m.id == v.model_id)
+            .where(v.state == "complete")
+            .order_by(m.namespace, m.name, v.number.desc())
+        )
+        if q:
+            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where((m.namespace + "/" + m.name).ilike(pattern, escape="\\"))
+        total, shown, names = 0, [], set()
         with store.engine.connect() as conn:
-            ids = _model_ids(conn)
-        latest: dict[str, VersionView] = {}
-        for v in registry.versions():  # oldest first: the newest visible version wins
-            name = v.model.split("@")[0]
-            if visibility(registry, who, ids[name], v.status) != "hidden":
-                latest[name] = v
-        rows = [v for name, v in sorted(latest.items()) if q.lower() in name.lower()]
-        return page(request, "models.html", rows=rows, q=q)
+            for r in conn.execute(query):
+                name = f"{r.namespace}/{r.name}"
+                if name in names:
+                    continue  # newest first: the newest visible version wins
+                always = r.status in ("published", "gated", "taken_down")
+                if not always and visibility(registry, who, int(r.mid), r.status) == "hidden":
+                    continue
+                names.add(name)
+                total += 1
+                if (p - 1) * PAGE_SIZE < total <= p * PAGE_SIZE:
+                    shown.append(int(r.id))
+            rows = [registry._view(conn, vid) for vid in shown]
+        pages = max(1, -(-total // PAGE_SIZE))
+        return page(request, "models.html", rows=rows, q=q, total=total, p=p, pages=pages)
 
     def model_page(
         request: Request, ns: str, name: str, v: int | None, *, status_code: int = 200, **extra: Any
