@@ -196,3 +196,32 @@ def test_tiers_requests_and_report(registry, llama_family, tmp_path):  # type: i
     assert any(r.startswith("eve,rejected") for r in report)
     actions = [e.action for e in accounts.events(store)]
     assert {"access.request", "access.accepted"} <= set(actions)
+
+
+def test_audit_trails_are_append_only_in_the_database(registry, llama_family):  # type: ignore[no-untyped-def]
+    from sqlalchemy import delete, select, text, update
+    from sqlalchemy.exc import DBAPIError
+
+    from weightwatch.registry import schema
+    from weightwatch.registry.access import log_download
+
+    store = registry.store
+    registry.register(llama_family.base, "org/base")
+    with store.engine.connect() as conn:
+        vid = registry._version_id(conn, "org/base")
+    log_download(store, None, vid, "config.json", "127.0.0.1", "served")
+    accounts.record(store, "ann", "test.action", "x")
+    for stmt in (
+        update(schema.events).values(actor="mallory"),
+        delete(schema.events),
+        delete(schema.downloads),
+        update(schema.downloads).values(user="mallory"),
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), store.write.begin() as conn:
+            conn.execute(stmt)
+    if store.engine.dialect.name == "postgresql":
+        with pytest.raises(DBAPIError, match="append-only"), store.write.begin() as conn:
+            conn.execute(text("TRUNCATE events"))
+    assert [e.actor for e in accounts.events(store)] == ["ann"]
+    with store.engine.connect() as conn:
+        assert conn.execute(select(schema.downloads.c.user)).all() == [(None,)]
