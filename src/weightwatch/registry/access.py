@@ -29,7 +29,7 @@ from sqlalchemy import and_, insert, select, update
 
 from weightwatch.errors import AccessDenied, UsageError
 from weightwatch.registry import schema
-from weightwatch.registry.accounts import ROLES, get_user, namespace_owner, record
+from weightwatch.registry.accounts import ROLES, get_user, record
 from weightwatch.registry.gates import Gate, check_answers, eu_refusal, gate_from_card
 from weightwatch.registry.store import Store, now, parse_name
 
@@ -94,23 +94,32 @@ def principal_for(store: Store, user: str) -> Principal:
 
 
 def authenticate(store: Store, token: str | None) -> Principal | None:
-    """The principal a bearer token stands for; None for anonymous, AccessDenied if bad."""
+    """The principal a bearer token stands for; None for anonymous, AccessDenied if bad.
+
+    Checked against the database on every request (two queries), so a revoked token or a
+    disabled account stops working at once."""
     if not token:
         return None
+    t, u = schema.tokens.c, schema.users.c
     with store.engine.connect() as conn:
+        columns = (t.user, t.role, t.org, t.revoked_at, u.country, u.disabled_at)
         row = conn.execute(
-            select(schema.tokens).where(schema.tokens.c.token_hash == _hash(token))
+            select(*columns, u.name.label("account"), u.role.label("account_role"))
+            .select_from(schema.tokens.outerjoin(schema.users, u.name == t.user))
+            .where(t.token_hash == _hash(token))
         ).first()
-        account = (
-            conn.execute(select(schema.users.c.name).where(schema.users.c.name == row.user)).first()
-            if row is not None
-            else None
-        )
-    if row is None or row.revoked_at is not None:
-        raise AccessDenied("invalid or revoked token")
-    if account is not None:
-        return principal_for(store, row.user)
-    return Principal(row.user, row.role, (row.org,) if row.org else ())
+        if row is None or row.revoked_at is not None:
+            raise AccessDenied("invalid or revoked token")
+        if row.account is None:  # a token made for a name without an account
+            return Principal(row.user, row.role, (row.org,) if row.org else ())
+        if row.disabled_at is not None:
+            raise AccessDenied(f"account {row.user!r} is disabled")
+        orgs = conn.execute(
+            select(schema.memberships.c.org)
+            .where(schema.memberships.c.user == row.user)
+            .order_by(schema.memberships.c.org)
+        ).scalars()
+        return Principal(row.user, row.account_role, tuple(orgs), row.country)
 
 
 # -- per-model settings ---------------------------------------------------------------------
@@ -137,17 +146,24 @@ def _model_id(store: Store, name: str) -> int:
 
 
 def model_access(store: Store, model_id: int) -> ModelAccess:
+    """A model's name, owning organisation, gate mode and allowed organisations (one query)."""
+    m, a, n = schema.models.c, schema.model_access.c, schema.namespaces.c
     with store.engine.connect() as conn:
-        m = conn.execute(select(schema.models).where(schema.models.c.id == model_id)).one()
-        s = conn.execute(
-            select(schema.model_access).where(schema.model_access.c.model_id == model_id)
-        ).first()
+        row = conn.execute(
+            select(m.namespace, m.name, a.gate_mode, a.allowed_orgs, n.org)
+            .select_from(
+                schema.models.outerjoin(schema.model_access, a.model_id == m.id).outerjoin(
+                    schema.namespaces, n.namespace == m.namespace
+                )
+            )
+            .where(m.id == model_id)
+        ).one()
     return ModelAccess(
-        f"{m.namespace}/{m.name}",
+        f"{row.namespace}/{row.name}",
         model_id,
-        namespace_owner(store, m.namespace),
-        s.gate_mode if s else "manual",
-        tuple(json.loads(s.allowed_orgs)) if s else (),
+        row.org,
+        row.gate_mode or "manual",
+        tuple(json.loads(row.allowed_orgs)) if row.allowed_orgs else (),
     )
 
 
