@@ -414,8 +414,8 @@ def test_takedown_and_reinstatement(api):  # type: ignore[no-untyped-def]
         not_down = rev.post(path + "/reinstate", json={"reason": "again"})
         assert not_down.status_code == 409
     done = actions(reg)
-    assert ("rev", "takedown", "acme/down@1") in done
-    assert ("rev", "reinstatement", "acme/down@1") in done
+    assert ("rev", "model.takedown", "acme/down@1") in done
+    assert ("rev", "model.reinstate", "acme/down@1") in done
     with reg.store.engine.connect() as conn:
         from sqlalchemy import select
 
@@ -454,7 +454,7 @@ def test_release_from_quarantine(api):  # type: ignore[no-untyped-def]
         back = rev.post("/api/v1/models/acme/base/versions/1/reinstate", json={"reason": "ok"})
         assert back.status_code == 200
         assert rev.get(path).json()["status"] == "restricted"
-    assert ("rev", "release", "acme/secret@1") in actions(reg)
+    assert ("rev", "model.release", "acme/secret@1") in actions(reg)
 
 
 def test_errors_are_uniform(api):  # type: ignore[no-untyped-def]

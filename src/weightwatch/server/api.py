@@ -544,7 +544,7 @@ def router(registry: Registry) -> APIRouter:
         accounts.record(
             store,
             who.user,
-            "takedown" if down else "reinstatement",
+            "model.takedown" if down else "model.reinstate",
             ref,
             client=auth.client_of(request),
             reason=body.reason,
@@ -581,7 +581,12 @@ def router(registry: Registry) -> APIRouter:
         ref = f"{ns}/{name}@{_version(store, who, ns, name, n).number}"
         registry.release(ref, reason=body.reason, actor=who.user)
         accounts.record(
-            store, who.user, "release", ref, client=auth.client_of(request), reason=body.reason
+            store,
+            who.user,
+            "model.release",
+            ref,
+            client=auth.client_of(request),
+            reason=body.reason,
         )
         return view(who, _version(store, who, ns, name, n))
 
