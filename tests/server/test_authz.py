@@ -203,6 +203,19 @@ UNTIERED: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/log/consistency?first=1", None, "200 200 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/models", None, "200 200 200 200 200 200 200 200 200"),
     ("POST", "/api/v1/logout", None, "200 200 200 200 200 200 200 200 200"),
+    # uploads: admins, and publishers into a namespace their organisation owns
+    (
+        "POST",
+        "/api/v1/uploads",
+        {"model": "acme/probe", "access": "public"},
+        "401 403 403 403 403 201 403 403 201",
+    ),
+    (
+        "POST",
+        "/api/v1/uploads",
+        {"model": "rival/probe", "access": "public"},
+        "401 403 403 403 403 403 201 403 201",
+    ),
     ("DELETE", "/api/v1/tokens", None, "401 200 200 200 200 200 200 200 200"),  # last: revokes
 ]
 
