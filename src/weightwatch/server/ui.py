@@ -90,8 +90,10 @@ PAGE_SIZE = 50  # models per list page
 
 
 def visibility(registry: Registry, who: Principal | None, model_id: int, status: str) -> str:
-    """``full``, ``gated`` (page and form, no downloads), ``down`` (page without files:
-    taken down for all; blocked or failed for staff) or ``hidden`` (a 404)."""
+    """``full``, ``gated`` (page and form, no downloads), ``audit`` (an auditor's view of a
+    restricted or quarantined version: the page and file names, no downloads), ``down``
+    (page without files: taken down for all; blocked or failed for staff) or ``hidden``
+    (a 404)."""
     if status == "taken_down":
         return "down"
     denied = may_read(registry.store, who, model_id, status)
@@ -101,6 +103,8 @@ def visibility(registry: Registry, who: Principal | None, model_id: int, status:
         return "gated"
     if denied == "Disabled" and who is not None and who.staff:
         return "down"
+    if denied == "RepoNotFound" and who is not None and who.role == "auditor":
+        return "audit"  # auditors read every record (as over the API); downloads by tier
     return "hidden"
 
 
