@@ -5,7 +5,7 @@ An upload's staging folder is ``<registry root>/uploads/<id>/``: ``files/`` is t
 the pipeline ingests, ``tmp/`` holds what is still arriving (a file, or a tar being
 extracted), moved into ``files/`` only once complete and within the limits, so a refused
 or interrupted request leaves nothing. Bodies are never held whole in memory: a worker
-thread pulls them from the event loop one block at a time.
+thread pulls them from the event loop one block at a time (``upload_stream``).
 
 A server killed mid-upload leaves at most a staging folder: the next start marks uploads
 still ``receiving`` as ``aborted`` and deletes their staging, and resumes registrations
@@ -14,7 +14,6 @@ the pipeline had begun (nothing is visible until its last step commits).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -34,12 +33,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import and_, select, update
-from starlette.requests import ClientDisconnect
 
 from weightwatch.registry import Registry, schema
 from weightwatch.registry.access import Principal
@@ -48,17 +45,22 @@ from weightwatch.registry.pipeline import version_label
 from weightwatch.registry.registry import ACCESS
 from weightwatch.registry.store import now, parse_name
 from weightwatch.server.auth import client_of, requires
+from weightwatch.server.upload_stream import (
+    BLOCK,
+    Body,
+    clash,
+    clean_path,
+    receive,
+    staged_sizes,
+)
 
 log = logging.getLogger(__name__)
 
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-MAX_PATH = 1000  # the files table's path column
 MAX_FILES = 10_000
-BLOCK = 1 << 20  # bytes handed from the event loop to the worker thread at a time
-PREFETCH = 2  # blocks read ahead of the worker, per request
 PROGRESS_BYTES = 64 << 20  # ``received`` is written at most every 64 MiB or 1 s
 PROGRESS_SECONDS = 1.0
-DRAIN_BYTES = 16 << 20  # read (and drop) this much of a refused body so clients see the 4xx
+TAR_FRAMING = 16 << 20  # a tar's headers and padding, allowed on top of the byte limit
 TERMINAL = ("done", "failed", "aborted")
 HEARTBEAT_SECONDS = 15.0
 
@@ -69,54 +71,6 @@ def _human(n: int) -> str:
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024  # type: ignore[assignment]
     raise AssertionError  # pragma: no cover
-
-
-def clean_path(raw: str, *, what: str = "path") -> str:
-    """``raw`` if it is a safe relative POSIX path inside an upload; else a 400 naming it."""
-    shown = raw if len(raw) <= 120 else raw[:120] + "…"
-
-    def bad(why: str) -> HTTPException:
-        return HTTPException(400, f"{what} {shown!r} {why}")
-
-    if not raw:
-        raise bad("is empty")
-    if len(raw) > MAX_PATH:
-        raise bad(f"is longer than {MAX_PATH} characters")
-    if "\x00" in raw or any(ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise bad("contains a NUL or control character")
-    if "\\" in raw:
-        raise bad("contains a backslash: use '/' between folders")
-    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
-        raise bad("is absolute: send a path relative to the model folder")
-    parts = raw.split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        raise bad("has an empty, '.' or '..' component (no traversal outside the folder)")
-    if any(len(p.encode()) > 255 for p in parts):
-        raise bad("has a name longer than 255 bytes")
-    return raw
-
-
-def _clash(files: Path, batch: list[str], staged: dict[str, int]) -> str | None:
-    """A path of ``batch`` that would be both a file and a folder of the upload, if any."""
-    names = set(batch)
-    folders = {"/".join(p.split("/")[:i]) for p in batch for i in range(1, p.count("/") + 1)}
-    for rel in batch:
-        parts = rel.split("/")
-        if rel in folders or (files / rel).is_dir():
-            return rel
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            if prefix in staged or prefix in names:
-                return rel
-    return None
-
-
-def _staged(files: Path) -> dict[str, int]:
-    if not files.is_dir():
-        return {}
-    return {
-        p.relative_to(files).as_posix(): p.stat().st_size for p in files.rglob("*") if p.is_file()
-    }
 
 
 @dataclass
@@ -157,89 +111,6 @@ class _Request:
         with self.live.lock:
             self.live.inflight -= n
             self.inflight -= n
-
-
-class _Body:
-    """A request body for a worker thread: blocks pulled from the event loop, where a task
-    reads up to ``PREFETCH`` blocks ahead so the network and the hashing overlap."""
-
-    def __init__(self, request: Request) -> None:
-        self._it: AsyncIterator[bytes] = request.stream().__aiter__()
-        self._buf = b""
-        self._pos = 0
-        self._queue: asyncio.Queue[tuple[bytes, bool, Exception | None]] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.done = False  # the worker has had the last block
-        self.read_bytes = 0  # read from the connection so far
-
-    async def _read_block(self) -> tuple[bytes, bool]:
-        parts: list[bytes] = []
-        n = 0
-        last = False
-        while n < BLOCK:
-            try:
-                chunk = await self._it.__anext__()
-            except StopAsyncIteration:
-                last = True
-                break
-            if chunk:
-                parts.append(chunk)
-                n += len(chunk)
-        self.read_bytes += n
-        return b"".join(parts), last
-
-    async def _fill(self, queue: asyncio.Queue[tuple[bytes, bool, Exception | None]]) -> None:
-        try:
-            while True:
-                block, last = await self._read_block()
-                await queue.put((block, last, None))
-                if last:
-                    return
-        except Exception as exc:  # a disconnect: handed to the worker
-            await queue.put((b"", True, exc))
-
-    async def _pull(self) -> bytes:
-        if self._queue is None:
-            self._queue = asyncio.Queue(maxsize=PREFETCH)
-            self._task = asyncio.get_running_loop().create_task(self._fill(self._queue))
-        block, last, exc = await self._queue.get()
-        self.done = last
-        if exc is not None:
-            raise exc
-        return block
-
-    def close(self) -> None:
-        """Stop reading ahead (call from the event loop)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-
-    def blocks(self) -> Iterator[bytes]:
-        if self._pos < len(self._buf):
-            yield self._buf[self._pos :]
-        self._buf, self._pos = b"", 0
-        while not self.done:
-            block = anyio.from_thread.run(self._pull)
-            if block:
-                yield block
-
-    def read(self, n: int = -1) -> bytes:
-        """File-like read for ``tarfile`` (its stream mode reads forward, 10 KiB a time)."""
-        if n < 0:
-            return b"".join(self.blocks())
-        while len(self._buf) - self._pos < n and not self.done:
-            self._buf = self._buf[self._pos :] + anyio.from_thread.run(self._pull)
-            self._pos = 0
-        out = self._buf[self._pos : self._pos + n]
-        self._pos += len(out)
-        return out
-
-    async def drain(self) -> None:
-        """Read and drop up to ``DRAIN_BYTES`` more, so a client still sending gets the
-        refusal instead of a reset connection."""
-        with contextlib.suppress(ClientDisconnect, OSError):
-            start = self.read_bytes
-            while not self.done and self.read_bytes - start < DRAIN_BYTES:
-                await self._pull()
 
 
 class Uploads:
@@ -292,7 +163,7 @@ class Uploads:
         with self._live_lock:
             lv = self._live.get(upload_id)
             if lv is None:
-                sizes = _staged(self.dir(upload_id) / "files")
+                sizes = staged_sizes(self.dir(upload_id) / "files")
                 lv = self._live[upload_id] = _Live(sizes, staged=sum(sizes.values()))
             return lv
 
@@ -402,7 +273,7 @@ class Uploads:
             batch = [rel for rel, _, _ in entries]
             if len(set(lv.sizes) | set(batch)) > MAX_FILES:
                 raise HTTPException(400, f"an upload holds at most {MAX_FILES} files")
-            bad = _clash(files, batch, lv.sizes)
+            bad = clash(files, batch, lv.sizes)
             if bad is not None:
                 raise HTTPException(400, f"path {bad!r} would be both a file and a folder")
             for rel, tmp, size in entries:
@@ -415,7 +286,7 @@ class Uploads:
                 req.inflight -= size
 
     def put_file(
-        self, upload_id: str, rel: str, who: Principal, body: _Body, declared: int | None
+        self, upload_id: str, rel: str, who: Principal, body: Body, declared: int | None
     ) -> dict[str, Any]:
         rel = clean_path(rel)
         req = self._open(upload_id, who)
@@ -443,7 +314,7 @@ class Uploads:
         return {"path": rel, "size": size, "sha256": digest}
 
     def put_tar(
-        self, upload_id: str, who: Principal, body: _Body, declared: int | None
+        self, upload_id: str, who: Principal, body: Body, declared: int | None
     ) -> dict[str, Any]:
         req = self._open(upload_id, who)
         work = Path(tempfile.mkdtemp(dir=self.dir(upload_id) / "tmp", prefix="tar-"))
@@ -470,7 +341,7 @@ class Uploads:
         self,
         upload_id: str,
         req: _Request,
-        body: _Body,
+        body: Body,
         work: Path,
         entries: dict[str, tuple[Path, int, str]],
     ) -> None:
@@ -595,7 +466,7 @@ class Uploads:
                         )
                     ]
         if r.state in ("receiving", "registering"):
-            sizes = _staged(self.dir(upload_id) / "files")
+            sizes = staged_sizes(self.dir(upload_id) / "files")
             files = [{"path": p, "size": s} for p, s in sorted(sizes.items())]
         return {
             "id": r.id,
@@ -654,30 +525,6 @@ class Uploads:
                 self.settle(upload_id)
 
 
-TAR_FRAMING = 16 << 20  # a tar's headers and padding, allowed on top of the byte limit
-
-
-def _declared(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    return int(value) if value and value.isdigit() else None
-
-
-async def _receive(request: Request, work: Any, *args: Any) -> dict[str, Any]:
-    """Run ``work(..., body, declared)`` in a worker thread fed from this request's body;
-    on a refusal, drain a little of the body so the client can read the answer."""
-    body = _Body(request)
-    declared = _declared(request)
-    try:
-        result: dict[str, Any] = await anyio.to_thread.run_sync(work, *args, body, declared)
-    except HTTPException as exc:
-        if body.read_bytes or exc.status_code != 413:  # an announced size is refused unread
-            await body.drain()
-        raise
-    finally:
-        body.close()
-    return result
-
-
 def router(registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) -> APIRouter:
     """The upload API under ``/api/v1/uploads``. Building it recovers from a crash: uploads
     left receiving are aborted and unfinished registrations resume in the background."""
@@ -701,11 +548,11 @@ def router(registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) ->
     async def put_file(
         upload_id: str, path: str, request: Request, who: Principal = signed_in
     ) -> Any:
-        return await _receive(request, svc.put_file, upload_id, path, who)
+        return await receive(request, svc.put_file, upload_id, path, who)
 
     @api.put("/uploads/{upload_id}/tar")
     async def put_tar(upload_id: str, request: Request, who: Principal = signed_in) -> Any:
-        return await _receive(request, svc.put_tar, upload_id, who)
+        return await receive(request, svc.put_tar, upload_id, who)
 
     @api.post("/uploads/{upload_id}/finish", status_code=202)
     def finish(upload_id: str, request: Request, who: Principal = signed_in) -> Any:
