@@ -47,6 +47,16 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
+def model_id(conn: Connection, full: str) -> int | None:
+    """One model's id by ``namespace/name`` (None if there is none)."""
+    ns, _, name = full.partition("/")
+    return conn.execute(
+        select(schema.models.c.id).where(
+            (schema.models.c.namespace == ns) & (schema.models.c.name == name)
+        )
+    ).scalar_one_or_none()
+
+
 def model_ids(conn: Connection) -> dict[str, int]:
     """Every model's id by ``namespace/name``."""
     rows = conn.execute(select(schema.models.c.id, schema.models.c.namespace, schema.models.c.name))

@@ -21,7 +21,7 @@ from weightwatch.registry.pipeline import report
 from weightwatch.server import lineage_svg
 from weightwatch.server import ui as package
 from weightwatch.server.auth import client_of
-from weightwatch.server.ui.common import STAFF, Site, model_ids, visibility
+from weightwatch.server.ui.common import STAFF, Site, model_id, visibility
 from weightwatch.server.ui.moderation import takedown_of
 
 CARD_LIMIT = 64 << 10  # bytes of a model card shown
@@ -77,8 +77,8 @@ def add_routes(ui: APIRouter, site: Site) -> None:
             except (RegistryError, UsageError):
                 return site.not_found(request, ref)
             view = registry._view(conn, vid)
-            ids = model_ids(conn)
-            mid = ids[full]
+            mid = int(model_id(conn, full) or -1)
+            ids = {full: mid}  # and, as the lineage picture asks, its relatives' ids
             seen = visibility(registry, who, mid, view.status)
             if seen == "hidden":
                 return site.not_found(request, ref)
@@ -126,7 +126,11 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         ]
 
         def visible(label: str, status: str) -> bool:
-            return visibility(registry, who, ids.get(label.split("@")[0], -1), status) != "hidden"
+            name = label.split("@")[0]
+            if name not in ids:
+                with store.engine.connect() as conn:
+                    ids[name] = model_id(conn, name) or -1
+            return visibility(registry, who, ids[name], status) != "hidden"
 
         picture = lineage_svg.render(
             registry.lineage_tree(view.model),
@@ -185,7 +189,9 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         full = f"{ns}/{name}"
         try:
             with store.engine.connect() as conn:
-                mid = model_ids(conn)[full]
+                mid = model_id(conn, full)
+            if mid is None:
+                raise KeyError(full)
             gate = gate_for(store, mid)
             answers: dict[str, Any] = {}
             for i, f in enumerate(gate.fields):

@@ -13,7 +13,7 @@ from weightwatch.errors import UsageError
 from weightwatch.registry.access import Principal, access_report, grants, may_manage, set_grant
 from weightwatch.registry.accounts import record
 from weightwatch.server.auth import client_of
-from weightwatch.server.ui.common import STAFF, Site, form_value, model_ids
+from weightwatch.server.ui.common import STAFF, Site, form_value, model_id, model_ids
 from weightwatch.server.ui.moderation import takedown_of
 
 
@@ -68,7 +68,7 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         model_name, user = form_value(form, "model"), form_value(form, "user")
         decision, reason = form_value(form, "decision"), form_value(form, "reason")
         with store.engine.connect() as conn:
-            mid = model_ids(conn).get(model_name)
+            mid = model_id(conn, model_name)
         if mid is None or not may_manage(store, who, mid):
             return site.error(
                 request, 403, "Not allowed", f"You do not manage requests for {model_name}."
@@ -99,7 +99,7 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         if not isinstance(who, Principal):
             return who
         with store.engine.connect() as conn:
-            mid = model_ids(conn).get(f"{ns}/{name}")
+            mid = model_id(conn, f"{ns}/{name}")
         if mid is None or not may_manage(store, who, mid):
             return site.not_found(request, f"{ns}/{name}")
         record(store, who.user, "access.export", f"{ns}/{name}", client=client_of(request))
