@@ -46,3 +46,11 @@ def postgres_url():  # type: ignore[no-untyped-def]
 
     with postgres() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A registry database: SQLite, or a fresh database on the test PostgreSQL server."""
+    from tests.services import database_url
+
+    return database_url(request, tmp_path)

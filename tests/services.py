@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,8 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for test servers)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -56,7 +58,7 @@ def postgres() -> Iterator[str]:
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     base = Path(tempfile.mkdtemp(prefix="ww-pg-"))
     os.chown(base, pg_user.pw_uid, pg_user.pw_gid) if os.geteuid() == 0 else None
-    port = _free_port()
+    port = free_port()
     data = base / "data"
     try:
         subprocess.run(
@@ -107,3 +109,46 @@ def postgres() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+def database_url(request: pytest.FixtureRequest, tmp: Path) -> str:
+    """SQLite in ``tmp``, or a fresh database on the test PostgreSQL server, by the
+    requesting fixture's param (``sqlite`` or ``postgresql``); usable at any fixture scope."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp / 'registry.db'}"
+    server = str(request.getfixturevalue("postgres_url"))
+    import uuid
+
+    import psycopg
+
+    name = f"reg_{uuid.uuid4().hex[:12]}"
+    admin = server.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextlib.contextmanager
+def serving(app: Any, **config: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, **{"log_level": "warning", **config})
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

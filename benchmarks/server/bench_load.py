@@ -106,6 +106,18 @@ class Result:
         return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
 
 
+def print_load_note(load_before: float) -> None:
+    """Say so when other work was using the cores as the run started (the run itself
+    loads both cores with client and server, so only the load before it counts)."""
+    load_after = os.getloadavg()[0]
+    if load_before > (os.cpu_count() or 1):
+        print(
+            f"Machine load (1-min average) {load_before:.1f} before and {load_after:.1f} "
+            "after the run: other work was using the cores when it started, and the "
+            "figures are low.\n"
+        )
+
+
 async def load(
     url: str, method: str, headers: dict[str, str], *, ok: int, seconds: float
 ) -> Result:
@@ -214,14 +226,7 @@ def main() -> int:
         f"the machine's {os.cpu_count()} cores. An error is any transport error or unexpected "
         "status.\n"
     )
-    load_after = os.getloadavg()[0]
-    # the run itself loads both cores (client and server); only load before it is other work
-    if load_before > (os.cpu_count() or 1):
-        print(
-            f"Machine load (1-min average) {load_before:.1f} before and {load_after:.1f} "
-            "after the run: other work was using the cores when it started, and the "
-            "figures are low.\n"
-        )
+    print_load_note(load_before)
     print("| case | requests | errors | req/s | p50 ms | p99 ms | vs. anchor |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:

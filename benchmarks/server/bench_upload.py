@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from bench_load import _serve
+from bench_load import _serve, print_load_note
 
 MIB = int(os.environ.get("WW_BENCH_UPLOAD_MIB", "1024"))
 BLOCK = os.urandom(1 << 20)
@@ -134,14 +134,7 @@ def main() -> int:
         f"area (fsync at the end). Client and server share the machine's {os.cpu_count()} "
         "cores.\n"
     )
-    load_after = os.getloadavg()[0]
-    # the run itself loads both cores (client and server); only load before it is other work
-    if load_before > (os.cpu_count() or 1):
-        print(
-            f"Machine load (1-min average) {load_before:.1f} before and {load_after:.1f} "
-            "after the run: other work was using the cores when it started, and the "
-            "figures are low.\n"
-        )
+    print_load_note(load_before)
     print("| case | seconds | MiB/s |")
     print("|---|---:|---:|")
     for name, secs in rows:

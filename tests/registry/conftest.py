@@ -1,31 +1,16 @@
-"""Registries on SQLite and on a real PostgreSQL server, and model folders to register."""
+"""Registries on SQLite and on a real PostgreSQL server (``db_url`` in tests/conftest.py),
+and model folders to register."""
 
 from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from weightwatch.registry import Registry
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"reg_{uuid.uuid4().hex[:12]}"
-    admin = server.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield server.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.registry.conftest import with_card
-from tests.server.test_api import database_url, serving
+from tests.services import database_url, serving
 from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token, set_grant, set_model_access
 from weightwatch.registry.accounts import create_user, set_namespace_owner

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -97,9 +95,7 @@ def site(tmp_path, llama_family):  # type: ignore[no-untyped-def]
     model declaring that base; yields (registry, url)."""
     import shutil
 
-    import uvicorn
-
-    from tests.server.conftest import _free_port
+    from tests.services import serving
     from weightwatch.registry import Registry
     from weightwatch.registry.accounts import create_user, set_namespace_owner
     from weightwatch.server import create_app
@@ -115,19 +111,8 @@ def site(tmp_path, llama_family):  # type: ignore[no-untyped-def]
     shutil.copytree(llama_family.lora_merged, chat)
     (chat / "README.md").write_text(CHAT_CARD)
     reg.register(chat, "acme/chat", access="gated")
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(tmp_path / "reg"), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield reg, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(tmp_path / "reg")) as url:
+        yield reg, url
 
 
 @pytest.fixture

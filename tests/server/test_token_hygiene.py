@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import MetaData, select
 
-from tests.server.test_api import database_url, serving
+from tests.services import database_url, serving
 from weightwatch.registry import Registry
 from weightwatch.registry.accounts import create_user
 

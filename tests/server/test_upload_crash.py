@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.services import free_port
 from weightwatch.attest.logstore import verify_log
 from weightwatch.registry import Registry, schema
 from weightwatch.registry.access import create_token
@@ -37,12 +37,6 @@ pytestmark = pytest.mark.slow
 BIG = "extra/calibration.safetensors"
 BIG_MIB = 2304  # 2.25 GiB
 BLOCK = bytes(range(256)) * 4096  # 1 MiB, reused: the file is generated, never held
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _big_file(sent: list[int]) -> Iterator[bytes]:
@@ -64,7 +58,7 @@ class Server:
     """``weightwatch serve`` on a registry, in a subprocess that can be killed."""
 
     def __init__(self, root: Path, log: Path, env: dict[str, str] | None = None) -> None:
-        self.root, self.port = root, _free_port()
+        self.root, self.port = root, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "weightwatch", "serve", "--registry", str(root)]
         self.proc = subprocess.Popen(

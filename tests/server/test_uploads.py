@@ -4,13 +4,10 @@ nothing behind; a malicious pickle is blocked by the pipeline. Also on PostgreSQ
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-import socket
 import tarfile
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.services import serving
 from weightwatch.attest.logstore import verify_log
 from weightwatch.registry import Registry, schema
 from weightwatch.registry.access import create_token
@@ -28,12 +26,6 @@ from weightwatch.testing.scan_corpus import call, torch_zip
 pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery"  # a test account
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Site:
@@ -60,51 +52,20 @@ class Site:
 @pytest.fixture
 def serve(tmp_path):  # type: ignore[no-untyped-def]
     """serve(db_url=None, **create_app kwargs) -> Site, on a fresh registry."""
-    import uvicorn
-
     from weightwatch.server import create_app
 
-    servers: list[tuple[Any, threading.Thread, Registry]] = []
+    with contextlib.ExitStack() as stack:
+        registries: list[Registry] = []
 
-    def start(db_url: str | None = None, **limits: int) -> Site:
-        root = tmp_path / f"reg{len(servers)}"
-        reg = Registry.open(root, db_url, init=True)
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(root, db_url, **limits), host="127.0.0.1", port=port, log_level="warning"
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        for _ in range(200):
-            if server.started:
-                break
-            time.sleep(0.05)
-        servers.append((server, thread, reg))
-        return Site(reg, f"http://127.0.0.1:{port}")
+        def start(db_url: str | None = None, **limits: int) -> Site:
+            root = tmp_path / f"reg{len(registries)}"
+            reg = Registry.open(root, db_url, init=True)
+            registries.append(reg)
+            stack.callback(reg.close)  # closed after its server stopped (callbacks unwind)
+            url = stack.enter_context(serving(create_app(root, db_url, **limits)))
+            return Site(reg, url)
 
-    yield start
-    for server, thread, reg in servers:
-        server.should_exit = True
-        thread.join(10)
-        reg.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The pattern of tests/registry/conftest.py: SQLite, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"up_{uuid.uuid4().hex[:12]}"
-    admin = server.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield server.rsplit("/", 1)[0] + f"/{name}"
+        yield start
 
 
 def _files(folder: Path) -> list[Path]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import httpx
 import numpy as np
 import pytest
 
-from tests.server.conftest import _free_port
+from tests.services import serving
 from tests.watermark.helpers import simulate
 from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token
@@ -20,8 +17,6 @@ pytestmark = pytest.mark.slow
 
 
 def test_detection_endpoint(tmp_path, llama_family):
-    import uvicorn
-
     from weightwatch.server import create_app
 
     reg = Registry.open(tmp_path / "reg", init=True)
@@ -31,14 +26,9 @@ def test_detection_endpoint(tmp_path, llama_family):
     dep = WatermarkDeployment.create(master, "chat", scheme="kgw", gamma=0.25, delta=4.0)
     reg.add_watermark("org/base", dep)
     token = create_token(reg.store, "analyst", role="auditor")
-    port = _free_port()
     app = create_app(tmp_path / "reg", watermark_master=tmp_path / "master.json")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}/api/watermark/detect"
-    try:
+    with serving(app) as base:
+        url = f"{base}/api/watermark/detect"
         rng = np.random.default_rng(0)
         marked = simulate(
             dep.build_scheme(), dep.key(master), batch=1, steps=200, vocab=1000, scale=2.0, rng=rng
@@ -70,5 +60,3 @@ def test_detection_endpoint(tmp_path, llama_family):
         # the oracle is rate-limited per caller: a burst of 10, then 30 a minute
         codes = [httpx.post(url, json=body, headers=auth).status_code for _ in range(12)]
         assert 429 in codes
-    finally:
-        server.should_exit = True

@@ -37,8 +37,6 @@ TOKEN_PREFIX = "ww_"  # noqa: S105  (a prefix that makes leaked tokens greppable
 GATE_MODES = ("auto", "manual")
 CARD_LIMIT = 1 << 20
 
-__all__ = ["ROLES", "Principal", "authenticate", "create_token", "may_read"]
-
 
 @dataclass(frozen=True)
 class Principal:
