@@ -54,3 +54,13 @@ def db_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
     from tests.services import database_url
 
     return database_url(request, tmp_path)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="Rewrite the golden JSON files (tests/test_goldens.py) from today's output; "
+        "review the diff before committing.",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import NamedTuple
 
 import pytest
 
@@ -14,12 +15,12 @@ from weightwatch.registry.access import (
     create_token,
     grants,
     may_manage,
-    may_read,
     principal_for,
     request_access,
     revoke_tokens,
     set_grant,
     set_model_access,
+    visibility,
 )
 from weightwatch.registry.gates import Gate, GateField, check_answers, eu_refusal, gate_from_card
 
@@ -45,6 +46,16 @@ GOOD = {
     "Use": "Research",
     "I agree": True,
 }
+
+
+class _Version(NamedTuple):
+    model_id: int
+    status: str
+
+
+def may_read(store, who, model_id, status):
+    """The download refusal of the one visibility decision (None: may download)."""
+    return visibility(store, who, _Version(model_id, status)).refusal
 
 
 def test_gate_vocabulary_and_form_checks() -> None:
@@ -207,8 +218,7 @@ def test_audit_trails_are_append_only_in_the_database(registry, llama_family):  
 
     store = registry.store
     registry.register(llama_family.base, "org/base")
-    with store.engine.connect() as conn:
-        vid = registry._version_id(conn, "org/base")
+    vid = registry.version_id("org/base")
     log_download(store, None, vid, "config.json", "127.0.0.1", "served")
     accounts.record(store, "ann", "test.action", "x")
     for stmt in (

@@ -7,12 +7,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from sqlalchemy import select
 
 from tests.registry.conftest import with_card
 from tests.registry.test_registry import _every_decision_logged, _proof_ok
 from weightwatch.errors import RegistryError, UsageError
-from weightwatch.registry import schema
 from weightwatch.testing.scan_corpus import call, torch_zip
 
 pytestmark = pytest.mark.slow
@@ -43,14 +41,11 @@ def _rules(lines: list[str], prefix: str = "") -> set[str]:
 
 
 def _releases(registry, ref):  # type: ignore[no-untyped-def]
-    t = schema.takedowns.c
-    with registry.store.engine.connect() as conn:
-        vid = registry._version_id(conn, ref)
-        return conn.execute(
-            select(t.actor, t.reason, t.log_index)
-            .where(t.version_id == vid, t.action == "release")
-            .order_by(t.id)
-        ).all()
+    return [
+        (m.actor, m.reason, m.log_index)
+        for m in registry.status(ref).moderation
+        if m.action == "release"
+    ]
 
 
 def test_release_overrides_only_the_quarantine_it_examined(registry, llama_family, tmp_path):

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from weightwatch.registry import Registry
-from weightwatch.registry.access import grants, set_model_access
 from weightwatch.registry.accounts import create_user, events, set_namespace_owner
 from weightwatch.registry.registry import EdgeView, TreeNode
 from weightwatch.server import lineage_svg
@@ -83,188 +82,26 @@ def test_model_list_page_and_search(hub):
     assert "<script>alert(1)</script>" not in hostile and "&lt;script&gt;" in hostile
 
 
-def test_model_list_pages_and_literal_search(hub, monkeypatch):
+def test_model_list_pages_and_literal_search(hub):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
     from weightwatch.server import ui
 
-    _, url = hub
-    monkeypatch.setattr(ui, "PAGE_SIZE", 2)  # three models: org/base, org/down, org/gated
-    first = httpx.get(f"{url}/").text
-    assert "3 models · page 1 of 2" in first
-    assert first.count('<td><a href="/models/') == 2 and 'rel="next"' in first
-    second = httpx.get(f"{url}/", params={"p": 2}).text
-    assert second.count('<td><a href="/models/') == 1 and 'href="/models/org/gated"' in second
-    assert 'rel="prev"' in second and 'rel="next"' not in second
-    for wildcard in ("%", "_", "org_base"):  # LIKE wildcards are matched literally
-        assert "No models match." in httpx.get(f"{url}/", params={"q": wildcard}).text
-    assert 'href="/models/org/base"' in httpx.get(f"{url}/", params={"q": "ORG/BA"}).text
-
-
-def test_model_page_and_log(hub):
     reg, url = hub
-    page = httpx.get(f"{url}/models/org/base").text
-    assert "org/base@1" in page and "Decision" in page and "model.safetensors" in page
-    assert reg.status("org/base").weights_digest in page
-    assert 'href="/org/base/resolve/v1/model.safetensors"' in page  # public: downloadable
-    assert '<svg class="lineage"' in page and 'href="/models/org/gated?v=1"' in page
-    assert "Signed by key" in page and "Inclusion proof" in page
-    down = httpx.get(f"{url}/models/org/down")
-    assert down.status_code == 200 and "taken down" in down.text
-    assert "resolve/" not in down.text and "model.safetensors" not in down.text  # no files
-    log = httpx.get(f"{url}/log").text
-    assert "weightwatch-registry" in log and "org/down@1" in log and "takedown" in log
-    assert httpx.get(f"{url}/static/style.css").status_code == 200
-    assert httpx.get(f"{url}/static/upload.js").status_code == 200
+    app = FastAPI()
+    app.include_router(ui.router(reg, page_size=2))  # three models: org/base, org/down, org/gated
+    with TestClient(app) as client:
+        first = client.get("/").text
+        assert "3 models · page 1 of 2" in first
+        assert first.count('<td><a href="/models/') == 2 and 'rel="next"' in first
+        second = client.get("/", params={"p": 2}).text
+        assert second.count('<td><a href="/models/') == 1 and 'href="/models/org/gated"' in second
+        assert 'rel="prev"' in second and 'rel="next"' not in second
+        for wildcard in ("%", "_", "org_base"):  # LIKE wildcards are matched literally
+            assert "No models match." in client.get("/", params={"q": wildcard}).text
+        assert 'href="/models/org/base"' in client.get("/", params={"q": "ORG/BA"}).text
 
-
-def test_pages_by_role(hub):
-    reg, url = hub
-    seed_users(reg)
-    anonymous = httpx.Client(base_url=url)
-    for path in ("/upload", "/review/quarantine", "/review/requests", "/watermark", "/account"):
-        r = anonymous.get(path)
-        assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
-    expected = {  # role -> path -> status
-        "alice": {"/upload": 403, "/review/quarantine": 403, "/review/requests": 403},
-        "pat": {"/upload": 200, "/review/quarantine": 403, "/review/requests": 200},
-        "rita": {"/upload": 403, "/review/quarantine": 200, "/review/requests": 200},
-        "admin": {"/upload": 200, "/review/quarantine": 200, "/review/requests": 200},
-    }
-    for user, paths in expected.items():
-        client, _ = signed_in(url, user)
-        for path, status in {**paths, "/watermark": 200, "/account": 200, "/": 200}.items():
-            assert client.get(path).status_code == status, (user, path)
-        nav = client.get("/").text
-        assert (">Upload<" in nav) == (paths["/upload"] == 200), user
-        assert (">Review<" in nav) == (paths["/review/requests"] == 200), user
-        assert f">{user}</a>" in nav and "Sign out" in nav
-
-
-def test_sign_in_cookie_and_events(hub):
-    reg, url = hub
-    seed_users(reg)
-    r = httpx.post(f"{url}/login", data={"user": "alice", "password": PASSWORD, "next": "/log"})
-    assert r.status_code == 303 and r.headers["location"] == "/log"
-    cookie = r.headers["set-cookie"].lower()
-    assert "ww_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
-    bad = httpx.post(f"{url}/login", data={"user": "alice", "password": "wrong-password"})
-    assert bad.status_code == 401 and "wrong user name or password" in bad.text
-    assert "set-cookie" not in bad.headers
-    evil = httpx.post(
-        f"{url}/login", data={"user": "alice", "password": PASSWORD, "next": "//x.io"}
-    )
-    assert evil.headers["location"] == "/"  # never an open redirect
-    logged = events(reg.store)
-    assert {"login", "login.failed"} <= {e.action for e in logged}
-    assert all(PASSWORD not in str(e) and "wrong-password" not in str(e) for e in logged)
-    client, csrf = signed_in(url, "alice")
-    assert client.post("/logout", data={}).status_code == 403  # CSRF
-    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
-    assert client.get("/account").status_code == 303  # the session is gone
-
-
-def test_csrf_refusal_and_takedown_quarantines_children(hub):
-    reg, url = hub
-    seed_users(reg)
-    rita, csrf = signed_in(url, "rita")
-    page = rita.get("/models/org/base").text
-    assert 'action="/models/org/base/takedown"' in page and "Reason for takedown" in page
-    for token in ("", "wrong"):
-        r = rita.post("/models/org/base/takedown", data={"csrf": token, "reason": "licence"})
-        assert r.status_code == 403 and "CSRF" in r.text
-    assert reg.status("org/base").status == "published"
-    assert (
-        rita.post("/models/org/base/takedown", data={"csrf": csrf, "reason": " "}).status_code
-        == 400
-    )
-    alice, alice_csrf = signed_in(url, "alice")
-    r = alice.post("/models/org/base/takedown", data={"csrf": alice_csrf, "reason": "x"})
-    assert r.status_code == 403 and reg.status("org/base").status == "published"
-    r = rita.post("/models/org/base/takedown", data={"csrf": csrf, "reason": "licence breach"})
-    assert r.status_code == 303
-    assert reg.status("org/base").status == "taken_down"
-    assert reg.status("org/gated").status == "quarantined"  # its child, re-decided
-    assert any(e.action == "model.takedown" and e.actor == "rita" for e in events(reg.store))
-    # the quarantined child is hidden from everyone but staff: a 404 page, not in the list
-    for client in (httpx.Client(base_url=url), alice):
-        assert client.get("/models/org/gated").status_code == 404
-        assert "org/gated" not in client.get("/").text
-    assert "org/gated@1" in rita.get("/review/quarantine").text
-    picture = rita.get("/models/org/base").text
-    assert "Taken down by rita" in picture and "licence breach" in picture
-    assert "status-quarantined" in picture and "Reinstate" in picture
-    r = rita.post("/models/org/base/reinstate", data={"csrf": csrf, "reason": "resolved", "v": "1"})
-    assert r.status_code == 303 and reg.status("org/base").status == "published"
-
-
-def test_hostile_card_is_text_and_the_gate_flow(hub, tmp_path, llama_family):
-    reg, url = hub
-    seed_users(reg)
-    reg.register(
-        with_card(llama_family.lora_merged, tmp_path / "hostile", GATED_CARD),
-        "org/hostile",
-        access="gated",
-    )
-    assert reg.status("org/hostile").status == "gated"
-    anon = httpx.get(f"{url}/models/org/hostile").text
-    assert HOSTILE not in anon and "&lt;script&gt;alert(&#39;card&#39;)&lt;/script&gt;" in anon
-    assert "<img src=x" not in anon and "Sign in to request access" in anon
-    assert "resolve/" not in anon  # gated: listed, not downloadable
-    alice, csrf = signed_in(url, "alice")
-    form = alice.get("/models/org/hostile").text
-    assert "Agree to the terms &lt;img src=x onerror=alert(1)&gt;" in form
-    for label in ("Full name", "Country", "Intended use", "I agree"):
-        assert f">{label}</label>" in form
-    answers = {"field-0": "Alice", "field-1": "NL", "field-2": "Research"}  # unchecked box
-    r = alice.post("/models/org/hostile/request", data={"csrf": csrf, **answers})
-    assert r.status_code == 400 and "must be checked" in r.text
-    r = alice.post("/models/org/hostile/request", data={"csrf": csrf, **answers, "field-3": "on"})
-    assert r.status_code == 303
-    assert "req-pending" in alice.get("/models/org/hostile").text
-    # pat publishes in org: he sees and decides requests for org's models
-    pat, pat_csrf = signed_in(url, "pat")
-    queue = pat.get("/review/requests").text
-    assert "org/hostile" in queue and "Alice" in queue
-    refuse = {"csrf": pat_csrf, "model": "org/hostile", "user": "alice", "decision": "rejected"}
-    assert pat.post("/review/requests", data=refuse).status_code == 400  # needs a reason
-    bob, bob_csrf = signed_in(url, "bob")
-    accept = {"model": "org/hostile", "user": "alice", "decision": "accepted"}
-    assert bob.post("/review/requests", data={**accept, "csrf": bob_csrf}).status_code == 403
-    assert pat.post("/review/requests", data={**accept, "csrf": pat_csrf}).status_code == 303
-    assert grants(reg.store, "org/hostile", user="alice")[0].state == "accepted"
-    page = alice.get("/models/org/hostile").text
-    assert "req-accepted" in page and 'href="/org/hostile/resolve/v1/README.md"' in page
-    csv = pat.get("/review/requests/org/hostile.csv")
-    assert csv.status_code == 200 and csv.text.startswith("user,state")
-
-
-def test_restricted_and_unknown_models_are_404(hub, tmp_path, llama_family):
-    reg, url = hub
-    seed_users(reg)
-    reg.register(llama_family.int4, "org/secret", access="restricted")
-    set_model_access(reg.store, "org/secret", allowed_orgs=["partners"])
-    alice, _ = signed_in(url, "alice")
-    bob, _ = signed_in(url, "bob")  # a member of partners
-    for client in (httpx.Client(base_url=url), alice):
-        r = client.get("/models/org/secret")
-        assert r.status_code == 404 and "org/secret@" not in r.text
-        assert client.get("/models/org/secret", params={"v": 1}).status_code == 404
-        assert "org/secret" not in client.get("/").text
-    assert bob.get("/models/org/secret").status_code == 200
-    assert "org/secret@1" in bob.get("/").text
-    assert httpx.get(f"{url}/models/org/nothing-here").status_code == 404
-    assert httpx.get(f"{url}/models/org/base", params={"v": 9}).status_code == 404
-    assert httpx.get(f"{url}/models/bad%20name/x").status_code == 404
-
-
-def test_log_paging_and_entry_proof(hub):
-    _, url = hub
-    first = httpx.get(f"{url}/log/0")
-    assert (
-        first.status_code == 200
-        and "the proof verifies against the signed checkpoint" in first.text
-    )
-    assert "Leaf hash" in first.text
-    assert httpx.get(f"{url}/log/99999").status_code == 404
     assert httpx.get(f"{url}/log", params={"page_no": 5}).status_code == 200  # clamped
 
 

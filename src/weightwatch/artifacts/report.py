@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from weightwatch.artifacts.artifact import Artifact
-
-SCHEMA_VERSION = "1"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+from weightwatch.reports import Record, Report
 
 
-class FileSummary(_Frozen):
+class FileSummary(Record):
     path: str
     size: int
     format: str
@@ -23,7 +18,7 @@ class FileSummary(_Frozen):
     tensors: int | None = None
 
 
-class ConfigSummary(_Frozen):
+class ConfigSummary(Record):
     architectures: list[str]
     model_type: str | None
     hidden_size: int | None
@@ -39,14 +34,14 @@ class ConfigSummary(_Frozen):
     experts_per_token: int | None
 
 
-class TokenizerSummary(_Frozen):
+class TokenizerSummary(Record):
     source: str
     vocab_size: int
     chat_templates: list[str]
     special_tokens: dict[str, str]
 
 
-class CardSummary(_Frozen):
+class CardSummary(Record):
     license: str | None
     license_name: str | None
     base_model: list[str]
@@ -57,7 +52,7 @@ class CardSummary(_Frozen):
     language: list[str]
 
 
-class AdapterSummary(_Frozen):
+class AdapterSummary(Record):
     peft_type: str | None
     base_model: str | None
     r: int | None
@@ -65,8 +60,7 @@ class AdapterSummary(_Frozen):
     target_modules: list[str]
 
 
-class ArtifactSummary(_Frozen):
-    schema_version: str = SCHEMA_VERSION
+class ArtifactSummary(Report):
     path: str
     kind: str  # "folder" | "file"
     family: str | None

@@ -1,16 +1,21 @@
-"""What a ``torch.save`` pickle may call, and the stand-ins that replace those callables.
+"""The stand-ins that replace the callables a ``torch.save`` pickle may name.
 
 The restricted interpreter (``unpickler.run``) resolves a global only through ``ALLOWED``;
 each entry is one of *our* functions that records a storage or tensor reference instead
 of building a torch object, so reading a checkpoint never imports or runs torch code.
+Which globals are allowed is ``pickle_callables``' table (the scanner's too); this module
+only says what each ``Resolution`` there becomes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from weightwatch.artifacts.model import DTYPES
+from weightwatch.artifacts.pickle_callables import PICKLE_CALLABLES, PickleCallable, Resolution
 from weightwatch.artifacts.unpickler import Global, PickleRefused, StateDict
 from weightwatch.errors import ArtifactError
 
@@ -19,25 +24,11 @@ MAX_NAME = 4096
 MAX_TENSORS = 1_000_000
 MAX_DIMS = 32
 
-_STORAGE_DTYPES = {
-    "Double": "F64", "Float": "F32", "Half": "F16", "BFloat16": "BF16",
-    "Long": "I64", "Int": "I32", "Short": "I16", "Char": "I8", "Byte": "U8",
-    "Bool": "BOOL", "ComplexFloat": "C64", "ComplexDouble": "C128",
-}  # fmt: skip
-_TORCH_DTYPES = {
-    "float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16",
-    "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8",
-    "uint16": "U16", "uint32": "U32", "uint64": "U64",
-    "bool": "BOOL", "complex64": "C64", "complex128": "C128",
-    "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2",
-}  # fmt: skip
-_TENSOR_TYPES = frozenset({"torch.Tensor", "torch.nn.parameter.Parameter"})
+_TENSOR_TYPES = frozenset(c.name for c in PICKLE_CALLABLES if c.reader is Resolution.TENSOR_TYPE)
 _REBUILDERS = frozenset(
-    {
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor_v3",
-    }
+    c.name
+    for c in PICKLE_CALLABLES
+    if c.reader in (Resolution.REBUILD_TENSOR, Resolution.REBUILD_TENSOR_V3)
 )
 
 
@@ -137,33 +128,34 @@ def _size(dims: Any = ()) -> tuple[int, ...]:
     return _ints(dims, "torch.Size")
 
 
-def _allowed() -> dict[str, Global]:
-    table: dict[str, Global] = {}
+def _stand_in(entry: PickleCallable) -> Callable[..., Any] | None:
+    """What the interpreter calls for ``entry``; None: a type it may pass but never call."""
+    match entry.reader:
+        case Resolution.REBUILD_TENSOR:
+            return _rebuild_tensor_v2
+        case Resolution.REBUILD_TENSOR_V3:
+            return _rebuild_tensor_v3
+        case Resolution.REBUILD_PARAMETER:
+            return _rebuild_parameter
+        case Resolution.REBUILD_FROM_TYPE:
+            return _rebuild_from_type_v2
+        case Resolution.ORDERED_DICT:
+            return StateDict
+        case Resolution.SIZE:
+            return _size
+        case Resolution.LATIN1:
+            return _latin1
+        case Resolution.STORAGE_TYPE | Resolution.DTYPE:
+            if entry.dtype is None:  # a broken table: fail at import, not on a file
+                raise TypeError(f"{entry.name} is a marker without a dtype")
+            return _Marker(entry.dtype)
+        case Resolution.TENSOR_TYPE | None:
+            return None
 
-    def add(name: str, target: Any) -> None:
-        table[name] = Global(name, target)
 
-    add("torch._utils._rebuild_tensor", _rebuild_tensor_v2)
-    add("torch._utils._rebuild_tensor_v2", _rebuild_tensor_v2)
-    add("torch._utils._rebuild_tensor_v3", _rebuild_tensor_v3)
-    for fn in ("_rebuild_parameter", "_rebuild_parameter_with_state"):
-        add(f"torch._utils.{fn}", _rebuild_parameter)
-    add("torch._tensor._rebuild_from_type_v2", _rebuild_from_type_v2)
-    add("collections.OrderedDict", StateDict)
-    add("torch.Size", _size)
-    add("_codecs.encode", _latin1)
-    for cls, dtype in _STORAGE_DTYPES.items():
-        add(f"torch.{cls}Storage", _Marker(dtype))
-    add("torch.storage.UntypedStorage", _Marker("U8"))
-    add("torch.UntypedStorage", _Marker("U8"))
-    for name, dtype in _TORCH_DTYPES.items():
-        add(f"torch.{name}", _Marker(dtype))
-    for marker in _TENSOR_TYPES:
-        table[marker] = Global(marker, None)
-    return table
-
-
-ALLOWED = _allowed()
+ALLOWED: Mapping[str, Global] = MappingProxyType(
+    {c.name: Global(c.name, _stand_in(c)) for c in PICKLE_CALLABLES if c.loadable}
+)
 
 
 @dataclass

@@ -5,9 +5,10 @@ in the file and its stacks grow without bound, so a hostile pickle could exhaust
 before ``find_class`` is ever asked, and its C code hashes whatever the file builds (a
 tuple nested a million deep crashes the interpreter). Instead a small stack machine runs
 over ``pickletools.genops`` (which only decodes opcodes) with hard limits on opcodes,
-nesting, memo and stack size; dict keys and set items must be flat scalars, so nothing
-deep is ever hashed. Globals resolve only through ``allowed`` — a table of our own
-callables — so no module named by the file is ever imported and nothing in it runs.
+nesting, memo and stack size (``pickle_limits``, the scanner's too); dict keys and set
+items must be flat scalars, so nothing deep is ever hashed. Globals resolve only through
+``allowed`` — a table of our own callables — so no module named by the file is ever
+imported and nothing in it runs.
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Protocol, cast
 
-# A 70B-parameter state dict pickles to ~20k opcodes; optimizer states to a few million.
-MAX_OPS = 20_000_000
-MAX_DEPTH = 10_000  # open MARKs
-MAX_MEMO = 5_000_000
-MAX_STACK = 1_000_000
+from weightwatch.artifacts.pickle_limits import LIMITS, PickleLimits
+
 _SCALARS = (str, bytes, int, float, bool, type(None))
 
 
@@ -99,15 +97,15 @@ def run(
     *,
     allowed: Mapping[str, Global],
     persistent_load: Callable[[Any], Any] | None = None,
+    limits: PickleLimits = LIMITS,
 ) -> tuple[Any, int]:
     """Interpret one pickle from ``stream``; return (object, position after STOP)."""
     stack: list[Any] = []
     marks: list[int] = []
     memo: dict[int, Any] = {}
-    ops = 0
-    for op, arg, _pos in pickletools.genops(cast("IO[bytes]", stream)):
-        ops += 1
-        if ops > MAX_OPS or len(stack) > MAX_STACK:
+    max_ops, max_stack = limits.ops, limits.stack  # locals: checked on every opcode
+    for ops, (op, arg, _pos) in enumerate(pickletools.genops(cast("IO[bytes]", stream)), 1):
+        if ops > max_ops or len(stack) > max_stack:
             raise PickleRefused("pickle exceeds the opcode or stack limit")
         name = op.name
         handler = _HANDLERS.get(name)
@@ -116,8 +114,8 @@ def run(
                 raise PickleRefused("malformed pickle: STOP with an unbalanced stack")
             return stack[0], stream.tell()
         if name == "MARK":
-            if len(marks) >= MAX_DEPTH:
-                raise PickleRefused(f"pickle nests deeper than {MAX_DEPTH} levels")
+            if len(marks) >= limits.depth:
+                raise PickleRefused(f"pickle nests deeper than {limits.depth} levels")
             marks.append(len(stack))
             continue
         if name in ("GLOBAL", "STACK_GLOBAL"):
@@ -135,7 +133,7 @@ def run(
             continue
         if name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
             idx = len(memo) if name == "MEMOIZE" else _index(arg)
-            if len(memo) >= MAX_MEMO or not 0 <= idx < 1 << 40:
+            if len(memo) >= limits.memo or not 0 <= idx < 1 << 40:
                 raise PickleRefused("pickle memo exceeds its limit")
             if not stack:
                 raise PickleRefused("malformed pickle: memo store with an empty stack")

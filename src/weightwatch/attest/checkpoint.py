@@ -96,6 +96,15 @@ def verify_checkpoint(note: str, verifier: KeyVerifier, *, name: str | None = No
     raise VerificationError(f"checkpoint carries no signature by key {verifier.key_id[:16]}…")
 
 
+def checkpoint_size(note: str) -> int:
+    """The tree size a checkpoint states, unverified: for asking for a proof against the
+    note one was just handed, never for trusting it (use :func:`verify_checkpoint`)."""
+    lines = note.split("\n")
+    if len(lines) < 2 or not lines[1].isdigit():
+        raise VerificationError("malformed checkpoint: no size line")
+    return int(lines[1])
+
+
 def verify_entry_offline(
     leaf: bytes, index: int, proof: list[bytes], note: str, verifier: KeyVerifier
 ) -> Checkpoint:

@@ -24,8 +24,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     select,
     update,
 )
@@ -33,9 +31,13 @@ from sqlalchemy.engine import Connection
 
 from weightwatch.attest.checkpoint import Checkpoint, sign_checkpoint
 from weightwatch.attest.keys import KeySigner
+from weightwatch.db import make_engine, writer
 from weightwatch.errors import RegistryError, VerificationError
 from weightwatch.merkle import TreeView, leaf_hash, node_hash, parents_completed_by, sha256
 
+# The log's tables, defined once: ``LogStore`` creates them in a database of its own, and
+# the registry's Alembic environment compares them with its database (whose migration
+# 0001 keeps its own frozen copy of this first shape, as migrations must).
 metadata = MetaData()
 # node key = level * 2**48 + index: one integer primary key, one IN query per proof.
 _LEVEL = 1 << 48
@@ -69,46 +71,6 @@ log_checkpoints = Table(
     Column("note", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
 )
-
-
-WRITE = "weightwatch_write"
-
-
-def writer(engine: Engine) -> Engine:
-    """The same engine, but its transactions take SQLite's write lock when they begin.
-
-    A transaction that reads then writes must lock first (``BEGIN IMMEDIATE``), or two
-    writers deadlock on the upgrade; plain reads must not, or they queue behind writers.
-    """
-    return engine.execution_options(**{WRITE: True})
-
-
-def make_engine(url: str) -> Engine:
-    """An engine set up for safe concurrent appends on SQLite (WAL; see ``writer``).
-
-    ``synchronous=NORMAL`` in WAL mode survives a crash of the process but may lose the
-    last commits on power loss; ``LogStore.checkpoint`` therefore forces everything it
-    signs to disk first, so no signed tree head can ever name entries that were lost.
-    """
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 60})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=60000")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql(
-            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN"
-        )
-
-    return engine
 
 
 @dataclass(frozen=True)
@@ -153,6 +115,7 @@ class LogStore:
 
     @classmethod
     def open(cls, url: str) -> LogStore:
+        """A log in the database at ``url`` (created if new), engine from ``weightwatch.db``."""
         return cls(make_engine(url))
 
     # -- writing -----------------------------------------------------------------
@@ -350,4 +313,5 @@ def verify_log(store: LogStore) -> int:
     return size
 
 
-__all__ = ["Entry", "LogStore", "make_engine", "node_hash", "verify_log", "writer"]
+# ``writer`` is re-exported: callers that join a log append to their own transaction use it.
+__all__ = ["Entry", "LogStore", "metadata", "node_hash", "verify_log", "writer"]

@@ -19,8 +19,6 @@ import enum
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from weightwatch.audit.paired import (
     mcnemar_exact,
     mcnemar_sample_size,
@@ -30,8 +28,8 @@ from weightwatch.audit.paired import (
 )
 from weightwatch.audit.stats import Interval, Proportion, proportion
 from weightwatch.errors import UsageError
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 Concern = Literal["fewer_refusals", "more_refusals"]
 
 
@@ -43,10 +41,8 @@ class ComparisonVerdict(str, enum.Enum):
     INCONCLUSIVE = "inconclusive"
 
 
-class SampleSize(BaseModel):
+class SampleSize(Record):
     """Pairs that would give ``power`` to settle the question, from the observed discordance."""
-
-    model_config = ConfigDict(frozen=True)
 
     power: float
     to_detect_change: int | None  # McNemar, assuming the observed change is real
@@ -54,10 +50,7 @@ class SampleSize(BaseModel):
     needed: int | None  # the smaller of the two: the outcome the data lean towards
 
 
-class ComparisonResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
+class ComparisonResult(Report):
     concern: Concern
     n_pairs: int
     dropped_unclear: int  # pairs where either judgement was unclear

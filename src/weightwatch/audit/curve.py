@@ -15,27 +15,22 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from weightwatch.audit.stats import Proportion, proportion
 from weightwatch.errors import UsageError
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 _MAX_ITERATIONS = 100
 _DIVERGED = 50.0  # |coefficient| beyond this means the MLE does not exist (separation)
 
 
-class ShotPoint(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ShotPoint(Record):
     k: int
     asr: Proportion
 
 
-class PowerLawFit(BaseModel):
+class PowerLawFit(Record):
     """ASR(k) = 1 - exp(-a · k^b); ``exponent_se`` from the Fisher information."""
-
-    model_config = ConfigDict(frozen=True)
 
     a: float
     exponent: float
@@ -47,10 +42,7 @@ class PowerLawFit(BaseModel):
         return 1.0 - math.exp(-self.a * k**self.exponent)
 
 
-class ManyShotCurve(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
+class ManyShotCurve(Report):
     points: tuple[ShotPoint, ...]
     fit: PowerLawFit | None  # None when every point is 0% or every point is 100%, etc.
     k50_interpolated: float | None  # None if the measured ASR never reaches 50%

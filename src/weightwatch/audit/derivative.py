@@ -151,8 +151,8 @@ def _overall(verdicts: Sequence[ComparisonVerdict]) -> ComparisonVerdict:
 
 
 def audit_derivative(
-    base: Target,
-    derivative: Target,
+    base: Callable[[], Target],
+    derivative: Callable[[], Target],
     behaviors: Sequence[Behavior],
     *,
     suite: str,
@@ -162,16 +162,25 @@ def audit_derivative(
     alpha: float = 0.05,
     progress: Callable[[str], Progress | None] | None = None,
 ) -> DerivativeReport:
-    """Run the same audit on both targets and compare; ``progress(label)`` gives a callback."""
-    reports = [
-        run_audit(
-            target,
-            behaviors,
-            suite=suite,
-            config=config,
-            cache=cache,
-            progress=progress(target.label) if progress else None,
-        )
-        for target in (base, derivative)
-    ]
+    """Run the same audit on both targets and compare; ``progress(label)`` gives a callback.
+
+    ``base`` and ``derivative`` open their target when called: each is opened when its
+    audit starts and closed when it ends, so two local models never share memory.
+    """
+    reports = []
+    for open_target in (base, derivative):
+        target = open_target()
+        try:
+            reports.append(
+                run_audit(
+                    target,
+                    behaviors,
+                    suite=suite,
+                    config=config,
+                    cache=cache,
+                    progress=progress(target.label) if progress else None,
+                )
+            )
+        finally:
+            target.close()
     return compare_reports(reports[0], reports[1], margin=margin, alpha=alpha)

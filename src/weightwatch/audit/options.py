@@ -12,7 +12,8 @@ from pathlib import Path
 
 from weightwatch.audit.attacks import Attack, ManyShot, attack
 from weightwatch.audit.datasets import BUILTIN_SUITES, Behavior, load_suite
-from weightwatch.audit.judges import Judge, LLMJudge, OpenAIChatClient, RefusalJudge
+from weightwatch.audit.judges import Judge, JudgeOptions
+from weightwatch.audit.judges import registry as judge_registry
 from weightwatch.errors import UsageError
 
 
@@ -42,18 +43,19 @@ def parse_attacks(text: str, *, many_shot: Sequence[int] = ()) -> tuple[Attack, 
     return tuple(attacks)
 
 
+# ``--judge keyword`` predates the judge registry's names; it stays an alias.
+_JUDGE_ALIASES = {"keyword": "refusal"}
+
+
 def open_judge(
     spec: str, *, model: str | None = None, api_key: str | None = None, timeout_s: float = 60.0
 ) -> Judge:
-    """``keyword``/``refusal`` (rule-based) or an OpenAI-compatible URL with ``model``."""
-    if spec in ("keyword", "refusal"):
-        return RefusalJudge()
-    if spec.startswith(("http://", "https://")):
-        if not model:
-            raise UsageError(f"judge endpoint {spec} needs a model name (--judge-model)")
-        client = OpenAIChatClient(spec, model, api_key=api_key, timeout_s=timeout_s)
-        return LLMJudge(client=client)
-    raise UsageError(f"unknown judge {spec!r}", hint="use 'keyword' or an http(s):// endpoint")
+    """A registered judge by name (``refusal``, alias ``keyword``), or an OpenAI-compatible
+    URL: the ``llm`` judge asking ``model`` there."""
+    endpoint = spec if spec.startswith(("http://", "https://")) else None
+    name = "llm" if endpoint else _JUDGE_ALIASES.get(spec, spec)
+    options = JudgeOptions(endpoint=endpoint, model=model, api_key=api_key, timeout_s=timeout_s)
+    return judge_registry().lookup(name).from_options(options)
 
 
 def sample_behaviors(

@@ -7,30 +7,23 @@ over-refusal, the many-shot k50). Both are frozen pydantic models.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from weightwatch.audit.curve import ManyShotCurve
 from weightwatch.audit.judges.agreement import Agreement
 from weightwatch.audit.judges.base import Verdict
 from weightwatch.audit.results import AttackResult
 from weightwatch.audit.stats import Proportion
 from weightwatch.audit.targets.base import GenerationSettings
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 
-
-class TargetInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class TargetInfo(Record):
     label: str
     identity: str  # what the cache is keyed on (content digest or endpoint#model)
     supports_prefill: bool
 
 
-class AuditItem(BaseModel):
+class AuditItem(Record):
     """One request sent and how its reply was judged."""
-
-    model_config = ConfigDict(frozen=True)
 
     behavior_id: str
     kind: str  # harmful | benign
@@ -51,27 +44,20 @@ class AuditItem(BaseModel):
         return self.verdict is Verdict.REFUSED
 
 
-class CategoryResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class CategoryResult(Record):
     attack: str
     category: str
     asr: Proportion
 
 
-class RunStats(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class RunStats(Record):
     items: int
     cached: int  # answered from the cache
     queried: int  # sent to the target in this run
     seconds: float
 
 
-class AuditReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
+class AuditReport(Report):
     target: TargetInfo
     suite: str
     settings: GenerationSettings
@@ -101,12 +87,9 @@ class AuditReport(BaseModel):
         )
 
 
-class AuditSummary(BaseModel):
+class AuditSummary(Report):
     """What a registry policy needs from one audit, without the replies."""
 
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
     target: str
     target_identity: str
     suite: str

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict
-
 from weightwatch.audit.judges.agreement import Agreement
 from weightwatch.audit.judges.base import Judgement, Verdict
 from weightwatch.audit.stats import (
@@ -24,14 +22,11 @@ from weightwatch.audit.stats import (
     proportion,
 )
 from weightwatch.errors import UsageError
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 
-
-class JudgeSummary(BaseModel):
+class JudgeSummary(Record):
     """Which judge decided, and how well it agrees with labels (when measured)."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     agreement_accuracy: float | None = None
@@ -39,10 +34,7 @@ class JudgeSummary(BaseModel):
     agreement_n: int | None = None
 
 
-class AttackResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
+class AttackResult(Report):
     attack: str  # the attack's spec, e.g. "many_shot:k=32"
     suite: str
     local_only: bool

@@ -3,76 +3,68 @@
 The CLI holds no logic the library lacks. It maps outcomes to exit codes so it can
 gate CI pipelines and pre-commit hooks: 0 ok/clean, 1 findings at or above
 ``--fail-on``, 2 usage or input error (one line naming the file and the problem).
+
+Commands live in ``*_cmd`` modules, each with ``register(app)``; ``COMMAND_MODULES``
+below is the one list of them. A new command is a new module plus one entry there.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import sys
-from typing import Annotated
+from typing import Protocol
 
 import typer
 
-from weightwatch import __version__
+from weightwatch.cli import (
+    attest_cmd,
+    audit_cmd,
+    hash_cmd,
+    inspect_cmd,
+    lineage_cmd,
+    log_cmd,
+    policy_cmd,
+    registry_cmd,
+    scan_cmd,
+    serve_cmd,
+    watermark_cmd,
+)
+from weightwatch.cli.app import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, create_app
 from weightwatch.errors import WeightwatchError
 
-COMMAND_MODULES = (
-    "inspect_cmd",
-    "hash_cmd",
-    "attest_cmd",
-    "log_cmd",
-    "scan_cmd",
-    "lineage_cmd",
-    "registry_cmd",
-    "policy_cmd",
-    "serve_cmd",
-    "audit_cmd",
-    "watermark_cmd",
-)
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+class CommandModule(Protocol):
+    """What a command module provides: a function that attaches its commands."""
 
-app = typer.Typer(
-    name="weightwatch",
-    help="Safety infrastructure for open-weight model releases.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    def register(self, app: typer.Typer) -> None: ...
+
+
+# In the order ``weightwatch --help`` lists them.
+COMMAND_MODULES: tuple[CommandModule, ...] = (
+    inspect_cmd,
+    hash_cmd,
+    attest_cmd,
+    log_cmd,
+    scan_cmd,
+    lineage_cmd,
+    registry_cmd,
+    policy_cmd,
+    serve_cmd,
+    audit_cmd,
+    watermark_cmd,
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"weightwatch {__version__}")
-        raise typer.Exit(EXIT_OK)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = False,
-) -> None:
-    """Safety infrastructure for open-weight model releases."""
-
-
-@functools.cache
-def _register_commands() -> None:
-    # Each command module adds itself to ``app``; importing them here keeps the
-    # command list in one place without a dispatcher.
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"weightwatch.cli.{name}")
-        if hasattr(module, "register"):  # command groups attach themselves once
-            module.register(app)
+def build_app() -> typer.Typer:
+    """A new root app with every command attached."""
+    app = create_app()
+    for module in COMMAND_MODULES:
+        module.register(app)
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn library errors into one-line messages."""
-    _register_commands()
+    app = build_app()
     try:
         # With standalone_mode off, click returns typer.Exit codes instead of exiting.
         rv = app(args=argv, standalone_mode=False)
@@ -92,3 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"weightwatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return rv if isinstance(rv, int) else EXIT_OK
+
+
+__all__ = [
+    "COMMAND_MODULES",
+    "EXIT_ERROR",
+    "EXIT_FINDINGS",
+    "EXIT_OK",
+    "build_app",
+    "main",
+]

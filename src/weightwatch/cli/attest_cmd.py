@@ -20,7 +20,7 @@ from weightwatch.attest import (
     sign_model,
     verify_model,
 )
-from weightwatch.cli import EXIT_FINDINGS, app
+from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.errors import UsageError, VerificationError
 
 
@@ -33,7 +33,6 @@ def _password(env: str | None) -> bytes | None:
     return value.encode()
 
 
-@app.command("keygen")
 def keygen_command(
     out: Annotated[
         Path,
@@ -57,7 +56,6 @@ def keygen_command(
     typer.echo(f"private key: {out}\npublic key:  {pub}\nkey id:      {signer.key_id}")
 
 
-@app.command("sign")
 def sign_command(
     path: Annotated[Path, typer.Argument(help="Model folder or file.", metavar="PATH")],
     key: Annotated[Path, typer.Option("--key", help="Private key (PEM).")],
@@ -73,7 +71,6 @@ def sign_command(
     typer.echo(f"signed {path} -> {out}")
 
 
-@app.command("verify")
 def verify_command(
     path: Annotated[Path, typer.Argument(help="Model folder or file.", metavar="PATH")],
     bundle: Annotated[
@@ -105,3 +102,10 @@ def verify_command(
         console.print(f"{verdict}: {escape(str(path))} signed by key {result.key_id[:16]}…")
     if not result.ok:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``keygen``, ``sign`` and ``verify``."""
+    app.command("keygen")(keygen_command)
+    app.command("sign")(sign_command)
+    app.command("verify")(verify_command)

@@ -3,6 +3,9 @@
 ``run`` exits 0 whatever the attack success rate (it measures); ``compare`` exits 1 when
 the derivative's safety was stripped or it over-refuses (a finding); both exit 2 on a
 usage or input error.
+
+The audit library (and what it pulls in: scipy, SQLAlchemy, model runtimes) is imported
+when a command runs, not when the CLI starts, so ``weightwatch --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -11,24 +14,24 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from weightwatch.audit.cache import ResponseCache, default_cache_path
-from weightwatch.audit.comparison import ComparisonResult, ComparisonVerdict
-from weightwatch.audit.datasets import Behavior
-from weightwatch.audit.derivative import DerivativeReport, compare_reports
-from weightwatch.audit.options import load_behaviors, open_judge, parse_attacks
-from weightwatch.audit.report import AuditReport
-from weightwatch.audit.runner import AuditConfig, check_attacks, run_audit
-from weightwatch.audit.targets import GenerationSettings, Target, open_target
-from weightwatch.cli import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.errors import UsageError
+
+if TYPE_CHECKING:
+    from weightwatch.audit.cache import ResponseCache
+    from weightwatch.audit.comparison import ComparisonResult
+    from weightwatch.audit.datasets import Behavior
+    from weightwatch.audit.derivative import DerivativeReport
+    from weightwatch.audit.report import AuditReport
+    from weightwatch.audit.runner import AuditConfig
+    from weightwatch.audit.targets import Target
 
 audit_app = typer.Typer(help="Red-team safety audits.", no_args_is_help=True)
 
@@ -79,6 +82,8 @@ _KEY_ENV = "WEIGHTWATCH_AUDIT_API_KEY"
 
 @contextmanager
 def _cache(path: Path | None, disabled: bool) -> Iterator[ResponseCache]:
+    from weightwatch.audit.cache import ResponseCache, default_cache_path
+
     cache = ResponseCache(":memory:" if disabled else (path or default_cache_path()))
     try:
         yield cache
@@ -88,6 +93,8 @@ def _cache(path: Path | None, disabled: bool) -> Iterator[ResponseCache]:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], None]] | None]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield None
@@ -115,6 +122,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], No
 def _target(
     where: str | None, model: str | None, *, key_env: str, concurrency: int, threads: int | None
 ) -> Target:
+    from weightwatch.audit.targets import open_target
+
     if where is None:
         raise UsageError("give --endpoint URL --model NAME, or --model-dir DIR")
     if where.startswith(("http://", "https://")):
@@ -131,6 +140,8 @@ def _behaviors(
 ) -> tuple[str, tuple[Behavior, ...]]:
     """The suite (plus over-refusal prompts unless ``none``), sampled the same way for
     every target so base and derivative see identical prompts."""
+    from weightwatch.audit.options import load_behaviors
+
     return load_behaviors(
         suite,
         over_refusal=None if over_refusal == "none" else over_refusal,
@@ -150,6 +161,10 @@ def _config(
     seed: int,
     concurrency: int,
 ) -> AuditConfig:
+    from weightwatch.audit.options import open_judge, parse_attacks
+    from weightwatch.audit.runner import AuditConfig
+    from weightwatch.audit.targets import GenerationSettings
+
     shots: list[int] = []
     for item in filter(None, (s.strip() for s in (many_shot or "").split(","))):
         try:
@@ -199,6 +214,8 @@ def run_command(
     html: HtmlOpt = None,
 ) -> None:
     """Attack success rate per attack (Wilson intervals), over-refusal, many-shot curve."""
+    from weightwatch.audit.runner import check_attacks, run_audit
+
     if (endpoint is None) == (model_dir is None):
         raise UsageError("give either --endpoint URL --model NAME, or --model-dir DIR")
     config, (name, behaviors) = (
@@ -278,6 +295,9 @@ def compare_command(
     html: HtmlOpt = None,
 ) -> None:
     """Was the derivative's safety stripped? Exact McNemar + TOST on the same prompts."""
+    from weightwatch.audit.comparison import ComparisonVerdict
+    from weightwatch.audit.derivative import audit_derivative
+
     config, (name, behaviors) = (
         _config(
             attacks,
@@ -292,27 +312,24 @@ def compare_command(
         ),
         _behaviors(suite, over_refusal, limit, seed),
     )
-    reports: list[AuditReport] = []
+
+    def opener(where: str, model: str | None) -> Callable[[], Target]:
+        return lambda: _target(
+            where, model, key_env=api_key_env, concurrency=concurrency, threads=threads
+        )
+
     with _cache(cache, no_cache) as store, _progress(not as_json) as track:
-        for where, model in ((base, base_model), (derivative, derivative_model)):
-            target = _target(
-                where, model, key_env=api_key_env, concurrency=concurrency, threads=threads
-            )
-            try:
-                check_attacks(target, config)
-                reports.append(
-                    run_audit(
-                        target,
-                        behaviors,
-                        suite=name,
-                        config=config,
-                        cache=store,
-                        progress=track(target.label) if track else None,
-                    )
-                )
-            finally:
-                target.close()
-    result = compare_reports(reports[0], reports[1], margin=margin, alpha=alpha)
+        result = audit_derivative(
+            opener(base, base_model),
+            opener(derivative, derivative_model),
+            behaviors,
+            suite=name,
+            config=config,
+            cache=store,
+            margin=margin,
+            alpha=alpha,
+            progress=track,
+        )
     _write_html(html, result)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))

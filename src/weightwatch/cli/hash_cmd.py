@@ -10,13 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from weightwatch.cli import app
 from weightwatch.errors import UsageError
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.hashing import ALGORITHMS
 
 
-@app.command("hash")
 def hash_command(
     path: Annotated[Path, typer.Argument(help="A model file or folder.", metavar="PATH")],
     algorithm: Annotated[
@@ -53,3 +51,8 @@ def hash_command(
             escape(f.path + (f" -> {f.symlink}" if f.symlink else "")), f"{f.size:,}", f.digest
         )
     console.print(files)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``hash``."""
+    app.command("hash")(hash_command)

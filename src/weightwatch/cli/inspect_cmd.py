@@ -12,10 +12,8 @@ from rich.table import Table
 
 from weightwatch.artifacts import open_artifact
 from weightwatch.artifacts.report import ArtifactSummary, summarize
-from weightwatch.cli import app
 
 
-@app.command("inspect")
 def inspect_command(
     path: Annotated[Path, typer.Argument(help="A model file or a Hugging Face–style folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -115,3 +113,8 @@ def render(s: ArtifactSummary, console: Console) -> None:
     console.print(files)
     for p in s.problems:
         console.print(f"[yellow]problem:[/yellow] {escape(p)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``inspect``."""
+    app.command("inspect")(inspect_command)

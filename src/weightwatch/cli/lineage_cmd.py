@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.artifacts import open_artifact
-from weightwatch.cli import EXIT_FINDINGS, app
+from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.fingerprint.model import FORMAT
@@ -33,7 +33,6 @@ def _load_or_compute(path: Path) -> Fingerprint:
     return fingerprint(path)
 
 
-@app.command("fingerprint")
 def fingerprint_command(
     path: Annotated[
         Path, typer.Argument(help="A model folder, weight file or GGUF.", metavar="PATH")
@@ -92,7 +91,6 @@ def fingerprint_command(
     Console().print(grid)
 
 
-@app.command("lineage")
 def lineage_command(
     path: Annotated[
         Path, typer.Argument(help="The model (or fingerprint file) to trace.", metavar="PATH")
@@ -193,3 +191,9 @@ def _render(result: Comparison | Lineage) -> None:
     console.print(t)
     for d in result.disagreements:
         console.print(f"[yellow]card disagrees:[/] {escape(d)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``fingerprint`` and ``lineage``."""
+    app.command("fingerprint")(fingerprint_command)
+    app.command("lineage")(lineage_command)

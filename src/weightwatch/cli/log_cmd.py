@@ -40,4 +40,5 @@ def verify_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Attach the ``log`` command group."""
     app.add_typer(log_app, name="log")

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from weightwatch.cli import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS
 
 policy_app = typer.Typer(help="Check a model against a policy.", no_args_is_help=True)
 
@@ -70,5 +70,6 @@ def check_command(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(policy_app, name="policy")
+def register(app: typer.Typer) -> None:
+    """Attach the ``policy`` command group."""
+    app.add_typer(policy_app, name="policy")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from weightwatch.cli import app
-from weightwatch.registry.registry import Registry, TreeNode, VersionView
+if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
+    from weightwatch.registry.registry import Registry, TreeNode, VersionView
 
 registry_app = typer.Typer(help="Create and maintain a registry.", no_args_is_help=True)
 
@@ -46,6 +46,8 @@ STATUS_COLOURS = {
 
 
 def _open(registry: Path | None, db_url: str | None, *, runner: str = "inline") -> Registry:
+    from weightwatch.registry.registry import Registry
+
     return Registry.open(registry, db_url, runner=runner)
 
 
@@ -53,13 +55,40 @@ def _badge(status: str) -> str:
     return f"[bold {STATUS_COLOURS.get(status, 'white')}]{status}[/]"
 
 
+_MODERATED = {"takedown": "taken down", "reinstatement": "reinstated", "release": "released"}
+
+
+def _timeline(view: VersionView) -> list[tuple[str, str]]:
+    """Decisions and moderation actions, oldest first, as (time, what happened)."""
+    events: list[tuple[str, int, str]] = []
+    for d in view.history:
+        what = f"{d.cause}: {d.action} → {_badge(d.status)}"
+        events.append((d.created_at, d.log_index or 0, what + f" (log entry {d.log_index})"))
+    for m in view.moderation:
+        what = f"{_MODERATED.get(m.action, m.action)} by {escape(m.actor)}: {escape(m.reason)}"
+        logged = "" if m.action == "release" else f" (log entry {m.log_index})"
+        events.append((m.created_at, m.log_index, what + logged))
+    return [(t[:19].replace("T", " "), what) for t, _, what in sorted(events)]
+
+
 def _show(view: VersionView) -> None:
+    """The version's current state first (status and, if moderated since, by whom and
+    why), then what it is, its policy decision, lineage and the whole history."""
     console = Console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("model", escape(view.model))
     grid.add_row("status", _badge(view.status) + f"  (requested access: {view.access})")
+    latest = view.moderation[-1] if view.moderation else None
+    if latest is not None and (
+        view.decision is None or latest.created_at >= view.decision.created_at
+    ):
+        grid.add_row(
+            "",
+            f"{_MODERATED.get(latest.action, latest.action)} by {escape(latest.actor)} "
+            f"on {latest.created_at[:10]}: {escape(latest.reason)}",
+        )
     grid.add_row("files", str(view.files))
     grid.add_row("scan", str(view.scan_verdict))
     grid.add_row("weights digest", view.weights_digest or "-")
@@ -79,12 +108,18 @@ def _show(view: VersionView) -> None:
         grid.add_row("child", f"{escape(c.model)} — {c.kind} {c.relation}")
     if view.error:
         grid.add_row("error", escape(view.error))
+    timeline = _timeline(view)
+    if len(timeline) > 1:  # a single registration decision is already shown above
+        for i, (when, what) in enumerate(timeline):
+            grid.add_row("history" if i == 0 else "", f"{when}  {what}")
     console.print(grid)
 
 
 @registry_app.command("init")
 def init_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
     """Create a registry (data directory, database schema, signing key)."""
+    from weightwatch.registry.registry import Registry
+
     reg = Registry.open(registry, db_url, init=True)
     typer.echo(f"registry ready at {reg.store.root} (signing key {reg.store.signer.key_id[:16]}…)")
 
@@ -105,7 +140,8 @@ def proof_command(
     registry: RegistryDir = None,
     db_url: DbUrl = None,
 ) -> None:
-    """Export the latest decision's log entry and inclusion proof for `weightwatch log verify`."""
+    """Export the version's latest logged event (its latest decision, or a later takedown or
+    reinstatement) and its inclusion proof, for `weightwatch log verify`."""
     reg = _open(registry, db_url)
     doc = reg.decision_proof(ref)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,7 +325,6 @@ def watermark_command(
     typer.echo(f"{reg.status(ref).model}: deployment {deployment!r} ({scheme}) key id {dep.key_id}")
 
 
-@app.command("register")
 def register_command(
     path: Annotated[Path, typer.Argument(help="A model folder or file.", metavar="PATH")],
     name: Annotated[str, typer.Option("--name", help="NAMESPACE/NAME to register it under.")],
@@ -313,14 +348,14 @@ def register_command(
         raise typer.Exit(2)
 
 
-@app.command("status")
 def status_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
     registry: RegistryDir = None,
     db_url: DbUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """A registered version: status, decision and reasons, lineage."""
+    """A registered version: its current status first (with any takedown, reinstatement or
+    release: who, why, when), then its decision and reasons, lineage and history."""
     view = _open(registry, db_url).status(ref)
     if as_json:
         typer.echo(view.model_dump_json(indent=2))
@@ -328,7 +363,6 @@ def status_command(
         _show(view)
 
 
-@app.command("lineage-tree")
 def lineage_tree_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
     registry: RegistryDir = None,
@@ -351,7 +385,6 @@ def lineage_tree_command(
     Console().print(tree)
 
 
-@app.command("takedown")
 def takedown_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME@VERSION")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept and logged).")],
@@ -364,7 +397,6 @@ def takedown_command(
     _show(view)
 
 
-@app.command("reinstate")
 def reinstate_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME@VERSION")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept and logged).")],
@@ -376,7 +408,6 @@ def reinstate_command(
     _show(_open(registry, db_url).reinstate(ref, reason=reason, actor=actor))
 
 
-@app.command("release")
 def release_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME@VERSION")],
     reason: Annotated[str, typer.Option("--reason", help="Why, after review (kept and logged).")],
@@ -388,5 +419,12 @@ def release_command(
     _show(_open(registry, db_url).release(ref, reason=reason, actor=actor))
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(registry_app, name="registry")
+def register(app: typer.Typer) -> None:
+    """Attach the ``registry`` group and the top-level registry commands."""
+    app.add_typer(registry_app, name="registry")
+    app.command("register")(register_command)
+    app.command("status")(status_command)
+    app.command("lineage-tree")(lineage_tree_command)
+    app.command("takedown")(takedown_command)
+    app.command("reinstate")(reinstate_command)
+    app.command("release")(release_command)

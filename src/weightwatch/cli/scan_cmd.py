@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from weightwatch.cli import EXIT_ERROR, EXIT_FINDINGS, app
+from weightwatch.cli.app import EXIT_ERROR, EXIT_FINDINGS
 from weightwatch.errors import UsageError
 from weightwatch.scan import ScanReport, Severity, Verdict, scan_paths
 from weightwatch.scan.sarif import to_sarif
@@ -19,7 +19,6 @@ from weightwatch.scan.sarif import to_sarif
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
-@app.command("scan")
 def scan_command(
     paths: Annotated[
         list[Path], typer.Argument(help="Files or folders to scan.", metavar="PATH...")
@@ -99,3 +98,8 @@ def render(report: ScanReport, console: Console) -> None:
         + ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
         + f" — verdict {report.verdict.value}"
     )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``scan``."""
+    app.command("scan")(scan_command)

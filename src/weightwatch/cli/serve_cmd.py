@@ -9,10 +9,7 @@ from typing import Annotated
 
 import typer
 
-from weightwatch.cli import app
 
-
-@app.command("serve")
 def serve_command(
     registry: Annotated[
         Path | None, typer.Option("--registry", help="Registry data directory.")
@@ -48,3 +45,8 @@ def serve_command(
         port=port,
         log_level="info",
     )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``serve``."""
+    app.command("serve")(serve_command)

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from weightwatch.cli import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, detect, encode_text
 from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from weightwatch.artifacts import Artifact, open_artifact
+from weightwatch.artifacts.declared import declared_bases
 from weightwatch.errors import ArtifactError
 from weightwatch.fingerprint.layout import F32, Layout, layout_of, project
 from weightwatch.fingerprint.model import Fingerprint
@@ -131,7 +132,7 @@ def _layer(lay: Layout, i: int, unit: F32) -> dict[str, F32]:
 
 def _info(art: Artifact, lay: Layout, emb_dtype: str) -> dict[str, object]:
     dtypes = sorted({t.dtype for t in art.canonical_tensors[0] if len(t.shape) == 2})
-    card = art.card
+    declared = declared_bases(art)
     return {
         "arch": lay.arch,
         "layout": lay.kind,
@@ -144,8 +145,8 @@ def _info(art: Artifact, lay: Layout, emb_dtype: str) -> dict[str, object]:
         "tied_embeddings": not any(n in lay.tensors for n in ("lm_head.weight", "output.weight")),
         "quantized": _looks_quantized(art, dtypes),
         "source": Path(art.root).name,
-        "declared_base_model": list(card.base_model) if card else [],
-        "declared_relation": card.base_model_relation if card else None,
+        "declared_base_model": list(declared.names),
+        "declared_relation": declared.relation,
         "embedding_dtype": emb_dtype,
     }
 

@@ -9,15 +9,12 @@ through the artifact layer afterwards (also from the page cache).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict
 
 from weightwatch.artifacts import Artifact, FileFormat, open_artifact
 from weightwatch.artifacts.safetensors import read_header
@@ -32,8 +29,8 @@ from weightwatch.identity.tensors import (
     value_digests,
 )
 from weightwatch.merkle import MerkleTree, leaf_hash
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 READ_CHUNK = 16 * 1024 * 1024
 # Files hashed at once. More streams than cores, because one SHA-256 cannot be split: with
 # 3 equal shards on 2 cores, 2 streams leave a core idle for the last shard, 3 streams
@@ -44,25 +41,21 @@ FILE_STREAMS = 8
 DEFAULT_IGNORE = (".git", ".gitignore", ".gitattributes", ".github")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class FileEntry(_Frozen):
+class FileEntry(Record):
     path: str
     size: int
     digest: str
     symlink: str | None = None
 
 
-class TensorEntry(_Frozen):
+class TensorEntry(Record):
     name: str
     dtype: str
     shape: list[int]
     digest: str
 
 
-class ManifestDiff(_Frozen):
+class ManifestDiff(Record):
     changed: list[str]
     missing: list[str]
     added: list[str]
@@ -72,22 +65,15 @@ class ManifestDiff(_Frozen):
         return not (self.changed or self.missing or self.added)
 
 
-class Manifest(_Frozen):
-    """What a model is, by content. Its canonical JSON is what gets signed."""
+class Manifest(Report):
+    """What a model is, by content. Its ``canonical_json`` is what gets signed."""
 
-    schema_version: str = SCHEMA_VERSION
     algorithm: str  # of the file digests
     identity_algorithm: str = IDENTITY_ALGORITHM  # of the weights and value digests
     files: list[FileEntry]
     weights_digest: str | None  # Merkle root over tensor digests (name, dtype, shape, bytes)
     value_digest: str | None  # Merkle root over value digests (HF name, shape, float32 values)
     tensors: list[TensorEntry]
-
-    def canonical_json(self) -> bytes:
-        """Sorted keys, no whitespace, UTF-8: the one serialization that is hashed/signed."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
 
     def diff_files(self, other: Manifest) -> ManifestDiff:
         """Files of ``other`` (e.g. what is on disk now) against this (what was signed)."""

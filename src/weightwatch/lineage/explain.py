@@ -13,27 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict
-
 from weightwatch.lineage.index import FingerprintIndex, Match
 from weightwatch.lineage.relation import Comparison, Nulls, compare
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 
-
-class Parent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Parent(Record):
     name: str
     relation: str
     score: float
     p_value: float  # adjusted for the number of models searched
 
 
-class Lineage(BaseModel):
+class Lineage(Report):
     """The detected origin of one model, against an index; stable JSON form."""
 
-    model_config = ConfigDict(frozen=True)
-    schema_version: str = SCHEMA_VERSION
     verdict: str  # "derived" | "unrelated"
     relation: str  # finetune / quantized / merge / identical / unrelated
     parents: list[Parent]

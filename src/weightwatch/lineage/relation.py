@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
 
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint.model import KINDS, Fingerprint
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 MIN_SHARED = 32
 IDENTICAL = 0.99999
 QUANTIZED = 0.9  # int4 copies score >= 0.94, a quantized fine-tune ~0.82 (benchmarks)
@@ -111,18 +110,15 @@ class Nulls:
         return cls.from_json(json.loads(text))
 
 
-class LayerMatch(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class LayerMatch(Record):
     parent_layer: int
     child_layer: int
     r: float
 
 
-class Comparison(BaseModel):
+class Comparison(Report):
     """How ``child`` relates to ``parent``; the JSON form is stable (``schema_version``)."""
 
-    model_config = ConfigDict(frozen=True)
-    schema_version: str = SCHEMA_VERSION
     parent: str
     child: str
     score: float

@@ -3,7 +3,9 @@
 Pure over values: the artifact (already opened), a scan report, a lineage result,
 parent records from a registry, an audit summary. The only reads are the small licence
 and notice files of the artifact itself, which licence checks need. Reports are
-accepted as their typed models or as their JSON form, since a registry keeps JSON.
+accepted as their typed models or as their JSON form, since a registry keeps JSON; a
+registry's version comes as one ``PolicyContext`` (``context_facts``). Declared base
+models follow ``context.declared_bases``, the rule the registry's lineage edges use too.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from weightwatch.artifacts import Artifact
-from weightwatch.errors import ArtifactError, UsageError
+from weightwatch.errors import ArtifactError
 from weightwatch.policy import compute as comp
 from weightwatch.policy.card import DEFAULT_CHECKLIST, CardCheck, check_card
+from weightwatch.policy.context import ParentRecord, PolicyContext, declared_bases, parse_access
 from weightwatch.policy.facts import (
-    ACCESS_ORDER,
     SEVERITIES,
     Access,
     AuditFacts,
@@ -41,31 +43,6 @@ from weightwatch.policy.licences.obligations import ParentLicence, assess
 MAX_FINDINGS = 25
 MAX_TEXT = 1024 * 1024
 _LICENCE_FILE = re.compile(r"^(licen[cs]e|notice|copying|use_policy|terms)|licen[cs]e", re.I)
-
-
-class ParentRecord(BaseModel):
-    """What a registry knows about a parent: its standing, licence and compute.
-
-    ``kind`` says how the link was made (``declared`` by the card or ``detected`` from
-    the weights); ``inherited_licences`` are licences the parent itself inherited, so
-    obligations travel down a whole lineage; ``files`` lets Apache §4(d) see whether
-    the parent shipped a NOTICE.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    name: str
-    status: str = "published"
-    access: str | None = None
-    license: str | None = None
-    license_name: str | None = None
-    inherited_licences: tuple[str, ...] = ()
-    training_compute_flop: float | None = None
-    files: tuple[str, ...] | None = None
-    kind: str | None = None
-    relation: str | None = None
-    score: float | None = None
-    p_value: float | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -161,7 +138,8 @@ def lineage_facts(
     parents: Sequence[ParentRecord],
     is_adapter: bool = False,
 ) -> LineageFacts:
-    """Merge detected parents, registry records and the card's declared base models."""
+    """Merge detected parents, registry records and the declared base models
+    (``declared_bases``: the card's, else an adapter's own base)."""
     doc = _as_dict(lineage)
     declared_keys = {_base(d) for d in declared}
     records = {_base(p.name): p for p in parents}
@@ -311,21 +289,15 @@ def build_facts(
     """Facts for one artifact. Leave out what you do not have: no scan report means
     ``facts.scan`` is None (a policy can require one), no lineage means no detected
     parents (declared ones still count)."""
-    if access not in ACCESS_ORDER:
-        raise UsageError(f"access must be one of {', '.join(ACCESS_ORDER)}, not {access!r}")
+    access = parse_access(access)
     config = config or FactsConfig()
     records = [
         p if isinstance(p, ParentRecord) else ParentRecord.model_validate(p) for p in parents
     ]
     card = artifact.card
     front = card.front_matter if card else {}
-    declared = list(card.base_model) if card else []
-    if (
-        artifact.adapter
-        and artifact.adapter.base_model
-        and artifact.adapter.base_model not in declared
-    ):
-        declared.append(artifact.adapter.base_model)
+    bases = declared_bases(artifact)
+    declared = list(bases.names)
     is_adapter = artifact.adapter is not None
     lin = lineage_facts(declared=declared, lineage=lineage, parents=records, is_adapter=is_adapter)
     model_name = _name(artifact, name)
@@ -397,7 +369,7 @@ def build_facts(
             declared_license=card.license if card else None,
             license_name=card.license_name if card else None,
             declared_base_models=declared,
-            declared_relation=card.base_model_relation if card else None,
+            declared_relation=bases.relation,
             is_adapter=is_adapter,
             files=len(artifact.files),
             problems=list(artifact.problems),
@@ -420,6 +392,23 @@ def build_facts(
         )
         if audit_doc
         else None,
+    )
+
+
+def context_facts(
+    artifact: Artifact, context: PolicyContext, *, config: FactsConfig | None = None
+) -> Facts:
+    """Facts for a registry's version: its opened work folder, described by the
+    registry's :class:`PolicyContext` (its reports, parents and requested access)."""
+    return build_facts(
+        artifact,
+        name=context.name,
+        access=context.access,
+        scan=context.scan,
+        lineage=context.lineage,
+        parents=context.parents,
+        audit=context.audit,
+        config=config,
     )
 
 
@@ -448,6 +437,7 @@ __all__ = [
     "FactsConfig",
     "ParentRecord",
     "build_facts",
+    "context_facts",
     "default_catalogue",
     "facts_for",
     "lineage_facts",

@@ -15,7 +15,6 @@ be waived; blocks, gates and warnings always apply.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from weightwatch.errors import PolicyError
 from weightwatch.policy.build import FactsConfig
@@ -39,8 +38,8 @@ from weightwatch.policy.rules import (
     parse_condition,
     render,
 )
+from weightwatch.reports import Record, Report
 
-SCHEMA_VERSION = "1"
 Action = Literal["publish", "gate", "quarantine", "block"]
 ACTIONS: tuple[Action, ...] = ("publish", "gate", "quarantine", "block")
 _RULE_KEYS = {"id", "description", "for_each", "when", "action", "access", "reason"}
@@ -72,20 +71,15 @@ class Policy:
     description: str = ""
 
 
-class Reason(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Reason(Record):
     rule_id: str
     action: Action
     message: str
 
 
-class Decision(BaseModel):
+class Decision(Report):
     """The outcome for one model: stable JSON, one canonical serialization."""
 
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
     action: Action
     access: Access
     reasons: list[Reason]
@@ -110,9 +104,8 @@ class Decision(BaseModel):
         return doc
 
     def canonical(self) -> bytes:
-        return json.dumps(
-            self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        """``canonical_json``: what a logged decision is hashed and re-checked by."""
+        return self.canonical_json()
 
 
 def strictest(a: Action, b: Action) -> Action:

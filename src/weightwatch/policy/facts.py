@@ -10,26 +10,19 @@ policy language: rename one only with a schema_version bump.
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
 
 from weightwatch.policy.card import CardFacts
 from weightwatch.policy.compute import ComputeEstimate
 from weightwatch.policy.licences.obligations import LicenceFacts
+from weightwatch.reports import SCHEMA_VERSION, Record, Report
 
-SCHEMA_VERSION = "1"
 Access = Literal["public", "gated", "restricted"]
 ACCESS_ORDER: tuple[Access, ...] = ("public", "gated", "restricted")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class SubjectFacts(_Frozen):
+class SubjectFacts(Record):
     name: str | None  # registry name, card ``model_name`` or heading, or folder name
     family: str | None
     access: Access  # the tier the publisher asked for
@@ -42,14 +35,14 @@ class SubjectFacts(_Frozen):
     problems: list[str]  # metadata the artifact layer could not parse
 
 
-class FindingFact(_Frozen):
+class FindingFact(Record):
     rule_id: str
     severity: str
     file: str
     title: str
 
 
-class ScanFacts(_Frozen):
+class ScanFacts(Record):
     verdict: str  # clean | suspicious | malicious | error
     max_severity: str | None
     counts: dict[str, int]  # every severity, zero included
@@ -59,7 +52,7 @@ class ScanFacts(_Frozen):
     unreadable: list[str]  # files the scanner could not fully read
 
 
-class ParentFacts(_Frozen):
+class ParentFacts(Record):
     name: str
     relation: str | None
     score: float | None
@@ -71,7 +64,7 @@ class ParentFacts(_Frozen):
     access: str | None
 
 
-class LineageFacts(_Frozen):
+class LineageFacts(Record):
     checked: bool  # a lineage search ran (otherwise detected parents are unknown)
     is_derivative: bool
     relation: str | None
@@ -81,15 +74,14 @@ class LineageFacts(_Frozen):
     disagreements: list[str]
 
 
-class AuditFacts(_Frozen):
+class AuditFacts(Record):
     verdict: str  # stripped | equivalent | improved | over_refusing | inconclusive
     base: str | None
     p_stripped: float | None
     over_refusal_verdict: str | None
 
 
-class Facts(_Frozen):
-    schema_version: str = SCHEMA_VERSION
+class Facts(Report):
     subject: SubjectFacts
     scan: ScanFacts | None
     lineage: LineageFacts
@@ -98,14 +90,9 @@ class Facts(_Frozen):
     card: CardFacts
     audit: AuditFacts | None
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
     def canonical(self) -> bytes:
-        """The one serialization the digest covers: sorted keys, no whitespace, UTF-8."""
-        return json.dumps(
-            self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        """The one serialization the digest covers (``canonical_json``)."""
+        return self.canonical_json()
 
     def digest(self) -> str:
         return "sha256:" + hashlib.sha256(self.canonical()).hexdigest()

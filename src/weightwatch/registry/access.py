@@ -23,14 +23,16 @@ import io
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, select, update
 
 from weightwatch.errors import AccessDenied, UsageError
-from weightwatch.registry import schema
+from weightwatch.registry import queries, schema
 from weightwatch.registry.accounts import ROLES, get_user, record
 from weightwatch.registry.gates import Gate, check_answers, eu_refusal, gate_from_card
+from weightwatch.registry.states import STAFF, GrantState, Role, Status
 from weightwatch.registry.store import Store, now, parse_name
 
 TOKEN_PREFIX = "ww_"  # noqa: S105  (a prefix that makes leaked tokens greppable)
@@ -47,7 +49,7 @@ class Principal:
 
     @property
     def staff(self) -> bool:
-        return self.role in ("admin", "reviewer")
+        return self.role in STAFF
 
     def owns(self, namespace: str, owner_org: str | None) -> bool:
         return namespace == self.user or (owner_org is not None and owner_org in self.orgs)
@@ -133,14 +135,10 @@ class ModelAccess:
 def _model_id(store: Store, name: str) -> int:
     ns, model = parse_name(name)
     with store.engine.connect() as conn:
-        row = conn.execute(
-            select(schema.models.c.id).where(
-                and_(schema.models.c.namespace == ns, schema.models.c.name == model)
-            )
-        ).first()
-    if row is None:
+        mid = queries.model_id(conn, ns, model)
+    if mid is None:
         raise UsageError(f"no model {name!r}")
-    return int(row[0])
+    return mid
 
 
 def model_access(store: Store, model_id: int) -> ModelAccess:
@@ -171,8 +169,11 @@ def set_model_access(
     *,
     gate_mode: str | None = None,
     allowed_orgs: list[str] | None = None,
+    actor: str = "cli",
+    client: str | None = None,
 ) -> ModelAccess:
-    """Set the gate's approval mode and/or a restricted model's organisations."""
+    """Set the gate's approval mode and/or a restricted model's organisations; the change
+    is recorded in the action log (``model.access``) whoever calls."""
     if gate_mode is not None and gate_mode not in GATE_MODES:
         raise UsageError(f"gate mode must be auto or manual, not {gate_mode!r}")
     mid = _model_id(store, name)
@@ -190,40 +191,132 @@ def set_model_access(
             conn.execute(insert(schema.model_access).values(model_id=mid, **values))
         else:
             conn.execute(update(schema.model_access).where(key).values(**values))
-    return model_access(store, mid)
+    ma = model_access(store, mid)
+    record(
+        store,
+        actor,
+        "model.access",
+        ma.name,
+        client=client,
+        gate_mode=ma.gate_mode,
+        allowed_orgs=list(ma.allowed_orgs),
+    )
+    return ma
 
 
-def may_read(store: Store, who: Principal | None, model_id: int, status: str) -> str | None:
-    """None if ``who`` may read a version with ``status``; else why not, as the Hub's error
-    code (``GatedRepo``, ``RepoNotFound``, ``Disabled``)."""
-    if status == "published":
+class Sight(StrEnum):
+    """How much of a version's record a caller may see."""
+
+    HIDDEN = "hidden"  # it does not exist for them (answered like an unknown model)
+    RECORD = "record"  # status, decisions, attestation; not its files or reports
+    CONTENTS = "contents"  # the record, its file list and its reports
+
+
+class Refusal(StrEnum):
+    """Why a download is refused, named as the Hub's ``X-Error-Code`` names it."""
+
+    GATED = "GatedRepo"
+    NOT_FOUND = "RepoNotFound"
+    DISABLED = "Disabled"
+
+
+_WITHDRAWN = frozenset({Status.TAKEN_DOWN, Status.BLOCKED, Status.FAILED})
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The one decision about who sees what of a version; the API, the Hub routes and
+    the web UI only map it (to 404/403, to Hub error codes, to what a page shows)."""
+
+    sight: Sight
+    refusal: Refusal | None  # None: the caller may download its files
+    withdrawn: bool  # taken down, blocked or failed: files are withheld from pages
+
+    @property
+    def exists(self) -> bool:
+        return self.sight is not Sight.HIDDEN
+
+    @property
+    def contents(self) -> bool:
+        return self.sight is Sight.CONTENTS
+
+    @property
+    def listed(self) -> bool:
+        """Whether Hub clients may list its files (gated repositories are listed)."""
+        return self.refusal in (None, Refusal.GATED)
+
+    @property
+    def page(self) -> str:
+        """What the web UI shows: ``hidden`` (404), ``down`` (the record, files withheld),
+        ``full``, ``gated`` (page and form, no downloads) or ``audit`` (an overseer's
+        view: file names, downloads by tier)."""
+        if self.sight is Sight.HIDDEN:
+            return "hidden"
+        if self.withdrawn:
+            return "down"
+        if self.refusal is None:
+            return "full"
+        return "gated" if self.refusal is Refusal.GATED else "audit"
+
+
+class Tiered(Protocol):
+    """What visibility needs of a version: its model and its status."""
+
+    @property
+    def model_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+
+
+def visibility(store: Store, who: Principal | None, version: Tiered) -> Visibility:
+    """Who sees what of a version. Downloads follow the tiers (module docstring). The
+    record: a takedown is public (the record shows it happened, files withheld), blocked
+    and failed versions are for staff and auditors only, and auditors read every record
+    (they download by tier, like users)."""
+    status = version.status
+    refusal = _refusal(store, who, version.model_id, status)
+    overseer = who is not None and (who.staff or who.role == Role.AUDITOR)
+    if status == Status.TAKEN_DOWN:
+        sight = Sight.CONTENTS if overseer else Sight.RECORD
+    elif status in (Status.BLOCKED, Status.FAILED, Status.PENDING):
+        sight = Sight.CONTENTS if overseer else Sight.HIDDEN
+    elif who is not None and who.role == Role.AUDITOR:
+        sight = Sight.CONTENTS
+    else:
+        sight = Sight.HIDDEN if refusal is Refusal.NOT_FOUND else Sight.CONTENTS
+    return Visibility(sight, refusal, status in _WITHDRAWN)
+
+
+def _refusal(store: Store, who: Principal | None, model_id: int, status: str) -> Refusal | None:
+    if status == Status.PUBLISHED:
         return None
-    if status in ("taken_down", "blocked", "failed", "pending"):
-        return "Disabled"
+    if status in (Status.TAKEN_DOWN, Status.BLOCKED, Status.FAILED, Status.PENDING):
+        return Refusal.DISABLED
     if who is not None and who.staff:
         return None
-    if status == "quarantined":
-        return "RepoNotFound"
+    if status == Status.QUARANTINED:
+        return Refusal.NOT_FOUND
     ma = model_access(store, model_id)
     if who is not None and who.owns(ma.name.split("/")[0], ma.owner_org):
         return None
-    if status == "restricted":
+    if status == Status.RESTRICTED:
         if who is not None and set(who.orgs) & set(ma.allowed_orgs):
             return None
-        return "RepoNotFound"
+        return Refusal.NOT_FOUND
     if who is None:
-        return "GatedRepo"
-    return None if grant_state(store, model_id, who.user) == "accepted" else "GatedRepo"
+        return Refusal.GATED
+    accepted = grant_state(store, model_id, who.user) == GrantState.ACCEPTED
+    return None if accepted else Refusal.GATED
 
 
 def may_manage(store: Store, who: Principal | None, model_id: int) -> bool:
     """Whether ``who`` may decide access requests and settings for a model."""
     if who is None:
         return False
-    if who.role == "admin" or who.role == "reviewer":
+    if who.staff:
         return True
     ma = model_access(store, model_id)
-    return who.role == "publisher" and who.owns(ma.name.split("/")[0], ma.owner_org)
+    return who.role == Role.PUBLISHER and who.owns(ma.name.split("/")[0], ma.owner_org)
 
 
 # -- access requests ------------------------------------------------------------------------
@@ -253,19 +346,9 @@ def gate_for(store: Store, model_id: int) -> Gate:
     from weightwatch.artifacts.hfrepo import parse_card
 
     with store.engine.connect() as conn:
-        sha = conn.execute(
-            select(schema.files.c.sha256)
-            .join(schema.versions, schema.versions.c.id == schema.files.c.version_id)
-            .where(
-                and_(
-                    schema.versions.c.model_id == model_id,
-                    schema.versions.c.state == "complete",
-                    schema.files.c.path == "README.md",
-                )
-            )
-            .order_by(schema.versions.c.number.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        newest = queries.latest_complete_of(conn, model_id)
+        card = [f for f in queries.files(conn, newest) if f.path == "README.md"] if newest else []
+    sha = card[0].sha256 if card else None
     if sha is None or not store.blobs.exists(sha):
         return Gate()
     with open(store.blobs.path(sha), "rb") as f:

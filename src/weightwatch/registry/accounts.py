@@ -17,13 +17,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from weightwatch.errors import AccessDenied, TooManyAttempts, UsageError
 from weightwatch.registry import schema
+from weightwatch.registry.states import Role, values
 from weightwatch.registry.store import Store, now
 
-ROLES = ("admin", "reviewer", "publisher", "auditor", "user")
+ROLES = values(Role)
 SESSION_HOURS = 12
 MAX_FAILURES = 10
 FAILURE_WINDOW = dt.timedelta(minutes=15)
@@ -267,20 +268,24 @@ def record(
     target: str | None = None,
     *,
     client: str | None = None,
+    conn: Connection | None = None,
     **detail: Any,
 ) -> None:
-    """Append an event; callers never pass secrets (tokens, passwords) in ``detail``."""
-    with store.write.begin() as conn:
-        conn.execute(
-            insert(schema.events).values(
-                actor=actor,
-                action=action,
-                target=target,
-                detail=json.dumps(detail, sort_keys=True, default=str),
-                client=client,
-                created_at=now(),
-            )
-        )
+    """Append an event; callers never pass secrets (tokens, passwords) in ``detail``.
+    With ``conn``, the event commits (or not) with the change it records."""
+    row = insert(schema.events).values(
+        actor=actor,
+        action=action,
+        target=target,
+        detail=json.dumps(detail, sort_keys=True, default=str),
+        client=client,
+        created_at=now(),
+    )
+    if conn is not None:
+        conn.execute(row)
+        return
+    with store.write.begin() as own:
+        own.execute(row)
 
 
 def events(store: Store, *, limit: int = 200, before: int | None = None) -> list[Event]:

@@ -12,14 +12,19 @@ reason that disappears and comes back, or any new quarantine reason, quarantines
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from weightwatch.policy import ParentRecord, PolicyContext, StoredDecision, Waiver
+from weightwatch.policy.context import parse_access
 from weightwatch.registry import schema
-from weightwatch.registry.pipeline import report, version_label, work_dir
-from weightwatch.registry.store import Store
+from weightwatch.registry.policy_bridge import evaluate_version, reason_lines, status_of
+from weightwatch.registry.queries import files, latest_decision_index, report, version_label
+from weightwatch.registry.states import Moderation
+from weightwatch.registry.store import Store, work_dir
 
 
 @dataclass(frozen=True)
@@ -31,34 +36,40 @@ class RegistryDecision:
     decision: dict[str, Any] = field(default_factory=dict)
 
 
-def parents_of(conn: Connection, version_id: int) -> list[dict[str, Any]]:
+def _stored(conn: Connection, version_id: int, kind: str) -> Mapping[str, Any] | None:
+    """A stored report's JSON object, or ``None`` when the version has none."""
+    body = report(conn, version_id, kind)
+    return body if isinstance(body, dict) else None
+
+
+def _detected(lineage_report: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The detected lineage inside the lineage step's report (``None``: no search ran)."""
+    detected = (lineage_report or {}).get("detected")
+    return detected if isinstance(detected, dict) else None
+
+
+def parents_of(conn: Connection, version_id: int) -> tuple[ParentRecord, ...]:
+    """Every parent edge of the version, declared or detected, with the parent's
+    current standing, its stored facts and its file list."""
     rows = conn.execute(
         select(schema.edges, schema.versions.c.status, schema.versions.c.access)
         .join(schema.versions, schema.versions.c.id == schema.edges.c.parent_id)
         .where(schema.edges.c.child_id == version_id)
     ).all()
-    out = []
-    for r in rows:
-        facts = report(conn, int(r.parent_id), "facts")
-        if isinstance(facts, dict):
-            files = conn.execute(
-                select(schema.files.c.path).where(schema.files.c.version_id == r.parent_id)
-            ).all()
-            facts = {**facts, "_files": [f[0] for f in files]}
-        out.append(
-            {
-                "id": int(r.parent_id),
-                "name": version_label(conn, int(r.parent_id)),
-                "kind": r.kind,
-                "relation": r.relation,
-                "score": r.score,
-                "p_value": r.p_value,
-                "status": r.status,
-                "access": r.access,
-                "facts": facts,
-            }
+    return tuple(
+        ParentRecord.from_stored(
+            name=version_label(conn, int(r.parent_id)),
+            status=r.status,
+            access=r.access,
+            kind=r.kind,
+            relation=r.relation,
+            score=r.score,
+            p_value=r.p_value,
+            facts=_stored(conn, int(r.parent_id), "facts"),
+            files=[f.path for f in files(conn, int(r.parent_id))],
         )
-    return out
+        for r in rows
+    )
 
 
 @dataclass(frozen=True)
@@ -76,53 +87,43 @@ def latest_release(conn: Connection, version_id: int) -> Release | None:
     t = schema.takedowns.c
     row = conn.execute(
         select(t.actor, t.reason, t.log_index, t.created_at)
-        .where(and_(t.version_id == version_id, t.action == "release"))
+        .where(and_(t.version_id == version_id, t.action == Moderation.RELEASE))
         .order_by(t.id.desc())
         .limit(1)
     ).first()
     return Release(row.actor, row.reason, int(row.log_index), row.created_at) if row else None
 
 
-def waivers(conn: Connection, version_id: int) -> tuple[list[tuple[str, str]], Release | None]:
+def waivers(conn: Connection, version_id: int) -> tuple[tuple[Waiver, ...], Release | None]:
     """The quarantine reasons (rule id, message) the next decision waives, and the latest
     release. Right after a release, that is every quarantine reason of the released
     decision; afterwards, only what the previous decision still waived."""
     release = latest_release(conn, version_id)
-    stored = report(conn, version_id, "decision")
-    if release is None or not isinstance(stored, dict):
-        return [], release
-    waive = [(str(r["rule_id"]), str(r["message"])) for r in stored.get("waived", [])]
-    latest = conn.execute(
-        select(schema.decisions.c.log_index)
-        .where(schema.decisions.c.version_id == version_id)
-        .order_by(schema.decisions.c.id.desc())
-        .limit(1)
-    ).scalar()
-    if latest is not None and int(latest) == release.log_index:  # not yet applied
-        waive += [
-            (str(r["rule_id"]), str(r["message"]))
-            for r in stored.get("reasons", [])
-            if r.get("action") == "quarantine"
-        ]
-    return waive, release
+    stored = _stored(conn, version_id, "decision")
+    if release is None or stored is None:
+        return (), release
+    previous = StoredDecision.from_json(stored)
+    latest = latest_decision_index(conn, version_id)
+    if latest == release.log_index:  # not yet applied
+        return previous.waived + previous.quarantined, release
+    return previous.waived, release
 
 
 def decide(store: Store, version_id: int) -> RegistryDecision:
-    from weightwatch.registry.policy_bridge import evaluate_version, reason_lines, status_of
-
     with store.engine.connect() as conn:
         access = conn.execute(
             select(schema.versions.c.access).where(schema.versions.c.id == version_id)
         ).scalar_one()
-        context = {
-            "label": version_label(conn, version_id),
-            "access": str(access),
-            "scan": report(conn, version_id, "scan"),
-            "lineage": report(conn, version_id, "lineage"),
-            "audit": report(conn, version_id, "audit"),
-            "parents": parents_of(conn, version_id),
-        }
-        context["waive"], release = waivers(conn, version_id)
+        waive, release = waivers(conn, version_id)
+        context = PolicyContext(
+            label=version_label(conn, version_id),
+            access=parse_access(str(access)),
+            scan=_stored(conn, version_id, "scan"),
+            lineage=_detected(_stored(conn, version_id, "lineage")),
+            audit=_stored(conn, version_id, "audit"),
+            parents=parents_of(conn, version_id),
+            waive=waive,
+        )
     facts, decision = evaluate_version(store.root, work_dir(store, version_id), context)
     by = (release.actor, release.reason) if release else None
     return RegistryDecision(

@@ -29,8 +29,11 @@ from weightwatch.identity import compute_manifest
 from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
 from weightwatch.lineage import explain
 from weightwatch.lineage.relation import disagreements_for
-from weightwatch.registry import schema
-from weightwatch.registry.store import Store, now
+from weightwatch.policy import declared_bases
+from weightwatch.registry import queries, schema
+from weightwatch.registry.decide import decide
+from weightwatch.registry.queries import put_report, version_label
+from weightwatch.registry.store import Store, fp_path, now, work_dir
 from weightwatch.scan import scan_paths
 
 STEPS = ("ingest", "scan", "identity", "fingerprint", "lineage", "decide", "done")
@@ -50,46 +53,6 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def work_dir(store: Store, version_id: int) -> Path:
-    return store.root / "work" / str(version_id)
-
-
-def fp_path(store: Store, version_id: int) -> Path:
-    return store.root / "fingerprints" / f"{version_id}.wwfp"
-
-
-def _version(conn: Connection, version_id: int) -> Any:
-    row = conn.execute(select(schema.versions).where(schema.versions.c.id == version_id)).first()
-    if row is None:
-        raise RegistryError(f"no version {version_id}")
-    return row
-
-
-def _put_report(conn: Connection, version_id: int, kind: str, body: Any) -> None:
-    conn.execute(
-        delete(schema.reports).where(
-            and_(schema.reports.c.version_id == version_id, schema.reports.c.kind == kind)
-        )
-    )
-    conn.execute(
-        schema.reports.insert().values(
-            version_id=version_id,
-            kind=kind,
-            body=json.dumps(body, sort_keys=True),
-            created_at=now(),
-        )
-    )
-
-
-def report(conn: Connection, version_id: int, kind: str) -> Any:
-    row = conn.execute(
-        select(schema.reports.c.body).where(
-            and_(schema.reports.c.version_id == version_id, schema.reports.c.kind == kind)
-        )
-    ).first()
-    return json.loads(row[0]) if row else None
-
-
 # -- steps: each returns a function that persists its results in a transaction -------
 
 Persist = Callable[[Connection], None]
@@ -97,7 +60,7 @@ Persist = Callable[[Connection], None]
 
 def step_ingest(store: Store, version_id: int) -> Persist:
     with store.engine.connect() as conn:
-        source = Path(_version(conn, version_id).source)
+        source = Path(queries.version_source(conn, version_id))
     if not source.exists():
         raise ArtifactError(source, "no such file or directory (moved before ingest finished?)")
     entries: list[tuple[str, int, str]] = []
@@ -125,7 +88,7 @@ def step_ingest(store: Store, version_id: int) -> Persist:
 def step_scan(store: Store, version_id: int) -> Persist:
     rep = scan_paths([work_dir(store, version_id)])
     body = rep.to_json()
-    return lambda conn: _put_report(conn, version_id, "scan", body)
+    return lambda conn: put_report(conn, version_id, "scan", body)
 
 
 def step_identity(store: Store, version_id: int) -> Persist:
@@ -161,59 +124,19 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
             "layers": fp.n_layers,
             "info": fp.info,
         }
-    return lambda conn: _put_report(conn, version_id, "fingerprint", body)
-
-
-def _complete_ids(conn: Connection) -> set[int]:
-    rows = conn.execute(select(schema.versions.c.id).where(schema.versions.c.state == "complete"))
-    return {int(r[0]) for r in rows}
-
-
-def _resolve(conn: Connection, name: str) -> int | None:
-    """Latest complete version of a registered ``namespace/name`` (card base_model ids)."""
-    if "/" not in name:
-        return None
-    ns, _, model = name.partition("/")
-    row = conn.execute(
-        select(schema.versions.c.id)
-        .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
-        .where(
-            and_(
-                schema.models.c.namespace == ns,
-                schema.models.c.name == model,
-                schema.versions.c.state == "complete",
-            )
-        )
-        .order_by(schema.versions.c.number.desc())
-    ).first()
-    return int(row[0]) if row else None
-
-
-def version_label(conn: Connection, version_id: int) -> str:
-    row = conn.execute(
-        select(schema.models.c.namespace, schema.models.c.name, schema.versions.c.number)
-        .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
-        .where(schema.versions.c.id == version_id)
-    ).first()
-    if row is None:
-        raise RegistryError(f"no version {version_id}")
-    return f"{row[0]}/{row[1]}@{row[2]}"
+    return lambda conn: put_report(conn, version_id, "fingerprint", body)
 
 
 def step_lineage(store: Store, version_id: int) -> Persist:
     work = work_dir(store, version_id)
-    art = open_artifact(work)
-    declared = list(art.card.base_model) if art.card else []
-    declared_relation = art.card.base_model_relation if art.card else None
-    if art.adapter is not None and art.adapter.base_model and not declared:
-        declared = [art.adapter.base_model]
-        declared_relation = "adapter"
+    bases = declared_bases(open_artifact(work))
+    declared, declared_relation = list(bases.names), bases.relation
     fp_file = fp_path(store, version_id)
     detected: list[dict[str, Any]] = []
     lineage_doc: dict[str, Any] | None = None
     with store.engine.connect() as conn:
-        complete = _complete_ids(conn)
-        declared_ids = {d: _resolve(conn, d) for d in declared}
+        complete = queries.complete_ids(conn)
+        declared_ids = {d: queries.resolve_declared(conn, d) for d in declared}
         if fp_file.is_file():
             fp = Fingerprint.load(fp_file)
             matches = [
@@ -286,20 +209,18 @@ def step_lineage(store: Store, version_id: int) -> Persist:
         ]
         if rows:
             conn.execute(schema.edges.insert(), rows)
-        _put_report(conn, version_id, "lineage", body)
+        put_report(conn, version_id, "lineage", body)
 
     return persist
 
 
 def step_decide(store: Store, version_id: int, *, cause: str = "registration") -> Persist:
-    from weightwatch.registry.decide import decide
-
     decision = decide(store, version_id)
 
     def persist(conn: Connection) -> None:
-        v = _version(conn, version_id)
-        label = version_label(conn, version_id)
-        manifest = Manifest.model_validate_json(v.manifest)
+        v = queries.version_row(conn, version_id)
+        label = v.label
+        manifest = Manifest.model_validate_json(v.manifest or "")
         status = decision.status
         body = {
             "model": label,
@@ -313,8 +234,8 @@ def step_decide(store: Store, version_id: int, *, cause: str = "registration") -
         kind = "registration" if v.state != "complete" else "decision"
         leaf = entry_leaf(kind, body, time=now())
         (log_index,) = store.log.append_many([(kind, leaf)], conn=conn)
-        _put_report(conn, version_id, "facts", decision.facts)
-        _put_report(conn, version_id, "decision", decision.decision)
+        put_report(conn, version_id, "facts", decision.facts)
+        put_report(conn, version_id, "decision", decision.decision)
         conn.execute(
             schema.decisions.insert().values(
                 version_id=version_id,

@@ -1,20 +1,28 @@
 """Turn a version's registry context into facts, and facts into a policy decision.
 
-Parents are described to the policy by what the registry holds about them: their
-current status and access, and — from their own stored facts — their licence, the
-licences they inherited and their training compute, so obligations and compute
-thresholds follow a lineage across generations. The registry's policy is
+The registry describes a version as a :class:`~weightwatch.policy.PolicyContext`
+(``decide.py`` builds it). Parents are described to the policy by what the registry
+holds about them: their current status and access, and — from their own stored facts —
+their licence, the licences they inherited and their training compute, so obligations
+and compute thresholds follow a lineage across generations. The registry's policy is
 ``<registry>/policy.yaml`` when present, else the shipped default. Quarantine reasons a
-reviewer released arrive as ``context["waive"]`` and are shown, marked, in the reasons.
+reviewer released arrive as ``context.waive`` and are shown, marked, in the reasons.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from weightwatch.artifacts import open_artifact
-from weightwatch.policy import Decision, Facts, Policy, build_facts, evaluate, load_policy
+from weightwatch.policy import (
+    Decision,
+    Facts,
+    Policy,
+    PolicyContext,
+    context_facts,
+    evaluate,
+    load_policy,
+)
 
 POLICY_FILE = "policy.yaml"
 
@@ -31,37 +39,11 @@ def registry_policy(root: Path) -> Policy:
     return _POLICIES[stamp]
 
 
-def parent_record(parent: dict[str, Any], parent_facts: dict[str, Any] | None) -> dict[str, Any]:
-    """A ``ParentRecord`` mapping from an edge and the parent's stored facts."""
-    record = {
-        k: parent[k] for k in ("name", "status", "access", "kind", "relation", "score", "p_value")
-    }
-    if parent_facts:
-        subject = parent_facts.get("subject", {})
-        licence = parent_facts.get("licence", {})
-        compute = parent_facts.get("compute", {})
-        record["license"] = subject.get("declared_license")
-        record["license_name"] = subject.get("license_name")
-        record["inherited_licences"] = tuple(
-            str(s["licence"]) for s in licence.get("applicable", []) if s.get("licence")
-        )
-        record["training_compute_flop"] = compute.get("own_flop")
-        record["files"] = tuple(parent_facts.get("_files", ())) or None
-    return record
-
-
-def evaluate_version(root: Path, work: Path, context: dict[str, Any]) -> tuple[Facts, Decision]:
-    lineage = context.get("lineage") or {}
-    facts = build_facts(
-        open_artifact(work),
-        name=context["label"].rsplit("@", 1)[0],
-        access=context["access"],
-        scan=context.get("scan"),
-        lineage=lineage.get("detected"),
-        parents=[parent_record(p, p.get("facts")) for p in context.get("parents", [])],
-        audit=context.get("audit"),
-    )
-    return facts, evaluate(facts, registry_policy(root), waive=context.get("waive", ()))
+def evaluate_version(root: Path, work: Path, context: PolicyContext) -> tuple[Facts, Decision]:
+    """Facts for the version in ``work`` as ``context`` describes it, judged by the
+    registry's policy with the context's waived quarantine reasons."""
+    facts = context_facts(open_artifact(work), context)
+    return facts, evaluate(facts, registry_policy(root), waive=context.waive)
 
 
 def status_of(decision: Decision) -> str:

@@ -1,8 +1,10 @@
 """The registry's public API: register, look up, trace lineage, take down, reinstate,
-release from quarantine.
+release from quarantine — and every read the server needs, so no code outside this
+package touches the tables.
 
-All writes go through the pipeline (registrations) or one transaction each (takedowns),
-and every decision lands in the transparency log. Reports are pydantic models with a
+All writes go through the pipeline (registrations) or one transaction each (takedowns,
+releases), and every decision and moderation action lands in the transparency log and,
+inside the same transaction, in the action log. Reports are pydantic models with a
 stable JSON form.
 """
 
@@ -13,26 +15,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, and_, func, select, update
 
-from weightwatch.attest.checkpoint import entry_leaf
+from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, RegistryError, UsageError
-from weightwatch.registry import schema
-from weightwatch.registry.pipeline import report, step_decide, unfinished, version_label
+from weightwatch.registry import queries, schema
+from weightwatch.registry.access import Principal, Visibility, visibility
+from weightwatch.registry.accounts import record
+from weightwatch.registry.pipeline import step_decide, unfinished
+from weightwatch.registry.queries import FileRow, VersionRow
 from weightwatch.registry.runners import Runner, make_runner
-from weightwatch.registry.store import Store, now, open_store, parse_name, parse_ref
+from weightwatch.registry.states import Access, Moderation, Status, values
+from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
+from weightwatch.reports import Record, Report
 from weightwatch.watermark.deployments import WatermarkDeployment
 
-ACCESS = ("public", "gated", "restricted")
-SCHEMA_VERSION = "1"
+ACCESS = values(Access)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class DecisionView(_Model):
+class DecisionView(Record):
     action: str
     status: str
     reasons: list[str]
@@ -41,7 +42,17 @@ class DecisionView(_Model):
     created_at: str
 
 
-class EdgeView(_Model):
+class ModerationView(Record):
+    """A takedown, reinstatement or release: who did it, why, when, its log entry."""
+
+    action: str
+    actor: str
+    reason: str
+    log_index: int
+    created_at: str
+
+
+class EdgeView(Record):
     model: str
     kind: str  # declared | detected
     relation: str
@@ -49,8 +60,9 @@ class EdgeView(_Model):
     p_value: float | None
 
 
-class VersionView(_Model):
-    schema_version: str = SCHEMA_VERSION
+class VersionView(Report):
+    """A version as ``status --json`` and the API show it: its current state first."""
+
     model: str  # namespace/name@number
     state: str
     status: str
@@ -61,18 +73,29 @@ class VersionView(_Model):
     scan_verdict: str | None
     decision: DecisionView | None
     history: list[DecisionView]
+    moderation: list[ModerationView]  # takedowns, reinstatements, releases, oldest first
     parents: list[EdgeView]
     children: list[EdgeView]
     watermarks: list[str]  # "deployment (scheme): key id" of watermarked deployments
     error: str | None
 
 
-class TreeNode(_Model):
+class TreeNode(Record):
     model: str
     status: str
     relation: str | None
     kind: str | None  # declared | detected | declared+detected (one node per child)
     children: list[TreeNode]
+
+
+class DecisionProof(Record):
+    """The version's latest logged event (decision, takedown or reinstatement), its
+    inclusion proof and the signed checkpoint the proof is against."""
+
+    index: int
+    leaf: str
+    hashes: list[str]
+    checkpoint: str
 
 
 class Registry:
@@ -179,41 +202,133 @@ class Registry:
             return self._view(conn, int(vid))
 
     # -- reading -----------------------------------------------------------------------
-    def _version_id(self, conn: Connection, ref: str, *, any_state: bool = False) -> int:
-        ns, model, number = parse_ref(ref)
-        q = (
-            select(schema.versions.c.id)
-            .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
-            .where(and_(schema.models.c.namespace == ns, schema.models.c.name == model))
+    def _read(self) -> Connection:
+        return self.store.engine.connect()
+
+    def version_id(self, ref: str, *, any_state: bool = False) -> int:
+        """The id of ``namespace/name[@number]`` (newest complete version by default)."""
+        with self._read() as conn:
+            return queries.version_id(conn, ref, any_state=any_state)
+
+    def resolve(self, namespace: str, name: str, revision: str | int | None = None) -> VersionRow:
+        """The complete version a revision names: ``None``/``main`` (the newest), a number,
+        ``vN``, or a commit id (:attr:`VersionRow.commit`). RegistryError if none."""
+        rows = self.versions_of(namespace, name)
+        if not rows:
+            raise RegistryError(f"no model {namespace}/{name}")
+        if revision is None or revision == "main":
+            return rows[0]
+        for r in rows:
+            if str(revision) in (r.commit, f"v{r.number}", str(r.number)):
+                return r
+        raise RegistryError(f"no revision {revision!r} of {namespace}/{name}")
+
+    def versions_of(self, namespace: str, name: str) -> list[VersionRow]:
+        """A model's complete versions, newest first."""
+        with self._read() as conn:
+            return queries.complete_versions(conn, namespace=namespace, name=name)
+
+    def catalogue(self, *, search: str | None = None) -> list[VersionRow]:
+        """Every complete version, by model name and newest first within a model."""
+        with self._read() as conn:
+            return queries.complete_versions(conn, search=search)
+
+    def visibility(self, who: Principal | None, version: VersionRow) -> Visibility:
+        """Who sees what of ``version`` (the one rule: :func:`access.visibility`)."""
+        return visibility(self.store, who, version)
+
+    def visible_versions(
+        self, who: Principal | None, namespace: str, name: str
+    ) -> list[VersionRow]:
+        """The versions of a model whose record ``who`` may see, newest first."""
+        return [r for r in self.versions_of(namespace, name) if self.visibility(who, r).exists]
+
+    def newest_visible(
+        self, who: Principal | None, *, search: str | None = None
+    ) -> list[VersionRow]:
+        """The newest version of each model whose record ``who`` may see, by name."""
+        seen: set[str] = set()
+        out: list[VersionRow] = []
+        for r in self.catalogue(search=search):
+            if r.model not in seen and self.visibility(who, r).exists:
+                seen.add(r.model)
+                out.append(r)
+        return out
+
+    def label_visible(self, who: Principal | None, label: str) -> bool:
+        """Whether ``who`` may see the version ``namespace/name@number``."""
+        ns, model, number = parse_ref(label)
+        return any(
+            r.number == number and self.visibility(who, r).exists
+            for r in self.versions_of(ns, model)
         )
-        if not any_state:
-            q = q.where(schema.versions.c.state == "complete")
-        if number is not None:
-            q = q.where(schema.versions.c.number == number)
-        row = conn.execute(q.order_by(schema.versions.c.number.desc())).first()
-        if row is None:
-            raise RegistryError(f"no registered version {ref!r}")
-        return int(row[0])
+
+    def model_id(self, name: str) -> int | None:
+        ns, model = parse_name(name)
+        with self._read() as conn:
+            return queries.model_id(conn, ns, model)
 
     def status(self, ref: str) -> VersionView:
-        with self.store.engine.connect() as conn:
-            return self._view(conn, self._version_id(conn, ref))
+        with self._read() as conn:
+            return self._view(conn, queries.version_id(conn, ref))
+
+    def view(self, version_id: int) -> VersionView:
+        with self._read() as conn:
+            return self._view(conn, version_id)
+
+    def views(self, ids: list[int]) -> list[VersionView]:
+        with self._read() as conn:
+            return [self._view(conn, vid) for vid in ids]
 
     def versions(self) -> list[VersionView]:
-        with self.store.engine.connect() as conn:
-            ids = conn.execute(
-                select(schema.versions.c.id)
-                .where(schema.versions.c.state == "complete")
-                .order_by(schema.versions.c.id)
-            ).all()
-            return [self._view(conn, int(r[0])) for r in ids]
+        with self._read() as conn:
+            return [self._view(conn, r.id) for r in queries.complete_versions(conn)]
+
+    def files(self, version_id: int) -> list[FileRow]:
+        with self._read() as conn:
+            return queries.files(conn, version_id)
+
+    def report(self, version_id: int, kind: str) -> Any:
+        """A stored report's JSON (scan, facts, decision, lineage, fingerprint, audit)."""
+        with self._read() as conn:
+            return queries.report(conn, version_id, kind)
+
+    def attestation(self, version_id: int) -> Any:
+        """The attestation (``bundle`` JSON, ``key_id``, ``log_index``), or ``None``."""
+        with self._read() as conn:
+            return queries.attestation(conn, version_id)
+
+    def last_takedown(self, version_id: int) -> queries.ModerationRow | None:
+        with self._read() as conn:
+            rows = queries.moderations(conn, version_id, action=Moderation.TAKEDOWN)
+        return rows[-1] if rows else None
+
+    def labels(self, ids: set[int]) -> dict[int, tuple[str, str]]:
+        with self._read() as conn:
+            return queries.labels(conn, ids)
+
+    def namespaces(self) -> dict[str, str]:
+        """Namespace → owning organisation."""
+        with self._read() as conn:
+            return queries.namespaces(conn)
+
+    def org_members(self, org: str) -> list[str]:
+        with self._read() as conn:
+            return queries.org_members(conn, org)
+
+    def watermark_records(self, key_ids: list[str]) -> list[WatermarkDeployment]:
+        with self._read() as conn:
+            rows = queries.watermark_records(conn, key_ids=key_ids)
+        return [WatermarkDeployment.model_validate_json(r) for r in rows]
+
+    def downloads(
+        self, *, limit: int, before: int | None = None, user: str | None = None
+    ) -> list[Any]:
+        """The download log, newest first (rows with namespace, name and number)."""
+        with self._read() as conn:
+            return queries.downloads(conn, limit=limit, before=before, user=user)
 
     def _decisions(self, conn: Connection, vid: int) -> list[DecisionView]:
-        rows = conn.execute(
-            select(schema.decisions)
-            .where(schema.decisions.c.version_id == vid)
-            .order_by(schema.decisions.c.id)
-        ).all()
         return [
             DecisionView(
                 action=r.action,
@@ -223,59 +338,48 @@ class Registry:
                 log_index=r.log_index,
                 created_at=r.created_at,
             )
-            for r in rows
+            for r in queries.decision_rows(conn, vid)
         ]
 
     def _edges(self, conn: Connection, vid: int, *, parents: bool) -> list[EdgeView]:
-        mine, other = (
-            (schema.edges.c.child_id, schema.edges.c.parent_id)
-            if parents
-            else (schema.edges.c.parent_id, schema.edges.c.child_id)
-        )
-        rows = conn.execute(select(schema.edges, other.label("other")).where(mine == vid)).all()
-        labels = self._labels(conn, {int(r.other) for r in rows}) if rows else {}
+        rows = queries.edge_rows(conn, vid, parents=parents)
+        names = queries.labels(conn, {int(r.other) for r in rows})
         return [
             EdgeView(
-                model=labels[int(r.other)][0],
+                model=names[int(r.other)][0],
                 kind=r.kind,
                 relation=r.relation,
                 score=r.score,
                 p_value=r.p_value,
             )
-            for r in sorted(rows, key=lambda r: (r.other, r.kind))
+            for r in rows
         ]
 
     def _view(self, conn: Connection, vid: int) -> VersionView:
         v = conn.execute(select(schema.versions).where(schema.versions.c.id == vid)).first()
         if v is None:
             raise RegistryError(f"no version {vid}")
-        scan = report(conn, vid, "scan")
+        scan = queries.report(conn, vid, "scan")
         history = self._decisions(conn, vid)
-        n_files = conn.execute(
-            select(func.count()).select_from(schema.files).where(schema.files.c.version_id == vid)
-        ).scalar_one()
         return VersionView(
-            model=version_label(conn, vid),
+            model=queries.version_label(conn, vid),
             state=v.state,
             status=v.status,
             access=v.access,
             weights_digest=v.weights_digest,
             value_digest=v.value_digest,
-            files=int(n_files),
+            files=queries.file_count(conn, vid),
             scan_verdict=scan.get("verdict") if isinstance(scan, dict) else None,
             decision=history[-1] if history else None,
             history=history,
+            moderation=[ModerationView(**m.__dict__) for m in queries.moderations(conn, vid)],
             parents=self._edges(conn, vid, parents=True),
             children=self._edges(conn, vid, parents=False),
             watermarks=[
                 f"{d.deployment} ({d.scheme}): key id {d.key_id}"
                 for d in (
-                    WatermarkDeployment.model_validate_json(r[0])
-                    for r in conn.execute(
-                        select(schema.watermarks.c.record).where(
-                            schema.watermarks.c.version_id == vid
-                        )
-                    ).all()
+                    WatermarkDeployment.model_validate_json(r)
+                    for r in queries.watermark_records(conn, version_id=vid)
                 )
             ],
             error=v.error,
@@ -284,21 +388,12 @@ class Registry:
     def lineage_tree(self, ref: str) -> TreeNode:
         """The version's descendants (by detected or declared edges) as a tree; a child
         both declared and detected is one node. One query per generation."""
-        with self.store.engine.connect() as conn:
-            root = self._version_id(conn, ref)
+        with self._read() as conn:
+            root = queries.version_id(conn, ref)
             kids: dict[int, dict[int, dict[str, str]]] = {}
             known, frontier = {root}, {root}
             while frontier:
-                rows = conn.execute(
-                    select(
-                        schema.edges.c.parent_id,
-                        schema.edges.c.child_id,
-                        schema.edges.c.kind,
-                        schema.edges.c.relation,
-                    )
-                    .where(schema.edges.c.parent_id.in_(frontier))
-                    .order_by(schema.edges.c.child_id, schema.edges.c.kind)
-                ).all()
+                rows = queries.children_of(conn, frontier)
                 frontier = set()
                 for r in rows:
                     child = int(r.child_id)
@@ -306,7 +401,7 @@ class Registry:
                     if child not in known:
                         known.add(child)
                         frontier.add(child)
-            info = self._labels(conn, known)
+            info = queries.labels(conn, known)
 
         def node(
             vid: int, relation: str | None, kind: str | None, seen: frozenset[int]
@@ -331,83 +426,84 @@ class Registry:
 
         return node(root, None, None, frozenset())
 
-    def _labels(self, conn: Connection, ids: set[int]) -> dict[int, tuple[str, str]]:
-        """``namespace/name@number`` and status of each version, in one query."""
-        rows = conn.execute(
-            select(
-                schema.versions.c.id,
-                schema.versions.c.status,
-                schema.versions.c.number,
-                schema.models.c.namespace,
-                schema.models.c.name,
-            )
-            .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
-            .where(schema.versions.c.id.in_(ids))
-        ).all()
-        return {int(r.id): (f"{r.namespace}/{r.name}@{r.number}", r.status) for r in rows}
+    def visible_tree(self, who: Principal | None, ref: str) -> TreeNode:
+        """The lineage tree without the versions ``who`` may not see (nor what hangs
+        below them)."""
+
+        def prune(node: TreeNode) -> TreeNode:
+            kids = [prune(c) for c in node.children if self.label_visible(who, c.model)]
+            return node.model_copy(update={"children": kids})
+
+        return prune(self.lineage_tree(ref))
 
     def descendants(self, conn: Connection, vid: int) -> list[int]:
-        out: list[int] = []
-        frontier = [vid]
-        while frontier:
-            rows = conn.execute(
-                select(schema.edges.c.child_id).where(schema.edges.c.parent_id.in_(frontier))
-            ).all()
-            frontier = [int(r[0]) for r in rows if int(r[0]) not in out and int(r[0]) != vid]
-            out += frontier
-        return out
+        return queries.descendants(conn, vid)
 
-    # -- takedowns -----------------------------------------------------------------------
-    def takedown(self, ref: str, *, reason: str, actor: str = "cli") -> VersionView:
+    # -- moderation ------------------------------------------------------------------------
+    def takedown(
+        self, ref: str, *, reason: str, actor: str = "cli", client: str | None = None
+    ) -> VersionView:
         """Block a version, log it, and re-decide every known descendant."""
-        return self._set_down(ref, reason=reason, actor=actor, down=True)
+        return self._set_down(ref, reason=reason, actor=actor, client=client, down=True)
 
-    def reinstate(self, ref: str, *, reason: str, actor: str = "cli") -> VersionView:
-        return self._set_down(ref, reason=reason, actor=actor, down=False)
+    def reinstate(
+        self, ref: str, *, reason: str, actor: str = "cli", client: str | None = None
+    ) -> VersionView:
+        """Undo a takedown (logged); the version and its descendants are decided afresh."""
+        return self._set_down(ref, reason=reason, actor=actor, client=client, down=False)
 
-    def _set_down(self, ref: str, *, reason: str, actor: str, down: bool) -> VersionView:
+    def _set_down(
+        self, ref: str, *, reason: str, actor: str, client: str | None, down: bool
+    ) -> VersionView:
         if not reason.strip():
             raise UsageError("a takedown or reinstatement needs a --reason")
-        action = "takedown" if down else "reinstatement"
+        action = Moderation.TAKEDOWN if down else Moderation.REINSTATEMENT
         with self.store.write.begin() as conn:
-            vid = self._version_id(conn, ref)
-            label = version_label(conn, vid)
-            current = conn.execute(
-                select(schema.versions.c.status).where(schema.versions.c.id == vid)
-            ).scalar_one()
-            if down and current == "taken_down":
+            vid = queries.version_id(conn, ref)
+            row = queries.version_row(conn, vid)
+            label, current = row.label, row.status
+            if down and current == Status.TAKEN_DOWN:
                 raise RegistryError(f"{label} is already taken down")
-            if not down and current != "taken_down":
+            if not down and current != Status.TAKEN_DOWN:
                 raise RegistryError(f"{label} is not taken down (status {current})")
-            body = {"model": label, "action": action, "actor": actor, "reason": reason}
+            body = {"model": label, "action": str(action), "actor": actor, "reason": reason}
             (idx,) = self.store.log.append_many(
-                [(action, entry_leaf(action, body, time=now()))], conn=conn
+                [(str(action), entry_leaf(str(action), body, time=now()))], conn=conn
             )
-            conn.execute(
-                schema.takedowns.insert().values(
-                    version_id=vid,
-                    action=action,
-                    actor=actor,
-                    reason=reason,
-                    log_index=idx,
-                    created_at=now(),
-                )
-            )
+            self._moderate(conn, vid, action, actor=actor, reason=reason, log_index=idx)
+            event = "model.takedown" if down else "model.reinstate"
+            record(self.store, actor, event, label, client=client, conn=conn, reason=reason)
             if down:
                 conn.execute(
                     update(schema.versions)
                     .where(schema.versions.c.id == vid)
-                    .values(status="taken_down")
+                    .values(status=Status.TAKEN_DOWN)
                 )
-            affected = self.descendants(conn, vid)
+            affected = queries.descendants(conn, vid)
         if not down:
             self._redecide(vid, cause=f"reinstatement of {label}")
         for child in affected:
             self._redecide(child, cause=f"{action} of {label}")
-        return self.status(f"{label}")
+        return self.status(label)
 
-    # -- review ----------------------------------------------------------------------------
-    def release(self, ref: str, *, reason: str, actor: str = "cli") -> VersionView:
+    @staticmethod
+    def _moderate(
+        conn: Connection, vid: int, action: Moderation, *, actor: str, reason: str, log_index: int
+    ) -> None:
+        conn.execute(
+            schema.takedowns.insert().values(
+                version_id=vid,
+                action=str(action),
+                actor=actor,
+                reason=reason,
+                log_index=log_index,
+                created_at=now(),
+            )
+        )
+
+    def release(
+        self, ref: str, *, reason: str, actor: str = "cli", client: str | None = None
+    ) -> VersionView:
         """Release a quarantined version after review: the quarantine reasons of its
         current decision stop counting, and it gets the status the policy gives it without
         them (its requested tier, or a gate that still applies). Logged as a decision with
@@ -416,35 +512,25 @@ class Registry:
         if not reason.strip():
             raise UsageError("a release needs a --reason")
         with self.store.write.begin() as conn:
-            vid = self._version_id(conn, ref)
-            label = version_label(conn, vid)
-            current = conn.execute(
-                select(schema.versions.c.status).where(schema.versions.c.id == vid)
-            ).scalar_one()
-            if current != "quarantined":
+            vid = queries.version_id(conn, ref)
+            row = queries.version_row(conn, vid)
+            label = row.label
+            if row.status != Status.QUARANTINED:
                 raise RegistryError(
-                    f"{label} is not quarantined (status {current}): only a quarantine "
+                    f"{label} is not quarantined (status {row.status}): only a quarantine "
                     "can be released",
                     hint="a block (e.g. a malicious scan finding) stays; a takedown is "
                     "undone with reinstate",
                 )
-            released = conn.execute(
-                select(schema.decisions.c.log_index)
-                .where(schema.decisions.c.version_id == vid)
-                .order_by(schema.decisions.c.id.desc())
-                .limit(1)
-            ).scalar_one()
-            conn.execute(
-                schema.takedowns.insert().values(
-                    version_id=vid,
-                    action="release",
-                    actor=actor,
-                    reason=reason,
-                    log_index=released,
-                    created_at=now(),
-                )
+            released = queries.latest_decision_index(conn, vid)
+            assert released is not None  # a complete version has a logged decision
+            self._moderate(
+                conn, vid, Moderation.RELEASE, actor=actor, reason=reason, log_index=released
             )
-            affected = self.descendants(conn, vid)
+            record(
+                self.store, actor, "model.release", label, client=client, conn=conn, reason=reason
+            )
+            affected = queries.descendants(conn, vid)
         self._redecide(vid, cause=f"release by {actor}")
         for child in affected:
             self._redecide(child, cause=f"release of {label}")
@@ -460,7 +546,6 @@ class Registry:
         """Attach a base-vs-derivative safety audit (``audit compare --json``) and
         re-decide: a derivative whose safety was stripped is a fact the policy weighs."""
         from weightwatch.audit.derivative import DerivativeReport, DerivativeSummary
-        from weightwatch.registry.pipeline import _put_report
 
         try:
             if "attacks" in summary:  # the whole report `weightwatch audit compare --json` writes
@@ -471,9 +556,9 @@ class Registry:
             raise UsageError(f"not an audit comparison (audit compare --json): {exc}") from exc
         doc = parsed.model_dump(mode="json")
         with self.store.write.begin() as conn:
-            vid = self._version_id(conn, ref)
-            _put_report(conn, vid, "audit", doc)
-            label = version_label(conn, vid)
+            vid = queries.version_id(conn, ref)
+            queries.put_report(conn, vid, "audit", doc)
+            label = queries.version_label(conn, vid)
         self._redecide(vid, cause=f"audit of {label}")
         return self.status(label)
 
@@ -481,16 +566,12 @@ class Registry:
     def add_watermark(self, ref: str, deployment: WatermarkDeployment) -> None:
         """Record that ``ref`` is served by a watermarked deployment (public record only)."""
         with self.store.write.begin() as conn:
-            vid = self._version_id(conn, ref)
-            owner = conn.execute(
-                select(schema.watermarks.c.version_id).where(
-                    schema.watermarks.c.key_id == deployment.key_id
-                )
-            ).first()
+            vid = queries.version_id(conn, ref)
+            owner = queries.watermark_owner(conn, deployment.key_id)
             if owner is not None:
                 raise RegistryError(
                     f"key id {deployment.key_id} is already recorded for "
-                    f"{version_label(conn, int(owner[0]))}"
+                    f"{queries.version_label(conn, int(owner))}"
                 )
             conn.execute(
                 schema.watermarks.insert().values(
@@ -502,45 +583,37 @@ class Registry:
             )
 
     def watermarks(self, ref: str) -> list[WatermarkDeployment]:
-        with self.store.engine.connect() as conn:
-            vid = self._version_id(conn, ref)
-            rows = conn.execute(
-                select(schema.watermarks.c.record)
-                .where(schema.watermarks.c.version_id == vid)
-                .order_by(schema.watermarks.c.created_at)
-            ).all()
-        return [WatermarkDeployment.model_validate_json(r[0]) for r in rows]
+        with self._read() as conn:
+            vid = queries.version_id(conn, ref)
+            rows = queries.watermark_records(conn, version_id=vid)
+        return [WatermarkDeployment.model_validate_json(r) for r in rows]
 
     def version_for_key(self, key_id: str) -> str:
         """Which registered version a watermark key id belongs to."""
-        with self.store.engine.connect() as conn:
-            row = conn.execute(
-                select(schema.watermarks.c.version_id).where(schema.watermarks.c.key_id == key_id)
-            ).first()
-            if row is None:
+        with self._read() as conn:
+            owner = queries.watermark_owner(conn, key_id)
+            if owner is None:
                 raise RegistryError(f"no registered version uses watermark key id {key_id}")
-            return version_label(conn, int(row[0]))
+            return queries.version_label(conn, int(owner))
 
     # -- proofs ----------------------------------------------------------------------------
-    def decision_proof(self, ref: str) -> dict[str, Any]:
-        """The latest decision's log entry, inclusion proof and a signed checkpoint."""
-        from weightwatch.registry.store import LOG_ORIGIN
+    def checkpoint(self) -> str:
+        """The log's current signed checkpoint (C2SP signed note)."""
+        return self.store.log.checkpoint(self.store.signer, origin=LOG_ORIGIN)
 
-        with self.store.engine.connect() as conn:
-            idx = conn.execute(
-                select(schema.decisions.c.log_index)
-                .where(schema.decisions.c.version_id == self._version_id(conn, ref))
-                .order_by(schema.decisions.c.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+    def decision_proof(self, ref: str) -> dict[str, Any]:
+        """The version's latest logged event — its latest decision, or a later takedown or
+        reinstatement — with its inclusion proof under a signed checkpoint."""
+        with self._read() as conn:
+            idx = queries.latest_logged_index(conn, queries.version_id(conn, ref))
         if idx is None:
             raise RegistryError(f"{ref}: no logged decision")
-        note = self.store.log.checkpoint(self.store.signer, origin=LOG_ORIGIN)
+        note = self.checkpoint()
         entry = self.store.log.entry(idx)
-        size = int(note.split("\n")[1])
-        return {
-            "index": idx,
-            "leaf": entry.leaf.decode(),
-            "hashes": [h.hex() for h in self.store.log.inclusion_proof(idx, size)],
-            "checkpoint": note,
-        }
+        size = checkpoint_size(note)
+        return DecisionProof(
+            index=idx,
+            leaf=entry.leaf.decode(),
+            hashes=[h.hex() for h in self.store.log.inclusion_proof(idx, size)],
+            checkpoint=note,
+        ).model_dump()

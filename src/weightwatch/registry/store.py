@@ -19,7 +19,8 @@ from sqlalchemy import Engine, select, text
 
 from weightwatch.attest import generate
 from weightwatch.attest.keys import KeySigner, load_signer, save_keypair
-from weightwatch.attest.logstore import LogStore, make_engine, writer
+from weightwatch.attest.logstore import LogStore
+from weightwatch.db import make_engine, writer
 from weightwatch.errors import RegistryError, UsageError
 from weightwatch.lineage.index import FingerprintIndex
 from weightwatch.registry import schema
@@ -60,6 +61,16 @@ def parse_ref(ref: str) -> tuple[str, str, int | None]:
         raise UsageError(f"{ref!r} is not NAMESPACE/NAME[@VERSION]")
     ns, name = parse_name(m.group("name"))
     return ns, name, int(m.group("number")) if m.group("number") else None
+
+
+def work_dir(store: Store, version_id: int) -> Path:
+    """Where the pipeline keeps a version's files while it registers them."""
+    return store.root / "work" / str(version_id)
+
+
+def fp_path(store: Store, version_id: int) -> Path:
+    """A registered version's fingerprint (the index is a cache of these)."""
+    return store.root / "fingerprints" / f"{version_id}.wwfp"
 
 
 def migrate(engine: Engine) -> None:

@@ -3,7 +3,8 @@
 Denylists alone are how picklescan and modelscan keep being bypassed (a callable nobody
 listed). Here the default is *block*: only callables that rebuild weights and plain data
 are safe; framework classes that import code when loaded are *review*; everything else
-is a finding, and the denylist only raises the severity to critical.
+is a finding, and the denylist only raises the severity to critical. The safe set is not
+kept here: it is ``artifacts.pickle_callables``, the table the reader loads from too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import enum
 import unicodedata
 
+from weightwatch.artifacts.pickle_callables import PICKLE_CALLABLES
 from weightwatch.scan.findings import Severity
 
 
@@ -34,84 +36,6 @@ _ALIASES = {
     "copy_reg": "copyreg",
     "numpy._core": "numpy.core",
 }
-
-_TORCH_STORAGES = {
-    f"torch.{t}Storage"
-    for t in (
-        "Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
-        "ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "QUInt4x2", "Untyped",
-    )
-}  # fmt: skip
-_TORCH_DTYPES = {
-    f"torch.{d}"
-    for d in (
-        "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8",
-        "uint8", "bool", "complex64", "complex128", "float8_e4m3fn", "float8_e5m2",
-        "qint8", "quint8", "qint32", "per_tensor_affine", "per_channel_affine", "strided",
-        "sparse_coo", "channels_last", "contiguous_format", "preserve_format",
-    )
-}  # fmt: skip
-
-SAFE: frozenset[str] = frozenset(
-    {
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor_v3",
-        "torch._utils._rebuild_parameter",
-        "torch._utils._rebuild_parameter_with_state",
-        "torch._utils._rebuild_qtensor",
-        "torch._utils._rebuild_sparse_tensor",
-        "torch._utils._rebuild_device_tensor_from_numpy",
-        "torch._utils._rebuild_meta_tensor_no_storage",
-        "torch._tensor._rebuild_from_type_v2",
-        "torch._tensor._rebuild_from_type",
-        "torch.nn.parameter.Parameter",
-        "torch.Tensor",
-        "torch.Size",
-        "torch.device",
-        "torch.serialization._get_layout",
-        "collections.OrderedDict",
-        "copyreg._reconstructor",  # protocol 0/1 objects: the class it gets is judged itself
-        "collections.defaultdict",
-        "builtins.object",  # the base copyreg._reconstructor gets; its dunders stay critical
-        "builtins.set",
-        "builtins.frozenset",
-        "builtins.bytearray",
-        "builtins.slice",
-        "builtins.complex",
-        "builtins.int",
-        "builtins.float",
-        "builtins.bool",
-        "builtins.str",
-        "builtins.bytes",
-        "builtins.list",
-        "builtins.tuple",
-        "builtins.dict",
-        "builtins.range",
-        "codecs.encode",
-        "numpy.core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar",
-        "numpy.core.numeric._frombuffer",
-        "numpy.ndarray",
-        "numpy.dtype",
-        "numpy.random._pickle.__randomstate_ctor",
-        "numpy.random._pickle.__bit_generator_ctor",
-        "joblib.numpy_pickle.NumpyArrayWrapper",
-        "joblib.numpy_pickle.NDArrayWrapper",
-        "argparse.Namespace",
-        "datetime.datetime",
-        "datetime.date",
-        "datetime.timedelta",
-        "decimal.Decimal",
-        "fractions.Fraction",
-        "uuid.UUID",
-        "pathlib.PosixPath",
-        "pathlib.WindowsPath",
-        "pathlib.PurePosixPath",
-        *_TORCH_STORAGES,
-        *_TORCH_DTYPES,
-    }
-)
 
 # Prefixes of framework classes that are legitimate in whole-object checkpoints but
 # import (and so can run) library code: a human may approve them.
@@ -189,6 +113,11 @@ def canonical(module: str, name: str) -> str:
             module = real + module[len(alias) :]
     return f"{module}.{name}" if name else module
 
+
+# Everything in the shared table, loadable by the reader or not, under its canonical name.
+SAFE: frozenset[str] = frozenset(
+    canonical(*entry.name.rsplit(".", 1)) for entry in PICKLE_CALLABLES
+)
 
 _DANGEROUS_TOPS = {"os", "subprocess", "pty", "socket", "ctypes", "importlib", "runpy", "sys"}
 _ALLOWED_DUNDERS = {"__newobj__", "__newobj_ex__"}

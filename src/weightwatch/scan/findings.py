@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-SCHEMA_VERSION = "1"
+from weightwatch.reports import Record, Report
 
 
 class Severity(str, enum.Enum):
@@ -59,17 +59,13 @@ class Verdict(str, enum.Enum):
     ERROR = "error"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Location(_Frozen):
+class Location(Record):
     file: str
     member: str | None = None  # archive entry, or "pickle #2" for a later stream
     offset: int | None = None  # byte offset of the opcode or structure
 
 
-class Finding(_Frozen):
+class Finding(Record):
     rule_id: str
     severity: Severity
     title: str
@@ -80,7 +76,7 @@ class Finding(_Frozen):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
-class FileReport(_Frozen):
+class FileReport(Record):
     path: str
     format: str
     findings: list[Finding]
@@ -91,8 +87,7 @@ class FileReport(_Frozen):
         return verdict_of(self.findings, error=self.error is not None)
 
 
-class ScanReport(_Frozen):
-    schema_version: str = SCHEMA_VERSION
+class ScanReport(Report):
     files: list[FileReport]
 
     @property
@@ -107,6 +102,7 @@ class ScanReport(_Frozen):
         return [f for r in self.files for f in r.findings]
 
     def to_json(self) -> dict[str, Any]:
+        """The stored fields plus the verdicts (the report's and each file's)."""
         doc = self.model_dump(mode="json")
         doc["verdict"] = self.verdict.value
         for fr, doc_fr in zip(self.files, doc["files"], strict=True):

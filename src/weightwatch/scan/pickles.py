@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from weightwatch.artifacts.pickle_limits import LIMITS, PickleLimits
 from weightwatch.scan import rules
 from weightwatch.scan.callables import NESTED_LOADERS, Outcome, canonical, classify
 from weightwatch.scan.findings import Finding, Location
 
-MAX_OPS = 20_000_000
-MAX_MEMO = 2_000_000
-MAX_STACK = 2_000_000
-MAX_NESTING = 4
+MAX_NESTING = 4  # pickles embedded in pickles (the stream limits are ``PickleLimits``)
 MAX_STREAMS = 100_000  # the op budget bounds the work; this only bounds bookkeeping
 PREVIEW = 120
 
@@ -112,20 +110,37 @@ def _show(v: Any, depth: int = 0) -> str:
 
 
 class _Machine:
-    def __init__(self, source: Source, location: Location, depth: int, out: PickleAnalysis) -> None:
+    def __init__(
+        self,
+        source: Source,
+        location: Location,
+        depth: int,
+        out: PickleAnalysis,
+        limits: PickleLimits,
+    ) -> None:
         self.source, self.loc, self.depth, self.out = source, location, depth, out
+        self.limits = limits
         self.stack: list[Any] = []
         self.memo: dict[int, Any] = {}
+        self.marks = 0  # MARKs on the stack: open depth, and not values for the stack limit
 
     # -- helpers ---------------------------------------------------------------------
+    def push_mark(self) -> None:
+        self.stack.append(MARK)
+        self.marks += 1
+
     def pop(self) -> Any:
-        return self.stack.pop() if self.stack else UNKNOWN
+        item = self.stack.pop() if self.stack else UNKNOWN
+        if item is MARK:
+            self.marks -= 1
+        return item
 
     def pop_mark(self) -> list[Any]:
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i] is MARK:
                 items = self.stack[i + 1 :]
                 del self.stack[i:]
+                self.marks -= 1
                 return items
         items = self.stack[:]
         self.stack.clear()
@@ -200,7 +215,10 @@ class _Machine:
         if payload is not None and self.depth < MAX_NESTING:
             member = f"{self.loc.member or ''}>nested@{offset}".lstrip(">")
             inner = analyze(
-                payload, location=Location(file=self.loc.file, member=member), depth=self.depth + 1
+                payload,
+                location=Location(file=self.loc.file, member=member),
+                depth=self.depth + 1,
+                limits=self.limits,
             )
             self.out.findings.extend(inner.findings)  # judged with the nested location
 
@@ -212,9 +230,15 @@ class _Machine:
             return self._run(stream)
 
     def _run(self, stream: BinaryIO) -> int:
-        for ops, (op, arg, raw_pos) in enumerate(pickletools.genops(stream)):
+        limits = self.limits
+        for ops, (op, arg, raw_pos) in enumerate(pickletools.genops(stream), 1):
             pos = int(raw_pos or 0)
-            if ops > MAX_OPS or len(self.stack) > MAX_STACK or len(self.memo) > MAX_MEMO:
+            if (
+                ops > limits.ops
+                or len(self.stack) - self.marks > limits.stack
+                or len(self.memo) > limits.memo
+                or self.marks > limits.depth
+            ):
                 self.out.findings.append(
                     rules.PICKLE_LIMIT.finding(self.at(pos), "analysis limits reached")
                 )
@@ -263,7 +287,10 @@ class _Machine:
         elif name in ("GET", "BINGET", "LONG_BINGET"):
             if int(arg) not in self.memo:
                 raise ValueError(f"memo key {arg} used before it was set")
-            s.append(self.memo[int(arg)])
+            if self.memo[int(arg)] is MARK:  # a PUT right after a MARK memoised it
+                self.push_mark()
+            else:
+                s.append(self.memo[int(arg)])
         elif name in ("EXT1", "EXT2", "EXT4"):
             self.out.findings.append(
                 rules.PICKLE_EXTENSION.finding(
@@ -303,7 +330,10 @@ class _Machine:
             for _ in before:
                 self.pop()
         for item in op.stack_after:
-            self.stack.append(MARK if item is pickletools.markobject else UNKNOWN)
+            if item is pickletools.markobject:
+                self.push_mark()
+            else:
+                self.stack.append(UNKNOWN)
 
 
 class _Stop(Exception):
@@ -346,10 +376,16 @@ class _CappedFile(io.FileIO):
 
 
 def analyze(
-    data: bytes | Path, *, location: Location, depth: int = 0, trailing_ok: bool = False
+    data: bytes | Path,
+    *,
+    location: Location,
+    depth: int = 0,
+    trailing_ok: bool = False,
+    limits: PickleLimits = LIMITS,
 ) -> PickleAnalysis:
     """Analyse every pickle in ``data`` (bytes, or a file); ``trailing_ok`` when raw data
-    follows the pickles (legacy torch checkpoints)."""
+    follows the pickles (legacy torch checkpoints). ``limits`` are the reader's, so a
+    stream it would refuse as too large is reported here, not passed as clean."""
     source = Source(path=data) if isinstance(data, Path) else Source(data=data)
     size = source.size
     out = PickleAnalysis()
@@ -366,7 +402,7 @@ def analyze(
             out.end = size
             break
         mark = (len(out.imports), len(out.calls), len(out.findings), len(out.protocols))
-        machine = _Machine(source, location, depth, out)
+        machine = _Machine(source, location, depth, out, limits)
         try:
             end = machine.run(pos)
         except _Stop:

@@ -1,7 +1,9 @@
 """Scanner rules: stable ids, default severities, one-line titles and remediations.
 
 Analysers refer to rules by id; adding a rule is a new entry here, and ids never change
-meaning (SARIF consumers and policies key on them).
+meaning (SARIF consumers and policies key on them). ``RULES`` is the rules' plugin
+registry: it refuses a second rule under a taken id, and ``RULES.lookup`` names the known
+ids when asked for an unknown one.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from weightwatch.plugins import Registry
 from weightwatch.scan.findings import Finding, Location, Severity
 
 
@@ -40,14 +43,12 @@ class Rule:
         )
 
 
-RULES: dict[str, Rule] = {}
+RULES: Registry[Rule] = Registry("scanner rule", key=lambda r: r.id)
 
 
 def rule(id: str, severity: Severity, title: str, remediation: str) -> Rule:
-    if id in RULES:
-        raise ValueError(f"duplicate rule id {id}")
-    RULES[id] = Rule(id, severity, title, remediation)
-    return RULES[id]
+    """Define and register one rule (a taken id is refused)."""
+    return RULES.register(Rule(id, severity, title, remediation))
 
 
 LOAD_WEIGHTS_ONLY = (

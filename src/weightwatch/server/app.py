@@ -74,7 +74,7 @@ def create_app(
         description="Registry, lineage, scanning and tiered access for open-weight models.",
     )
 
-    hub_router = hub.router(registry.store)
+    hub_router = hub.router(registry)
     hub_endpoints = {getattr(r, "endpoint", None) for r in hub_router.routes}
 
     def wants_json(request: Request) -> bool:

@@ -16,12 +16,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from sqlalchemy import and_, select
 
-from weightwatch.errors import AccessDenied
-from weightwatch.registry import schema
-from weightwatch.registry.access import Principal, log_download, may_read, model_access
-from weightwatch.registry.store import Store
+from weightwatch.errors import AccessDenied, RegistryError
+from weightwatch.registry import Registry
+from weightwatch.registry.access import Principal, log_download, model_access
+from weightwatch.registry.states import Status
 from weightwatch.server.auth import principal
 
 ERRORS = {
@@ -31,11 +30,6 @@ ERRORS = {
     "EntryNotFound": (404, "Entry not found."),
     "Disabled": (403, "Access to this resource is disabled."),
 }
-
-
-def commit_of(manifest_json: str) -> str:
-    """A version's 40-hex commit id: the manifest's SHA-256, truncated like a git id."""
-    return hashlib.sha256(manifest_json.encode()).hexdigest()[:40]
 
 
 def _lfs_pointer(sha256: str, size: int) -> bytes:
@@ -63,37 +57,23 @@ def _error(code: str) -> Response:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _principal(store: Store, request: Request) -> Principal | None:
-    return principal(store, request)  # a token, or the browser's session
+def _caller(registry: Registry, request: Request) -> Principal | None:
+    return principal(registry.store, request)  # a token, or the browser's session
 
 
-def _version(store: Store, ns: str, name: str, revision: str) -> Any:
-    """The complete version a revision names: ``main`` (newest), a commit id, or ``vN``."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(schema.versions, schema.models.c.id.label("mid"))
-            .join(schema.models, schema.models.c.id == schema.versions.c.model_id)
-            .where(
-                and_(
-                    schema.models.c.namespace == ns,
-                    schema.models.c.name == name,
-                    schema.versions.c.state == "complete",
-                )
-            )
-            .order_by(schema.versions.c.number.desc())
-        ).all()
-    if not rows:
+def _version(registry: Registry, ns: str, name: str, revision: str) -> tuple[Any, str | None]:
+    """The complete version a revision names (``main``, a commit id, or ``vN``), or the
+    Hub's error code."""
+    if not registry.versions_of(ns, name):
         return None, "RepoNotFound"
-    if revision == "main":
-        return rows[0], None
-    for r in rows:
-        if revision in (commit_of(r.manifest), f"v{r.number}", str(r.number)):
-            return r, None
-    return None, "RevisionNotFound"
+    try:
+        return registry.resolve(ns, name, revision), None
+    except RegistryError:
+        return None, "RevisionNotFound"
 
 
 def _listable(
-    store: Store, ns: str, name: str, revision: str, request: Request
+    registry: Registry, ns: str, name: str, revision: str, request: Request
 ) -> tuple[Any, Response | None]:
     """The version a metadata request names, or the refusal to send.
 
@@ -101,49 +81,39 @@ def _listable(
     disabled ones are not; an unknown token looks like an unknown repository.
     """
     try:
-        who = _principal(store, request)
+        who = _caller(registry, request)
     except AccessDenied:
         return None, _error("RepoNotFound")
-    v, err = _version(store, ns, name, revision)
+    v, err = _version(registry, ns, name, revision)
     if err:
         return None, _error(err)
-    denied = may_read(store, who, int(v.mid), v.status)
-    if denied in ("Disabled", "RepoNotFound"):
-        return None, _error(denied)
+    seen = registry.visibility(who, v)
+    if not seen.listed:
+        return None, _error(str(seen.refusal))
     return v, None
 
 
-def _files(store: Store, version_id: int) -> list[Any]:
-    with store.engine.connect() as conn:
-        return list(
-            conn.execute(
-                select(schema.files.c.path, schema.files.c.size, schema.files.c.sha256)
-                .where(schema.files.c.version_id == version_id)
-                .order_by(schema.files.c.path)
-            ).all()
-        )
-
-
-def router(store: Store) -> APIRouter:
+def router(registry: Registry) -> APIRouter:
     api = APIRouter()
+    store = registry.store
 
     def info(ns: str, name: str, revision: str, request: Request) -> Response:
-        v, refused = _listable(store, ns, name, revision, request)
+        v, refused = _listable(registry, ns, name, revision, request)
         if refused is not None:
             return refused
-        files = _files(store, int(v.id))
+        files = registry.files(v.id)
         return JSONResponse(
             {
                 "_id": f"{ns}/{name}",
                 "id": f"{ns}/{name}",
                 "modelId": f"{ns}/{name}",
-                "sha": commit_of(v.manifest),
+                "sha": v.commit,
                 "lastModified": _hub_time(v.completed_at),
                 "private": False,
                 "disabled": False,
                 "gated": False
-                if v.status == "published"
-                else model_access(store, int(v.mid)).gate_mode,
+                if v.status == Status.PUBLISHED
+                else model_access(store, v.model_id).gate_mode,
                 "tags": [],
                 "siblings": [
                     {
@@ -173,12 +143,12 @@ def router(store: Store) -> APIRouter:
     @api.get("/api/models/{ns}/{name}/tree/{revision}/{path:path}")
     def tree(ns: str, name: str, revision: str, request: Request, path: str = "") -> Response:
         """``list_repo_tree``: files (and their folders) under ``path``, one page."""
-        v, refused = _listable(store, ns, name, revision, request)
+        v, refused = _listable(registry, ns, name, revision, request)
         if refused is not None:
             return refused
         recursive = request.query_params.get("recursive", "false").lower() == "true"
         prefix = path.strip("/") + "/" if path.strip("/") else ""
-        files = _files(store, int(v.id))
+        files = registry.files(v.id)
         entries: list[dict[str, Any]] = []
         folders: set[str] = set()
         for f in files:
@@ -211,29 +181,24 @@ def router(store: Store) -> APIRouter:
     @api.get("/{ns}/{name}/resolve/{revision}/{path:path}", operation_id="hub_resolve")
     def resolve(ns: str, name: str, revision: str, path: str, request: Request) -> Response:
         try:
-            who = _principal(store, request)
+            who = _caller(registry, request)
         except AccessDenied:
             return _error("RepoNotFound")
-        v, err = _version(store, ns, name, revision)
+        v, err = _version(registry, ns, name, revision)
         if err:
             return _error(err)
         client = request.client.host if request.client else None
-        denied = may_read(store, who, int(v.mid), v.status)
-        if denied:
-            log_download(store, who, int(v.id), path, client, "denied")
-            return _error(denied)
-        with store.engine.connect() as conn:
-            f = conn.execute(
-                select(schema.files).where(
-                    and_(schema.files.c.version_id == v.id, schema.files.c.path == path)
-                )
-            ).first()
+        refusal = registry.visibility(who, v).refusal
+        if refusal is not None:
+            log_download(store, who, v.id, path, client, "denied")
+            return _error(str(refusal))
+        f = next((f for f in registry.files(v.id) if f.path == path), None)
         if f is None:
             return _error("EntryNotFound")
         if request.method == "GET":
-            log_download(store, who, int(v.id), path, client, "served")
+            log_download(store, who, v.id, path, client, "served")
         headers = {  # every file is served like an LFS file: its SHA-256 is its ETag
-            "X-Repo-Commit": commit_of(v.manifest),
+            "X-Repo-Commit": v.commit,
             "ETag": f'"{f.sha256}"',
             "X-Linked-Etag": f'"{f.sha256}"',
             "X-Linked-Size": str(f.size),

@@ -36,14 +36,13 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import and_, select, update
 
-from weightwatch.registry import Registry, schema
+from weightwatch.registry import Registry, upload_records
 from weightwatch.registry.access import Principal
 from weightwatch.registry.accounts import namespace_owner, record
-from weightwatch.registry.pipeline import version_label
 from weightwatch.registry.registry import ACCESS
-from weightwatch.registry.store import now, parse_name
+from weightwatch.registry.states import Role
+from weightwatch.registry.store import parse_name
 from weightwatch.server.auth import client_of, requires
 from weightwatch.server.upload_stream import (
     BLOCK,
@@ -129,10 +128,7 @@ class Uploads:
     # -- rows and permissions ------------------------------------------------------------
     def row(self, upload_id: str) -> Any:
         if UPLOAD_ID.match(upload_id):
-            with self.store.engine.connect() as conn:
-                r = conn.execute(
-                    select(schema.uploads).where(schema.uploads.c.id == upload_id)
-                ).first()
+            r = upload_records.get(self.store, upload_id)
             if r is not None:
                 return r
         raise HTTPException(404, f"no upload {upload_id!r}")
@@ -147,14 +143,7 @@ class Uploads:
 
     def _set(self, upload_id: str, *, when: str | None = None, **values: Any) -> bool:
         """Update the row (only while in state ``when``, if given); whether it changed."""
-        cond = schema.uploads.c.id == upload_id
-        if when is not None:
-            cond = and_(cond, schema.uploads.c.state == when)
-        with self.store.write.begin() as conn:
-            n = conn.execute(
-                update(schema.uploads).where(cond).values(updated_at=now(), **values)
-            ).rowcount
-        return bool(n)
+        return upload_records.update_row(self.store, upload_id, when=when, **values)
 
     def dir(self, upload_id: str) -> Path:
         return self.root / upload_id
@@ -172,26 +161,14 @@ class Uploads:
         ns, _ = parse_name(model)
         if access not in ACCESS:
             raise HTTPException(400, f"access must be one of {', '.join(ACCESS)}, not {access!r}")
-        if who.role != "admin" and not (
-            who.role == "publisher" and who.owns(ns, namespace_owner(self.store, ns))
+        if who.role != Role.ADMIN and not (
+            who.role == Role.PUBLISHER and who.owns(ns, namespace_owner(self.store, ns))
         ):
             raise HTTPException(
                 403, f"only admins and publishers who own the namespace {ns!r} may upload to it"
             )
         upload_id = secrets.token_hex(16)
-        with self.store.write.begin() as conn:
-            conn.execute(
-                schema.uploads.insert().values(
-                    id=upload_id,
-                    user=who.user,
-                    model=model,
-                    access=access,
-                    state="receiving",
-                    received=0,
-                    created_at=now(),
-                    updated_at=now(),
-                )
-            )
+        upload_records.create(self.store, upload_id, user=who.user, model=model, access=access)
         record(self.store, who.user, "upload.start", model, client=client, upload=upload_id)
         return upload_id
 
@@ -418,13 +395,12 @@ class Uploads:
         r = self.row(upload_id)
         if r.state != "registering" or r.job_id is None:
             return
-        with self.store.engine.connect() as conn:
-            job = conn.execute(select(schema.jobs).where(schema.jobs.c.id == r.job_id)).first()
-        if job is None or job.state not in ("done", "failed"):
+        job = upload_records.job_state(self.store, int(r.job_id))
+        if job is None or job[0] not in ("done", "failed"):
             return
-        ended = "done" if job.state == "done" else "failed"
+        ended = "done" if job[0] == "done" else "failed"
         shutil.rmtree(self.dir(upload_id), ignore_errors=True)  # the blobs hold the files now
-        if self._set(upload_id, when="registering", state=ended, error=job.error):
+        if self._set(upload_id, when="registering", state=ended, error=job[1]):
             record(self.store, None, f"upload.{ended}", r.model, upload=upload_id, job=r.job_id)
         with self._live_lock:
             self._live.pop(upload_id, None)
@@ -447,24 +423,11 @@ class Uploads:
         job: dict[str, Any] | None = None
         version = status = None
         files: list[dict[str, Any]] = []
-        with self.store.engine.connect() as conn:
-            if r.job_id is not None:
-                j = conn.execute(select(schema.jobs).where(schema.jobs.c.id == r.job_id)).one()
-                job = {"step": j.step, "state": j.state, "error": j.error}
-                v = conn.execute(
-                    select(schema.versions).where(schema.versions.c.id == j.version_id)
-                ).one()
-                if v.state == "complete":  # nothing half-registered is shown
-                    version, status = version_label(conn, int(v.id)), v.status
-                if r.state == "done":
-                    files = [
-                        {"path": f.path, "size": f.size}
-                        for f in conn.execute(
-                            select(schema.files.c.path, schema.files.c.size)
-                            .where(schema.files.c.version_id == v.id)
-                            .order_by(schema.files.c.path)
-                        )
-                    ]
+        if r.job_id is not None:
+            o = upload_records.outcome(self.store, int(r.job_id), with_files=r.state == "done")
+            job = {"step": o.step, "state": o.state, "error": o.error}
+            version, status = o.version, o.status
+            files = [{"path": f.path, "size": f.size} for f in o.files]
         if r.state in ("receiving", "registering"):
             sizes = staged_sizes(self.dir(upload_id) / "files")
             files = [{"path": p, "size": s} for p, s in sorted(sizes.items())]
@@ -488,26 +451,12 @@ class Uploads:
     def recover(self) -> list[str]:
         """Abort uploads a dead server was receiving (and delete their staging), delete
         orphaned staging folders; returns the uploads still registering."""
-        with self.store.write.begin() as conn:
-            rows = conn.execute(
-                select(schema.uploads.c.id, schema.uploads.c.state, schema.uploads.c.job_id).where(
-                    schema.uploads.c.state.in_(("receiving", "registering"))
-                )
-            ).all()
-            dead = [r.id for r in rows if r.state == "receiving" or r.job_id is None]
-            if dead:
-                conn.execute(
-                    update(schema.uploads)
-                    .where(schema.uploads.c.id.in_(dead))
-                    .values(
-                        state="aborted",
-                        error="the server stopped before the upload was finished: upload again",
-                        updated_at=now(),
-                    )
-                )
+        dead, keep_ids = upload_records.abort_unfinished(
+            self.store, "the server stopped before the upload was finished: upload again"
+        )
         for upload_id in dead:
             record(self.store, None, "upload.abort", upload_id, reason="server restart")
-        keep = {r.id for r in rows if r.id not in dead}
+        keep = set(keep_ids)
         if self.root.is_dir():
             for d in self.root.iterdir():
                 if d.name not in keep:

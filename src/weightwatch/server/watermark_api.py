@@ -17,12 +17,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from weightwatch.errors import AccessDenied, WeightwatchError
-from weightwatch.registry import Registry, schema
+from weightwatch.registry import Registry
 from weightwatch.registry.access import authenticate
-from weightwatch.watermark.deployments import KeyRing, WatermarkDeployment, detect_by_key_id
+from weightwatch.watermark.deployments import KeyRing, detect_by_key_id
 from weightwatch.watermark.keys import MasterSecret
 from weightwatch.watermark.windows import DEFAULT_WINDOWS
 
@@ -77,13 +76,7 @@ def router(
             return _error(429, "rate limit reached; try again later", **{"Retry-After": "10"})
         if master is None:
             return _error(503, "this server has no watermark master secret configured")
-        with registry.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(schema.watermarks.c.record).where(
-                    schema.watermarks.c.key_id.in_(body.key_ids)
-                )
-            ).all()
-        deployments = [WatermarkDeployment.model_validate_json(r[0]) for r in rows]
+        deployments = registry.watermark_records(body.key_ids)
         missing = sorted(set(body.key_ids) - {d.key_id for d in deployments})
         if missing:
             return _error(404, f"no registered deployment has key id {missing[0]}")

@@ -40,6 +40,9 @@ from weightwatch.watermark.scheme import (
 from weightwatch.watermark.tournament import Tournament, TournamentParams
 from weightwatch.watermark.windows import DEFAULT_WINDOWS
 
+# Register every scheme module's ``SCHEMES`` (a new scheme is a new file in this package).
+registry().discover(__name__)
+
 __all__ = [
     "DEFAULT_ALPHA",
     "DEFAULT_MIN_SCORED",

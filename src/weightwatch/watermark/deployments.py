@@ -14,21 +14,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
 
 from weightwatch.errors import UsageError, VerificationError
+from weightwatch.reports import Report
 from weightwatch.watermark.detect import DEFAULT_ALPHA, DEFAULT_MIN_SCORED, detect
 from weightwatch.watermark.keys import MasterSecret, WatermarkKey
 from weightwatch.watermark.report import Correction, WatermarkDetection
 from weightwatch.watermark.scheme import WatermarkScheme, get_scheme
 
 
-class WatermarkDeployment(BaseModel):
+class WatermarkDeployment(Report):
     """What a registry records about one watermarked deployment (no secret in it)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["1"] = "1"  # a reader refuses forms it does not know
     deployment: str
     scheme: str
     params: dict[str, str | int | float]

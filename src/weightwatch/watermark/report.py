@@ -8,19 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-SCHEMA_VERSION = "1"
+from weightwatch.reports import SCHEMA_VERSION, Record, Report
 
 Verdict = Literal["watermarked", "not_watermarked", "too_short"]
 Correction = Literal["bonferroni", "sidak"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class WatermarkSpan(_Frozen):
+class WatermarkSpan(Record):
     """A stretch of watermarked tokens inside a longer text (token indices, end exclusive)."""
 
     start: int
@@ -33,10 +27,10 @@ class WatermarkSpan(_Frozen):
     adjusted_p_value: float
 
 
-class WatermarkDetection(_Frozen):
+class WatermarkDetection(Report):
     """The outcome of testing one token sequence against one or more keys."""
 
-    schema_version: Literal["1"] = "1"
+    schema_version: Literal["1"] = "1"  # a reader refuses forms it does not know
     scheme: str
     params: dict[str, str | int | float]
     key_id: str

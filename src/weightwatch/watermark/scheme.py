@@ -3,18 +3,15 @@
 A scheme turns a key and a token sequence into per-token statistics whose null law is
 known exactly (``score`` + ``null``), and changes next-token logits at generation time
 (``process_logits``). Each scheme lives in its own module of this package exporting
-``SCHEMES``; ``registry()`` finds them, so adding a scheme never edits a dispatcher.
+``SCHEMES``; the package registers them in ``registry()`` when imported (from its
+``__init__``: this module is the schemes' base and never imports them), so adding a scheme
+is a new file, never an edit to a dispatcher.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +19,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from weightwatch.errors import UsageError
+from weightwatch.plugins import Registry
 from weightwatch.watermark.keys import WatermarkKey
 from weightwatch.watermark.nulls import NullDistribution
 
@@ -138,27 +136,19 @@ def empty_scores(offset: int) -> TokenScores:
     return TokenScores(np.zeros(0, np.float64), np.zeros(0, np.uint64), offset)
 
 
-@functools.cache
-def registry() -> Mapping[str, type[WatermarkScheme]]:
-    """Every scheme class in this package, by name (read-only)."""
-    found: dict[str, type[WatermarkScheme]] = {}
-    package = importlib.import_module("weightwatch.watermark")
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"weightwatch.watermark.{info.name}")
-        for cls in getattr(module, "SCHEMES", ()):
-            if cls.name in found and found[cls.name] is not cls:
-                raise RuntimeError(f"two watermark schemes are named {cls.name!r}")
-            found[cls.name] = cls
-    return MappingProxyType(found)
+_SCHEMES: Registry[type[WatermarkScheme]] = Registry(
+    "watermark scheme", key=lambda cls: cls.name, export="SCHEMES"
+)
+
+
+def registry() -> Registry[type[WatermarkScheme]]:
+    """Every scheme class, by name; ``register`` adds one from outside this package."""
+    return _SCHEMES
 
 
 def get_scheme(name: str, **params: Any) -> WatermarkScheme:
     """Build a registered scheme by name: ``get_scheme("kgw", gamma=0.25, delta=2.0)``."""
-    cls = registry().get(name)
-    if cls is None:
-        known = ", ".join(sorted(registry()))
-        raise UsageError(f"unknown watermark scheme {name!r}", hint=f"known schemes: {known}")
-    return cls.from_params(**params)
+    return _SCHEMES.lookup(name).from_params(**params)
 
 
 __all__ = [

@@ -1,18 +1,12 @@
 """Attacks: transforms from a behaviour's request to the conversation a target receives.
 
-Each attack is a file in this package exporting ``ATTACKS``; the registry finds them, so
-adding an attack never edits a dispatcher. Build attacks by spec (``attack("many_shot:k=8
-+encoding:scheme=rot13")``) or with the classes directly, and combine them with
-``compose``.
+Each attack is a file in this package exporting ``ATTACKS``; the package registers them
+in ``registry()`` when imported, so adding an attack never edits a dispatcher. Build
+attacks by spec (``attack("many_shot:k=8+encoding:scheme=rot13")``) or with the classes
+directly, and combine them with ``compose``.
 """
 
 from __future__ import annotations
-
-import functools
-import importlib
-import pkgutil
-from collections.abc import Mapping
-from types import MappingProxyType
 
 from weightwatch.audit.attacks.base import (
     Attack,
@@ -32,23 +26,15 @@ from weightwatch.audit.attacks.refusal_suppression import RefusalSuppression
 from weightwatch.audit.attacks.roleplay import RolePlay
 from weightwatch.audit.attacks.system_override import SystemOverride
 from weightwatch.errors import UsageError
+from weightwatch.plugins import Registry
 
-_NOT_ATTACKS = frozenset({"base"})
+_ATTACKS: Registry[type[Attack]] = Registry("attack", key=lambda cls: cls.name, export="ATTACKS")
+_ATTACKS.discover(__name__)
 
 
-@functools.cache
-def registry() -> Mapping[str, type[Attack]]:
-    """Every attack class in this package, by name (read-only)."""
-    found: dict[str, type[Attack]] = {}
-    for module_info in pkgutil.iter_modules(__path__):
-        if module_info.name in _NOT_ATTACKS:
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for cls in getattr(module, "ATTACKS", ()):
-            if cls.name in found:
-                raise RuntimeError(f"two attacks are named {cls.name!r}")
-            found[cls.name] = cls
-    return MappingProxyType(found)
+def registry() -> Registry[type[Attack]]:
+    """Every attack class, by name; ``register`` adds one from outside this package."""
+    return _ATTACKS
 
 
 def attack(spec: str) -> Attack:
@@ -56,10 +42,7 @@ def attack(spec: str) -> Attack:
     parts: list[Attack] = []
     for term in spec.split("+"):
         name, _, raw_params = term.strip().partition(":")
-        cls = registry().get(name)
-        if cls is None:
-            known = ", ".join(sorted(registry()))
-            raise UsageError(f"unknown attack {name!r}", hint=f"known attacks: {known}")
+        cls = _ATTACKS.lookup(name)
         params: dict[str, str] = {}
         for item in filter(None, (p.strip() for p in raw_params.split(","))):
             key, sep, value = item.partition("=")

@@ -1,15 +1,11 @@
 """Judges: did the model refuse? Rule-based, LLM-graded, and their measured agreement.
 
-Each judge is a file in this package exporting ``JUDGES``; ``registry()`` finds them.
+Each judge is a file in this package exporting ``JUDGES``; the package registers them in
+``registry()`` when imported, so adding a judge is a new file. ``open_judge`` (in
+``weightwatch.audit.options``) builds one by name with ``Judge.from_options``.
 """
 
 from __future__ import annotations
-
-import functools
-import importlib
-import pkgutil
-from collections.abc import Mapping
-from types import MappingProxyType
 
 from weightwatch.audit.judges.agreement import (
     Agreement,
@@ -25,6 +21,7 @@ from weightwatch.audit.judges.base import (
     FLAG_VERDICT_INJECTION,
     Judge,
     Judgement,
+    JudgeOptions,
     Verdict,
     verdict_injection,
 )
@@ -37,23 +34,15 @@ from weightwatch.audit.judges.llm import (
     parse_rubric_answer,
 )
 from weightwatch.audit.judges.refusal import RefusalJudge
+from weightwatch.plugins import Registry
 
-_NOT_JUDGES = frozenset({"base", "agreement"})
+_JUDGES: Registry[type[Judge]] = Registry("judge", key=lambda cls: cls.name, export="JUDGES")
+_JUDGES.discover(__name__)
 
 
-@functools.cache
-def registry() -> Mapping[str, type[Judge]]:
-    """Every judge class in this package, by name (read-only)."""
-    found: dict[str, type[Judge]] = {}
-    for module_info in pkgutil.iter_modules(__path__):
-        if module_info.name in _NOT_JUDGES:
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for cls in getattr(module, "JUDGES", ()):
-            if cls.name in found:
-                raise RuntimeError(f"two judges are named {cls.name!r}")
-            found[cls.name] = cls
-    return MappingProxyType(found)
+def registry() -> Registry[type[Judge]]:
+    """Every judge class, by name; ``register`` adds one from outside this package."""
+    return _JUDGES
 
 
 __all__ = [
@@ -64,6 +53,7 @@ __all__ = [
     "Agreement",
     "ChatClient",
     "Judge",
+    "JudgeOptions",
     "JudgeUnavailable",
     "Judgement",
     "LLMJudge",

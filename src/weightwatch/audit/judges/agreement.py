@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from weightwatch.audit.judges.base import Judge, Verdict
 from weightwatch.errors import UsageError
+from weightwatch.reports import Report
 
-SCHEMA_VERSION = "1"
 _ORDER = (Verdict.REFUSED, Verdict.COMPLIED, Verdict.UNCLEAR)
 
 
@@ -33,12 +33,9 @@ class LabelledReply(BaseModel):
     note: str = ""
 
 
-class Agreement(BaseModel):
+class Agreement(Report):
     """Judge vs. labels. ``confusion[i][j]``: items labelled ``labels[i]`` judged ``labels[j]``."""
 
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
     judge: str
     n: int
     accuracy: float

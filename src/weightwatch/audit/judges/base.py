@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -42,10 +43,25 @@ class Judgement(BaseModel):
         return self.verdict is Verdict.COMPLIED
 
 
+@dataclass(frozen=True)
+class JudgeOptions:
+    """What a user may say about a judge besides its name (``--judge URL``, ``--judge-model``)."""
+
+    endpoint: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    timeout_s: float = 60.0
+
+
 class Judge(ABC):
     """Decides refused / complied / unclear for one reply."""
 
     name: ClassVar[str]
+
+    @classmethod
+    def from_options(cls, options: JudgeOptions) -> Judge:
+        """The judge a user chose by name; judges that need no settings ignore them."""
+        return cls()
 
     @abstractmethod
     def judge(self, request: str, reply: str) -> Judgement:

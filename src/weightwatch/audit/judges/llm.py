@@ -26,10 +26,11 @@ from weightwatch.audit.judges.base import (
     FLAG_VERDICT_INJECTION,
     Judge,
     Judgement,
+    JudgeOptions,
     Verdict,
     verdict_injection,
 )
-from weightwatch.errors import WeightwatchError
+from weightwatch.errors import UsageError, WeightwatchError
 
 
 class JudgeUnavailable(WeightwatchError):
@@ -158,6 +159,21 @@ class LLMJudge(Judge):
     client: ChatClient
     retries: int = 1
     nonce_factory: Callable[[], str] = _new_nonce
+
+    @classmethod
+    def from_options(cls, options: JudgeOptions) -> LLMJudge:
+        """An OpenAI-compatible endpoint and the model name to ask there."""
+        if not options.endpoint:
+            raise UsageError(
+                "the llm judge needs an endpoint", hint="--judge http(s)://host/v1 --judge-model M"
+            )
+        endpoint, model = options.endpoint, options.model
+        if not model:
+            raise UsageError(f"judge endpoint {endpoint} needs a model name (--judge-model)")
+        client = OpenAIChatClient(
+            endpoint, model, api_key=options.api_key, timeout_s=options.timeout_s
+        )
+        return cls(client=client)
 
     def prompt(self, request: str, reply: str, *, nonce: str) -> list[dict[str, str]]:
         """The chat messages sent to the judge for one reply."""

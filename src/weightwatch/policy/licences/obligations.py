@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from weightwatch.policy.licences import Catalogue, Licence
 from weightwatch.policy.licences.checks import Distribution, Status, run_check
+from weightwatch.reports import Record
 
 COMMERCIAL_ORDER = ("allowed", "conditional", "forbidden")
 
@@ -33,17 +32,13 @@ CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class LicenceSource(_Frozen):
+class LicenceSource(Record):
     licence: str
     via: str  # "declared", "parent <name>", "ancestor via <name>", "base name <name>"
     inherited: bool
 
 
-class ObligationResult(_Frozen):
+class ObligationResult(Record):
     licence: str
     obligation: str
     clause: str
@@ -56,7 +51,7 @@ class ObligationResult(_Frozen):
     detail: str
 
 
-class LicenceConflict(_Frozen):
+class LicenceConflict(Record):
     """The card declares a licence the inherited licence's terms do not allow."""
 
     licence: str
@@ -67,7 +62,7 @@ class LicenceConflict(_Frozen):
     accepted: list[str]
 
 
-class UseRestrictionFact(_Frozen):
+class UseRestrictionFact(Record):
     licence: str
     restriction: str
     clause: str
@@ -76,7 +71,7 @@ class UseRestrictionFact(_Frozen):
     inherited: bool
 
 
-class UseConflict(_Frozen):
+class UseConflict(Record):
     licence: str
     restriction: str
     clause: str
@@ -84,7 +79,7 @@ class UseConflict(_Frozen):
     declared_use: str
 
 
-class LicenceFacts(_Frozen):
+class LicenceFacts(Record):
     declared: str | None  # the card's value (``license_name`` when ``license: other``)
     declared_id: str | None  # the catalogue id it resolves to
     recognised: bool

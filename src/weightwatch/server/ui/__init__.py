@@ -5,7 +5,8 @@ transparency-log browser and a watermark detection form.
 
 Templates are Jinja2 with autoescaping on: every name, reason, answer and card string
 is data from uploads and is escaped, never rendered as markup (the card is shown as
-text). Visibility follows ``access.may_read``; a version the caller may not see is a
+text). What a page shows of a version is the registry's one visibility decision
+(``access.visibility``, mapped by ``Site.seen``); a version the caller may not see is a
 404 page. Every POST form carries the session's CSRF token, checked by
 ``auth.check_csrf``.
 
@@ -24,15 +25,15 @@ from fastapi import APIRouter
 
 from weightwatch.registry import Registry
 from weightwatch.server.ui import account, log, models, moderation, review, upload, watermark
-from weightwatch.server.ui.common import Site, error_page, render, visibility
-
-PAGE_SIZE = 50  # models per list page (read by ``models`` on each request)
+from weightwatch.server.ui.common import PAGE_SIZE, Site, error_page, render
 
 
-def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRouter:
+def router(
+    registry: Registry, *, watermark_master: Path | None = None, page_size: int = PAGE_SIZE
+) -> APIRouter:
     """The pages over ``registry``; ``watermark_master`` enables the detection form."""
     ui = APIRouter(include_in_schema=False)
-    site = Site(registry)
+    site = Site(registry, page_size)
     account.add_routes(ui, site)
     models.add_routes(ui, site)
     moderation.add_routes(ui, site)
@@ -43,4 +44,4 @@ def router(registry: Registry, *, watermark_master: Path | None = None) -> APIRo
     return ui
 
 
-__all__ = ["PAGE_SIZE", "error_page", "render", "router", "visibility"]
+__all__ = ["PAGE_SIZE", "error_page", "render", "router"]

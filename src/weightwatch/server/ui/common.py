@@ -1,5 +1,5 @@
 """What every page shares: the template environment and site layout, who the caller is,
-who may see a version, error pages, and posting a form with its CSRF token checked."""
+what a page shows of a version, error pages, and posting a form with its CSRF token checked."""
 
 from __future__ import annotations
 
@@ -12,19 +12,21 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from weightwatch import __version__
 from weightwatch.errors import AccessDenied
-from weightwatch.registry import Registry, schema
-from weightwatch.registry.access import Principal, may_read
+from weightwatch.registry import Registry, VersionRow
+from weightwatch.registry.access import Principal
+from weightwatch.registry.states import STAFF as STAFF_ROLES
+from weightwatch.registry.states import UPLOADERS as UPLOADER_ROLES
 from weightwatch.registry.store import Store
 from weightwatch.server.auth import browser_session, check_csrf, principal
 
-STAFF = ("admin", "reviewer")
-UPLOADERS = ("admin", "publisher")
+STAFF = tuple(sorted(STAFF_ROLES))
+UPLOADERS = tuple(sorted(UPLOADER_ROLES))
+PAGE_SIZE = 50  # models per list page
 
 _env = Environment(
     loader=FileSystemLoader(str(Path(__file__).parent.parent / "templates")),
@@ -45,41 +47,6 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
-
-
-def model_id(conn: Connection, full: str) -> int | None:
-    """One model's id by ``namespace/name`` (None if there is none)."""
-    ns, _, name = full.partition("/")
-    return conn.execute(
-        select(schema.models.c.id).where(
-            (schema.models.c.namespace == ns) & (schema.models.c.name == name)
-        )
-    ).scalar_one_or_none()
-
-
-def model_ids(conn: Connection) -> dict[str, int]:
-    """Every model's id by ``namespace/name``."""
-    rows = conn.execute(select(schema.models.c.id, schema.models.c.namespace, schema.models.c.name))
-    return {f"{r.namespace}/{r.name}": int(r.id) for r in rows}
-
-
-def visibility(registry: Registry, who: Principal | None, model_id: int, status: str) -> str:
-    """``full``, ``gated`` (page and form, no downloads), ``audit`` (an auditor's view of a
-    restricted or quarantined version: the page and file names, no downloads), ``down``
-    (page without files: taken down for all; blocked or failed for staff) or ``hidden``
-    (a 404)."""
-    if status == "taken_down":
-        return "down"
-    denied = may_read(registry.store, who, model_id, status)
-    if denied is None:
-        return "full"
-    if denied == "GatedRepo":
-        return "gated"
-    if denied == "Disabled" and who is not None and who.staff:
-        return "down"
-    if denied == "RepoNotFound" and who is not None and who.role == "auditor":
-        return "audit"  # auditors read every record (as over the API); downloads by tier
-    return "hidden"
 
 
 def form_value(form: FormData, key: str) -> str:
@@ -119,10 +86,16 @@ class Site:
     """The pages' view of one registry: what each group of routes is handed."""
 
     registry: Registry
+    page_size: int = PAGE_SIZE
 
     @property
     def store(self) -> Store:
         return self.registry.store
+
+    def seen(self, who: Principal | None, version: VersionRow) -> str:
+        """What a page shows of ``version`` to ``who`` (``Visibility.page``: hidden, down,
+        full, gated or audit): the registry decides, the page only maps."""
+        return self.registry.visibility(who, version).page
 
     def who(self, request: Request) -> Principal | None:
         return caller(self.registry, request)

@@ -8,10 +8,9 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from weightwatch.attest.checkpoint import verify_entry_offline
+from weightwatch.attest.checkpoint import checkpoint_size, verify_entry_offline
 from weightwatch.attest.keys import KeyVerifier
 from weightwatch.errors import RegistryError, WeightwatchError
-from weightwatch.registry.store import LOG_ORIGIN
 from weightwatch.server.ui.common import Site
 
 PAGE = 50  # log entries per page
@@ -24,7 +23,7 @@ def add_routes(ui: APIRouter, site: Site) -> None:
     @ui.get("/log", response_class=HTMLResponse)
     def log(request: Request, page_no: int = 0) -> HTMLResponse:
         size = store.log.size()
-        note = store.log.checkpoint(store.signer, origin=LOG_ORIGIN) if size else ""
+        note = site.registry.checkpoint() if size else ""
         pages = max(1, -(-size // PAGE))
         page_no = min(max(page_no, 0), pages - 1)
         stop = size - page_no * PAGE
@@ -58,8 +57,8 @@ def add_routes(ui: APIRouter, site: Site) -> None:
             entry = store.log.entry(index)
         except RegistryError:
             return site.error(request, 404, "Not found", f"There is no log entry {index}.")
-        note = store.log.checkpoint(store.signer, origin=LOG_ORIGIN)
-        size = int(note.split("\n")[1])
+        note = site.registry.checkpoint()
+        size = checkpoint_size(note)
         proof = store.log.inclusion_proof(index, size)
         verifier = KeyVerifier(store.signer.public_key, store.signer.key_id)
         try:

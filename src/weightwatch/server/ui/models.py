@@ -10,21 +10,25 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import and_, select
 from starlette.datastructures import FormData
 
 from weightwatch.errors import RegistryError, UsageError
-from weightwatch.registry import schema
 from weightwatch.registry.access import gate_for, grants, request_access
 from weightwatch.registry.gates import countries
-from weightwatch.registry.pipeline import report
+from weightwatch.registry.states import Status
+from weightwatch.registry.store import parse_ref
 from weightwatch.server import lineage_svg
-from weightwatch.server import ui as package
 from weightwatch.server.auth import client_of
-from weightwatch.server.ui.common import STAFF, Site, model_id, visibility
-from weightwatch.server.ui.moderation import takedown_of
+from weightwatch.server.ui.common import Site
+from weightwatch.server.ui.review import last_takedown
 
 CARD_LIMIT = 64 << 10  # bytes of a model card shown
+
+
+def _split(label: str) -> tuple[str, str, int]:
+    ns, name, number = parse_ref(label)
+    assert number is not None  # edges name versions
+    return ns, name, number
 
 
 def add_routes(ui: APIRouter, site: Site) -> None:
@@ -36,34 +40,15 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         """The newest version of each model the caller may see, by name, a page at a time
         (light rows for all, full views only for the page shown)."""
         who = site.who(request)
-        size = package.PAGE_SIZE  # read per request: the package's setting (tests shrink it)
+        size = site.page_size
         p = max(1, p)
-        v, m = schema.versions.c, schema.models.c
-        query = (
-            select(v.id, v.status, m.id.label("mid"), m.namespace, m.name)
-            .join(schema.models, m.id == v.model_id)
-            .where(v.state == "complete")
-            .order_by(m.namespace, m.name, v.number.desc())
+        visible = registry.newest_visible(who, search=q or None)
+        shown = [r.id for r in visible[(p - 1) * size : p * size]]
+        rows = registry.views(shown)
+        pages = max(1, -(-len(visible) // size))
+        return site.page(
+            request, "models.html", rows=rows, q=q, total=len(visible), p=p, pages=pages
         )
-        if q:
-            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where((m.namespace + "/" + m.name).ilike(pattern, escape="\\"))
-        total, shown, names = 0, [], set()
-        with store.engine.connect() as conn:
-            for r in conn.execute(query):
-                name = f"{r.namespace}/{r.name}"
-                if name in names:
-                    continue  # newest first: the newest visible version wins
-                always = r.status in ("published", "gated", "taken_down")
-                if not always and visibility(registry, who, int(r.mid), r.status) == "hidden":
-                    continue
-                names.add(name)
-                total += 1
-                if (p - 1) * size < total <= p * size:
-                    shown.append(int(r.id))
-            rows = [registry._view(conn, vid) for vid in shown]
-        pages = max(1, -(-total // size))
-        return site.page(request, "models.html", rows=rows, q=q, total=total, p=p, pages=pages)
 
     def model_page(
         request: Request, ns: str, name: str, v: int | None, *, status_code: int = 200, **extra: Any
@@ -71,54 +56,26 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         who = site.who(request)
         full = f"{ns}/{name}"
         ref = f"{full}@{v}" if v else full
-        with store.engine.connect() as conn:
-            try:
-                vid = registry._version_id(conn, ref)
-            except (RegistryError, UsageError):
-                return site.not_found(request, ref)
-            view = registry._view(conn, vid)
-            mid = int(model_id(conn, full) or -1)
-            ids = {full: mid}  # and, as the lineage picture asks, its relatives' ids
-            seen = visibility(registry, who, mid, view.status)
-            if seen == "hidden":
-                return site.not_found(request, ref)
-            files = conn.execute(
-                select(schema.files)
-                .where(schema.files.c.version_id == vid)
-                .order_by(schema.files.c.path)
-            ).all()
-            scan = report(conn, vid, "scan") or {}
-            audit = report(conn, vid, "audit")
-            att = conn.execute(
-                select(schema.attestations).where(schema.attestations.c.version_id == vid)
-            ).first()
-            takedown = (
-                takedown_of(registry, conn, view.model) if view.status == "taken_down" else None
-            )
-            history = [
-                (r.number, r.status)
-                for r in conn.execute(
-                    select(schema.versions.c.number, schema.versions.c.status)
-                    .where(
-                        and_(
-                            schema.versions.c.model_id == mid,
-                            schema.versions.c.state == "complete",
-                        )
-                    )
-                    .order_by(schema.versions.c.number.desc())
-                )
-                if visibility(registry, who, mid, r.status) != "hidden"
-            ]
-            parent_status = {
-                p.model: str(
-                    conn.execute(
-                        select(schema.versions.c.status).where(
-                            schema.versions.c.id == registry._version_id(conn, p.model)
-                        )
-                    ).scalar_one()
-                )
-                for p in view.parents
-            }
+        try:
+            row = registry.resolve(ns, name, v or None)
+        except (RegistryError, UsageError):
+            return site.not_found(request, ref)
+        seen = site.seen(who, row)
+        if seen == "hidden":
+            return site.not_found(request, ref)
+        vid = row.id
+        view = registry.view(vid)
+        files = registry.files(vid)
+        scan = registry.report(vid, "scan") or {}
+        audit = registry.report(vid, "audit")
+        att = registry.attestation(vid)
+        takedown = last_takedown(view) if view.status == Status.TAKEN_DOWN else None
+        history = [
+            (r.number, r.status)
+            for r in registry.versions_of(ns, name)
+            if site.seen(who, r) != "hidden"
+        ]
+        parents = {p.model: registry.resolve(*_split(p.model)) for p in view.parents}
         findings = [
             {**f, "file": r.get("path", "")}
             for r in scan.get("files", [])
@@ -126,15 +83,11 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         ]
 
         def visible(label: str, status: str) -> bool:
-            name = label.split("@")[0]
-            if name not in ids:
-                with store.engine.connect() as conn:
-                    ids[name] = model_id(conn, name) or -1
-            return visibility(registry, who, ids[name], status) != "hidden"
+            return registry.label_visible(who, label)
 
         picture = lineage_svg.render(
             registry.lineage_tree(view.model),
-            [(p, parent_status[p.model]) for p in view.parents],
+            [(p, parents[p.model].status) for p in view.parents],
             visible=visible,
         )
         card = None
@@ -147,7 +100,7 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         except RegistryError:
             proof = None
         number = view.model.rsplit("@", 1)[1]
-        gate = gate_for(store, mid) if view.status == "gated" else None
+        gate = gate_for(store, row.model_id) if view.status == Status.GATED else None
         grant = None
         if gate is not None and who is not None:
             grant = next(iter(grants(store, full, user=who.user)), None)
@@ -173,7 +126,7 @@ def add_routes(ui: APIRouter, site: Site) -> None:
             gate=gate,
             grant=grant,
             countries=countries() if gate and any(f.type == "country" for f in gate.fields) else [],
-            manage=who is not None and who.role in STAFF,
+            manage=who is not None and who.staff,
             resolve=f"/{quote(ns)}/{quote(name)}/resolve/v{number}/",
             **{"notice": "", "form_error": "", **extra},
         )
@@ -188,8 +141,7 @@ def add_routes(ui: APIRouter, site: Site) -> None:
             return RedirectResponse(f"/login?next=/models/{quote(ns)}/{quote(name)}", 303)
         full = f"{ns}/{name}"
         try:
-            with store.engine.connect() as conn:
-                mid = model_id(conn, full)
+            mid = registry.model_id(full)
             if mid is None:
                 raise KeyError(full)
             gate = gate_for(store, mid)

@@ -5,30 +5,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
-from weightwatch.registry import schema
 from weightwatch.registry.access import Principal
 from weightwatch.registry.registry import ACCESS
+from weightwatch.registry.states import Role
 from weightwatch.server.ui.common import UPLOADERS, Site
 
 
 def add_routes(ui: APIRouter, site: Site) -> None:
     """``/upload``."""
-    store = site.store
 
     @ui.get("/upload", response_class=HTMLResponse)
     def upload(request: Request) -> Response:
         who = site.signed_in(request, UPLOADERS)
         if not isinstance(who, Principal):
             return who
-        with store.engine.connect() as conn:
-            owned = sorted(
-                {who.user}
-                | {
-                    r.namespace
-                    for r in conn.execute(select(schema.namespaces))
-                    if r.org in who.orgs or who.role == "admin"
-                }
-            )
+        owned = sorted(
+            {who.user}
+            | {
+                ns
+                for ns, org in site.registry.namespaces().items()
+                if org in who.orgs or who.role == Role.ADMIN
+            }
+        )
         return site.page(request, "upload.html", namespaces=owned, tiers=ACCESS)

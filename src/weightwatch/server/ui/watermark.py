@@ -9,11 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from weightwatch.errors import WeightwatchError
-from weightwatch.registry import schema
 from weightwatch.registry.access import Principal
 from weightwatch.registry.accounts import record
 from weightwatch.server.ui.common import Site, form_value
@@ -64,7 +62,6 @@ def add_routes(ui: APIRouter, site: Site, *, watermark_master: Path | None) -> N
     def detect(who: Principal, values: dict[str, Any]) -> tuple[Any, list[str], str, int]:
         from weightwatch.watermark.deployments import (
             KeyRing,
-            WatermarkDeployment,
             detect_by_key_id,
         )
         from weightwatch.watermark.keys import MasterSecret
@@ -81,11 +78,7 @@ def add_routes(ui: APIRouter, site: Site, *, watermark_master: Path | None) -> N
             return None, [], "Give at least one key id and 1 to 100,000 token ids.", 400
         if not limiter.allow(who.user):
             return None, [], "Rate limit reached; try again in a little while.", 429
-        with store.engine.connect() as conn:
-            rows = conn.execute(
-                select(schema.watermarks.c.record).where(schema.watermarks.c.key_id.in_(key_ids))
-            ).all()
-        deployments = [WatermarkDeployment.model_validate_json(r[0]) for r in rows]
+        deployments = site.registry.watermark_records(key_ids)
         missing = sorted(set(key_ids) - {d.key_id for d in deployments})
         if missing:
             return None, [], f"No registered deployment has key id {missing[0]}.", 404

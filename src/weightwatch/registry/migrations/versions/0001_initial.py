@@ -111,7 +111,9 @@ def upgrade() -> None:
         sa.Column("log_index", sa.BigInteger),
     )
     # The transparency log (weightwatch.attest.logstore) lives in the same database so a
-    # registration and its log entry commit together.
+    # registration and its log entry commit together. Its tables are spelled out here, not
+    # imported from logstore: a migration records the schema as it was at this revision,
+    # and must not change when the code's tables change later (that takes a new revision).
     op.create_table(
         "log_head",
         sa.Column("id", sa.Integer, primary_key=True),
