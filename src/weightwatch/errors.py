@@ -82,7 +82,18 @@ class AccessDenied(WeightwatchError):
 
 
 class TooManyAttempts(AccessDenied):
-    """Refused for a while after too many failed attempts (sign-ins): wait, then retry."""
+    """Refused for a while after too many failed attempts (sign-ins): wait, then retry.
+
+    ``retry_after`` is how many seconds to wait (what HTTP's ``Retry-After`` says)."""
+
+    retry_after: int = 900
+
+    def __init__(
+        self, message: str, *, retry_after: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        if retry_after is not None:
+            self.retry_after = max(1, int(retry_after))
 
 
 class UsageError(WeightwatchError):

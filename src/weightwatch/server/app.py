@@ -28,6 +28,7 @@ from weightwatch.errors import (
     WeightwatchError,
 )
 from weightwatch.registry import Registry
+from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.server import api, hub, ui, uploads, watermark_api
 
 GiB = 1 << 30
@@ -63,6 +64,7 @@ def create_app(
     watermark_master: str | Path | None = None,
     max_upload_bytes: int = 200 * GiB,
     max_file_bytes: int = 100 * GiB,
+    signin: SignInPolicy = DEFAULT_POLICY,
 ) -> FastAPI:
     """An app serving the registry at ``root`` (``--registry`` / ``WEIGHTWATCH_REGISTRY``);
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
@@ -97,7 +99,11 @@ def create_app(
     @app.exception_handler(WeightwatchError)
     def _weightwatch_error(request: Request, exc: WeightwatchError) -> Response:
         status = _status(exc)
-        retry = {"Retry-After": RETRY_AFTER} if status == 429 else None
+        retry = None
+        if isinstance(exc, TooManyAttempts):
+            retry = {"Retry-After": str(exc.retry_after)}
+        elif status == 429:
+            retry = {"Retry-After": RETRY_AFTER}
         return answer(request, status, exc.message, retry)
 
     @app.exception_handler(HTTPException)
@@ -120,4 +126,5 @@ def create_app(
     app.include_router(watermark_api.router(registry, master))
     app.include_router(hub_router)
     app.state.registry = registry
+    app.state.signin = signin
     return app
