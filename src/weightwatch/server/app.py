@@ -30,6 +30,7 @@ from weightwatch.errors import (
 from weightwatch.registry import Registry
 from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.server import api, hub, ui, uploads, watermark_api
+from weightwatch.server.guards import GuardPolicy, Guards
 
 GiB = 1 << 30
 RETRY_AFTER = api.RETRY_AFTER  # seconds a throttled sign-in waits
@@ -65,10 +66,14 @@ def create_app(
     max_upload_bytes: int = 200 * GiB,
     max_file_bytes: int = 100 * GiB,
     signin: SignInPolicy = DEFAULT_POLICY,
+    guards: GuardPolicy | None = None,
 ) -> FastAPI:
     """An app serving the registry at ``root`` (``--registry`` / ``WEIGHTWATCH_REGISTRY``);
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
-    uploads larger than the limits are refused with 413 and leave nothing behind."""
+    uploads larger than the limits are refused with 413 and leave nothing behind; ``signin``
+    throttles password guessing (``registry.signin``) and ``guards`` bounds every other
+    request body (``server.guards``, which also refuses cross-origin writes and sets the
+    security headers)."""
     registry = Registry.open(Path(root) if root else None, db_url)
     app = FastAPI(
         title="weightwatch registry",
@@ -122,9 +127,11 @@ def create_app(
         uploads.router(registry, max_upload_bytes=max_upload_bytes, max_file_bytes=max_file_bytes)
     )
     master = Path(watermark_master) if watermark_master else None
-    app.include_router(ui.router(registry, watermark_master=master))
-    app.include_router(watermark_api.router(registry, master))
+    detection = watermark_api.Detection(registry, master, per_minute=30, burst=10)
+    app.include_router(ui.router(registry, watermark_master=master, detection=detection))
+    app.include_router(watermark_api.router(registry, detection))
     app.include_router(hub_router)
+    app.add_middleware(Guards, policy=guards)  # body limits, cross-origin writes, headers
     app.state.registry = registry
     app.state.signin = signin
     return app
