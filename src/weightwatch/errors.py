@@ -8,6 +8,7 @@
      ├── VerificationError    a signature, digest or log proof does not check out
      ├── PolicyError          a policy file is invalid
      ├── RegistryError        the registry refused an operation (conflict, not found)
+     │    └── NotFound         no such model, or none the caller may know exists
      ├── AccessDenied         the caller may not do this
      │    └── TooManyAttempts  refused for now after too many failures (retry later)
      └── UsageError           the caller asked for something impossible (bad option values)
@@ -77,6 +78,10 @@ class RegistryError(WeightwatchError):
     """The registry refused an operation (unknown model, conflict, bad state)."""
 
 
+class NotFound(RegistryError):
+    """No such model (or version), or none the caller may know exists: both answer alike."""
+
+
 class AccessDenied(WeightwatchError):
     """The caller is not allowed to perform this operation."""
 
@@ -103,6 +108,7 @@ class UsageError(WeightwatchError):
 __all__ = [
     "AccessDenied",
     "ArtifactError",
+    "NotFound",
     "PolicyError",
     "RegistryError",
     "ScanError",

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
-from weightwatch.errors import ArtifactError, RegistryError, UsageError
+from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.registry import queries, schema
-from weightwatch.registry.access import Principal, Visibility, visibility
+from weightwatch.registry.access import Grant, Principal, Visibility, request_access, visibility
 from weightwatch.registry.accounts import record
 from weightwatch.registry.pipeline import step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
@@ -242,6 +242,27 @@ class Registry:
     ) -> list[VersionRow]:
         """The versions of a model whose record ``who`` may see, newest first."""
         return [r for r in self.versions_of(namespace, name) if self.visibility(who, r).exists]
+
+    def request_access(
+        self,
+        who: Principal,
+        namespace: str,
+        name: str,
+        answers: dict[str, Any],
+        *,
+        client: str | None = None,
+    ) -> Grant:
+        """File ``who``'s access request to a gated model: the one check every caller (API,
+        web form) goes through. ``NotFound`` when ``who`` may not see the model (exactly as
+        for one that does not exist); ``RegistryError`` when its newest visible version is
+        not gated (public, restricted, quarantined, withdrawn: nothing to request)."""
+        label = f"{namespace}/{name}"
+        seen = self.visible_versions(who, namespace, name)
+        if not seen:
+            raise NotFound(f"no model {label}")
+        if seen[0].status != Status.GATED:
+            raise RegistryError(f"{label} is {seen[0].status}, not gated: nothing to request")
+        return request_access(self.store, label, who, answers, client=client)
 
     def newest_visible(
         self, who: Principal | None, *, search: str | None = None

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from weightwatch import __version__
 from weightwatch.errors import (
     AccessDenied,
+    NotFound,
     RegistryError,
     TooManyAttempts,
     UsageError,
@@ -44,6 +45,8 @@ def _status(exc: WeightwatchError) -> int:
         return 429
     if isinstance(exc, AccessDenied):
         return 403
+    if isinstance(exc, NotFound):
+        return 404
     if isinstance(exc, RegistryError):
         return 409
     return 422
