@@ -28,8 +28,8 @@ from weightwatch.registry.blobs import LocalBlobs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_FILE = "registry-ed25519.pem"
-NAME = re.compile(r"^([a-z0-9][a-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._-]{0,199})$")
-REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<number>\d+))?$")
+NAME = re.compile(r"^([a-z0-9][a-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._-]{0,199})\Z")
+REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<number>[0-9]+))?\Z")
 LOG_ORIGIN = "weightwatch-registry"
 
 

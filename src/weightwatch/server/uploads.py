@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import lzma
 import os
 import re
 import secrets
@@ -47,6 +48,8 @@ from weightwatch.server.auth import client_of, requires
 from weightwatch.server.upload_stream import (
     BLOCK,
     Body,
+    TarStream,
+    case_clash,
     clash,
     clean_path,
     receive,
@@ -253,6 +256,11 @@ class Uploads:
             bad = clash(files, batch, lv.sizes)
             if bad is not None:
                 raise HTTPException(400, f"path {bad!r} would be both a file and a folder")
+            bad = case_clash(batch, lv.sizes)
+            if bad is not None:
+                raise HTTPException(
+                    400, f"path {bad!r} differs only in letter case from another path of the upload"
+                )
             for rel, tmp, size in entries:
                 target = files / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -301,7 +309,7 @@ class Uploads:
                 raise self._too_big(None)
             try:
                 self._extract(upload_id, req, body, work, entries)
-            except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError) as exc:
                 raise HTTPException(400, f"not a readable tar (or .tar.gz) stream: {exc}") from None
             self._commit(upload_id, req, [(rel, p, s) for rel, (p, s, _) in entries.items()])
         finally:
@@ -323,7 +331,9 @@ class Uploads:
         entries: dict[str, tuple[Path, int, str]],
     ) -> None:
         """Extract a tar stream's regular files into ``work`` (nothing else is accepted)."""
-        with tarfile.open(fileobj=body, mode="r|*", bufsize=BLOCK) as tf:  # type: ignore[call-overload]
+        stream = TarStream(body)
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=BLOCK) as tf:  # type: ignore[call-overload]
+            raw_names: dict[str, str] = {}
             for m in tf:
                 name = m.name
                 while name.startswith("./"):
@@ -333,6 +343,13 @@ class Uploads:
                 rel = clean_path(name.rstrip("/") if m.isdir() else name, what="tar member")
                 if m.isdir():
                     continue
+                if raw_names.setdefault(rel, name) != name:  # NFC and NFD side by side
+                    raise HTTPException(
+                        400,
+                        f"tar members {raw_names[rel]!a} and {name!a} are "
+                        "the same name in different Unicode forms",
+                    )
+
                 if not m.isfile():
                     kind = "a link" if m.issym() or m.islnk() else "a device, fifo or special file"
                     raise HTTPException(
@@ -354,6 +371,7 @@ class Uploads:
                     req.release(old[1])
                     old[0].unlink()
                 entries[rel] = (tmp, size, digest)
+            stream.check_end(tf.offset)
 
     # -- finishing, aborting -------------------------------------------------------------
     def finish(self, upload_id: str, who: Principal, client: str | None) -> dict[str, Any]:
