@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from weightwatch.registry.states import Role, values
 from weightwatch.registry.store import Store, now
 
 ROLES = values(Role)
+NAMESPACE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")  # as in registry.store.NAME
 SESSION_HOURS = 12
 MAX_FAILURES = DEFAULT_POLICY.per_account_client  # failed guesses per account and client
 FAILURE_WINDOW = DEFAULT_POLICY.window
@@ -63,6 +65,32 @@ def _check_user_name(name: str) -> None:
         raise UsageError(
             f"user name {name!r} must be 1-100 characters of lower-case letters, digits, "
             "'-', '_' and '.'"
+        )
+
+
+MAX_REASON = 2000  # characters of a decision, takedown or release reason
+
+
+def check_reason(reason: str | None) -> None:
+    """``UsageError`` for a reason longer than ``MAX_REASON`` (it is stored and shown)."""
+    if reason is not None and len(reason) > MAX_REASON:
+        raise UsageError(f"a reason may have at most {MAX_REASON} characters, not {len(reason)}")
+
+
+def check_org_name(org: str) -> None:
+    """``UsageError`` unless ``org`` is a well-formed organisation name."""
+    if not org or len(org) > 100 or any(c not in _USER for c in org):
+        raise UsageError(
+            f"organisation name {org!r} must be 1-100 characters of lower-case letters, "
+            "digits, '-', '_' and '.'"
+        )
+
+
+def org_exists(store: Store, org: str) -> bool:
+    with store.engine.connect() as conn:
+        return (
+            conn.execute(select(schema.orgs.c.name).where(schema.orgs.c.name == org)).first()
+            is not None
         )
 
 
@@ -149,7 +177,7 @@ def set_role(store: Store, name: str, role: str) -> None:
 
 
 def _ensure_org(conn: Any, org: str) -> None:
-    _check_user_name(org)
+    check_org_name(org)
     if conn.execute(select(schema.orgs.c.name).where(schema.orgs.c.name == org)).first() is None:
         conn.execute(insert(schema.orgs).values(name=org, created_at=now()))
 
@@ -164,9 +192,21 @@ def add_member(store: Store, org: str, user: str) -> None:
 
 
 def set_namespace_owner(store: Store, namespace: str, org: str) -> None:
-    """Give ``namespace`` to ``org``: its members may publish there and manage requests."""
+    """Give ``namespace`` to the existing organisation ``org``: its members may publish
+    there and manage requests. ``UsageError`` for a malformed namespace or an unknown
+    organisation (a typo would otherwise hand the namespace to nobody)."""
+    if not NAMESPACE.fullmatch(namespace):
+        raise UsageError(
+            f"namespace {namespace!r} must be 1-100 characters of lower-case letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit"
+        )
+    check_org_name(org)
+    if not org_exists(store, org):
+        raise UsageError(
+            f"no organisation {org!r}: add a member first (`weightwatch registry user NAME "
+            f"--org {org}`)"
+        )
     with store.write.begin() as conn:
-        _ensure_org(conn, org)
         conn.execute(delete(schema.namespaces).where(schema.namespaces.c.namespace == namespace))
         conn.execute(insert(schema.namespaces).values(namespace=namespace, org=org))
 

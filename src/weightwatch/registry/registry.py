@@ -21,7 +21,7 @@ from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.registry import queries, schema
 from weightwatch.registry.access import Grant, Principal, Visibility, request_access, visibility
-from weightwatch.registry.accounts import record
+from weightwatch.registry.accounts import check_reason, record
 from weightwatch.registry.pipeline import step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
 from weightwatch.registry.runners import Runner, make_runner
@@ -478,6 +478,7 @@ class Registry:
     ) -> VersionView:
         if not reason.strip():
             raise UsageError("a takedown or reinstatement needs a --reason")
+        check_reason(reason)
         action = Moderation.TAKEDOWN if down else Moderation.REINSTATEMENT
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
@@ -532,6 +533,7 @@ class Registry:
         released, and a quarantine reason the release did not cover quarantines it again."""
         if not reason.strip():
             raise UsageError("a release needs a --reason")
+        check_reason(reason)
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
             row = queries.version_row(conn, vid)
