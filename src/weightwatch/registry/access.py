@@ -496,13 +496,14 @@ def access_report(store: Store, name: str) -> str:
         labels += [k for k in g.answers if k not in labels]
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["user", "state", "reason", "decided_by", "requested_at", "updated_at", *labels])
+    header = ["user", "state", "reason", "decided_by", "requested_at", "updated_at"]
+    w.writerow([*header, *(_cell(label) for label in labels)])  # labels are publisher-set
     for g in rows:
         w.writerow(
             [
                 g.user,
                 g.state,
-                g.reason or "",
+                _cell(g.reason or ""),
                 g.decided_by or "",
                 g.requested_at or "",
                 g.updated_at,
@@ -513,7 +514,8 @@ def access_report(store: Store, name: str) -> str:
 
 
 def _cell(v: Any) -> str:
-    """A CSV cell that spreadsheets will not evaluate as a formula (answers are user data)."""
+    """A CSV cell that spreadsheets will not evaluate as a formula (answers, reasons and
+    the gate's labels are user data): OWASP's list of leading characters."""
     s = str(v)
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 

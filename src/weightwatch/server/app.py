@@ -68,6 +68,7 @@ def create_app(
     watermark_master: str | Path | None = None,
     max_upload_bytes: int = 200 * GiB,
     max_file_bytes: int = 100 * GiB,
+    max_open_uploads: int = uploads.MAX_OPEN_UPLOADS,
     signin: SignInPolicy = DEFAULT_POLICY,
     guards: GuardPolicy | None = None,
 ) -> FastAPI:
@@ -127,7 +128,12 @@ def create_app(
     )
     app.include_router(api.router(registry))
     app.include_router(
-        uploads.router(registry, max_upload_bytes=max_upload_bytes, max_file_bytes=max_file_bytes)
+        uploads.router(
+            registry,
+            max_upload_bytes=max_upload_bytes,
+            max_file_bytes=max_file_bytes,
+            max_open_uploads=max_open_uploads,
+        )
     )
     master = Path(watermark_master) if watermark_master else None
     detection = watermark_api.Detection(registry, master, per_minute=30, burst=10)

@@ -38,6 +38,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
+from weightwatch.errors import UsageError
 from weightwatch.registry import Registry, upload_records
 from weightwatch.registry.access import Principal
 from weightwatch.registry.accounts import namespace_owner, record
@@ -64,6 +65,7 @@ PROGRESS_BYTES = 64 << 20  # ``received`` is written at most every 64 MiB or 1 s
 PROGRESS_SECONDS = 1.0
 TAR_FRAMING = 16 << 20  # a tar's headers and padding, allowed on top of the byte limit
 TERMINAL = ("done", "failed", "aborted")
+MAX_OPEN_UPLOADS = 4  # uploads one account may have receiving files at once
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -118,8 +120,16 @@ class _Request:
 class Uploads:
     """The upload service behind the routes: staging, limits, progress, registration."""
 
-    def __init__(self, registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        max_upload_bytes: int,
+        max_file_bytes: int,
+        max_open_uploads: int = MAX_OPEN_UPLOADS,
+    ) -> None:
         self.registry = registry
+        self.max_open = max_open_uploads
         self.store = registry.store
         self.max_upload = max_upload_bytes
         self.max_file = max_file_bytes
@@ -171,7 +181,17 @@ class Uploads:
                 403, f"only admins and publishers who own the namespace {ns!r} may upload to it"
             )
         upload_id = secrets.token_hex(16)
-        upload_records.create(self.store, upload_id, user=who.user, model=model, access=access)
+        try:  # a quota per publisher: bytes staged <= max_open_uploads * max_upload_bytes
+            upload_records.create(
+                self.store,
+                upload_id,
+                user=who.user,
+                model=model,
+                access=access,
+                max_open=self.max_open,
+            )
+        except UsageError as exc:
+            raise HTTPException(429, exc.message, {"Retry-After": "60"}) from None
         record(self.store, who.user, "upload.start", model, client=client, upload=upload_id)
         return upload_id
 
@@ -492,10 +512,21 @@ class Uploads:
                 self.settle(upload_id)
 
 
-def router(registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) -> APIRouter:
+def router(
+    registry: Registry,
+    *,
+    max_upload_bytes: int,
+    max_file_bytes: int,
+    max_open_uploads: int = MAX_OPEN_UPLOADS,
+) -> APIRouter:
     """The upload API under ``/api/v1/uploads``. Building it recovers from a crash: uploads
     left receiving are aborted and unfinished registrations resume in the background."""
-    svc = Uploads(registry, max_upload_bytes=max_upload_bytes, max_file_bytes=max_file_bytes)
+    svc = Uploads(
+        registry,
+        max_upload_bytes=max_upload_bytes,
+        max_file_bytes=max_file_bytes,
+        max_open_uploads=max_open_uploads,
+    )
     registering = svc.recover()
     threading.Thread(
         target=svc.resume, args=(registering,), name="upload-resume", daemon=True
