@@ -3,6 +3,8 @@ route, IDOR on numeric ids, CSRF on cookie-authenticated writes."""
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import httpx
 import pytest
 
@@ -18,7 +20,7 @@ def test_ui_access_request_goes_through_the_registry_check(site: Site, tier: str
     hidden model answers exactly like one that does not exist."""
     name = MODEL.get(tier, "acme/nowhere")
     http, csrf = site.browser_session("alice", "192.0.2.40")
-    with http:
+    with closing(http):
         r = http.post(f"/models/{name}/request", data={"csrf": csrf, "field-0": "x"})
         api = http.post(
             f"/api/v1/models/{name}/access-requests",
@@ -56,7 +58,7 @@ def test_api_and_form_share_one_detection_rate_limit(site: Site) -> None:
     body = {"token_ids": list(range(64)), "key_ids": [site.key_id]}
     http, csrf = site.browser_session("reviewer", "192.0.2.41")
     codes = []
-    with http, site.client("reviewer") as api:
+    with closing(http), site.client("reviewer") as api:
         for _ in range(6):
             codes.append(api.post("/api/watermark/detect", json=body).status_code)
             form = {"csrf": csrf, "key_ids": site.key_id, "token_ids": "1 2 3 4 5 6 7 8"}
@@ -121,7 +123,7 @@ def test_numeric_ids_do_not_leak_other_callers_records(site: Site) -> None:
 def test_cookie_writes_need_the_csrf_token(site: Site) -> None:
     """Held before: a cookie-authenticated write without the session's CSRF token."""
     http, _ = site.browser_session("alice", "192.0.2.42")
-    with http:
+    with closing(http):
         assert http.post("/api/v1/tokens").status_code == 403
         assert http.post("/api/v1/tokens", headers={"X-CSRF-Token": "forged"}).status_code == 403
         r = http.post(f"/models/{MODEL['gated']}/request", data={"field-0": "x"})

@@ -82,7 +82,9 @@ def test_login_csrf_from_another_origin_is_refused(site: Site, browser, evil) ->
     page.wait_for_load_state("networkidle")
     assert not [c for c in context.cookies() if c["name"] == "ww_session"]
     assert "cross-origin request refused" in page.content()
-    # the API's sign-in from that page's script is refused as well
+    # the API's sign-in from a script on the other origin is refused as well
+    (folder / "blank.html").write_text("<p>elsewhere</p>")
+    page.goto(f"{origin}/blank.html")
     status = page.evaluate(
         """async (url) => { try { const r = await fetch(url + '/api/v1/login', {method: 'POST',
         credentials: 'include', headers: {'Content-Type': 'text/plain'},
