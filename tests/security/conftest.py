@@ -72,9 +72,7 @@ class Site:
 
     def browser_session(self, user: str, client_ip: str) -> tuple[httpx.Client, str]:
         """A signed-in cookie session (from ``client_ip``) and its CSRF token."""
-        http = httpx.Client(
-            base_url=self.url, timeout=60, headers={"X-Forwarded-For": client_ip}
-        )
+        http = httpx.Client(base_url=self.url, timeout=60, headers={"X-Forwarded-For": client_ip})
         r = http.post("/api/v1/login", json={"user": user, "password": PASSWORD})
         assert r.status_code == 200, r.text
         return http, r.json()["csrf"]

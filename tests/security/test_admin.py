@@ -60,7 +60,9 @@ def test_reasons_and_allowed_orgs_are_bounded(site: Site) -> None:
             json={"allowed_orgs": [f"org{i}" for i in range(500)]},
         )
         assert r.status_code in (400, 422), r.text
-        r = http.post(f"/api/v1/models/{MODEL['public']}/versions/1/takedown", json={"reason": "x" * 5000})
+        r = http.post(
+            f"/api/v1/models/{MODEL['public']}/versions/1/takedown", json={"reason": "x" * 5000}
+        )
         assert r.status_code in (400, 422), r.text
 
 

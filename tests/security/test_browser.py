@@ -27,7 +27,12 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy")
+HEADERS = (
+    "content-security-policy",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+)
 
 
 @pytest.fixture
@@ -58,8 +63,16 @@ def evil(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_every_page_carries_the_security_headers(site: Site) -> None:
     """Finding 7: `curl -I` on any page shows them."""
-    for path in ("/", f"/models/{MODEL['public']}", "/login", "/log", "/static/style.css",
-                 "/api/v1/models", "/nowhere", f"/{MODEL['public']}/resolve/main/config.json"):
+    for path in (
+        "/",
+        f"/models/{MODEL['public']}",
+        "/login",
+        "/log",
+        "/static/style.css",
+        "/api/v1/models",
+        "/nowhere",
+        f"/{MODEL['public']}/resolve/main/config.json",
+    ):
         r = httpx.head(site.url + path)
         for h in HEADERS:
             assert h in r.headers, (path, h)
@@ -88,8 +101,8 @@ def test_login_csrf_from_another_origin_is_refused(site: Site, browser, evil) ->
     status = page.evaluate(
         """async (url) => { try { const r = await fetch(url + '/api/v1/login', {method: 'POST',
         credentials: 'include', headers: {'Content-Type': 'text/plain'},
-        body: JSON.stringify({user: 'owner', password: '%s'})}); return r.status }
-        catch (e) { return 'blocked' } }""" % PASSWORD,
+        body: JSON.stringify({user: 'owner', password: 'PASSWORD'})}); return r.status }
+        catch (e) { return 'blocked' } }""".replace("PASSWORD", PASSWORD),
         site.url,
     )
     assert status in (403, "blocked")

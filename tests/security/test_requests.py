@@ -3,7 +3,6 @@ server error from numbers too large for the database."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.security.conftest import Site
@@ -40,10 +39,18 @@ def test_oversized_bodies_are_refused_unread(site: Site, path: str, role: str | 
 
 def test_watermark_detection_authenticates_before_parsing(site: Site) -> None:
     with site.client() as http:
-        r = http.post("/api/watermark/detect", content=b"{not json", headers={"Content-Type": "application/json"})
+        r = http.post(
+            "/api/watermark/detect",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 401
     with site.client("alice") as http:
-        r = http.post("/api/watermark/detect", content=b"{not json", headers={"Content-Type": "application/json"})
+        r = http.post(
+            "/api/watermark/detect",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 422 and "error" in r.json()
 
 

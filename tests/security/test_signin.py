@@ -29,7 +29,9 @@ def test_parallel_guesses_get_no_more_than_the_policy(site: Site) -> None:
     most ``per_account_client`` password checks (401); every other answer is 429."""
     with ThreadPoolExecutor(max_workers=50) as pool:
         codes = list(
-            pool.map(lambda _: _attempt(site.url, "victim", "wrong guess", "203.0.113.7"), range(200))
+            pool.map(
+                lambda _: _attempt(site.url, "victim", "wrong guess", "203.0.113.7"), range(200)
+            )
         )
     assert set(codes) <= {401, 429}, codes
     assert codes.count(401) <= DEFAULT_POLICY.per_account_client, codes.count(401)

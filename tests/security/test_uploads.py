@@ -105,7 +105,9 @@ def test_unicode_forms_and_case_clashes_are_refused(upload) -> None:  # type: ig
     assert r.status_code == 400 and "Unicode" in r.json()["error"], r.text
     r = http.put(f"/api/v1/uploads/{upload_id}/tar", content=_tar({"A.json": b"1", "a.json": b"2"}))
     assert r.status_code == 400 and "letter case" in r.json()["error"], r.text
-    assert http.put(f"/api/v1/uploads/{upload_id}/files/Config.json", content=b"1").status_code == 200
+    assert (
+        http.put(f"/api/v1/uploads/{upload_id}/files/Config.json", content=b"1").status_code == 200
+    )
     r = http.put(f"/api/v1/uploads/{upload_id}/files/config.json", content=b"2")
     assert r.status_code == 400 and "letter case" in r.json()["error"]
     from urllib.parse import quote
