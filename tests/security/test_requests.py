@@ -77,3 +77,21 @@ def test_huge_integers_are_not_server_errors(site: Site, path: str) -> None:
     with site.client("admin") as http:
         r = http.get(path)
     assert r.status_code in (400, 404, 422), (path, r.status_code, r.text[:200])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/login", {"user": "a\u0000b", "password": "whatever-it-is"}),
+        ("POST", "/api/watermark/detect", {"token_ids": [1], "key_ids": ["ab\u0000"]}),
+        ("GET", "/api/v1/models/acme/pub%00lic", None),
+        ("GET", "/api/v1/models?q=%00", None),
+    ],
+)
+def test_nul_characters_are_refused_not_server_errors(
+    site: Site, method: str, path: str, body: object
+) -> None:
+    """Found by the fuzzing on PostgreSQL (which refuses NUL in text): a clear 400."""
+    with site.client("admin") as http:
+        r = http.request(method, path, json=body)
+    assert r.status_code == 400 and "NUL" in r.json()["error"], r.text

@@ -3,6 +3,9 @@
 * **body limits**: a request body outside the streamed upload routes is refused with 413
   once it passes ``max_body`` bytes (at once from ``Content-Length``; while reading a
   chunked body), so no route ever parses an unbounded body, signed in or not;
+* **NUL characters**: refused (400) in the path, the query and every bounded body (raw,
+  ``%00`` or JSON ``\\u0000``): no name, reason or key id holds one, and PostgreSQL
+  refuses them in text (a 500 the fuzzing found);
 * **cross-origin writes**: a state-changing request from a browser on another origin
   (``Origin`` not this host, or ``Sec-Fetch-Site: cross-site``/``same-site``) is refused
   with 403 unless it carries an API token, which browsers never attach by themselves;
@@ -103,6 +106,11 @@ class Guards:
             await send(message)
 
         method = scope.get("method", "GET")
+        if _has_nul(
+            path.encode("utf-8", "surrogateescape") + b"?" + scope.get("query_string", b"")
+        ):
+            await _refuse(send_with_headers, path, 400, NUL_MESSAGE)
+            return
         if method not in SAFE_METHODS:
             refused = _cross_origin(headers)
             if refused:
@@ -119,8 +127,18 @@ class Guards:
                 except BodyTooLarge:
                     await _refuse(send_with_headers, path, 413, _too_large(limit))
                     return
+                if _has_nul(body):
+                    await _refuse(send_with_headers, path, 400, NUL_MESSAGE)
+                    return
                 receive = _replay(body, receive)
         await self.app(scope, receive, send_with_headers)
+
+
+NUL_MESSAGE = "the request contains a NUL character, which no name or field may hold"
+
+
+def _has_nul(data: bytes) -> bool:
+    return b"\x00" in data or b"%00" in data or b"\\u0000" in data
 
 
 def _too_large(limit: int) -> str:

@@ -9,10 +9,11 @@ name public key ids, never keys.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -27,11 +28,16 @@ from weightwatch.watermark.keys import MasterSecret
 from weightwatch.watermark.windows import DEFAULT_WINDOWS
 
 MAX_TOKENS = 100_000
+KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+KeyId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
+TokenId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class DetectRequest(BaseModel):
-    token_ids: list[int] = Field(min_length=1, max_length=MAX_TOKENS)
-    key_ids: list[str] = Field(min_length=1, max_length=64)
+    token_ids: list[TokenId] = Field(min_length=1, max_length=MAX_TOKENS)
+    key_ids: list[KeyId] = Field(min_length=1, max_length=64)
     windowed: bool = False
 
 
@@ -82,6 +88,11 @@ class Detection:
         self, who: Principal, token_ids: list[int], key_ids: list[str], *, windowed: bool
     ) -> tuple[Any, list[str]]:
         """The detection and the versions it names; ``Refused`` otherwise."""
+        bad = next((k for k in key_ids if not KEY_ID.fullmatch(k)), None)
+        if bad is not None:
+            raise Refused(400, f"{bad[:40]!r} is not a key id")
+        if any(not 0 <= t < 2**31 for t in token_ids):
+            raise Refused(400, "token ids must be whole numbers from 0 to 2**31 - 1")
         if not self.limiter.allow(who.user):
             raise Refused(429, "rate limit reached; try again later", **{"Retry-After": "10"})
         if self.master is None:
