@@ -4,6 +4,7 @@ strings from uploads are escaped."""
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 
 from weightwatch.registry.lineage_graph import GraphEdge, GraphNode, LineageGraph
@@ -14,7 +15,7 @@ Box = tuple[float, float, float, float]
 
 
 def graph(root: str, edges: list[tuple[str, str, str | None, str | None]]) -> LineageGraph:
-    names = [root] + sorted({m for p, c, _, _ in edges for m in (p, c)} - {root})
+    names = [root, *sorted({m for p, c, _, _ in edges for m in (p, c)} - {root})]
     return LineageGraph(
         root=root,
         nodes=[GraphNode(model=m, status="published") for m in names],
@@ -63,7 +64,7 @@ def _dist(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]
 
 def _meets(points: list[tuple[float, float]], box: Box) -> bool:
     """Whether a polyline passes through a box (sampled finely)."""
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         for i in range(201):
             x, y = a[0] + (b[0] - a[0]) * i / 200, a[1] + (b[1] - a[1]) * i / 200
             if box[0] < x < box[2] and box[1] < y < box[3]:
@@ -85,15 +86,14 @@ def test_every_label_sits_on_its_own_edge_and_nowhere_else():
     for i, edge in enumerate(edges):
         pts, box = _points(edge), boxes[i]
         centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-        assert min(_dist(centre, a, b) for a, b in zip(pts, pts[1:], strict=False)) < 0.5
+        assert min(_dist(centre, a, b) for a, b in itertools.pairwise(pts)) < 0.5
         for j, other in enumerate(edges):
             if j != i:
                 assert not _meets(_points(other), box), (i, j)
                 b = boxes[j]
                 assert not (box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3])
         assert not any(
-            box[0] < n[2] and n[0] < box[2] and box[1] < n[3] and n[1] < box[3]
-            for n in node_boxes
+            box[0] < n[2] and n[0] < box[2] and box[1] < n[3] and n[1] < box[3] for n in node_boxes
         )
     # edges leaving one parent start at different points (they do not pile up)
     starts = [_points(e)[0] for e in edges if "of org/mid@1" in (e.findtext(f"{SVG}title") or "")]

@@ -193,7 +193,12 @@ def test_throttled_sign_in_page(hub):
 
 def test_error_pages_for_unknown_paths_and_bad_values(hub):
     _, url = hub
-    for path, status in (("/nowhere", 404), ("/log?page=abc", 422), ("/log?page=0", 404), ("/?status=bogus", 422)):
+    for path, status in (
+        ("/nowhere", 404),
+        ("/log?page=abc", 422),
+        ("/log?page=0", 404),
+        ("/?status=bogus", 422),
+    ):
         r = httpx.get(f"{url}{path}")
         assert r.status_code == status and r.headers["content-type"].startswith("text/html")
         assert "<h1>" in r.text and 'role="alert"' in r.text

@@ -81,7 +81,7 @@ def test_card_is_rendered_as_sanitized_markdown(site):
     assert 'href="https://example.org/doc"' in card and 'rel="nofollow noopener noreferrer"' in card
     # front matter as a table
     assert re.search(r"<th scope=\"row\">license</th><td>mit</td>", card)
-    assert "<th scope=\"row\">tags</th><td>demo, tiny</td>" in card
+    assert '<th scope="row">tags</th><td>demo, tiny</td>' in card
     # no raw HTML, script, event handler, javascript: link or remote image: look at the
     # tags themselves (the card's text may say anything, escaped)
     tags = re.findall(r"<(/?\w+)((?:\s+[\w-]+=\"[^\"]*\")*)\s*/?>", card)
