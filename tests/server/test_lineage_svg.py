@@ -5,6 +5,7 @@ strings from uploads are escaped."""
 from __future__ import annotations
 
 import itertools
+import random
 import xml.etree.ElementTree as ET
 
 from weightwatch.registry.lineage_graph import GraphEdge, GraphNode, LineageGraph
@@ -72,8 +73,10 @@ def _meets(points: list[tuple[float, float]], box: Box) -> bool:
     return False
 
 
-def test_every_label_sits_on_its_own_edge_and_nowhere_else():
-    svg = ET.fromstring(str(lineage_svg.render(family())))
+def check_labels(picture: str) -> list[ET.Element]:
+    """Assert that every label is centred on its own edge and meets no other edge, label
+    or node; returns the edges."""
+    svg = ET.fromstring(picture)
     edges = svg.findall(f"{SVG}g")
     nodes = [
         tuple(float(r.get(k) or 0) for k in ("x", "y", "width", "height"))
@@ -81,7 +84,6 @@ def test_every_label_sits_on_its_own_edge_and_nowhere_else():
         if r.get("class") != "label-bg"
     ]
     node_boxes = [(x, y, x + w, y + h) for x, y, w, h in nodes]
-    assert len(edges) == 11
     boxes = [_label_box(e) for e in edges]
     for i, edge in enumerate(edges):
         pts, box = _points(edge), boxes[i]
@@ -95,6 +97,12 @@ def test_every_label_sits_on_its_own_edge_and_nowhere_else():
         assert not any(
             box[0] < n[2] and n[0] < box[2] and box[1] < n[3] and n[1] < box[3] for n in node_boxes
         )
+    return edges
+
+
+def test_every_label_sits_on_its_own_edge_and_nowhere_else():
+    edges = check_labels(str(lineage_svg.render(family())))
+    assert len(edges) == 11
     # edges leaving one parent start at different points (they do not pile up)
     starts = [_points(e)[0] for e in edges if "of org/mid@1" in (e.findtext(f"{SVG}title") or "")]
     assert len(starts) == 5 and len(set(starts)) == 5
@@ -127,3 +135,20 @@ def test_picture_escapes_links_and_prunes():
     assert 'href="/models/org/grand?v=1"' in svg and "x/hidden" not in svg and "x/below" not in svg
     assert svg.count('stroke-dasharray="6 4"') == 1  # only the declared-only edge is dashed
     ET.fromstring(svg)  # well-formed
+
+
+def test_labels_stay_on_their_edges_in_random_families():
+    rels = ["finetune", "quantized", "adapter", "merge", None]
+    for seed in range(40):
+        rnd = random.Random(seed)
+        n = rnd.randint(2, 12)
+        names = [f"org/m{i}@1" for i in range(n)]
+        edges = []
+        for i in range(1, n):
+            for p in rnd.sample(range(i), min(i, rnd.choice([1, 1, 1, 2]))):
+                declared = rnd.choice(rels)
+                detected = rnd.choice(rels[:4]) if declared is None or rnd.random() < 0.5 else None
+                edges.append((names[p], names[i], declared, detected))
+        g = graph(names[rnd.randrange(n)], edges)
+        assert lineage_svg.layout(g).unplaced == 0, seed
+        assert len(check_labels(str(lineage_svg.render(g)))) == len(edges), seed

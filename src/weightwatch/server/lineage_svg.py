@@ -37,9 +37,12 @@ NODE_W, NODE_H = 200, 46
 COL_GAP = 28  # between nodes of one row
 ROW_GAP = 64  # between rows, grown when labels need room
 PAD = 10
-LABEL_CHARS = 28
+LABEL_CHARS = 28  # of a node's name
+EDGE_CHARS = 40  # of an edge's label (room for both relations of a disagreeing edge)
 CHAR_W, LABEL_H = 6.4, 15  # a label's box per character (11px font) and its height
 SWEEPS = 4
+# where along its edge a label is tried: the middle first, then outwards
+TRIES = sorted((k / 40 for k in range(4, 37)), key=lambda t: abs(t - 0.5))
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
@@ -177,20 +180,22 @@ def layout(graph: LineageGraph) -> Layout:
         chains.append((e, chain))
         links += list(pairwise(chain))
     _order(rows, links)
-    gap = ROW_GAP
-    for _ in range(6):
-        placed = _place(rows, chains, gap)
+    gap, col_gap = ROW_GAP, COL_GAP
+    for _ in range(8):
+        placed = _place(rows, chains, gap, col_gap)
         if placed.unplaced == 0:
             return placed
-        gap += 36
+        gap, col_gap = gap + 30, col_gap + 30
     return placed
 
 
-def _place(rows: list[list[str]], chains: list[tuple[GraphEdge, list[str]]], gap: float) -> Layout:
+def _place(
+    rows: list[list[str]], chains: list[tuple[GraphEdge, list[str]]], gap: float, col_gap: float
+) -> Layout:
     def wide(m: str) -> float:
         return 0 if m.startswith("\0") else NODE_W
 
-    widths = [sum(wide(m) for m in r) + COL_GAP * max(len(r) - 1, 0) for r in rows]
+    widths = [sum(wide(m) for m in r) + col_gap * max(len(r) - 1, 0) for r in rows]
     width = PAD * 2 + max(widths, default=NODE_W)
     at: dict[str, Point] = {}  # top-left of nodes; the point itself for bends
     for i, r in enumerate(rows):
@@ -198,7 +203,7 @@ def _place(rows: list[list[str]], chains: list[tuple[GraphEdge, list[str]]], gap
         y = PAD + i * (NODE_H + gap)
         for m in r:
             at[m] = (x, y + NODE_H / 2) if m.startswith("\0") else (x, y)
-            x += wide(m) + COL_GAP
+            x += wide(m) + col_gap
     nodes = {m: (x, y, x + NODE_W, y + NODE_H) for m, (x, y) in at.items() if "\0" not in m}
     # ports: a node's outgoing edges leave along its bottom edge in the order of where
     # they go, its incoming edges enter along its top edge in the order of where they
@@ -221,7 +226,11 @@ def _place(rows: list[list[str]], chains: list[tuple[GraphEdge, list[str]]], gap
         start = port(chain[0], k, outs[chain[0]], bottom=True)
         end = port(chain[-1], k, ins[chain[-1]], bottom=False)
         routes.append(
-            _Route(edge, [start, *(at[b] for b in chain[1:-1]), end], _short(edge.relation))
+            _Route(
+                edge,
+                [start, *(at[b] for b in chain[1:-1]), end],
+                _short(edge.relation, EDGE_CHARS),
+            )
         )
     unplaced = _labels(routes, list(nodes.values()))
     height = PAD * 2 + len(rows) * NODE_H + (len(rows) - 1) * gap
@@ -240,7 +249,7 @@ def _labels(routes: list[_Route], nodes: list[Box]) -> int:
     for r in sorted(routes, key=lambda r: -len(r.label)):
         w = len(r.label) * CHAR_W + 6
         chosen: Box | None = None
-        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.45, 0.55, 0.35, 0.65, 0.25, 0.75):
+        for t in TRIES:
             x, y = _along(r.points, t)
             box = (x - w / 2, y - LABEL_H / 2, x + w / 2, y + LABEL_H / 2)
             if any(_overlap(box, b) for b in nodes + taken):
