@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, RegistryError, UsageError
 from weightwatch.registry import lineage_graph, queries, schema
-from weightwatch.registry.access import Principal, Visibility, visibility
+from weightwatch.registry.access import Principal
 from weightwatch.registry.accounts import record
 from weightwatch.registry.lineage_graph import LineageGraph
 from weightwatch.registry.pipeline import step_decide, unfinished
@@ -28,75 +28,29 @@ from weightwatch.registry.queries import FileRow, VersionRow
 from weightwatch.registry.runners import Runner, make_runner
 from weightwatch.registry.states import Access, Moderation, Status, applied_access, values
 from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
-from weightwatch.reports import Record, Report
+from weightwatch.registry.views import (
+    DecisionProof,
+    DecisionView,
+    EdgeView,
+    ModerationView,
+    TreeNode,
+    VersionView,
+)
+from weightwatch.registry.visibility import Visibility, visibility
 from weightwatch.watermark.deployments import WatermarkDeployment
 
 ACCESS = values(Access)
 
-
-class DecisionView(Record):
-    action: str
-    status: str
-    reasons: list[str]
-    cause: str
-    log_index: int | None
-    created_at: str
-
-
-class ModerationView(Record):
-    """A takedown, reinstatement or release: who did it, why, when, its log entry."""
-
-    action: str
-    actor: str
-    reason: str
-    log_index: int
-    created_at: str
-
-
-class EdgeView(Record):
-    model: str
-    kind: str  # declared | detected
-    relation: str
-    score: float | None
-    p_value: float | None
-
-
-class VersionView(Report):
-    """A version as ``status --json`` and the API show it: its current state first."""
-
-    model: str  # namespace/name@number
-    state: str
-    status: str
-    access: str
-    weights_digest: str | None
-    value_digest: str | None
-    files: int
-    scan_verdict: str | None
-    decision: DecisionView | None
-    history: list[DecisionView]
-    moderation: list[ModerationView]  # takedowns, reinstatements, releases, oldest first
-    parents: list[EdgeView]
-    children: list[EdgeView]
-    watermarks: list[str]  # "deployment (scheme): key id" of watermarked deployments
-    error: str | None
-
-
-class TreeNode(Record):
-    model: str
-    status: str
-    relation: str | None
-    kind: str | None  # declared | detected | declared+detected (one node per child)
-    children: list[TreeNode]
-
-
-class DecisionProof(Record):
-    """The version's latest logged event (decision, takedown or reinstatement), its
-    inclusion proof and the signed checkpoint the proof is against."""
-
-    index: int
-    leaf: str
-    hashes: list[str]
-    checkpoint: str
+__all__ = [
+    "ACCESS",
+    "DecisionProof",
+    "DecisionView",
+    "EdgeView",
+    "ModerationView",
+    "Registry",
+    "TreeNode",
+    "VersionView",
+]
 
 
 class Registry:
@@ -235,7 +189,7 @@ class Registry:
             return queries.complete_versions(conn, search=search)
 
     def visibility(self, who: Principal | None, version: VersionRow) -> Visibility:
-        """Who sees what of ``version`` (the one rule: :func:`access.visibility`)."""
+        """Who sees what of ``version`` (the one rule: ``registry.visibility``)."""
         return visibility(self.store, who, version)
 
     def visible_versions(
