@@ -94,4 +94,4 @@ def test_nul_characters_are_refused_not_server_errors(
     """Found by the fuzzing on PostgreSQL (which refuses NUL in text): a clear 400."""
     with site.client("admin") as http:
         r = http.request(method, path, json=body)
-    assert r.status_code == 400 and "NUL" in r.json()["error"], r.text
+    assert r.status_code == 400 and "NUL character" in r.json()["error"], r.text

@@ -109,7 +109,7 @@ class Guards:
         if _has_nul(
             path.encode("utf-8", "surrogateescape") + b"?" + scope.get("query_string", b"")
         ):
-            await _refuse(send_with_headers, path, 400, NUL_MESSAGE)
+            await _refuse(send_with_headers, path, 400, NUL_IN_PATH)
             return
         if method not in SAFE_METHODS:
             refused = _cross_origin(headers)
@@ -135,6 +135,7 @@ class Guards:
 
 
 NUL_MESSAGE = "the request contains a NUL character, which no name or field may hold"
+NUL_IN_PATH = "the request path or query contains a NUL character (%00), which no name holds"
 
 
 def _has_nul(data: bytes) -> bool:
