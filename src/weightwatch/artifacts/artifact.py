@@ -56,6 +56,9 @@ class Artifact:
     problems: tuple[str, ...] = ()
     _tensors: Mapping[str, tuple[Tensor, ...]] = field(default_factory=dict, repr=False)
     _failed: Mapping[str, ArtifactError] = field(default_factory=dict, repr=False)
+    # The unpacked view (temporary folder) that lazy tensors read from, kept alive with
+    # the artifact when weights came wrapped; see ``unwrap``.
+    _scratch: object | None = field(default=None, repr=False, compare=False)
 
     # -- tensors ---------------------------------------------------------------
     def iter_tensors(self, *, file: str | None = None) -> Iterator[Tensor]:

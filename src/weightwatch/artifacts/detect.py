@@ -35,6 +35,7 @@ _MAGICS: tuple[tuple[bytes, FileFormat], ...] = (
     (b"BZh", FileFormat.BZIP2),
     (b"\xfd7zXZ\x00", FileFormat.XZ),
     (b"\x28\xb5\x2f\xfd", FileFormat.ZSTD),
+    (b"\x04\x22\x4d\x18", FileFormat.LZ4),
     (b"7z\xbc\xaf\x27\x1c", FileFormat.SEVEN_ZIP),
 )
 
