@@ -10,6 +10,7 @@ from weightwatch.artifacts import Artifact, open_artifact
 from weightwatch.artifacts.detect import detect_format
 from weightwatch.artifacts.hfrepo import load_json
 from weightwatch.artifacts.model import FileFormat
+from weightwatch.artifacts.opening import NOT_WEIGHTS, weight_like_name
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
 from weightwatch.scan.containers import MAX_INFLATE, Blob, examine
@@ -34,22 +35,57 @@ _STREAMED = (
 
 
 def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
+    """Scan files and folders. Raises ``ScanError`` for a path that holds nothing the
+    scanner can read (an empty folder; a file, or every weight-named file of a folder,
+    holding text or unknown bytes with nothing found in them): that is not "clean"."""
     files: list[FileReport] = []
     for p in paths:
         root = Path(p)
         if not root.exists() and not root.is_symlink():
             raise ScanError(f"{root}: no such file or directory")
+        these: list[FileReport] = []
         if root.is_dir():
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames.sort()
                 for name in sorted(filenames):
                     f = Path(dirpath) / name
-                    files.append(
+                    these.append(
                         scan_file(f, display=f.relative_to(root.parent).as_posix(), root=root)
                     )
+            if not these:
+                raise ScanError(f"{root}: empty folder: nothing to scan")
+            _require_something_read(these, every_file=False)
         else:  # a path the caller named is followed if it is a link
-            files.append(scan_file(root.resolve(), display=str(root)))
+            these.append(scan_file(root.resolve(), display=str(root)))
+            _require_something_read(these, every_file=True)
+        files += these
     return ScanReport(files=files)
+
+
+_NOTHING = frozenset({FileFormat.EMPTY.value, FileFormat.UNKNOWN.value})
+_NOT_WEIGHTS = frozenset(f.value for f in NOT_WEIGHTS)
+
+
+def _require_something_read(reports: list[FileReport], *, every_file: bool) -> None:
+    """Raise if the weights these files claim to hold were not there to read."""
+
+    def unseen(r: FileReport) -> bool:
+        junk = r.format in _NOTHING or (weight_like_name(r.path) and r.format in _NOT_WEIGHTS)
+        return junk and not r.findings
+
+    named = [r for r in reports if weight_like_name(r.path)]
+    models = [r for r in reports if r.format not in _NOT_WEIGHTS]
+    if every_file:
+        bad = [r for r in reports if unseen(r)]
+    elif named and not models:
+        bad = [r for r in named if unseen(r)]
+        bad = bad if len(bad) == len(named) else []
+    else:
+        bad = []
+    if bad:
+        r = bad[0]
+        what = "is empty" if r.format == FileFormat.EMPTY.value else f"holds {r.format} content"
+        raise ScanError(f"{r.path}: {what}, not a model file the scanner can read")
 
 
 def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileReport:

@@ -43,7 +43,10 @@ def quantize_q4_k(w: npt.NDArray[np.float32]) -> U8:
     mins = -lo
     d = np.maximum(scale.max(axis=1), 1e-12) / 63.0
     dmin = np.maximum(mins.max(axis=1), 1e-12) / 63.0
-    d16, dmin16 = d.astype(np.float16).astype(np.float64), dmin.astype(np.float16).astype(np.float64)
+    d16, dmin16 = (
+        d.astype(np.float16).astype(np.float64),
+        dmin.astype(np.float16).astype(np.float64),
+    )
     sc = np.clip(np.round(scale / d16[:, None]), 1, 63).astype(np.uint8)
     m = np.clip(np.round(mins / dmin16[:, None]), 0, 63).astype(np.uint8)
     eff_s = d16[:, None] * sc
@@ -77,8 +80,8 @@ def quantize_q6_k(w: npt.NDArray[np.float32]) -> U8:
         a, b, c, e = v[:, 0:32], v[:, 32:64], v[:, 64:96], v[:, 96:128]
         ql[:, half * 64 : half * 64 + 32] = (a & 0xF) | ((c & 0xF) << 4)
         ql[:, half * 64 + 32 : half * 64 + 64] = (b & 0xF) | ((e & 0xF) << 4)
-        qh[:, half * 32 : half * 32 + 32] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | (
-            (e >> 4) << 6
+        qh[:, half * 32 : half * 32 + 32] = (
+            (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6)
         )
     blocks = np.concatenate([ql, qh, sc.view(np.uint8), _f16_bytes(d16)], axis=1)
     return np.ascontiguousarray(blocks.reshape(rows, cols // QK * 210))

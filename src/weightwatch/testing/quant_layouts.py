@@ -101,8 +101,14 @@ def write_gptq(base: Path, out: Path, *, group_size: int = 64, act_order: bool =
         tensors[f"{prefix}.scales"] = scales
         tensors[f"{prefix}.g_idx"] = g_idx.astype(np.int32)
     _save(tensors, out)
-    qc = {"quant_method": "gptq", "bits": 4, "group_size": group_size, "desc_act": act_order,
-          "checkpoint_format": "gptq", "sym": False}
+    qc = {
+        "quant_method": "gptq",
+        "bits": 4,
+        "group_size": group_size,
+        "desc_act": act_order,
+        "checkpoint_format": "gptq",
+        "sym": False,
+    }
     return _finish(base, out, tensors, qc)
 
 
@@ -122,8 +128,13 @@ def write_awq(base: Path, out: Path, *, group_size: int = 64) -> Path:
         tensors[f"{prefix}.qzeros"] = _pack_cols(zeros, awq_order)
         tensors[f"{prefix}.scales"] = scales
     _save(tensors, out)
-    qc = {"quant_method": "awq", "bits": 4, "group_size": group_size, "version": "gemm",
-          "zero_point": True}
+    qc = {
+        "quant_method": "awq",
+        "bits": 4,
+        "group_size": group_size,
+        "version": "gemm",
+        "zero_point": True,
+    }
     return _finish(base, out, tensors, qc)
 
 
@@ -149,8 +160,12 @@ def write_bnb(base: Path, out: Path, *, kind: str = "nf4") -> Path:
         for key, v in state.as_dict(packed=True).items():
             tensors[f"{name}.{key}"] = v.numpy()
     _save(tensors, out)
-    qc = {"quant_method": "bitsandbytes", "load_in_4bit": kind != "int8",
-          "load_in_8bit": kind == "int8", "bnb_4bit_quant_type": kind}
+    qc = {
+        "quant_method": "bitsandbytes",
+        "load_in_4bit": kind != "int8",
+        "load_in_8bit": kind == "int8",
+        "bnb_4bit_quant_type": kind,
+    }
     return _finish(base, out, tensors, qc)
 
 
@@ -193,4 +208,6 @@ def _save(tensors: dict[str, Any], out: Path) -> None:
     from safetensors.numpy import save_file
 
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(out / "model.safetensors"))
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(out / "model.safetensors")
+    )
