@@ -59,6 +59,7 @@ WEIGHT_FORMATS = frozenset(
         FileFormat.PYTORCH_LEGACY,
         FileFormat.NUMPY,
         FileFormat.NUMPY_ZIP,
+        FileFormat.ONNX,
     }
 )
 

@@ -19,6 +19,7 @@ from typing import Any
 from weightwatch.artifacts import gguf as gguf_reader
 from weightwatch.artifacts import hfrepo, torchfile
 from weightwatch.artifacts import numpy as npy_reader
+from weightwatch.artifacts import onnx as onnx_reader
 from weightwatch.artifacts import safetensors as st_reader
 from weightwatch.artifacts.artifact import Artifact
 from weightwatch.artifacts.detect import detect_format
@@ -41,6 +42,7 @@ _PRIORITY = (
     FileFormat.GGUF,
     FileFormat.NUMPY_ZIP,
     FileFormat.NUMPY,
+    FileFormat.ONNX,
 )
 _INDEX = {
     FileFormat.SAFETENSORS: "model.safetensors.index.json",
@@ -287,6 +289,8 @@ def _read_weights(p: Path, f: ArtifactFile) -> _Read:
         return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_zip(p, rel=f.path))))
     if f.format is FileFormat.PYTORCH_LEGACY:
         return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_legacy(p, rel=f.path))))
+    if f.format is FileFormat.ONNX:
+        return _Read(tuple(onnx_reader.iter_tensors(p, rel=f.path)))
     if f.format is FileFormat.NUMPY:
         return _Read(tuple(npy_reader.read_npy(p, rel=f.path, name=Path(f.path).stem)))
     return _Read(tuple(npy_reader.read_npz(p, rel=f.path)))
