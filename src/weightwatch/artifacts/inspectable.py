@@ -86,12 +86,13 @@ def _why_none(art: Artifact) -> str:
 
 def declared_model_evidence(root: Path) -> tuple[str, ...]:
     """What in the listing says "a model": config architectures, tokenizer, card, names."""
+    out: list[str] = []
     if root.is_file():
-        out = [f"{root.name}: weight-like name"] if weight_like_name(root.name) else []
+        if weight_like_name(root.name):
+            out.append(f"{root.name}: weight-like name")
         if root.stat().st_size >= WEIGHT_LIKE_SIZE:
             out.append(f"{root.name}: {root.stat().st_size} bytes")
         return tuple(out)
-    out: list[str] = []
     cfg = root / "config.json"
     if cfg.is_file() and not cfg.is_symlink() and cfg.stat().st_size <= 16 << 20:
         try:

@@ -60,6 +60,7 @@ WEIGHT_FORMATS = frozenset(
         FileFormat.NUMPY,
         FileFormat.NUMPY_ZIP,
         FileFormat.ONNX,
+        FileFormat.HDF5,
     }
 )
 

@@ -127,9 +127,7 @@ def _tensor(buf: _Buf, path: Path, start: int, end: int) -> Tensor:
             tname = bytes(buf.mm[v : v + n]).decode("utf-8", "replace")
         elif num == 9 and wt == 2:
             raw = (v, n)
-        elif num in (4, 10) and wt == 2:
-            typed.append((num, v, n))
-        elif num in (5, 7) and wt == 2:
+        elif (num in (4, 10) and wt == 2) or (num in (5, 7) and wt == 2):
             typed.append((num, v, n))
         elif num == 14 and wt == 0 and v == 1:
             external = True
@@ -148,7 +146,9 @@ def _tensor(buf: _Buf, path: Path, start: int, end: int) -> Tensor:
     if raw is not None:
         off, n = raw
         if n != nbytes:
-            raise ArtifactError(where, f"initializer {tname!r}: {n} raw bytes, shape needs {nbytes}")
+            raise ArtifactError(
+                where, f"initializer {tname!r}: {n} raw bytes, shape needs {nbytes}"
+            )
 
         def load() -> npt.NDArray[Any]:
             return map_range(path, off, n).view(np_dtype).reshape(shape)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from weightwatch.artifacts import gguf as gguf_reader
+from weightwatch.artifacts import hdf5 as hdf5_reader
 from weightwatch.artifacts import hfrepo, torchfile
 from weightwatch.artifacts import numpy as npy_reader
 from weightwatch.artifacts import onnx as onnx_reader
@@ -43,6 +44,7 @@ _PRIORITY = (
     FileFormat.NUMPY_ZIP,
     FileFormat.NUMPY,
     FileFormat.ONNX,
+    FileFormat.HDF5,
 )
 _INDEX = {
     FileFormat.SAFETENSORS: "model.safetensors.index.json",
@@ -289,6 +291,8 @@ def _read_weights(p: Path, f: ArtifactFile) -> _Read:
         return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_zip(p, rel=f.path))))
     if f.format is FileFormat.PYTORCH_LEGACY:
         return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_legacy(p, rel=f.path))))
+    if f.format is FileFormat.HDF5:
+        return _Read(tuple(hdf5_reader.iter_tensors(p, rel=f.path)))
     if f.format is FileFormat.ONNX:
         return _Read(tuple(onnx_reader.iter_tensors(p, rel=f.path)))
     if f.format is FileFormat.NUMPY:

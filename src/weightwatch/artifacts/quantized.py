@@ -124,7 +124,8 @@ def _int4_group(
             z = _unpack_cols(qzeros.data(), _AWQ_ORDER)
             s = scales.to_float32()
             g = np.arange(n_in) // max(1, n_in // groups)
-            return ((q - z[g]) * s[g]).T.astype(np.float32)
+            w: F32 = ((q - z[g]) * s[g]).T.astype(np.float32)
+            return w
 
         t = _logical(f"{prefix}.weight", (out, n_in), "AWQ_I4", [qweight, qzeros, scales], awq_f32)
         return t, used
@@ -142,7 +143,8 @@ def _int4_group(
         )
         if g.shape != (n_in,) or (g.size and (g.min() < 0 or g.max() >= groups)):
             raise ArtifactError(qweight.info.file, f"{prefix}.g_idx does not index {groups} groups")
-        return ((q - z[g]) * s[g]).T.astype(np.float32)
+        w: F32 = ((q - z[g]) * s[g]).T.astype(np.float32)
+        return w
 
     parts = [qweight, qzeros, scales] + ([g_idx] if g_idx else [])
     return _logical(f"{prefix}.weight", (out, n_in), "GPTQ_I4", parts, gptq_f32), used

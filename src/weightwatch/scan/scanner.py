@@ -9,11 +9,12 @@ from pathlib import Path
 from weightwatch.artifacts import Artifact, open_artifact
 from weightwatch.artifacts.detect import detect_format
 from weightwatch.artifacts.hfrepo import load_json
+from weightwatch.artifacts.limits import MAX_INFLATE
 from weightwatch.artifacts.model import FileFormat
 from weightwatch.artifacts.opening import NOT_WEIGHTS, weight_like_name
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
-from weightwatch.scan.containers import MAX_INFLATE, Blob, examine
+from weightwatch.scan.containers import Blob, examine
 from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
 from weightwatch.scan.keras_onnx import (
     analyze_keras_config,
