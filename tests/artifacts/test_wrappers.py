@@ -212,3 +212,29 @@ def test_unwrapped_copy_links_to_base_as_identical(tmp_path, base):
     )
     c = compare(fingerprint(base), fingerprint(d))
     assert c.relation == "identical" and c.verdict == "derived"
+
+
+def test_unwrapping_never_writes_to_the_upload(tmp_path, base):
+    """A wrapper whose unpacked name is already taken lands under ``<wrapper>.d/``; the
+    view's hard links to uploaded files are never written through."""
+    d = tmp_path / "twins"
+    shutil.copytree(base, d)
+    original = (d / "model.safetensors").read_bytes()
+    (d / "model.safetensors.gz").write_bytes(gzip.compress(b"not the same bytes" * 1000))
+    (d / "model.safetensors.part1").write_bytes(original[:1000])
+    (d / "model.safetensors.part2").write_bytes(original[1000:])
+    art = open_artifact(d)
+    paths = {f.path for f in art.files}
+    assert {
+        "model.safetensors.gz.d/model.safetensors",
+        "model.safetensors.part1.d/model.safetensors",
+    } <= paths
+    assert (d / "model.safetensors").read_bytes() == original
+    assert sorted(p.name for p in d.iterdir()) == sorted(
+        [
+            *(p.name for p in base.iterdir()),
+            "model.safetensors.gz",
+            "model.safetensors.part1",
+            "model.safetensors.part2",
+        ]
+    )

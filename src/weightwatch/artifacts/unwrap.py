@@ -82,17 +82,18 @@ def unwrap_folder(
                 continue
             _place(view, root / rel, rel, fmt, limits, depth=0)
         for g in groups:
-            out = view.folder / g.joined
-            out.parent.mkdir(parents=True, exist_ok=True)
+            joined = _free(view, g.joined, g.parts[0])
+            out = _fresh(view)
             size = join_parts([root / p for p in g.parts], out, limit=view.budget)
             view.budget -= size
-            view.unwrapped[g.joined] = f"joined from {len(g.parts)} parts: {', '.join(g.parts)}"
+            view.unwrapped[joined] = f"joined from {len(g.parts)} parts: {', '.join(g.parts)}"
             fmt, _ = detect_format(out)
             if fmt in WRAPPER_FORMATS:
-                moved = out.with_name(out.name + ".joined")
-                out.rename(moved)
-                _place(view, moved, g.joined, fmt, limits, depth=1, source=moved)
-                moved.unlink()
+                _place(view, out, joined, fmt, limits, depth=1, source=out)
+                out.unlink()
+            else:
+                (view.folder / joined).parent.mkdir(parents=True, exist_ok=True)
+                out.rename(view.folder / joined)
     except BaseException:
         view.close()
         raise
@@ -122,9 +123,8 @@ def _place(
     if depth >= limits.depth:
         raise ArtifactError(rel, f"wrappers nested more than {limits.depth} deep")
     if fmt in COMPRESSED_FORMATS:
-        inner = _strip_suffix(rel, fmt)
-        tmp = view.folder / (inner + f".ww-{depth}")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+        inner = _free(view, _strip_suffix(rel, fmt), rel)
+        tmp = _fresh(view)
         with open(src, "rb") as raw, _decompressor(raw, fmt) as stream:
             n = _copy_bounded(stream, tmp, rel, fmt.value, view, limits, src.stat().st_size)
         view.unwrapped[inner] = f"{fmt.value} from {rel} ({n} bytes)"
@@ -133,6 +133,7 @@ def _place(
             _place(view, tmp, inner, inner_fmt, limits, depth=depth + 1, source=tmp)
             tmp.unlink()
         else:
+            (view.folder / inner).parent.mkdir(parents=True, exist_ok=True)
             tmp.rename(view.folder / inner)
         return
     assert fmt in ARCHIVE_FORMATS
@@ -143,9 +144,7 @@ def _place(
         # a folder archived whole ("tar czf m.tgz my-model/"): its contents are the model
         members = [(name.split("/", 1)[1], p) for name, p in members]
     for name, member_path in members:
-        vrel = f"{base}/{name}" if base else name
-        if (view.folder / vrel).exists() or vrel in view.unwrapped:
-            vrel = f"{rel}.d/{name}"  # a member that would shadow a listed file
+        vrel = _free(view, f"{base}/{name}" if base else name, rel, member=name)
         view.unwrapped[vrel] = f"member {name} of {fmt.value} {rel}"
         mfmt, _ = detect_format(member_path)
         if mfmt in WRAPPER_FORMATS:
@@ -157,6 +156,25 @@ def _place(
             member_path.rename(dest)
     for top in {p.relative_to(view.folder).parts[0] for _, p in members}:
         shutil.rmtree(view.folder / top, ignore_errors=True)
+
+
+def _fresh(view: View) -> Path:
+    """A new, empty file of our own in the view (never a link to an uploaded file)."""
+    fd, name = tempfile.mkstemp(prefix=".ww-stream-", dir=view.folder)
+    os.close(fd)
+    return Path(name)
+
+
+def _free(view: View, vrel: str, wrapper: str, *, member: str | None = None) -> str:
+    """``vrel``, or ``<wrapper>.d/<name>`` when that would shadow a file already in the
+    view. Files in the view may be hard links to the upload: nothing is ever written to,
+    or renamed over, a path that exists."""
+    if not (view.folder / vrel).exists() and not (view.folder / vrel).is_symlink():
+        return vrel
+    alt = f"{wrapper}.d/{member or Path(vrel).name}"
+    if (view.folder / alt).exists():
+        raise ArtifactError(wrapper, f"two unpacked files would both be {alt!r}")
+    return alt
 
 
 def _link(src: Path, dest: Path) -> None:
