@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,31 +62,25 @@ NOT_WEIGHTS = frozenset(
     {FileFormat.EMPTY, FileFormat.UNKNOWN, FileFormat.TEXT, FileFormat.JSON, FileFormat.PYTHON}
 )
 WEIGHT_SUFFIXES = (
-    ".safetensors",
-    ".bin",
-    ".pt",
-    ".pth",
-    ".ckpt",
-    ".gguf",
-    ".ggml",
-    ".npz",
-    ".npy",
-    ".onnx",
-    ".h5",
-    ".hdf5",
-    ".keras",
-    ".msgpack",
-    ".tflite",
-    ".pkl",
-    ".joblib",
-    ".model",
-)
+    ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".ggml", ".npz", ".npy",
+    ".onnx", ".h5", ".hdf5", ".keras", ".msgpack", ".tflite", ".pkl", ".joblib",
+)  # fmt: skip
+# What an uploader may add after a weight name: compressor suffixes and part numbers.
+_WRAPPED_TAIL = re.compile(r"\.(gz|gzip|bz2|xz|lzma|zst|zstd|lz4|part\d+|\d{2,4}|[a-z]{2})$")
 
 
 def weight_like_name(rel: str) -> bool:
-    """A file name that claims to hold weights (wrapper suffixes and part numbers aside)."""
+    """A file name that claims to hold weights (``model.safetensors``, also with wrapper
+    suffixes or part numbers after it: ``model.safetensors.gz``, ``model.bin.part2``)."""
     name = Path(rel).name.lower()
-    return any(s in name for s in WEIGHT_SUFFIXES)
+    for _ in range(3):
+        if name.endswith(WEIGHT_SUFFIXES):
+            return True
+        shorter = _WRAPPED_TAIL.sub("", name)
+        if shorter == name:
+            return False
+        name = shorter
+    return False
 
 
 def open_artifact(path: str | os.PathLike[str], *, limits: UnpackLimits = LIMITS) -> Artifact:
