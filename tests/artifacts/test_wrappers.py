@@ -238,3 +238,70 @@ def test_unwrapping_never_writes_to_the_upload(tmp_path, base):
             "model.safetensors.part2",
         ]
     )
+
+
+def _wrapped_samples(tmp: Path) -> list[tuple[str, bytes]]:
+    import io
+
+    from tests.artifacts.builders import safetensors_bytes
+
+    st = safetensors_bytes({"w": np.arange(64, dtype=np.float32).reshape(8, 8)})
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("model.safetensors", st)
+    tbuf = io.BytesIO()
+    with tarfile.open(fileobj=tbuf, mode="w:gz") as t:
+        info = tarfile.TarInfo("model.safetensors")
+        info.size = len(st)
+        t.addfile(info, io.BytesIO(st))
+    return [
+        ("model.safetensors.gz", gzip.compress(st)),
+        ("model.safetensors.xz", lzma.compress(st)),
+        ("m.zip", zbuf.getvalue()),
+        ("m.tar.gz", tbuf.getvalue()),
+    ]
+
+
+def test_mutated_wrappers_read_or_raise_artifact_error(tmp_path):
+    """Bit flips and cuts in wrappers: a clean read or an ArtifactError, nothing else."""
+    rng = np.random.default_rng(14)
+    for name, blob in _wrapped_samples(tmp_path):
+        for trial in range(40):
+            data = bytearray(blob)
+            for _ in range(int(rng.integers(1, 4))):
+                i = int(rng.integers(0, len(data)))
+                if rng.random() < 0.3:
+                    del data[max(i, 1) :]
+                else:
+                    data[i] ^= 1 << int(rng.integers(0, 8))
+            d = tmp_path / f"{name}-{trial}"
+            d.mkdir()
+            (d / name).write_bytes(bytes(data))
+            try:
+                art = open_artifact(d)
+                for t in art.iter_tensors():
+                    t.to_float32()
+            except ArtifactError as exc:
+                assert "\n" not in str(exc)
+
+
+@pytest.mark.parametrize("qtype", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "BF16", "TQ2_0"])
+def test_gguf_types_the_package_writes_read_back(tmp_path, qtype):
+    """Every type ``gguf.quants`` can write here opens and dequantizes close to the input
+    (K-quants and IQ types, which it only reads, are in test_quantized_layouts)."""
+    import gguf
+
+    kind = getattr(gguf.GGMLQuantizationType, qtype)
+    x = np.random.default_rng(0).normal(0, 1, (8, 256)).astype(np.float32)
+    p = tmp_path / f"{qtype}.gguf"
+    w = gguf.GGUFWriter(str(p), "llama")
+    w.add_tensor("blk.0.ffn_down.weight", gguf.quants.quantize(x, kind), raw_dtype=kind)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    (t,) = open_artifact(p).iter_tensors()
+    assert t.shape == (8, 256)
+    got = t.to_float32()
+    tol = {"TQ2_0": 1.0, "Q4_0": 0.2, "Q4_1": 0.2}.get(qtype, 0.1)
+    assert np.linalg.norm(got - x) / np.linalg.norm(x) < tol

@@ -20,6 +20,7 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,7 +299,10 @@ def _zip_members(
                         limits,
                         info.compress_size,
                     )
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+            except (
+                zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, ValueError,
+                EOFError, zlib.error,
+            ) as exc:  # fmt: skip
                 raise ArtifactError(rel, f"zip member {name!r} unreadable: {exc}") from exc
             yield name, out
 
@@ -328,7 +332,7 @@ def _tar_members(
                 out = out_dir / str(count)
                 _copy_bounded(stream, out, f"{rel}!{name}", "tar member", view, limits, m.size)
                 yield name, out
-        except (tarfile.TarError, EOFError) as exc:
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
             raise ArtifactError(rel, f"tar archive damaged: {exc}") from exc
 
 
