@@ -277,7 +277,7 @@ def _zip_members(
 ) -> Iterator[tuple[str, Path]]:
     try:
         zf = zipfile.ZipFile(src)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise ArtifactError(rel, f"zip archive unreadable: {exc}") from exc
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
