@@ -1,21 +1,63 @@
-"""The root of the ``weightwatch`` command: the Typer app, ``--version`` and the exit codes.
+"""The root of the ``weightwatch`` command: the app, ``--version``, lazy command loading
+and the one exit-code table.
 
-This module knows no command. Each command module exposes ``register(app)`` and
-``weightwatch.cli`` lists them once and attaches them to a fresh app (``build_app``), so
-command modules import from here, never the other way round, and no app is global.
+This module knows no command by its code. ``weightwatch.cli.COMMANDS`` names each command,
+the module that defines it and its one-line summary; :class:`LazyGroup` imports a
+command's module only when that command runs or its own help is asked for, so
+``weightwatch --help`` and ``--version`` start as fast as the CLI framework itself.
+Each command module exposes ``register(app)`` and imports from here, never the other
+way round, and no app is global.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
+import typer.core
+import typer.main
+from typer import _click as click  # Typer vendors its own click
+from typer.core import TyperArgument as Argument
+from typer.core import TyperCommand
+from typer.core import TyperGroup as Group
+from typer.core import TyperOption as Option
 
 from weightwatch import __version__
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+# The exit-code table (docs/cli.md); every command uses it.
+EXIT_OK = 0  # done; nothing found that the user asked to fail on
+EXIT_FINDINGS = 1  # a finding or verdict the user asked to fail on (tampered, derived, ...)
+EXIT_ERROR = 2  # usage or input error: bad option, unreadable or invalid file
+EXIT_ENVIRONMENT = 3  # environment or service error: database, port, disk, missing extra
+EXIT_INTERRUPTED = 130  # interrupted (Ctrl-C or SIGTERM)
+
+EXIT_CODES: Mapping[int, str] = {
+    EXIT_OK: "ok",
+    EXIT_FINDINGS: "a finding or verdict the user asked to fail on",
+    EXIT_ERROR: "usage or input error",
+    EXIT_ENVIRONMENT: "environment or service error",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
+}
+
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "help_option_names": ["-h", "--help"],
+    "max_content_width": 80,
+    "show_default": True,
+}
+
+
+def typer_app(**kwargs: Any) -> typer.Typer:
+    """A Typer app (group) under the CLI's conventions: plain help text that fits 80
+    columns (no boxes, no trailing spaces, no type tags), ``-h``, defaults shown."""
+    kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+    return typer.Typer(
+        rich_markup_mode=None,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        **kwargs,
+    )
 
 
 def _version(value: bool) -> None:
@@ -33,17 +75,103 @@ def _root(
     """Safety infrastructure for open-weight model releases."""
 
 
-def create_app() -> typer.Typer:
-    """The root app with ``--version`` and no commands yet."""
-    app = typer.Typer(
+_loaded: dict[str, Group] = {}
+
+
+_METAVARS = {"str": "TEXT", "int": "INT", "float": "FLOAT", "Path": "PATH"}
+
+
+def _plain_params(cmd: click.Command) -> None:
+    """Help in click's plain style for every parameter of ``cmd`` and its subcommands:
+    ``-o, --output FILE`` and ``PATH``, not Typer's ``<path>``/``<bool>`` type tags
+    and ``{PATH}`` usage braces."""
+    for param in cmd.params:
+        if isinstance(param, Argument):
+            name = (param.metavar or param.name or "ARG").upper()
+            param.metavar = name
+            shown = name + ("..." if param.nargs != 1 and not name.endswith("...") else "")
+            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+            param._usage_display_name = (  # type: ignore[attr-defined]
+                lambda shown=shown, req=param.required: shown if req else f"[{shown}]"
+            )
+        elif isinstance(param, Option):
+            if param.is_flag or param.count:
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+            else:
+                label = param.bare_type().removeprefix("list[").removesuffix("]")
+                meta = param.metavar or _METAVARS.get(label, label.upper())
+                param.display_type_rich = lambda ctx, m=meta: m  # type: ignore[method-assign]
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_params(sub)
+
+
+def load_module_commands(module: str) -> Group:
+    """The click group of everything ``weightwatch.cli.<module>`` registers (cached)."""
+    if module not in _loaded:
+        mod = importlib.import_module(f"weightwatch.cli.{module}")
+        sub = typer_app()
+        mod.register(sub)
+        group = typer.main.get_group(sub)
+        _plain_params(group)
+        _loaded[module] = group
+    return _loaded[module]
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """The root group: commands are listed from a table and imported on first use.
+
+    While the root's own help is being written, commands are stand-ins carrying the
+    table's summary, so listing them imports nothing.
+    """
+
+    table: Mapping[str, tuple[str, str]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.table)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = self.table.get(cmd_name)
+        if entry is None:
+            return None
+        module, summary = entry
+        if getattr(ctx, "_ww_listing", False):
+            return TyperCommand(name=cmd_name, help=summary, short_help=summary)
+        return load_module_commands(module).commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ctx._ww_listing = True  # type: ignore[attr-defined]
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            ctx._ww_listing = False  # type: ignore[attr-defined]
+
+
+def create_app(table: Mapping[str, tuple[str, str]]) -> Group:
+    """The root command: ``--version``, ``-h`` and the commands of ``table``
+    (name → (module in ``weightwatch.cli``, one-line summary))."""
+    group_cls = type("WeightwatchGroup", (LazyGroup,), {"table": dict(table)})
+    app = typer_app(
         name="weightwatch",
         help="Safety infrastructure for open-weight model releases.",
         no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
+        cls=group_cls,
     )
     app.callback()(_root)
-    return app
+    root = typer.main.get_group(app)
+    _plain_params(root)
+    return root
 
 
-__all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "create_app"]
+__all__ = [
+    "CONTEXT_SETTINGS",
+    "EXIT_CODES",
+    "EXIT_ENVIRONMENT",
+    "EXIT_ERROR",
+    "EXIT_FINDINGS",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "LazyGroup",
+    "create_app",
+    "load_module_commands",
+    "typer_app",
+]

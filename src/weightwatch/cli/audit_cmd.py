@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS, typer_app
 from weightwatch.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from weightwatch.audit.runner import AuditConfig
     from weightwatch.audit.targets import Target
 
-audit_app = typer.Typer(help="Red-team safety audits.", no_args_is_help=True)
+audit_app = typer_app(help="Red-team safety audits.", no_args_is_help=True)
 
 SuiteOpt = Annotated[
     str, typer.Option("--suite", help="Built-in suite name or a .csv/.jsonl file.")

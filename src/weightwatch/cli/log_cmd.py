@@ -10,9 +10,10 @@ import typer
 
 from weightwatch.attest.checkpoint import verify_entry_offline
 from weightwatch.attest.keys import load_verifier
+from weightwatch.cli.app import typer_app
 from weightwatch.errors import VerificationError
 
-log_app = typer.Typer(help="Transparency log: offline verification of entries and checkpoints.")
+log_app = typer_app(help="Transparency log: offline verification of entries and checkpoints.")
 
 
 @log_app.command("verify")

@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS, typer_app
 
-policy_app = typer.Typer(help="Check a model against a policy.", no_args_is_help=True)
+policy_app = typer_app(help="Check a model against a policy.", no_args_is_help=True)
 
 COLOURS = {"publish": "green", "gate": "yellow", "quarantine": "magenta", "block": "red"}
 

@@ -17,10 +17,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from weightwatch.cli.app import typer_app
+
 if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
     from weightwatch.registry.registry import Registry, TreeNode, VersionView
 
-registry_app = typer.Typer(help="Create and maintain a registry.", no_args_is_help=True)
+registry_app = typer_app(help="Create and maintain a registry.", no_args_is_help=True)
 
 RegistryDir = Annotated[
     Path | None,

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS, typer_app
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, detect, encode_text
 from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input
@@ -26,7 +26,7 @@ from weightwatch.watermark.report import WatermarkDetection
 from weightwatch.watermark.scheme import get_scheme
 from weightwatch.watermark.windows import DEFAULT_WINDOWS
 
-watermark_app = typer.Typer(
+watermark_app = typer_app(
     help="Usage watermarking: keys, generation, detection.", no_args_is_help=True
 )
 
