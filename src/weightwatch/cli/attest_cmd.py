@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from weightwatch.attest import (
@@ -21,6 +20,7 @@ from weightwatch.attest import (
     verify_model,
 )
 from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError, VerificationError
 
 
@@ -88,7 +88,7 @@ def verify_command(
     if as_json:
         typer.echo(json.dumps({**result.__dict__, "ok": result.ok}, indent=2))
     else:
-        console = Console()
+        console = new_console()
         for label, items in (
             ("changed", result.changed),
             ("missing", result.missing),

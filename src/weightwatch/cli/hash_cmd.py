@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.hashing import ALGORITHMS
@@ -32,7 +32,7 @@ def hash_command(
     if as_json:
         typer.echo(manifest.model_dump_json(indent=2))
         return
-    console = Console()
+    console = new_console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.artifacts import open_artifact
 from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.fingerprint.model import FORMAT
@@ -88,7 +88,7 @@ def fingerprint_command(
         grid.add_row(
             "index", f"added to {escape(str(add_to))} as #{entry} ({escape(name or path.name)})"
         )
-    Console().print(grid)
+    new_console().print(grid)
 
 
 def lineage_command(
@@ -147,14 +147,14 @@ def _adapter(path: Path, base: str | None, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
-        Console().print(
+        new_console().print(
             f"[bold]{escape(str(path))}[/]: adapter of {escape(str(base))} ({doc['note']})"
         )
     raise typer.Exit(EXIT_FINDINGS)
 
 
 def _render(result: Comparison | Lineage) -> None:
-    console = Console()
+    console = new_console()
     if isinstance(result, Comparison):
         colour = "red" if result.verdict == "derived" else "green"
         console.print(

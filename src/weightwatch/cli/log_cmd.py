@@ -11,7 +11,7 @@ import typer
 from weightwatch.attest.checkpoint import verify_entry_offline
 from weightwatch.attest.keys import load_verifier
 from weightwatch.cli.app import typer_app
-from weightwatch.errors import VerificationError
+from weightwatch.errors import ArtifactError
 
 log_app = typer_app(help="Transparency log: offline verification of entries and checkpoints.")
 
@@ -30,8 +30,12 @@ def verify_command(
         doc = json.loads(proof.read_text())
         index = int(doc["index"])
         hashes = [bytes.fromhex(h) for h in doc["hashes"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise VerificationError(f"{proof}: not a proof document ({exc})") from exc
+    except OSError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(
+            proof, f'not a proof document ({{"index": N, "hashes": [...]}}): {exc}'
+        ) from exc
     cp = verify_entry_offline(
         entry.read_bytes(), index, hashes, checkpoint.read_text(), load_verifier(pub)
     )

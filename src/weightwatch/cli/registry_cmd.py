@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from weightwatch.cli.app import typer_app
+from weightwatch.cli.output import console as new_console
 
 if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
     from weightwatch.registry.registry import Registry, TreeNode, VersionView
@@ -76,7 +76,7 @@ def _timeline(view: VersionView) -> list[tuple[str, str]]:
 def _show(view: VersionView) -> None:
     """The version's current state first (status and, if moderated since, by whom and
     why), then what it is, its policy decision, lineage and the whole history."""
-    console = Console()
+    console = new_console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -384,7 +384,7 @@ def lineage_tree_command(
 
     tree = Tree(f"{escape(root.model)} {_badge(root.status)}")
     add(tree, root)
-    Console().print(tree)
+    new_console().print(tree)
 
 
 def takedown_command(

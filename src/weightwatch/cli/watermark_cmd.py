@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from weightwatch.cli.app import EXIT_FINDINGS, typer_app
+from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, detect, encode_text
 from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input
@@ -154,7 +155,7 @@ def detect_command(
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
-        render(report, Console())
+        render(report, new_console())
     if report.verdict == "watermarked":
         raise typer.Exit(EXIT_FINDINGS)
 
