@@ -11,6 +11,7 @@ way round, and no app is global.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -81,6 +82,14 @@ _loaded: dict[str, Group] = {}
 _METAVARS = {"str": "TEXT", "int": "INT", "float": "FLOAT", "Path": "PATH"}
 
 
+def _no_type(ctx: object) -> None:
+    return None
+
+
+def _fixed_type(meta: str | None, ctx: object) -> str | None:
+    return meta
+
+
 def _plain_params(cmd: click.Command) -> None:
     """Help in click's plain style for every parameter of ``cmd`` and its subcommands:
     ``-o, --output FILE`` and ``PATH``, not Typer's ``<path>``/``<bool>`` type tags
@@ -90,17 +99,15 @@ def _plain_params(cmd: click.Command) -> None:
             name = (param.metavar or param.name or "ARG").upper()
             param.metavar = name
             shown = name + ("..." if param.nargs != 1 and not name.endswith("...") else "")
-            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
-            param._usage_display_name = (  # type: ignore[attr-defined]
-                lambda shown=shown, req=param.required: shown if req else f"[{shown}]"
-            )
+            usage = shown if param.required else f"[{shown}]"
+            setattr(param, "display_type_rich", _no_type)  # noqa: B010 (instance override)
+            setattr(param, "_usage_display_name", functools.partial(str, usage))  # noqa: B010
         elif isinstance(param, Option):
-            if param.is_flag or param.count:
-                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
-            else:
+            meta: str | None = None
+            if not (param.is_flag or param.count):
                 label = param.bare_type().removeprefix("list[").removesuffix("]")
                 meta = param.metavar or _METAVARS.get(label, label.upper())
-                param.display_type_rich = lambda ctx, m=meta: m  # type: ignore[method-assign]
+            setattr(param, "display_type_rich", functools.partial(_fixed_type, meta))  # noqa: B010
     for sub in getattr(cmd, "commands", {}).values():
         _plain_params(sub)
 

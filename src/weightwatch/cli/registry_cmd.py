@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from weightwatch.cli.app import typer_app
+from weightwatch.cli.app import EXIT_ERROR, typer_app
 from weightwatch.cli.output import console as new_console
 
 if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
@@ -127,10 +127,56 @@ def init_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
 
 
 @registry_app.command("resume")
-def resume_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
-    """Finish or cleanly fail registrations a crash or restart left unfinished."""
-    states = _open(registry, db_url).resume()
-    typer.echo(f"resumed {len(states)} job(s): " + (", ".join(states) or "none"))
+def resume_command(
+    registry: RegistryDir = None, db_url: DbUrl = None, as_json: AsJson = False
+) -> None:
+    """Finish registrations whose process died (or that were queued in the background);
+    says what it will register, and publish if the policy allows, before it starts."""
+    reg = _open(registry, db_url)
+    todo = reg.resumable()
+    if not as_json:
+        for j in todo:
+            typer.echo(f"resuming job {j.job}: {j.model} from {j.source} (next step {j.step})")
+    states = reg.resume()
+    if as_json:
+        doc = [
+            {**j.model_dump(mode="json"), "result": r} for j, r in zip(todo, states, strict=False)
+        ]
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(f"resumed {len(states)} job(s): " + (", ".join(states) or "none"))
+
+
+@registry_app.command("jobs")
+def jobs_command(
+    registry: RegistryDir = None, db_url: DbUrl = None, as_json: AsJson = False
+) -> None:
+    """List registrations not finished yet: queued, running, or being cancelled."""
+    jobs = _open(registry, db_url).jobs()
+    if as_json:
+        typer.echo(json.dumps([j.model_dump(mode="json") for j in jobs], indent=2))
+        return
+    if not jobs:
+        typer.echo("no pending registrations")
+        return
+    for j in jobs:
+        who = f"{j.owner} ({'alive' if j.owner_alive else 'dead'})" if j.owner else "-"
+        typer.echo(f"job {j.job}  {j.state}  {j.model}  next step {j.step}  owner {who}")
+
+
+@registry_app.command("cancel")
+def cancel_command(
+    job: Annotated[int, typer.Argument(help="Job id (from `weightwatch registry jobs`).")],
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a registration: its pending version is removed and never published."""
+    outcome = _open(registry, db_url).cancel(job)
+    if as_json:
+        typer.echo(json.dumps({"job": job, "outcome": outcome}))
+    else:
+        typer.echo(f"job {job}: {outcome}")
 
 
 @registry_app.command("proof")
@@ -336,18 +382,52 @@ def register_command(
     runner: Annotated[
         str, typer.Option("--runner", help="Job runner: inline, thread or ray.")
     ] = "inline",
+    new_version: Annotated[
+        bool,
+        typer.Option(
+            "--new-version", help="Register even if the newest version has identical files."
+        ),
+    ] = False,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background",
+            help="Only queue it: `registry resume` or a running server finishes it "
+            "(Ctrl-C then leaves it queued).",
+        ),
+    ] = False,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Scan, identify, fingerprint, trace lineage, decide, sign and log a new version."""
-    view = _open(registry, db_url, runner=runner).register(path, name, access=access)
+    """Register a model folder or file as a new version: scan, identify, fingerprint,
+    trace lineage, decide, sign and log. Ctrl-C rolls the pending version back.
+    Identical files to the newest version register nothing and name that version."""
+    reg = _open(registry, db_url, runner=runner)
+    if background:
+        job = reg.submit(path, name, access=access)
+        if as_json:
+            typer.echo(json.dumps({"job": job, "state": "queued"}))
+        else:
+            typer.echo(f"queued job {job}; `weightwatch registry resume` finishes it")
+        return
+    existing = None if new_version else reg.identical_version(path, name)
+    if existing is not None:
+        if as_json:
+            typer.echo(existing.model_dump_json(indent=2))
+        else:
+            typer.echo(
+                f"{existing.model} already has these exact files; nothing registered "
+                "(--new-version registers them again)"
+            )
+        return
+    view = reg.register(path, name, access=access)
     if as_json:
         typer.echo(view.model_dump_json(indent=2))
     else:
         _show(view)
     if view.state != "complete":
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_ERROR)
 
 
 def status_command(
