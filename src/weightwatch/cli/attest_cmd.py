@@ -45,6 +45,7 @@ def keygen_command(
         str | None,
         typer.Option("--password-env", help="Encrypt with the passphrase in this variable."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a signing key pair."""
     if key_type not in KEY_TYPES:
@@ -53,6 +54,10 @@ def keygen_command(
         raise UsageError(f"{out} exists; refusing to overwrite a key")
     signer = generate(key_type)  # type: ignore[arg-type]
     pub = save_keypair(signer, out, password=_password(password_env))
+    if as_json:
+        doc = {"private_key": str(out), "public_key": str(pub), "key_id": signer.key_id}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     typer.echo(f"private key: {out}\npublic key:  {pub}\nkey id:      {signer.key_id}")
 
 
@@ -60,14 +65,27 @@ def sign_command(
     path: Annotated[Path, typer.Argument(help="Model folder or file.", metavar="PATH")],
     key: Annotated[Path, typer.Option("--key", help="Private key (PEM).")],
     bundle: Annotated[
-        Path | None, typer.Option("--bundle", "-o", help="Where to write the bundle.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            "--bundle",
+            help="Where to write the bundle [default: PATH/model.sig].",
+        ),
     ] = None,
-    password_env: Annotated[str | None, typer.Option("--password-env")] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Read the key's passphrase from this variable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Hash PATH and write a signed bundle (default: PATH/model.sig for a folder)."""
     out = bundle or (path / "model.sig" if path.is_dir() else path.with_name(path.name + ".sig"))
     doc = sign_model(path, load_signer(key, password=_password(password_env)), bundle_path=out)
     out.write_text(json.dumps(doc, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps({"path": str(path), "bundle": str(out)}, indent=2))
+        return
     typer.echo(f"signed {path} -> {out}")
 
 
@@ -77,7 +95,7 @@ def verify_command(
         Path, typer.Option("--bundle", help="Bundle written by weightwatch or model_signing.")
     ],
     pub: Annotated[Path, typer.Option("--pub", help="Public key (PEM).")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check the signature and that every file is exactly what was signed."""
     try:

@@ -24,6 +24,7 @@ def verify_command(
     ],
     checkpoint: Annotated[Path, typer.Option("--checkpoint", help="Signed checkpoint note.")],
     pub: Annotated[Path, typer.Option("--pub", help="The log's Ed25519 public key (PEM).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Verify the checkpoint's signature and the entry's inclusion under its root."""
     try:
@@ -39,6 +40,10 @@ def verify_command(
     cp = verify_entry_offline(
         entry.read_bytes(), index, hashes, checkpoint.read_text(), load_verifier(pub)
     )
+    if as_json:
+        doc = {"verified": True, "index": index, "origin": cp.origin, "size": cp.size}
+        typer.echo(json.dumps({**doc, "root": cp.root.hex()}, indent=2))
+        return
     typer.echo(
         f"verified: entry {index} is in {cp.origin} at size {cp.size} (root {cp.root.hex()[:16]}…)"
     )

@@ -26,12 +26,18 @@ registry_app = typer_app(help="Create and maintain a registry.", no_args_is_help
 
 RegistryDir = Annotated[
     Path | None,
-    typer.Option("--registry", help="Registry data directory [env WEIGHTWATCH_REGISTRY]."),
+    typer.Option(
+        "--registry",
+        help="Registry data directory [env WEIGHTWATCH_REGISTRY; default: the user's data "
+        "directory].",
+    ),
 ]
 DbUrl = Annotated[
     str | None,
     typer.Option(
-        "--db-url", help="Database URL, e.g. postgresql+psycopg://… [env WEIGHTWATCH_DB_URL]."
+        "--db-url",
+        help="Database URL, e.g. postgresql+psycopg://… [env WEIGHTWATCH_DB_URL; default: "
+        "SQLite in the registry directory].",
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -117,12 +123,25 @@ def _show(view: VersionView) -> None:
     console.print(grid)
 
 
+def _report(view: VersionView, as_json: bool) -> None:
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+    else:
+        _show(view)
+
+
 @registry_app.command("init")
-def init_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
+def init_command(
+    registry: RegistryDir = None, db_url: DbUrl = None, as_json: AsJson = False
+) -> None:
     """Create a registry (data directory, database schema, signing key)."""
     from weightwatch.registry.registry import Registry
 
     reg = Registry.open(registry, db_url, init=True)
+    if as_json:
+        doc = {"root": str(reg.store.root), "key_id": reg.store.signer.key_id}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     typer.echo(f"registry ready at {reg.store.root} (signing key {reg.store.signer.key_id[:16]}…)")
 
 
@@ -183,7 +202,8 @@ def cancel_command(
 def proof_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for entry, proof and checkpoint.")
+        Path,
+        typer.Option("--output", "-o", "--out", help="Folder for entry, proof and checkpoint."),
     ],
     registry: RegistryDir = None,
     db_url: DbUrl = None,
@@ -326,6 +346,7 @@ def audit_command(
     ],
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Attach a base-vs-derivative safety audit and re-decide the version."""
     from weightwatch.errors import UsageError
@@ -336,7 +357,7 @@ def audit_command(
         raise UsageError(f"{report}: not a JSON audit report ({exc})") from exc
     if not isinstance(doc, dict):
         raise UsageError(f"{report}: not a JSON audit report")
-    _show(_open(registry, db_url).add_audit(ref, doc))
+    _report(_open(registry, db_url).add_audit(ref, doc), as_json)
 
 
 @registry_app.command("watermark")
@@ -473,10 +494,10 @@ def takedown_command(
     actor: Annotated[str, typer.Option("--actor", help="Who is taking it down.")] = "cli",
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Take a version down, log it, and re-decide all its descendants."""
-    view = _open(registry, db_url).takedown(ref, reason=reason, actor=actor)
-    _show(view)
+    _report(_open(registry, db_url).takedown(ref, reason=reason, actor=actor), as_json)
 
 
 def reinstate_command(
@@ -485,9 +506,10 @@ def reinstate_command(
     actor: Annotated[str, typer.Option("--actor", help="Who is reinstating it.")] = "cli",
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Undo a takedown (logged), then re-decide the version and its descendants."""
-    _show(_open(registry, db_url).reinstate(ref, reason=reason, actor=actor))
+    _report(_open(registry, db_url).reinstate(ref, reason=reason, actor=actor), as_json)
 
 
 def release_command(
@@ -496,9 +518,10 @@ def release_command(
     actor: Annotated[str, typer.Option("--actor", help="Who reviewed it.")] = "cli",
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Release a quarantined version after review (logged); blocks and gates still apply."""
-    _show(_open(registry, db_url).release(ref, reason=reason, actor=actor))
+    _report(_open(registry, db_url).release(ref, reason=reason, actor=actor), as_json)
 
 
 def register(app: typer.Typer) -> None:

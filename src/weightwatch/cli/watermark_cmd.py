@@ -38,10 +38,14 @@ _PARAM_HELP = "Scheme parameter NAME=VALUE (repeatable), e.g. gamma=0.25."
 @watermark_app.command("keygen")
 def keygen_command(
     out: Annotated[Path, typer.Argument(help="Master secret file to write (mode 0600).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a master secret; deployment keys are derived from it."""
     master = MasterSecret.generate()
     master.save(out)
+    if as_json:
+        typer.echo(json.dumps({"master_secret": str(out), "key_id": master.key_id}, indent=2))
+        return
     typer.echo(f"master secret: {out}\nkey id:        {master.key_id}")
 
 
@@ -62,7 +66,8 @@ def generate_command(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the generation (JSON) here.")
+        Path | None,
+        typer.Option("--output", "-o", "--out", help="Write the generation (JSON) here."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the generation as JSON.")] = False,
 ) -> None:
