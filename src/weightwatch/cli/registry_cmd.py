@@ -207,6 +207,7 @@ def proof_command(
     ],
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Export the version's latest logged event (its latest decision, or a later takedown or
     reinstatement) and its inclusion proof, for `weightwatch log verify`."""
@@ -218,6 +219,11 @@ def proof_command(
     (out / "checkpoint.txt").write_text(doc["checkpoint"])
     pub = reg.store.root / "keys" / "registry-ed25519.pub"
     (out / "log.pub").write_bytes(pub.read_bytes())
+    if as_json:
+        names = ("entry.json", "proof.json", "checkpoint.txt", "log.pub")
+        doc = {"index": doc["index"], "files": [str(out / n) for n in names]}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     typer.echo(
         f"wrote {out}/entry.json, proof.json, checkpoint.txt, log.pub — check with:\n"
         f"  weightwatch log verify --entry {out}/entry.json --proof {out}/proof.json "

@@ -60,7 +60,9 @@ def generate_command(
     param: Annotated[list[str] | None, typer.Option("--param", help=_PARAM_HELP)] = None,
     deployment: Annotated[str, typer.Option("--deployment", help="Deployment name.")] = "default",
     rotation: Annotated[int, typer.Option("--rotation", help="Key rotation counter.")] = 0,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 200,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", help="Longest completion, in tokens.")
+    ] = 200,
     top_k: Annotated[
         int | None, typer.Option("--top-k", help="Hash only the top-k candidates.")
     ] = None,
