@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from weightwatch.cli import COMMANDS, build_app, main
-from weightwatch.cli.app import EXIT_CODES, load_module_commands
+from weightwatch.cli.app import EXIT_CODES
+from weightwatch.cli.lazy import load_module_commands
 
 # Commands that print no report a program would read: they only start a service.
 NO_REPORT = {"serve"}

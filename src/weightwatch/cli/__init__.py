@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_app() -> Group:
     """A new root command with every command attached (imported on first use)."""
-    from weightwatch.cli.app import create_app
+    from weightwatch.cli.lazy import create_app
 
     return create_app(COMMANDS)
 
