@@ -21,7 +21,7 @@ from weightwatch.attest import (
 )
 from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.cli.output import console as new_console
-from weightwatch.errors import UsageError, VerificationError
+from weightwatch.errors import ArtifactError, UsageError
 
 
 def _password(env: str | None) -> bytes | None:
@@ -100,8 +100,8 @@ def verify_command(
     """Check the signature and that every file is exactly what was signed."""
     try:
         doc = json.loads(bundle.read_text())
-    except (OSError, ValueError) as exc:
-        raise VerificationError(f"{bundle}: not a readable JSON bundle ({exc})") from exc
+    except ValueError as exc:  # a missing or unreadable file is an OSError naming it (exit 2)
+        raise ArtifactError(bundle, f"not a JSON bundle ({exc})") from exc
     result = verify_model(path, doc, load_verifier(pub), bundle_path=bundle)
     if as_json:
         typer.echo(json.dumps({**result.__dict__, "ok": result.ok}, indent=2))

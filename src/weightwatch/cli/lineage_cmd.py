@@ -176,7 +176,7 @@ def _render(result: Comparison | Lineage) -> None:
     console.print(
         f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/]"
         + (f"; parents: {parents}" if parents else "")
-        + f"  (searched {result.searched} models)"
+        + f"  (searched {result.searched} model{'' if result.searched == 1 else 's'})"
     )
     t = Table(
         "registered model",

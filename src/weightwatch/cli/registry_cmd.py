@@ -444,7 +444,7 @@ def register_command(
             typer.echo(existing.model_dump_json(indent=2))
         else:
             typer.echo(
-                f"{existing.model} already has these exact files; nothing registered "
+                f"{existing.model} already has these exact files; nothing registered\n"
                 "(--new-version registers them again)"
             )
         return

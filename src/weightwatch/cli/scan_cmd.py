@@ -95,7 +95,7 @@ def render(report: ScanReport, console: Console) -> None:
         console.print(table)
     counts = {v: sum(1 for fr in report.files if fr.verdict is v) for v in Verdict}
     console.print(
-        f"{len(report.files)} files: "
+        f"{len(report.files)} file{'' if len(report.files) == 1 else 's'}: "
         + ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
         + f" — verdict {report.verdict.value}"
     )

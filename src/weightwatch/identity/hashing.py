@@ -52,10 +52,37 @@ def hash_file(path: Path, algorithm: str, *, threads: bool = False) -> str:
     ``update`` long enough to release the GIL and short enough to overlap.
     """
     h = new_hasher(algorithm, threads=threads)
-    with open(path, "rb", buffering=0) as f, mapped(f) as view:
-        for i in range(0, len(view), CHUNK):
-            h.update(view[i : i + CHUNK])
+    with open(path, "rb", buffering=0) as f:
+        for piece in slices(f):
+            h.update(piece)
     return h.hexdigest()
+
+
+def slices(
+    f: BinaryIO, start: int = 0, end: int | None = None, chunk: int = CHUNK
+) -> Iterator[memoryview]:
+    """Consecutive read-only slices of ``f[start:end]`` from a memory map, each one's
+    pages unmapped once the caller is done with it: hashing a file of any size keeps
+    at most one slice resident in this process (the page cache still holds the data,
+    so a second pass over the same file reads from memory)."""
+    size = os.fstat(f.fileno()).st_size
+    stop = size if end is None else min(end, size)
+    if stop <= start:
+        return
+    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        if hasattr(mm, "madvise"):
+            mm.madvise(mmap.MADV_SEQUENTIAL)
+        with memoryview(mm) as view:
+            for i in range(start, stop, chunk):
+                j = min(i + chunk, stop)
+                with view[i:j] as piece:
+                    yield piece
+                if hasattr(mm, "madvise"):
+                    lo = i - i % mmap.PAGESIZE
+                    mm.madvise(mmap.MADV_DONTNEED, lo, j - lo)
+    finally:
+        mm.close()
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 from weightwatch.artifacts import Artifact, FileFormat, open_artifact
 from weightwatch.artifacts.safetensors import read_header
 from weightwatch.errors import ArtifactError
-from weightwatch.identity.hashing import digest_fn, hash_file, mapped, new_hasher
+from weightwatch.identity.hashing import digest_fn, hash_file, new_hasher, slices
 from weightwatch.identity.tensors import (
     IDENTITY_ALGORITHM,
     TensorDigest,
@@ -205,12 +205,13 @@ def _hash_safetensors_tensors(path: Path, rel: str) -> dict[str, TensorDigest]:
     hdr = read_header(path, rel=rel)
     ranges = sorted(((off, info) for info, off in hdr.tensors), key=lambda r: r[0])
     found: dict[str, TensorDigest] = {}
-    with open(path, "rb", buffering=0) as f, mapped(f) as view:
+    size = path.stat().st_size
+    with open(path, "rb", buffering=0) as f:
         for off, info in ranges:
-            if off + info.nbytes > len(view):
+            if off + info.nbytes > size:
                 raise ArtifactError(path, f"tensor {info.name!r} runs past the end of the file")
             h = data_hasher()
-            for i in range(off, off + info.nbytes, READ_CHUNK):
-                h.update(view[i : min(i + READ_CHUNK, off + info.nbytes)])
+            for piece in slices(f, off, off + info.nbytes, READ_CHUNK):
+                h.update(piece)
             found[info.name] = finish(info.name, info.dtype, info.shape, h.digest())
     return found
