@@ -21,6 +21,7 @@ from weightwatch.attest import (
 )
 from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.errors import ArtifactError, UsageError
 
 
@@ -81,7 +82,9 @@ def sign_command(
 ) -> None:
     """Hash PATH and write a signed bundle (default: PATH/model.sig for a folder)."""
     out = bundle or (path / "model.sig" if path.is_dir() else path.with_name(path.name + ".sig"))
-    doc = sign_model(path, load_signer(key, password=_password(password_env)), bundle_path=out)
+    signer = load_signer(key, password=_password(password_env))
+    with progress(f"hashing and signing {path}", quiet=as_json):
+        doc = sign_model(path, signer, bundle_path=out)
     out.write_text(json.dumps(doc, indent=2) + "\n")
     if as_json:
         typer.echo(json.dumps({"path": str(path), "bundle": str(out)}, indent=2))
@@ -102,7 +105,9 @@ def verify_command(
         doc = json.loads(bundle.read_text())
     except ValueError as exc:  # a missing or unreadable file is an OSError naming it (exit 2)
         raise ArtifactError(bundle, f"not a JSON bundle ({exc})") from exc
-    result = verify_model(path, doc, load_verifier(pub), bundle_path=bundle)
+    verifier = load_verifier(pub)
+    with progress(f"hashing and verifying {path}", quiet=as_json):
+        result = verify_model(path, doc, verifier, bundle_path=bundle)
     if as_json:
         typer.echo(json.dumps({**result.__dict__, "ok": result.ok}, indent=2))
     else:

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.hashing import ALGORITHMS
@@ -28,7 +29,10 @@ def hash_command(
     """Digest every file and compute the format-invariant weights and value digests."""
     if algorithm not in ALGORITHMS:
         raise UsageError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
-    manifest = compute_manifest(path, algorithm=algorithm, tensors=tensors)
+    with progress(f"hashing {path}", quiet=as_json) as update:
+        manifest = compute_manifest(
+            path, algorithm=algorithm, tensors=tensors, progress=lambda d, t: update(d, t)
+        )
     if as_json:
         typer.echo(manifest.model_dump_json(indent=2))
         return

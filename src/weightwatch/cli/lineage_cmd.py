@@ -17,6 +17,7 @@ from rich.table import Table
 from weightwatch.artifacts import open_artifact
 from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.fingerprint.model import FORMAT
@@ -49,7 +50,8 @@ def fingerprint_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Fingerprint a model from its weights alone (no inference)."""
-    fp = fingerprint(path)
+    with progress(f"fingerprinting {path}", quiet=as_json):
+        fp = fingerprint(path)
     written = fp.save(output) if output else None
     entry = None
     if add_to is not None:

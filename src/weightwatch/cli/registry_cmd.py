@@ -18,6 +18,7 @@ from rich.tree import Tree
 
 from weightwatch.cli.app import EXIT_ERROR, typer_app
 from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 
 if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
     from weightwatch.registry.registry import Registry, TreeNode, VersionView
@@ -448,7 +449,14 @@ def register_command(
                 "(--new-version registers them again)"
             )
         return
-    view = reg.register(path, name, access=access)
+    steps = ("ingest", "scan", "identity", "fingerprint", "lineage", "decide")
+    with progress(f"registering {name}", quiet=as_json, total=len(steps)) as update:
+        view = reg.register(
+            path,
+            name,
+            access=access,
+            on_step=lambda s: update(steps.index(s), label=f"registering {name}: {s}"),
+        )
     if as_json:
         typer.echo(view.model_dump_json(indent=2))
     else:

@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from weightwatch.cli.app import EXIT_FINDINGS, typer_app
 from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, detect, encode_text
 from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input
@@ -78,17 +79,18 @@ def generate_command(
 
     built = get_scheme(scheme, **_scheme_params(scheme, param or [], model))
     wm_key = MasterSecret.load(key).derive(deployment, scheme=scheme, rotation=rotation)
-    lm, tok = load_model(model)
-    gen = generate(
-        lm,
-        tok,
-        prompt,
-        scheme=built,
-        key=wm_key,
-        max_new_tokens=max_new_tokens,
-        top_k=top_k,
-        seed=seed,
-    )
+    with progress(f"generating {max_new_tokens} tokens", quiet=as_json):
+        lm, tok = load_model(model)
+        gen = generate(
+            lm,
+            tok,
+            prompt,
+            scheme=built,
+            key=wm_key,
+            max_new_tokens=max_new_tokens,
+            top_k=top_k,
+            seed=seed,
+        )
     doc = gen.model_dump_json(indent=2)
     if out is not None:
         out.write_text(doc + "\n")

@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -115,14 +115,26 @@ def compute_manifest(
     algorithm: str = "sha256",
     tensors: bool = True,
     ignore: Sequence[str] = DEFAULT_IGNORE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Manifest:
-    """Digest every file, and (``tensors=True``) the weights and value identities."""
+    """Digest every file, and (``tensors=True``) the weights and value identities.
+    ``progress(done, total)`` is called with bytes hashed so far (from worker threads)."""
     root = Path(path)
     if not root.exists():
         raise ArtifactError(root, "no such file or directory")
     art = open_artifact(root) if tensors else None
     files = list_files(root, ignore)
     single_pass = _single_pass_files(art)
+    total = sum(p.stat().st_size for _, p in files if not p.is_symlink())
+    done = [0]
+    lock = threading.Lock()
+
+    def hashed(n: int) -> None:
+        with lock:
+            done[0] += n
+            if progress is not None:
+                progress(done[0], total)
+
     tensor_map: dict[str, TensorDigest] = {}
 
     def one(item: tuple[str, Path]) -> FileEntry:
@@ -132,7 +144,7 @@ def compute_manifest(
             h = new_hasher(algorithm)
             h.update(b"symlink:" + target.encode())
             return FileEntry(path=rel, size=0, digest=h.hexdigest(), symlink=target)
-        digest = hash_file(p, algorithm, threads=len(files) == 1)
+        digest = hash_file(p, algorithm, threads=len(files) == 1, on_bytes=hashed)
         return FileEntry(path=rel, size=p.stat().st_size, digest=digest)
 
     def tensors_of(item: tuple[str, Path]) -> dict[str, TensorDigest]:

@@ -290,7 +290,13 @@ STEP_FUNCS: dict[str, Callable[[Store, int], Persist]] = {
 }
 
 
-def run_job(store: Store, job_id: int, *, owner: str | None = None) -> str:
+def run_job(
+    store: Store,
+    job_id: int,
+    *,
+    owner: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> str:
     """Run a job's remaining steps; returns its final state (``done`` or ``failed``, or
     ``cancelled`` when someone cancelled it: then it is rolled back)."""
     me = owner or owner_id()
@@ -313,6 +319,8 @@ def run_job(store: Store, job_id: int, *, owner: str | None = None) -> str:
                 .values(state="running", owner=me, attempts=job.attempts + 1, updated_at=now())
             )
         step, version_id = str(job.step), int(job.version_id)
+        if on_step is not None:
+            on_step(step)
         try:
             persist = STEP_FUNCS[step](store, version_id)
         except WeightwatchError as exc:

@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,9 @@ from weightwatch.registry import queries, schema
 from weightwatch.registry.access import Principal, Visibility, visibility
 from weightwatch.registry.accounts import record
 from weightwatch.registry.jobs import JobView, cancel, open_jobs
-from weightwatch.registry.pipeline import rollback, step_decide, unfinished
+from weightwatch.registry.pipeline import rollback, run_job, step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
-from weightwatch.registry.runners import Runner, make_runner
+from weightwatch.registry.runners import InlineRunner, Runner, make_runner
 from weightwatch.registry.states import Access, Moderation, Status, values
 from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
 from weightwatch.reports import Record, Report
@@ -195,12 +195,22 @@ class Registry:
         return job_id
 
     def register(
-        self, path: str | os.PathLike[str], name: str, *, access: str = "public"
+        self,
+        path: str | os.PathLike[str],
+        name: str,
+        *,
+        access: str = "public",
+        on_step: Callable[[str], None] | None = None,
     ) -> VersionView:
-        """Run the whole pipeline for ``path`` as a new version of ``name``."""
+        """Run the whole pipeline for ``path`` as a new version of ``name``; with the
+        inline runner, ``on_step(step)`` is called as each step starts. An exception
+        (Ctrl-C included) rolls the pending version back."""
         job_id = self.submit(path, name, access=access)
         try:
-            self.runner.run([job_id])
+            if on_step is not None and isinstance(self.runner, InlineRunner):
+                run_job(self.store, job_id, on_step=on_step)
+            else:
+                self.runner.run([job_id])
         except BaseException:  # Ctrl-C, SIGTERM, a crash in a step: nothing stays pending
             with _signals_deferred():
                 rollback(self.store, job_id)
