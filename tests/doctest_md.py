@@ -130,6 +130,8 @@ def run_document(doc: Path, cwd: Path, env: dict[str, str]) -> list[str]:
                 check=False,
             )
             rc = done.returncode
+            if os.environ.get("WEIGHTWATCH_DOCTEST_SHOW"):  # to update a document by hand
+                print(f"$ {cmd.text}\n{done.stdout}{done.stderr}", end="")
             why = mismatch(cmd.expected, (done.stdout + done.stderr).splitlines())
             if why is not None:
                 failures.append(f"{where}\n   {why}")

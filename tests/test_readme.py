@@ -28,21 +28,41 @@ def test_the_matcher_catches_drift() -> None:
     assert parsed[0].commands[0].text == "echo a b" and parsed[0].commands[0].expected == ["a b"]
 
 
-def test_readme_runs_as_written(tmp_path: Path) -> None:
+def _demo(scratch: Path, *, registry: bool) -> None:
+    """``var/demo`` (and with ``registry``, ``var/registry``) as ``make serve`` builds them."""
     from weightwatch.testing.demo import build_demo, seed_registry
 
     cache = os.environ.get("WEIGHTWATCH_FIXTURE_CACHE") or str(REPO / ".cache" / "fixtures")
-    demo = tmp_path / "var" / "demo"
+    demo = scratch / "var" / "demo"
     demo.mkdir(parents=True)
     links = build_demo(demo, cache=Path(cache))
-    seed_registry(tmp_path / "var" / "registry", demo, links)
+    if registry:
+        seed_registry(scratch / "var" / "registry", demo, links)
+
+
+def _env() -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
-    env = {
+    return {
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
         "PYTHONPATH": str(REPO / "src"),
         "COLUMNS": "80",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
-    failures = run_document(REPO / "README.md", tmp_path, env)
+
+
+def test_readme_runs_as_written(tmp_path: Path) -> None:
+    _demo(tmp_path, registry=True)
+    failures = run_document(REPO / "README.md", tmp_path, _env())
     assert not failures, "README drifted:\n" + "\n".join(failures)
+
+
+# The guides' examples start from the demo models alone (they build what they use).
+DOCS = ["identity-and-signing.md", "lineage.md", "registry.md", "scanner.md", "cli.md"]
+
+
+@pytest.mark.parametrize("name", DOCS)
+def test_docs_examples_run_as_written(name: str, tmp_path: Path) -> None:
+    _demo(tmp_path, registry=False)
+    failures = run_document(REPO / "docs" / name, tmp_path, _env())
+    assert not failures, f"docs/{name} drifted:\n" + "\n".join(failures)

@@ -46,15 +46,12 @@ def hash_command(
     grid.add_row("value digest", manifest.value_digest or "-")
     grid.add_row("tensors", str(len(manifest.tensors)))
     console.print(grid)
-    files = Table(title="files", title_justify="left")
-    files.add_column("path")
-    files.add_column("size", justify="right")
-    files.add_column(manifest.algorithm, overflow="fold")
+    # One line per file in sha256sum's format (digest, two spaces, path), so a digest is
+    # never wrapped mid-value and the list checks with `sha256sum -c` (sizes: --json).
+    console.print(f"files ({manifest.algorithm}sum format)")
     for f in manifest.files:
-        files.add_row(
-            escape(f.path + (f" -> {f.symlink}" if f.symlink else "")), f"{f.size:,}", f.digest
-        )
-    console.print(files)
+        shown = f.path + (f" -> {f.symlink}" if f.symlink else "")
+        console.print(f"{f.digest}  {escape(shown)}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
