@@ -67,3 +67,31 @@ def test_fingerprint_output_into_a_missing_folder_and_file_vs_folder(
     assert main(["lineage", base, "--against", base, "--json"]) == 1
     from_folder = capsys.readouterr().out
     assert '"relation": "identical"' in from_file and '"relation": "identical"' in from_folder
+
+
+@pytest.mark.slow
+def test_serve_on_a_taken_port_is_an_environment_error(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    ww = [sys.executable, "-m", "weightwatch"]
+    reg = str(tmp_path / "reg")
+    subprocess.run([*ww, "registry", "init", "--registry", reg], env=env, check=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = str(s.getsockname()[1])
+        done = subprocess.run(
+            [*ww, "serve", "--registry", reg, "--port", port],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 3, done.stderr[-500:]
+    assert "address already in use" in done.stderr
