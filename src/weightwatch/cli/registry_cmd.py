@@ -19,6 +19,7 @@ from rich.tree import Tree
 from weightwatch.cli.app import EXIT_ERROR, typer_app
 from weightwatch.cli.output import console as new_console
 from weightwatch.cli.output import progress
+from weightwatch.registry.states import Status
 
 if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
     from weightwatch.registry.registry import Registry, TreeNode, VersionView
@@ -43,14 +44,14 @@ DbUrl = Annotated[
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-STATUS_COLOURS = {
-    "published": "green",
-    "gated": "yellow",
-    "restricted": "yellow",
-    "quarantined": "magenta",
-    "taken_down": "red",
-    "blocked": "red",
-    "failed": "red",
+STATUS_COLOURS: dict[str, str] = {
+    Status.PUBLISHED: "green",
+    Status.GATED: "yellow",
+    Status.RESTRICTED: "yellow",
+    Status.QUARANTINED: "magenta",
+    Status.TAKEN_DOWN: "red",
+    Status.BLOCKED: "red",
+    Status.FAILED: "red",
 }
 
 
