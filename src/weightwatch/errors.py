@@ -11,7 +11,8 @@
      │    └── NotFound         no such model, or none the caller may know exists
      ├── AccessDenied         the caller may not do this
      │    └── TooManyAttempts  refused for now after too many failures (retry later)
-     └── UsageError           the caller asked for something impossible (bad option values)
+     ├── UsageError           the caller asked for something impossible (bad option values)
+     └── ServiceError         the environment failed: database, port, disk, a missing extra
 
 Every error carries a message a user can act on; ``diagnostics()`` adds a remediation
 hint where one exists. Callers can tell tampering (``VerificationError``) from bad input
@@ -105,6 +106,11 @@ class UsageError(WeightwatchError):
     """Arguments that cannot work together or values out of range."""
 
 
+class ServiceError(WeightwatchError):
+    """The environment failed, not the input: a database or port unavailable, a full
+    disk, a missing optional extra. The CLI exits 3 on it."""
+
+
 __all__ = [
     "AccessDenied",
     "ArtifactError",
@@ -112,6 +118,7 @@ __all__ = [
     "PolicyError",
     "RegistryError",
     "ScanError",
+    "ServiceError",
     "TooManyAttempts",
     "UsageError",
     "VerificationError",
