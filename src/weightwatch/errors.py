@@ -8,6 +8,7 @@
      ├── VerificationError    a signature, digest or log proof does not check out
      ├── PolicyError          a policy file is invalid
      ├── RegistryError        the registry refused an operation (conflict, not found)
+     │    └── NotFound         no such model, or none the caller may know exists
      ├── AccessDenied         the caller may not do this
      │    └── TooManyAttempts  refused for now after too many failures (retry later)
      ├── UsageError           the caller asked for something impossible (bad option values)
@@ -78,12 +79,27 @@ class RegistryError(WeightwatchError):
     """The registry refused an operation (unknown model, conflict, bad state)."""
 
 
+class NotFound(RegistryError):
+    """No such model (or version), or none the caller may know exists: both answer alike."""
+
+
 class AccessDenied(WeightwatchError):
     """The caller is not allowed to perform this operation."""
 
 
 class TooManyAttempts(AccessDenied):
-    """Refused for a while after too many failed attempts (sign-ins): wait, then retry."""
+    """Refused for a while after too many failed attempts (sign-ins): wait, then retry.
+
+    ``retry_after`` is how many seconds to wait (what HTTP's ``Retry-After`` says)."""
+
+    retry_after: int = 900
+
+    def __init__(
+        self, message: str, *, retry_after: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        if retry_after is not None:
+            self.retry_after = max(1, int(retry_after))
 
 
 class UsageError(WeightwatchError):
@@ -98,6 +114,7 @@ class ServiceError(WeightwatchError):
 __all__ = [
     "AccessDenied",
     "ArtifactError",
+    "NotFound",
     "PolicyError",
     "RegistryError",
     "ScanError",

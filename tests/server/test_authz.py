@@ -68,7 +68,7 @@ restricted    no        no   no      yes    yes     yes   no    yes      yes
 quarantined   no        no   no      no     yes     no    no    yes      yes
 taken_down    yes       yes  yes     yes    yes     yes   yes   yes      yes
 """)
-# metadata: a model, a version, its decisions, attestation, lineage, gate form (auditors
+# metadata: a model, a version, its decisions, lineage, gate form (auditors
 # read everything the registry records; they download by tier, like users)
 META = table("""
               anonymous user granted member auditor owner rival reviewer admin
@@ -159,7 +159,7 @@ TIERED: list[tuple[str, str, dict[str, Any] | None, dict[tuple[str, str], str]]]
     ("GET", V, None, META),
     ("GET", V + "/versions/1", None, META),
     ("GET", V + "/versions/1/decisions", None, META),
-    ("GET", V + "/versions/1/attestation", None, META),
+    ("GET", V + "/versions/1/attestation", None, CONTENT),  # its manifest lists the files
     ("GET", V + "/lineage", None, META),
     ("GET", V + "/gate", None, META),
     ("GET", V + "/versions/1/files", None, CONTENT),

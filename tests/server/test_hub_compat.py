@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from weightwatch.registry.access import create_token, set_grant
+from weightwatch.registry.accounts import create_user
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +84,7 @@ def test_gates_tokens_and_takedowns_raise_what_the_hub_would(hub, tmp_path):
         return _client(url, tmp_path / f"hf-{len(os.listdir(tmp_path))}", code).strip()
 
     assert fetch("org/gated") == "gated"
+    create_user(reg.store, "alice", "alice-password")
     token = create_token(reg.store, "alice")
     set_grant(reg.store, "org/gated", "alice", "pending")
     assert fetch("org/gated", token) == "gated"
@@ -184,6 +186,7 @@ def test_cli_registration_is_downloadable_at_once(hub, llama_family, tmp_path):
     assert "config.json" in {s["rfilename"] for s in info["siblings"]}
     r = httpx.get(f"{url}/cli/pruned/resolve/main/config.json")
     assert (r.status_code, r.headers["x-error-code"]) == (403, "GatedRepo")
+    create_user(reg.store, "root", "root-password", role="admin")
     admin = create_token(reg.store, "root", role="admin")
     r = httpx.get(
         f"{url}/cli/pruned/resolve/main/config.json", headers={"authorization": f"Bearer {admin}"}

@@ -176,19 +176,19 @@ def test_release_from_quarantine_pages(hub):
 
 
 def test_throttled_sign_in_page(hub):
-    from weightwatch.registry.accounts import MAX_FAILURES
+    from weightwatch.registry.signin import DEFAULT_POLICY
 
     reg, url = hub
     seed_users(reg)
-    for _ in range(MAX_FAILURES):
+    for _ in range(DEFAULT_POLICY.free):
         bad = httpx.post(f"{url}/login", data={"user": "bob", "password": "not-his-password"})
         assert bad.status_code == 401
     r = httpx.post(f"{url}/login", data={"user": "bob", "password": PASSWORD})
-    assert r.status_code == 429 and r.headers["retry-after"] == "900"
-    assert "Too many failed sign-ins" in r.text and "Try again in 15 minutes" in r.text
+    assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 900
+    assert "Too many failed sign-ins" in r.text and "Try again in" in r.text
     assert 'role="alert"' in r.text and "set-cookie" not in r.headers
     failed = [e for e in events(reg.store) if e.action == "login.failed" and e.target == "bob"]
-    assert len(failed) == MAX_FAILURES  # each failure counted once
+    assert len(failed) == DEFAULT_POLICY.free  # each failure counted once
 
 
 def test_error_pages_for_unknown_paths_and_bad_values(hub):

@@ -10,6 +10,7 @@ from tests.services import serving
 from tests.watermark.helpers import simulate
 from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token
+from weightwatch.registry.accounts import create_user
 from weightwatch.watermark import MasterSecret
 from weightwatch.watermark.deployments import WatermarkDeployment
 
@@ -25,6 +26,7 @@ def test_detection_endpoint(tmp_path, llama_family):
     master.save(tmp_path / "master.json")
     dep = WatermarkDeployment.create(master, "chat", scheme="kgw", gamma=0.25, delta=4.0)
     reg.add_watermark("org/base", dep)
+    create_user(reg.store, "analyst", "analyst-password", role="auditor")
     token = create_token(reg.store, "analyst", role="auditor")
     app = create_app(tmp_path / "reg", watermark_master=tmp_path / "master.json")
     with serving(app) as base:

@@ -237,8 +237,9 @@ def proof_command(
 def token_command(
     user: Annotated[str, typer.Option("--user", help="Who the token is for.")],
     role: Annotated[
-        str, typer.Option("--role", help="admin, reviewer, publisher, auditor or user.")
-    ] = "user",
+        str | None,
+        typer.Option("--role", help="Confirm the account's role (a token carries that role)."),
+    ] = None,
     org: Annotated[str | None, typer.Option("--org", help="The user's organisation.")] = None,
     registry: RegistryDir = None,
     db_url: DbUrl = None,

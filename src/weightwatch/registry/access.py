@@ -29,13 +29,20 @@ from sqlalchemy import and_, insert, select, update
 
 from weightwatch.errors import AccessDenied, UsageError
 from weightwatch.registry import queries, schema
-from weightwatch.registry.accounts import ROLES, get_user, record
+from weightwatch.registry.accounts import (
+    ROLES,
+    check_org_name,
+    check_reason,
+    get_user,
+    record,
+)
 from weightwatch.registry.gates import Gate, check_answers, eu_refusal, gate_from_card
 from weightwatch.registry.states import STAFF, Role
 from weightwatch.registry.store import Store, now, parse_name
 
 TOKEN_PREFIX = "ww_"  # noqa: S105  (a prefix that makes leaked tokens greppable)
 GATE_MODES = ("auto", "manual")
+MAX_ALLOWED_ORGS = 100
 CARD_LIMIT = 1 << 20
 
 
@@ -58,16 +65,31 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, user: str, *, role: str = "user", org: str | None = None) -> str:
-    """A new API token for ``user`` (returned once; only its hash is kept). For a user
-    with an account the account's role and organisations apply, not ``role``/``org``."""
-    if role not in ROLES:
+def create_token(
+    store: Store, user: str, *, role: str | None = None, org: str | None = None
+) -> str:
+    """A new API token for the account ``user`` (returned once; only its hash is kept);
+    it acts with the account's current role and organisations. ``role`` and ``org``, if
+    given, only confirm them: a token never grants what its account lacks, so a typo or
+    an escalation (``--role admin`` for a plain user, a user with no account) is a
+    ``UsageError`` and no token is made."""
+    if role is not None and role not in ROLES:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    account = get_user(store, user)  # UsageError: no user
+    if account.disabled:
+        raise UsageError(f"account {user!r} is disabled: no token made")
+    if role is not None and role != account.role:
+        raise UsageError(
+            f"user {user!r} has the role {account.role}, not {role}: a token carries its "
+            "account's role (change the role first, with `weightwatch registry user`)"
+        )
+    if org is not None and org not in account.orgs:
+        raise UsageError(f"user {user!r} is not a member of organisation {org!r}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.write.begin() as conn:
         conn.execute(
             schema.tokens.insert().values(
-                token_hash=_hash(token), user=user, role=role, org=org, created_at=now()
+                token_hash=_hash(token), user=user, role=account.role, org=org, created_at=now()
             )
         )
     return token
@@ -109,8 +131,8 @@ def authenticate(store: Store, token: str | None) -> Principal | None:
         ).first()
         if row is None or row.revoked_at is not None:
             raise AccessDenied("invalid or revoked token")
-        if row.account is None:  # a token made for a name without an account
-            return Principal(row.user, row.role, (row.org,) if row.org else ())
+        if row.account is None:  # made for a name without an account (before 0.x): refused
+            raise AccessDenied("invalid or revoked token")
         if row.disabled_at is not None:
             raise AccessDenied(f"account {row.user!r} is disabled")
         orgs = conn.execute(
@@ -175,6 +197,11 @@ def set_model_access(
     is recorded in the action log (``model.access``) whoever calls."""
     if gate_mode is not None and gate_mode not in GATE_MODES:
         raise UsageError(f"gate mode must be auto or manual, not {gate_mode!r}")
+    if allowed_orgs is not None:
+        if len(allowed_orgs) > MAX_ALLOWED_ORGS:
+            raise UsageError(f"at most {MAX_ALLOWED_ORGS} organisations may be allowed")
+        for o in allowed_orgs:
+            check_org_name(o)
     mid = _model_id(store, name)
     cur = model_access(store, mid)
     values = {
@@ -313,6 +340,8 @@ def set_grant(
         raise UsageError(f"grant state must be pending, accepted or rejected, not {state!r}")
     if state == "rejected" and not (reason and reason.strip()):
         raise UsageError("a rejection needs a reason")
+    check_reason(reason)
+    get_user(store, user)  # UsageError for a user with no account (a typo)
     mid = _model_id(store, name)
     values: dict[str, Any] = {"state": state, "reason": reason}
     if state == "pending":
@@ -361,13 +390,14 @@ def access_report(store: Store, name: str) -> str:
         labels += [k for k in g.answers if k not in labels]
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["user", "state", "reason", "decided_by", "requested_at", "updated_at", *labels])
+    header = ["user", "state", "reason", "decided_by", "requested_at", "updated_at"]
+    w.writerow([*header, *(_cell(label) for label in labels)])  # labels are publisher-set
     for g in rows:
         w.writerow(
             [
                 g.user,
                 g.state,
-                g.reason or "",
+                _cell(g.reason or ""),
                 g.decided_by or "",
                 g.requested_at or "",
                 g.updated_at,
@@ -378,7 +408,8 @@ def access_report(store: Store, name: str) -> str:
 
 
 def _cell(v: Any) -> str:
-    """A CSV cell that spreadsheets will not evaluate as a formula (answers are user data)."""
+    """A CSV cell that spreadsheets will not evaluate as a formula (answers, reasons and
+    the gate's labels are user data): OWASP's list of leading characters."""
     s = str(v)
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 

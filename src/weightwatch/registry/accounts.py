@@ -13,21 +13,24 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from weightwatch.errors import AccessDenied, TooManyAttempts, UsageError
-from weightwatch.registry import schema
+from weightwatch.registry import schema, signin
+from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.registry.states import Role, values
 from weightwatch.registry.store import Store, now
 
 ROLES = values(Role)
+NAMESPACE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")  # as in registry.store.NAME
 SESSION_HOURS = 12
-MAX_FAILURES = 10
-FAILURE_WINDOW = dt.timedelta(minutes=15)
+MAX_FAILURES = DEFAULT_POLICY.per_account_client  # failed guesses per account and client
+FAILURE_WINDOW = DEFAULT_POLICY.window
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _USER = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 
@@ -62,6 +65,32 @@ def _check_user_name(name: str) -> None:
         raise UsageError(
             f"user name {name!r} must be 1-100 characters of lower-case letters, digits, "
             "'-', '_' and '.'"
+        )
+
+
+MAX_REASON = 2000  # characters of a decision, takedown or release reason
+
+
+def check_reason(reason: str | None) -> None:
+    """``UsageError`` for a reason longer than ``MAX_REASON`` (it is stored and shown)."""
+    if reason is not None and len(reason) > MAX_REASON:
+        raise UsageError(f"a reason may have at most {MAX_REASON} characters, not {len(reason)}")
+
+
+def check_org_name(org: str) -> None:
+    """``UsageError`` unless ``org`` is a well-formed organisation name."""
+    if not org or len(org) > 100 or any(c not in _USER for c in org):
+        raise UsageError(
+            f"organisation name {org!r} must be 1-100 characters of lower-case letters, "
+            "digits, '-', '_' and '.'"
+        )
+
+
+def org_exists(store: Store, org: str) -> bool:
+    with store.engine.connect() as conn:
+        return (
+            conn.execute(select(schema.orgs.c.name).where(schema.orgs.c.name == org)).first()
+            is not None
         )
 
 
@@ -148,7 +177,7 @@ def set_role(store: Store, name: str, role: str) -> None:
 
 
 def _ensure_org(conn: Any, org: str) -> None:
-    _check_user_name(org)
+    check_org_name(org)
     if conn.execute(select(schema.orgs.c.name).where(schema.orgs.c.name == org)).first() is None:
         conn.execute(insert(schema.orgs).values(name=org, created_at=now()))
 
@@ -163,9 +192,21 @@ def add_member(store: Store, org: str, user: str) -> None:
 
 
 def set_namespace_owner(store: Store, namespace: str, org: str) -> None:
-    """Give ``namespace`` to ``org``: its members may publish there and manage requests."""
+    """Give ``namespace`` to the existing organisation ``org``: its members may publish
+    there and manage requests. ``UsageError`` for a malformed namespace or an unknown
+    organisation (a typo would otherwise hand the namespace to nobody)."""
+    if not NAMESPACE.fullmatch(namespace):
+        raise UsageError(
+            f"namespace {namespace!r} must be 1-100 characters of lower-case letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit"
+        )
+    check_org_name(org)
+    if not org_exists(store, org):
+        raise UsageError(
+            f"no organisation {org!r}: add a member first (`weightwatch registry user NAME "
+            f"--org {org}`)"
+        )
     with store.write.begin() as conn:
-        _ensure_org(conn, org)
         conn.execute(delete(schema.namespaces).where(schema.namespaces.c.namespace == namespace))
         conn.execute(insert(schema.namespaces).values(namespace=namespace, org=org))
 
@@ -188,32 +229,34 @@ def _sha(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def login(store: Store, name: str, password: str, *, client: str | None = None) -> str:
+def login(
+    store: Store,
+    name: str,
+    password: str,
+    *,
+    client: str | None = None,
+    policy: SignInPolicy = DEFAULT_POLICY,
+) -> str:
     """A new session cookie value for valid credentials; AccessDenied otherwise (the
-    message does not say whether the user exists). Records the attempt, and refuses a
-    user after ``MAX_FAILURES`` failed attempts within ``FAILURE_WINDOW`` (against
-    password guessing), whatever the password, with ``TooManyAttempts``."""
-    since = (dt.datetime.now(dt.timezone.utc) - FAILURE_WINDOW).isoformat()
-    with store.engine.connect() as conn:
-        row = conn.execute(select(schema.users).where(schema.users.c.name == name)).first()
-        failures = conn.execute(
-            select(func.count())
-            .select_from(schema.events)
-            .where(
-                and_(
-                    schema.events.c.action == "login.failed",
-                    schema.events.c.target == name,
-                    schema.events.c.created_at >= since,
-                )
-            )
-        ).scalar_one()
-    if failures >= MAX_FAILURES:
-        record(store, None, "login.throttled", name, client=client)
-        raise TooManyAttempts("too many failed sign-ins for this user; try again in 15 minutes")
-    # hash anyway for unknown users, so response time does not reveal who exists
-    stored = row.password_hash if row is not None else _dummy()
-    if not check_password(password, stored) or row is None or row.disabled_at is not None:
-        record(store, None, "login.failed", name, client=client)
+    message does not say whether the user exists). Records the attempt, and refuses
+    guessing past the ``policy`` (per account and client, and per client; see
+    ``registry.signin``), whatever the password, with ``TooManyAttempts``."""
+    try:
+        attempt = signin.reserve(store, name, client, policy=policy)
+    except TooManyAttempts:
+        record(store, None, "login.throttled", name[:200], client=client)
+        raise
+    ok = False
+    try:
+        with store.engine.connect() as conn:
+            row = conn.execute(select(schema.users).where(schema.users.c.name == name)).first()
+        # hash anyway for unknown users, so response time does not reveal who exists
+        stored = row.password_hash if row is not None else _dummy()
+        ok = check_password(password, stored) and row is not None and row.disabled_at is None
+    finally:
+        signin.finish(store, attempt, ok=ok)
+    if not ok:
+        record(store, None, "login.failed", name[:200], client=client)
         raise AccessDenied("wrong user name or password")
     record(store, name, "login", name, client=client)
     cookie = secrets.token_urlsafe(32)

@@ -32,7 +32,9 @@ class LocalBlobs:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.root.stat().st_mode & 0o077:  # restricted and withdrawn weights live here
+            self.root.chmod(0o700)
 
     def path(self, digest: str) -> Path:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
@@ -62,7 +64,7 @@ class LocalBlobs:
                 Path(tmp).unlink()
             else:
                 Path(tmp).replace(final)
-                final.chmod(0o444)
+                final.chmod(0o400)  # read-only, and for the registry's account only
             return digest, size
         except OSError as exc:
             with contextlib.suppress(OSError):

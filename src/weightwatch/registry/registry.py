@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
-from weightwatch.errors import ArtifactError, RegistryError, UsageError
+from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
 from weightwatch.registry import lineage_graph, queries, schema
-from weightwatch.registry.access import Principal
-from weightwatch.registry.accounts import record
+from weightwatch.registry.access import Grant, Principal, request_access
+from weightwatch.registry.accounts import check_reason, record
 from weightwatch.registry.jobs import JobView, cancel, open_jobs
 from weightwatch.registry.lineage_graph import LineageGraph
 from weightwatch.registry.pipeline import rollback, run_job, step_decide, unfinished
@@ -281,6 +281,27 @@ class Registry:
     ) -> list[VersionRow]:
         """The versions of a model whose record ``who`` may see, newest first."""
         return [r for r in self.versions_of(namespace, name) if self.visibility(who, r).exists]
+
+    def request_access(
+        self,
+        who: Principal,
+        namespace: str,
+        name: str,
+        answers: dict[str, Any],
+        *,
+        client: str | None = None,
+    ) -> Grant:
+        """File ``who``'s access request to a gated model: the one check every caller (API,
+        web form) goes through. ``NotFound`` when ``who`` may not see the model (exactly as
+        for one that does not exist); ``RegistryError`` when its newest visible version is
+        not gated (public, restricted, quarantined, withdrawn: nothing to request)."""
+        label = f"{namespace}/{name}"
+        seen = self.visible_versions(who, namespace, name)
+        if not seen:
+            raise NotFound(f"no model {label}")
+        if seen[0].status != Status.GATED:
+            raise RegistryError(f"{label} is {seen[0].status}, not gated: nothing to request")
+        return request_access(self.store, label, who, answers, client=client)
 
     def newest_visible(
         self,
@@ -539,6 +560,7 @@ class Registry:
     ) -> VersionView:
         if not reason.strip():
             raise UsageError("a takedown or reinstatement needs a --reason")
+        check_reason(reason)
         action = Moderation.TAKEDOWN if down else Moderation.REINSTATEMENT
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
@@ -593,6 +615,7 @@ class Registry:
         released, and a quarantine reason the release did not cover quarantines it again."""
         if not reason.strip():
             raise UsageError("a release needs a --reason")
+        check_reason(reason)
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
             row = queries.version_row(conn, vid)

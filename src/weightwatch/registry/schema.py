@@ -237,6 +237,16 @@ model_access = Table(  # per-model gate approval mode and the organisations of a
     Column("updated_at", String(40), nullable=False),
 )
 
+login_attempts = Table(  # the sign-in throttle's counters (registry/signin.py)
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user", String(200), nullable=False),
+    Column("client", String(100), nullable=False),
+    Column("outcome", String(10), nullable=False),  # pending, failed, ok, refused
+    Column("created_at", String(40), nullable=False),
+)
+
 events = Table(  # append-only audit log of actions (logins, grants, takedowns, uploads…)
     "events",
     metadata,

@@ -28,8 +28,8 @@ from weightwatch.registry.blobs import LocalBlobs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_FILE = "registry-ed25519.pem"
-NAME = re.compile(r"^([a-z0-9][a-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._-]{0,199})$")
-REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<number>\d+))?$")
+NAME = re.compile(r"^([a-z0-9][a-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._-]{0,199})\Z")
+REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<number>[0-9]+))?\Z")
 LOG_ORIGIN = "weightwatch-registry"
 
 
@@ -100,6 +100,19 @@ class Store:
         return writer(self.engine)
 
 
+def private(path: Path, *, mode: int = 0o700) -> None:
+    """Take group and other permissions off ``path`` (the registry's folder: the database
+    holds password hashes and session CSRF tokens, the blob store restricted and withdrawn
+    weights); only the account running the registry may read them."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(mode)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot make it private to this account ({exc})") from exc
+
+
 def open_store(root: Path | None = None, db_url: str | None = None, *, init: bool = False) -> Store:
     """Open (``init``: create) the registry at ``root``."""
     root = Path(root) if root else default_root()
@@ -107,7 +120,8 @@ def open_store(root: Path | None = None, db_url: str | None = None, *, init: boo
     key_path = root / "keys" / KEY_FILE
     if not init and not key_path.is_file():
         raise UsageError(f"{root}: no registry here; create one with `weightwatch registry init`")
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private(root)
     engine = make_engine(url)
     try:
         migrate(engine)
@@ -115,6 +129,9 @@ def open_store(root: Path | None = None, db_url: str | None = None, *, init: boo
         raise RegistryError(
             f"{url.split('@')[-1]}: cannot open the registry database ({exc})"
         ) from exc
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        for suffix in ("", "-wal", "-shm"):
+            private(Path(engine.url.database + suffix), mode=0o600)
     log = LogStore(engine)
     if not key_path.is_file():
         key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

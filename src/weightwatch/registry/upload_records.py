@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, text, update
 
+from weightwatch.errors import UsageError
 from weightwatch.registry import queries, schema
 from weightwatch.registry.states import State
 from weightwatch.registry.store import Store, now
@@ -28,8 +29,32 @@ class Outcome:
     files: list[queries.FileRow]
 
 
-def create(store: Store, upload_id: str, *, user: str, model: str, access: str) -> None:
+def create(
+    store: Store,
+    upload_id: str,
+    *,
+    user: str,
+    model: str,
+    access: str,
+    max_open: int | None = None,
+) -> None:
+    """Record a new upload; ``UsageError`` if ``user`` already has ``max_open`` uploads
+    still receiving (checked and created in one serialised transaction)."""
     with store.write.begin() as conn:
+        if max_open is not None:
+            t = schema.uploads.c
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"ww-up:{user}"}
+                )
+            n = conn.execute(
+                select(func.count()).where(and_(t.user == user, t.state == RECEIVING))
+            ).scalar_one()
+            if n >= max_open:
+                raise UsageError(
+                    f"{user} already has {n} uploads receiving files (at most {max_open}): "
+                    "finish or abort one first"
+                )
         conn.execute(
             schema.uploads.insert().values(
                 id=upload_id,

@@ -3,7 +3,7 @@ its OpenAPI document: requests forbid unknown fields; everything is frozen."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,16 +53,16 @@ class UserView(_View):
 
 
 class NewUser(_Body):
-    name: str
+    name: str = Field(max_length=100)
     password: str = Field(max_length=1000)
-    role: str = "user"
-    email: str | None = None
-    country: str | None = None
+    role: str = Field("user", max_length=20)
+    email: str | None = Field(None, max_length=320)
+    country: str | None = Field(None, max_length=100)
     orgs: list[str] = []
 
 
 class Member(_Body):
-    user: str
+    user: str = Field(max_length=200)
 
 
 class OrgView(_View):
@@ -71,7 +71,7 @@ class OrgView(_View):
 
 
 class Owner(_Body):
-    org: str
+    org: str = Field(max_length=100)
 
 
 class NamespaceView(_View):
@@ -132,8 +132,12 @@ class Attestation(_View):
 
 
 class AccessSettings(_Body):
-    gate_mode: str | None = Field(None, description="auto or manual approval of requests")
-    allowed_orgs: list[str] | None = Field(None, description="organisations of a restricted model")
+    gate_mode: str | None = Field(
+        None, max_length=20, description="auto or manual approval of requests"
+    )
+    allowed_orgs: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        None, max_length=100, description="organisations of a restricted model"
+    )
 
 
 class AccessSettingsView(_View):
@@ -156,8 +160,8 @@ class AccessRequest(_Body):
 
 
 class Decision(_Body):
-    state: str = Field(description="accepted, rejected (with a reason) or pending")
-    reason: str | None = None
+    state: str = Field(max_length=20, description="accepted, rejected (with a reason) or pending")
+    reason: str | None = Field(None, max_length=2000)
 
 
 class GrantView(_View):

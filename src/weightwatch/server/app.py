@@ -22,13 +22,16 @@ from starlette.exceptions import HTTPException
 from weightwatch import __version__
 from weightwatch.errors import (
     AccessDenied,
+    NotFound,
     RegistryError,
     TooManyAttempts,
     UsageError,
     WeightwatchError,
 )
 from weightwatch.registry import Registry
+from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.server import api, hub, ui, uploads, watermark_api
+from weightwatch.server.guards import GuardPolicy, Guards
 
 GiB = 1 << 30
 RETRY_AFTER = api.RETRY_AFTER  # seconds a throttled sign-in waits
@@ -42,6 +45,8 @@ def _status(exc: WeightwatchError) -> int:
         return 429
     if isinstance(exc, AccessDenied):
         return 403
+    if isinstance(exc, NotFound):
+        return 404
     if isinstance(exc, RegistryError):
         return 409
     return 422
@@ -63,10 +68,16 @@ def create_app(
     watermark_master: str | Path | None = None,
     max_upload_bytes: int = 200 * GiB,
     max_file_bytes: int = 100 * GiB,
+    max_open_uploads: int = uploads.MAX_OPEN_UPLOADS,
+    signin: SignInPolicy = DEFAULT_POLICY,
+    guards: GuardPolicy | None = None,
 ) -> FastAPI:
     """An app serving the registry at ``root`` (``--registry`` / ``WEIGHTWATCH_REGISTRY``);
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
-    uploads larger than the limits are refused with 413 and leave nothing behind."""
+    uploads larger than the limits are refused with 413 and leave nothing behind; ``signin``
+    throttles password guessing (``registry.signin``) and ``guards`` bounds every other
+    request body (``server.guards``, which also refuses cross-origin writes and sets the
+    security headers)."""
     registry = Registry.open(Path(root) if root else None, db_url)
     app = FastAPI(
         title="weightwatch registry",
@@ -97,7 +108,11 @@ def create_app(
     @app.exception_handler(WeightwatchError)
     def _weightwatch_error(request: Request, exc: WeightwatchError) -> Response:
         status = _status(exc)
-        retry = {"Retry-After": RETRY_AFTER} if status == 429 else None
+        retry = None
+        if isinstance(exc, TooManyAttempts):
+            retry = {"Retry-After": str(exc.retry_after)}
+        elif status == 429:
+            retry = {"Retry-After": RETRY_AFTER}
         return answer(request, status, exc.message, retry)
 
     @app.exception_handler(HTTPException)
@@ -113,11 +128,19 @@ def create_app(
     )
     app.include_router(api.router(registry))
     app.include_router(
-        uploads.router(registry, max_upload_bytes=max_upload_bytes, max_file_bytes=max_file_bytes)
+        uploads.router(
+            registry,
+            max_upload_bytes=max_upload_bytes,
+            max_file_bytes=max_file_bytes,
+            max_open_uploads=max_open_uploads,
+        )
     )
     master = Path(watermark_master) if watermark_master else None
-    app.include_router(ui.router(registry, watermark_master=master))
-    app.include_router(watermark_api.router(registry, master))
+    detection = watermark_api.Detection(registry, master, per_minute=30, burst=10)
+    app.include_router(ui.router(registry, watermark_master=master, detection=detection))
+    app.include_router(watermark_api.router(registry, detection))
     app.include_router(hub_router)
+    app.add_middleware(Guards, policy=guards)  # body limits, cross-origin writes, headers
     app.state.registry = registry
+    app.state.signin = signin
     return app

@@ -16,6 +16,7 @@ from fastapi import HTTPException, Request
 from weightwatch.errors import AccessDenied, UsageError
 from weightwatch.registry.access import Principal, authenticate, principal_for
 from weightwatch.registry.accounts import Session, session
+from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.registry.store import Store
 
 COOKIE = "ww_session"
@@ -30,6 +31,12 @@ def bearer(request: Request) -> str | None:
 def client_of(request: Request) -> str | None:
     """Where a request came from, for the audit logs."""
     return request.client.host if request.client else None
+
+
+def signin_policy(request: Request) -> SignInPolicy:
+    """The app's sign-in throttle policy (``create_app(signin=...)``)."""
+    policy = getattr(request.app.state, "signin", None)
+    return policy if isinstance(policy, SignInPolicy) else DEFAULT_POLICY
 
 
 def browser_session(store: Store, request: Request) -> Session | None:

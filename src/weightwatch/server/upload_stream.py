@@ -9,8 +9,12 @@ paths, and no path is both a file and a folder of the same upload.
 from __future__ import annotations
 
 import asyncio
+import bz2
 import contextlib
+import gzip
+import lzma
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,12 +31,19 @@ PREFETCH = 2  # blocks read ahead of the worker, per request
 DRAIN_BYTES = 16 << 20  # read (and drop) this much of a refused body so clients see the 4xx
 
 
+#: bidirectional controls (an RLO can make ``model.fdp.exe`` read ``model.exe.pdf``)
+BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def clean_path(raw: str, *, what: str = "path") -> str:
-    """``raw`` if it is a safe relative POSIX path inside an upload; else a 400 naming it."""
-    shown = raw if len(raw) <= 120 else raw[:120] + "…"
+    """``raw`` in Unicode NFC if it is a safe relative POSIX path inside an upload; else a
+    400 naming it. Confusable spellings are refused: bidirectional controls and other
+    invisible format characters, compatibility forms (full-width dots and letters), and
+    names ending in a dot or a space (Windows drops them)."""
+    shown = ascii(raw) if len(raw) <= 120 else ascii(raw[:120]) + "…"
 
     def bad(why: str) -> HTTPException:
-        return HTTPException(400, f"{what} {shown!r} {why}")
+        return HTTPException(400, f"{what} {shown} {why}")
 
     if not raw:
         raise bad("is empty")
@@ -49,7 +60,14 @@ def clean_path(raw: str, *, what: str = "path") -> str:
         raise bad("has an empty, '.' or '..' component (no traversal outside the folder)")
     if any(len(p.encode()) > 255 for p in parts):
         raise bad("has a name longer than 255 bytes")
-    return raw
+    if any(c in BIDI or unicodedata.category(c) == "Cf" for c in raw):
+        raise bad("contains a bidirectional control or an invisible format character")
+    nfc = unicodedata.normalize("NFC", raw)
+    if unicodedata.normalize("NFKC", nfc) != nfc:
+        raise bad("uses compatibility characters (full-width or styled forms): spell it plainly")
+    if any(p[-1] in ". " or p[0] == " " for p in parts):
+        raise bad("has a name that begins with a space or ends with a dot or a space")
+    return nfc
 
 
 def clash(files: Path, batch: list[str], staged: dict[str, int]) -> str | None:
@@ -63,6 +81,20 @@ def clash(files: Path, batch: list[str], staged: dict[str, int]) -> str | None:
         for i in range(1, len(parts)):
             prefix = "/".join(parts[:i])
             if prefix in staged or prefix in names:
+                return rel
+    return None
+
+
+def case_clash(batch: list[str], staged: dict[str, int]) -> str | None:
+    """A path of ``batch`` that differs only in letter case from another path or folder of
+    the upload (one of them would overwrite the other on a case-insensitive disk)."""
+    seen: dict[str, str] = {}
+    for rel in [*staged, *batch]:
+        parts = rel.split("/")
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            key = prefix.casefold()
+            if seen.setdefault(key, prefix) != prefix:
                 return rel
     return None
 
@@ -157,6 +189,78 @@ class Body:
             start = self.read_bytes
             while not self.done and self.read_bytes - start < DRAIN_BYTES:
                 await self._pull()
+
+
+class Prefixed:
+    """``head`` then the rest of ``raw``, read forward (after sniffing a stream's magic)."""
+
+    def __init__(self, head: bytes, raw: Any) -> None:
+        self.head, self.raw = head, raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0:
+                out, self.head = self.head + self.raw.read(), b""
+                return bytes(out)
+            out, self.head = self.head[:n], self.head[n:]
+            return bytes(out)
+        return bytes(self.raw.read(n))
+
+
+class TarStream:
+    """A tar body, decompressed here (gzip, bzip2, xz) so the compressed stream's own
+    checks run to its very end (gzip's CRC32 and ISIZE, bzip2's CRCs, xz's check), and
+    remembering recent bytes so that ``check_end`` can insist on the end-of-archive
+    marker: a stream cut between two members is truncated, not complete."""
+
+    KEEP = 4 * BLOCK  # more than tarfile reads ahead of the member it is on
+
+    def __init__(self, body: Any) -> None:
+        head = body.read(6)
+        raw: Any = Prefixed(head, body)
+        if head[:2] == b"\x1f\x8b":
+            raw = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif head[:3] == b"BZh":
+            raw = bz2.BZ2File(raw, mode="rb")
+        elif head[:6] == b"\xfd7zXZ\x00":
+            raw = lzma.LZMAFile(raw, mode="rb")  # noqa: SIM115  (no OS resource; read to the end)
+        self.raw = raw
+        self.pos = 0  # bytes of the tar (decompressed) read so far
+        self._keep = bytearray()
+        self._keep_from = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = bytes(self.raw.read(n))
+        self.pos += len(data)
+        self._keep += data
+        if len(self._keep) > self.KEEP:
+            drop = len(self._keep) - self.KEEP
+            del self._keep[:drop]
+            self._keep_from += drop
+        return data
+
+    def check_end(self, offset: int) -> None:
+        """``ValueError`` unless the tar ends at ``offset`` (where tarfile stopped) with
+        its end-of-archive marker (zero blocks, at least two) and nothing else follows;
+        reads the stream to its end so the decompressor verifies its checksums."""
+        if offset < self._keep_from:  # pragma: no cover  (tarfile reads less ahead)
+            raise ValueError("cannot check the end of the tar stream")
+        tail = bytes(self._keep[offset - self._keep_from :])
+        zeros, dirty = len(tail), bool(tail.strip(b"\0"))
+        while not dirty:
+            chunk = self.read(BLOCK)
+            if not chunk:
+                break
+            zeros += len(chunk)
+            dirty = bool(chunk.strip(b"\0"))
+            del self._keep[:]
+        if dirty:
+            raise ValueError("data that is not a tar member follows the last member")
+        if zeros < 1024:
+            raise ValueError(
+                "the stream ends without the tar end-of-archive marker: it was cut short "
+                "(nothing was staged)"
+            )
 
 
 def _declared(request: Request) -> int | None:

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import lzma
 import os
 import re
 import secrets
@@ -37,6 +38,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
+from weightwatch.errors import UsageError
 from weightwatch.registry import Registry, upload_records
 from weightwatch.registry.access import Principal
 from weightwatch.registry.accounts import namespace_owner, record
@@ -47,6 +49,8 @@ from weightwatch.server.auth import client_of, requires
 from weightwatch.server.upload_stream import (
     BLOCK,
     Body,
+    TarStream,
+    case_clash,
     clash,
     clean_path,
     receive,
@@ -61,6 +65,7 @@ PROGRESS_BYTES = 64 << 20  # ``received`` is written at most every 64 MiB or 1 s
 PROGRESS_SECONDS = 1.0
 TAR_FRAMING = 16 << 20  # a tar's headers and padding, allowed on top of the byte limit
 TERMINAL = ("done", "failed", "aborted")
+MAX_OPEN_UPLOADS = 4  # uploads one account may have receiving files at once
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -115,8 +120,16 @@ class _Request:
 class Uploads:
     """The upload service behind the routes: staging, limits, progress, registration."""
 
-    def __init__(self, registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        max_upload_bytes: int,
+        max_file_bytes: int,
+        max_open_uploads: int = MAX_OPEN_UPLOADS,
+    ) -> None:
         self.registry = registry
+        self.max_open = max_open_uploads
         self.store = registry.store
         self.max_upload = max_upload_bytes
         self.max_file = max_file_bytes
@@ -168,7 +181,17 @@ class Uploads:
                 403, f"only admins and publishers who own the namespace {ns!r} may upload to it"
             )
         upload_id = secrets.token_hex(16)
-        upload_records.create(self.store, upload_id, user=who.user, model=model, access=access)
+        try:  # a quota per publisher: bytes staged <= max_open_uploads * max_upload_bytes
+            upload_records.create(
+                self.store,
+                upload_id,
+                user=who.user,
+                model=model,
+                access=access,
+                max_open=self.max_open,
+            )
+        except UsageError as exc:
+            raise HTTPException(429, exc.message, {"Retry-After": "60"}) from None
         record(self.store, who.user, "upload.start", model, client=client, upload=upload_id)
         return upload_id
 
@@ -253,6 +276,11 @@ class Uploads:
             bad = clash(files, batch, lv.sizes)
             if bad is not None:
                 raise HTTPException(400, f"path {bad!r} would be both a file and a folder")
+            bad = case_clash(batch, lv.sizes)
+            if bad is not None:
+                raise HTTPException(
+                    400, f"path {bad!r} differs only in letter case from another path of the upload"
+                )
             for rel, tmp, size in entries:
                 target = files / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -301,7 +329,7 @@ class Uploads:
                 raise self._too_big(None)
             try:
                 self._extract(upload_id, req, body, work, entries)
-            except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError) as exc:
                 raise HTTPException(400, f"not a readable tar (or .tar.gz) stream: {exc}") from None
             self._commit(upload_id, req, [(rel, p, s) for rel, (p, s, _) in entries.items()])
         finally:
@@ -323,7 +351,9 @@ class Uploads:
         entries: dict[str, tuple[Path, int, str]],
     ) -> None:
         """Extract a tar stream's regular files into ``work`` (nothing else is accepted)."""
-        with tarfile.open(fileobj=body, mode="r|*", bufsize=BLOCK) as tf:  # type: ignore[call-overload]
+        stream = TarStream(body)
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=BLOCK) as tf:  # type: ignore[call-overload]
+            raw_names: dict[str, str] = {}
             for m in tf:
                 name = m.name
                 while name.startswith("./"):
@@ -333,6 +363,13 @@ class Uploads:
                 rel = clean_path(name.rstrip("/") if m.isdir() else name, what="tar member")
                 if m.isdir():
                     continue
+                if raw_names.setdefault(rel, name) != name:  # NFC and NFD side by side
+                    raise HTTPException(
+                        400,
+                        f"tar members {raw_names[rel]!a} and {name!a} are "
+                        "the same name in different Unicode forms",
+                    )
+
                 if not m.isfile():
                     kind = "a link" if m.issym() or m.islnk() else "a device, fifo or special file"
                     raise HTTPException(
@@ -354,6 +391,7 @@ class Uploads:
                     req.release(old[1])
                     old[0].unlink()
                 entries[rel] = (tmp, size, digest)
+            stream.check_end(tf.offset)
 
     # -- finishing, aborting -------------------------------------------------------------
     def finish(self, upload_id: str, who: Principal, client: str | None) -> dict[str, Any]:
@@ -474,10 +512,21 @@ class Uploads:
                 self.settle(upload_id)
 
 
-def router(registry: Registry, *, max_upload_bytes: int, max_file_bytes: int) -> APIRouter:
+def router(
+    registry: Registry,
+    *,
+    max_upload_bytes: int,
+    max_file_bytes: int,
+    max_open_uploads: int = MAX_OPEN_UPLOADS,
+) -> APIRouter:
     """The upload API under ``/api/v1/uploads``. Building it recovers from a crash: uploads
     left receiving are aborted and unfinished registrations resume in the background."""
-    svc = Uploads(registry, max_upload_bytes=max_upload_bytes, max_file_bytes=max_file_bytes)
+    svc = Uploads(
+        registry,
+        max_upload_bytes=max_upload_bytes,
+        max_file_bytes=max_file_bytes,
+        max_open_uploads=max_open_uploads,
+    )
     registering = svc.recover()
     threading.Thread(
         target=svc.resume, args=(registering,), name="upload-resume", daemon=True

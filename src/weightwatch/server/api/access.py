@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from weightwatch.errors import NotFound
 from weightwatch.registry.access import (
     Grant,
     Principal,
@@ -14,7 +15,6 @@ from weightwatch.registry.access import (
     grants,
     may_manage,
     model_access,
-    request_access,
     set_grant,
     set_model_access,
 )
@@ -83,10 +83,10 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
     ) -> GrantView:
         """Request access to a gated model with the gate's answers: accepted at once by an
         ``auto`` gate, else ``pending`` until a manager decides."""
-        r = ctx.version(who, ns, name)
-        if r.status != Status.GATED:
-            raise HTTPException(409, f"{ns}/{name} is {r.status}, not gated: nothing to request")
-        g = request_access(store, f"{ns}/{name}", who, body.answers, client=auth.client_of(request))
+        try:  # the registry's one check, shared with the web form
+            g = registry.request_access(who, ns, name, body.answers, client=auth.client_of(request))
+        except NotFound:
+            raise not_found(f"{ns}/{name}") from None
         return grant_view(g)
 
     @api.get("/access-requests", response_model=list[GrantView], tags=["access"])

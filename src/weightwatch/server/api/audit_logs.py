@@ -8,6 +8,7 @@ from weightwatch.registry import accounts
 from weightwatch.registry.access import Principal
 from weightwatch.server.api.common import Api
 from weightwatch.server.api_models import DownloadRow, EventRow
+from weightwatch.server.bounds import ROW_MAX
 
 AUDIT_PAGE = 500
 
@@ -18,7 +19,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
     @api.get("/audit/downloads", response_model=list[DownloadRow], tags=["audit"])
     def downloads(
         limit: int = Query(100, ge=1, le=AUDIT_PAGE),
-        before: int | None = Query(None, ge=1),
+        before: int | None = Query(None, ge=1, le=ROW_MAX),
         user: str | None = None,
         who: Principal = ctx.overseer,
     ) -> list[DownloadRow]:
@@ -39,7 +40,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
     @api.get("/audit/events", response_model=list[EventRow], tags=["audit"])
     def audit_events(
         limit: int = Query(100, ge=1, le=AUDIT_PAGE),
-        before: int | None = Query(None, ge=1),
+        before: int | None = Query(None, ge=1, le=ROW_MAX),
         who: Principal = ctx.overseer,
     ) -> list[EventRow]:
         """Actions (sign-ins, tokens, access decisions, takedowns, settings), newest first."""

@@ -10,6 +10,7 @@ from weightwatch.attest.keys import public_pem
 from weightwatch.errors import RegistryError
 from weightwatch.server.api.common import Api
 from weightwatch.server.api_models import Consistency, LogEntry, LogProof
+from weightwatch.server.bounds import ROW_MAX, RowId
 
 PAGE = 100  # log entries per page, at most
 
@@ -41,7 +42,9 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         return public_pem(store.signer.public_key).decode()
 
     @api.get("/log/entries", response_model=list[LogEntry], tags=["log"])
-    def entries(start: int = Query(0, ge=0), end: int | None = Query(None, ge=0)) -> list[LogEntry]:
+    def entries(
+        start: int = Query(0, ge=0, le=ROW_MAX), end: int | None = Query(None, ge=0, le=ROW_MAX)
+    ) -> list[LogEntry]:
         """Entries ``start`` to ``end`` (exclusive), at most 100 per page."""
         stop = min(end if end is not None else start + PAGE, start + PAGE)
         if stop < start:
@@ -49,11 +52,11 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         return [entry(e.index) for e in store.log.entries(start, stop)]
 
     @api.get("/log/entries/{i}", response_model=LogEntry, tags=["log"])
-    def one_entry(i: int) -> LogEntry:
+    def one_entry(i: RowId) -> LogEntry:
         return entry(i)
 
     @api.get("/log/entries/{i}/proof", response_model=LogProof, tags=["log"])
-    def inclusion(i: int, size: int | None = Query(None, ge=1)) -> LogProof:
+    def inclusion(i: RowId, size: int | None = Query(None, ge=1, le=ROW_MAX)) -> LogProof:
         """Inclusion of entry ``i`` in the tree of ``size`` entries (default: the current
         signed checkpoint, which is returned too)."""
         note = None
@@ -68,7 +71,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
 
     @api.get("/log/consistency", response_model=Consistency, tags=["log"])
     def consistency(
-        first: int = Query(ge=1), second: int | None = Query(None, ge=1)
+        first: int = Query(ge=1, le=ROW_MAX), second: int | None = Query(None, ge=1, le=ROW_MAX)
     ) -> Consistency:
         """That the tree of ``second`` entries (default: the current checkpoint) extends the
         tree of ``first`` entries."""

@@ -21,6 +21,7 @@ from weightwatch.server.api_models import (
     ModelSummary,
     VersionSummary,
 )
+from weightwatch.server.bounds import ROW_MAX, RowId
 
 REPORT_KINDS = ("scan", "facts", "decision", "lineage", "fingerprint", "audit")
 
@@ -32,7 +33,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
     def list_models(
         q: str = "",
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=ROW_MAX),
         who: Principal | None = ctx.anyone,
     ) -> list[ModelSummary]:
         """The newest version of each model the caller may see, by name; ``q`` filters."""
@@ -66,7 +67,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         )
 
     @api.get("/models/{ns}/{name}/versions/{n}", response_model=VersionView, tags=["models"])
-    def version(ns: str, name: str, n: int, who: Principal | None = ctx.anyone) -> VersionView:
+    def version(ns: str, name: str, n: RowId, who: Principal | None = ctx.anyone) -> VersionView:
         """Status, decision and its history, moderation, digests, and the lineage edges
         you may see."""
         return ctx.view(who, ctx.version(who, ns, name, n))
@@ -74,14 +75,14 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
     @api.get(
         "/models/{ns}/{name}/versions/{n}/files", response_model=list[FileView], tags=["models"]
     )
-    def files(ns: str, name: str, n: int, who: Principal | None = ctx.anyone) -> list[FileView]:
+    def files(ns: str, name: str, n: RowId, who: Principal | None = ctx.anyone) -> list[FileView]:
         r = ctx.version(who, ns, name, n)
         ctx.contents(who, r)
         return [FileView(path=f.path, size=f.size, sha256=f.sha256) for f in registry.files(r.id)]
 
     @api.get("/models/{ns}/{name}/versions/{n}/reports/{kind}", tags=["models"])
     def version_report(
-        ns: str, name: str, n: int, kind: str, who: Principal | None = ctx.anyone
+        ns: str, name: str, n: RowId, kind: str, who: Principal | None = ctx.anyone
     ) -> Any:
         """A stored report as JSON: ``scan``, ``facts``, ``decision``, ``lineage``,
         ``fingerprint`` or ``audit``."""
@@ -100,7 +101,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         tags=["models"],
     )
     def decisions(
-        ns: str, name: str, n: int, who: Principal | None = ctx.anyone
+        ns: str, name: str, n: RowId, who: Principal | None = ctx.anyone
     ) -> list[DecisionView]:
         """Every decision about the version, oldest first, with its log index."""
         return ctx.view(who, ctx.version(who, ns, name, n)).history
@@ -108,11 +109,15 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
     @api.get(
         "/models/{ns}/{name}/versions/{n}/attestation", response_model=Attestation, tags=["models"]
     )
-    def attestation(ns: str, name: str, n: int, who: Principal | None = ctx.anyone) -> Attestation:
+    def attestation(
+        ns: str, name: str, n: RowId, who: Principal | None = ctx.anyone
+    ) -> Attestation:
         """The signed DSSE bundle over the manifest, and log proofs for it and for the
         latest logged event (decision or takedown), under one signed checkpoint (check
-        with ``weightwatch log verify``)."""
+        with ``weightwatch log verify``). Withheld (403) like the file list while the
+        version is taken down: the bundle's manifest lists every file and digest."""
         r = ctx.version(who, ns, name, n)
+        ctx.contents(who, r)
         a = registry.attestation(r.id)
         if a is None:
             raise HTTPException(404, f"{ns}/{name}@{n} has no attestation")

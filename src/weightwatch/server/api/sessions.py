@@ -21,10 +21,16 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
     def login(body: LoginRequest, request: Request, response: Response) -> LoginResult:
         """Sign in: sets the HttpOnly session cookie and returns the session's CSRF token."""
         try:  # login() records the attempt (never the password) and throttles guessing
-            cookie = accounts.login(store, body.user, body.password, client=auth.client_of(request))
+            cookie = accounts.login(
+                store,
+                body.user,
+                body.password,
+                client=auth.client_of(request),
+                policy=auth.signin_policy(request),
+            )
             who = principal_for(store, body.user)
         except TooManyAttempts as exc:
-            raise HTTPException(429, exc.message, {"Retry-After": RETRY_AFTER}) from None
+            raise HTTPException(429, exc.message, {"Retry-After": str(exc.retry_after)}) from None
         except (AccessDenied, UsageError) as exc:
             raise HTTPException(401, exc.message) from None
         s = accounts.session(store, cookie)

@@ -26,12 +26,20 @@ from fastapi import APIRouter
 from weightwatch.registry import Registry
 from weightwatch.server.ui import account, log, models, moderation, review, upload, watermark
 from weightwatch.server.ui.common import PAGE_SIZE, Site, error_page, render
+from weightwatch.server.watermark_api import Detection
 
 
 def router(
-    registry: Registry, *, watermark_master: Path | None = None, page_size: int = PAGE_SIZE
+    registry: Registry,
+    *,
+    watermark_master: Path | None = None,
+    page_size: int = PAGE_SIZE,
+    detection: Detection | None = None,
 ) -> APIRouter:
-    """The pages over ``registry``; ``watermark_master`` enables the detection form."""
+    """The pages over ``registry``; ``watermark_master`` enables the detection form
+    (``detection``: the one the API shares, so both count against one rate limit)."""
+    if detection is None:
+        detection = Detection(registry, watermark_master, per_minute=30, burst=10)
     ui = APIRouter(include_in_schema=False)
     site = Site(registry, page_size)
     account.add_routes(ui, site)
@@ -40,7 +48,7 @@ def router(
     upload.add_routes(ui, site)
     review.add_routes(ui, site)
     log.add_routes(ui, site)
-    watermark.add_routes(ui, site, watermark_master=watermark_master)
+    watermark.add_routes(ui, site, detection=detection)
     return ui
 
 

@@ -9,8 +9,9 @@ from starlette.datastructures import FormData
 
 from weightwatch.errors import AccessDenied, TooManyAttempts, UsageError
 from weightwatch.registry.access import Principal, grants
-from weightwatch.registry.accounts import FAILURE_WINDOW, get_user, login, logout, record
-from weightwatch.server.auth import COOKIE, browser_session, client_of
+from weightwatch.registry.accounts import get_user, login, logout, record
+from weightwatch.registry.signin import spell_wait
+from weightwatch.server.auth import COOKIE, browser_session, client_of, signin_policy
 from weightwatch.server.ui.common import Site, form_value, safe_next
 
 
@@ -27,12 +28,14 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         user, password = form_value(form, "user")[:200], str(form.get("password") or "")
         nxt = safe_next(form_value(form, "next"))
         try:  # login() records the attempt (never the password) and throttles guessing
-            cookie = login(store, user, password, client=client_of(request))
-        except TooManyAttempts:
-            wait = int(FAILURE_WINDOW.total_seconds())
+            cookie = login(
+                store, user, password, client=client_of(request), policy=signin_policy(request)
+            )
+        except TooManyAttempts as exc:
+            wait = exc.retry_after
             message = (
-                f"Too many failed sign-ins for {user}: sign-in is paused for this account. "
-                f"Try again in {wait // 60} minutes."
+                f"Too many failed sign-ins for {user} from here: sign-in is paused. "
+                f"Try again in {spell_wait(wait)}."
             )
             return site.page(
                 request,

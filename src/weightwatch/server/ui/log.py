@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from weightwatch.attest.checkpoint import checkpoint_size, verify_entry_offline
 from weightwatch.attest.keys import KeyVerifier
 from weightwatch.errors import RegistryError, WeightwatchError
+from weightwatch.server.bounds import in_range
 from weightwatch.server.ui.common import Site
 
 PAGE = 50  # log entries per page
@@ -62,6 +63,8 @@ def add_routes(ui: APIRouter, site: Site) -> None:
 
     @ui.get("/log/{index}", response_class=HTMLResponse)
     def log_entry(request: Request, index: int) -> HTMLResponse:
+        if not in_range(index):
+            return site.error(request, 404, "Not found", f"There is no log entry {index}.")
         try:
             entry = store.log.entry(index)
         except RegistryError:

@@ -12,14 +12,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from weightwatch.errors import RegistryError, UsageError
+from weightwatch.errors import NotFound, RegistryError, UsageError
 from weightwatch.lineage.relation import RELATIONS as LINEAGE_RELATIONS
-from weightwatch.registry.access import gate_for, grants, request_access
+from weightwatch.registry.access import gate_for, grants
 from weightwatch.registry.gates import countries
 from weightwatch.registry.registry import ACCESS
 from weightwatch.registry.states import Status, applied_access, values
 from weightwatch.server import card_html, lineage_svg
 from weightwatch.server.auth import client_of
+from weightwatch.server.bounds import in_range
 from weightwatch.server.ui.common import Site
 from weightwatch.server.ui.review import last_takedown
 
@@ -105,6 +106,8 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         who = site.who(request)
         full = f"{ns}/{name}"
         ref = f"{full}@{v}" if v else full
+        if not in_range(v):
+            return site.not_found(request, ref)
         try:
             row = registry.resolve(ns, name, v or None)
         except (RegistryError, UsageError):
@@ -117,7 +120,7 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         files = registry.files(vid)
         scan = registry.report(vid, "scan") or {}
         audit = registry.report(vid, "audit")
-        att = registry.attestation(vid)
+        att = registry.attestation(vid) if seen != "down" else None  # lists the files
         takedown = last_takedown(view) if view.status == Status.TAKEN_DOWN else None
         findings = [
             {**f, "file": shown_path(r.get("path", ""), vid)}
@@ -181,21 +184,20 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         who = site.who(request)
         if who is None:
             return RedirectResponse(f"/login?next=/models/{quote(ns)}/{quote(name)}", 303)
-        full = f"{ns}/{name}"
-        try:
-            mid = registry.model_id(full)
-            if mid is None:
-                raise KeyError(full)
-            gate = gate_for(store, mid)
+        try:  # the registry's one check, shared with the API
+            seen = registry.visible_versions(who, ns, name)
+            gate = gate_for(store, seen[0].model_id) if seen else None
             answers: dict[str, Any] = {}
-            for i, f in enumerate(gate.fields):
+            for i, f in enumerate(gate.fields if gate else ()):
                 value = form.get(f"field-{i}")
                 if isinstance(value, str) and value.strip():
                     answers[f.label] = value
-            request_access(store, full, who, answers, client=client_of(request))
-        except (UsageError, KeyError) as exc:
-            message = exc.message if isinstance(exc, UsageError) else f"no model {full}"
-            return model_page(request, ns, name, None, status_code=400, form_error=message)
+            registry.request_access(who, ns, name, answers, client=client_of(request))
+        except NotFound:
+            return site.not_found(request, f"{ns}/{name}")
+        except (UsageError, RegistryError) as exc:
+            code = 409 if isinstance(exc, RegistryError) else 400
+            return model_page(request, ns, name, None, status_code=code, form_error=exc.message)
         return RedirectResponse(f"/models/{quote(ns)}/{quote(name)}#access", 303)
 
     @ui.post("/models/{ns}/{name}/request")
