@@ -82,6 +82,11 @@ class Artifact:
         """Every file whose tensors could be read (primary or not)."""
         return tuple(self._tensors)
 
+    @property
+    def failures(self) -> Mapping[str, ArtifactError]:
+        """Weight files a reader tried and failed on, and why."""
+        return self._failed
+
     # -- derived facts -----------------------------------------------------------
     @property
     def family(self) -> str | None:

@@ -38,7 +38,7 @@ from weightwatch.policy.engine import (
     load_policy,
     loads_policy,
 )
-from weightwatch.policy.facts import Facts
+from weightwatch.policy.facts import Facts, WithdrawnMatch
 from weightwatch.policy.licences import Catalogue, Licence, load_catalogue
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "Reason",
     "StoredDecision",
     "StoredFacts",
+    "WithdrawnMatch",
     "Waiver",
     "build_facts",
     "check_card",

@@ -30,8 +30,9 @@ from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
 from weightwatch.lineage import explain
 from weightwatch.lineage.relation import disagreements_for
 from weightwatch.policy import declared_bases
-from weightwatch.registry import queries, schema
+from weightwatch.registry import queries, schema, withdrawn
 from weightwatch.registry.decide import decide
+from weightwatch.registry.inspectable import strip_root, weights_problem
 from weightwatch.registry.queries import put_report, version_label
 from weightwatch.registry.store import Store, fp_path, now, work_dir
 from weightwatch.scan import scan_paths
@@ -110,10 +111,17 @@ def step_identity(store: Store, version_id: int) -> Persist:
 
 def step_fingerprint(store: Store, version_id: int) -> Persist:
     out = fp_path(store, version_id)
+    work = work_dir(store, version_id)
     try:
-        fp = fingerprint(work_dir(store, version_id))
+        fp = fingerprint(work)
     except (ArtifactError, WeightwatchError) as exc:
-        body: dict[str, Any] = {"fingerprinted": False, "reason": str(exc.diagnostics())}
+        problem = weights_problem(open_artifact(work), str(exc.message))
+        body: dict[str, Any] = {
+            "fingerprinted": False,
+            "reason": strip_root(str(exc.diagnostics()), work),
+            "inspectable": None if problem is None else False,
+            "problem": problem,
+        }
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         fp.save(out.with_suffix(".tmp"))
@@ -123,6 +131,8 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
             "anchors": len(fp.anchors),
             "layers": fp.n_layers,
             "info": fp.info,
+            "inspectable": True,
+            "problem": None,
         }
     return lambda conn: put_report(conn, version_id, "fingerprint", body)
 
@@ -134,6 +144,7 @@ def step_lineage(store: Store, version_id: int) -> Persist:
     fp_file = fp_path(store, version_id)
     detected: list[dict[str, Any]] = []
     lineage_doc: dict[str, Any] | None = None
+    related: list[tuple[int, str, float | None, float | None]] = []
     with store.engine.connect() as conn:
         complete = queries.complete_ids(conn)
         declared_ids = {d: queries.resolve_declared(conn, d) for d in declared}
@@ -143,6 +154,11 @@ def step_lineage(store: Store, version_id: int) -> Persist:
                 m
                 for m in store.index.search(fp, top=10)
                 if m.name.isdigit() and int(m.name) in complete and int(m.name) != version_id
+            ]
+            related = [
+                (int(m.name), m.comparison.relation, m.comparison.score, m.comparison.p_value)
+                for m in matches
+                if m.comparison.relation != "unrelated"
             ]
             labels = {m.name: version_label(conn, int(m.name)) for m in matches}
             relabelled = [
@@ -187,11 +203,24 @@ def step_lineage(store: Store, version_id: int) -> Persist:
                         "p_value": parent.p_value,
                     }
                 )
+        matched = withdrawn.at_registration(conn, version_id, related)
+    linked = {int(d["parent_id"]) for d in detected}
+    detected += [  # a withdrawn original is drawn in the lineage even where another won
+        {
+            "parent_id": int(w["version_id"]),
+            "relation": w["relation"],
+            "score": w["score"],
+            "p_value": w["p_value"],
+        }
+        for w in matched
+        if int(w["version_id"]) not in linked
+    ]
     body = {
         "declared": declared,
         "declared_relation": declared_relation,
         "declared_resolved": {k: v for k, v in declared_ids.items()},
         "detected": lineage_doc,
+        "withdrawn": matched,
     }
 
     def persist(conn: Connection) -> None:

@@ -22,6 +22,7 @@ from weightwatch.errors import ArtifactError, RegistryError, UsageError
 from weightwatch.registry import queries, schema
 from weightwatch.registry.access import Principal, Visibility, visibility
 from weightwatch.registry.accounts import record
+from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.pipeline import step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
 from weightwatch.registry.runners import Runner, make_runner
@@ -127,6 +128,7 @@ class Registry:
         source = Path(path)
         if not source.exists():
             raise ArtifactError(source, "no such file or directory")
+        refuse_without_model(source)
         ns, model = parse_name(name)
         with self.store.write.begin() as conn:
             model_id = self._lock_model(conn, ns, model)
