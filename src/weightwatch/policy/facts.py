@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+from pydantic import Field
+
 from weightwatch.policy.card import CardFacts
 from weightwatch.policy.compute import ComputeEstimate
 from weightwatch.policy.licences.obligations import LicenceFacts
@@ -103,7 +105,7 @@ class Facts(Report):
     # model whose weights could not be read, ``weights_problem`` says which file and why
     weights_inspectable: bool | None = None
     weights_problem: str | None = None
-    withdrawn_match: list[WithdrawnMatch] = []
+    withdrawn_match: list[WithdrawnMatch] = Field(default_factory=list)
 
     def canonical(self) -> bytes:
         """The one serialization the digest covers (``canonical_json``)."""

@@ -46,6 +46,7 @@ class Principal:
     role: str
     orgs: tuple[str, ...] = ()
     country: str | None = None
+    token: str | None = None  # the API token's id (start of its hash) when one was used
 
     @property
     def staff(self) -> bool:
@@ -57,6 +58,11 @@ class Principal:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_ref(token: str) -> str:
+    """A token's public id: the start of its SHA-256 (never the token)."""
+    return _hash(token)[:16]
 
 
 def create_token(store: Store, user: str, *, role: str = "user", org: str | None = None) -> str:
@@ -110,8 +116,9 @@ def authenticate(store: Store, token: str | None) -> Principal | None:
         ).first()
         if row is None or row.revoked_at is not None:
             raise AccessDenied("invalid or revoked token")
+        token_id = token_ref(token)
         if row.account is None:  # a token made for a name without an account
-            return Principal(row.user, row.role, (row.org,) if row.org else ())
+            return Principal(row.user, row.role, (row.org,) if row.org else (), token=token_id)
         if row.disabled_at is not None:
             raise AccessDenied(f"account {row.user!r} is disabled")
         orgs = conn.execute(
@@ -119,7 +126,7 @@ def authenticate(store: Store, token: str | None) -> Principal | None:
             .where(schema.memberships.c.user == row.user)
             .order_by(schema.memberships.c.org)
         ).scalars()
-        return Principal(row.user, row.account_role, tuple(orgs), row.country)
+        return Principal(row.user, row.account_role, tuple(orgs), row.country, token=token_id)
 
 
 # -- per-model settings ---------------------------------------------------------------------
@@ -502,6 +509,7 @@ def log_download(
         conn.execute(
             schema.downloads.insert().values(
                 user=who.user if who else None,
+                token=who.token if who else None,
                 version_id=version_id,
                 path=path,
                 client=client,

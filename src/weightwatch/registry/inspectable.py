@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from weightwatch.artifacts import Artifact, open_artifact
-from weightwatch.errors import ArtifactError
+from weightwatch.errors import ArtifactError, WeightwatchError
 
 # Names and sizes an uploader gives weights (the content may say otherwise: that is
 # the point — a text file named model.safetensors still declares a model).
@@ -59,7 +59,11 @@ def refuse_without_model(source: Path) -> None:
     empty folder, or files none of which declares a model), before anything is stored."""
     if source.is_dir() and not any(p.is_file() for p in source.rglob("*")):
         raise ArtifactError(source, "is empty: there is no model to register")
-    if not model_evidence(open_artifact(source)):
+    try:
+        artifact = open_artifact(source)
+    except (WeightwatchError, ValueError):
+        return  # a file a reader took for weights and choked on: the pipeline reports it
+    if not model_evidence(artifact):
         raise ArtifactError(
             source,
             "holds no model: no config.json with architectures, tokenizer, model card, "
@@ -82,7 +86,8 @@ def weights_problem(artifact: Artifact, fingerprint_error: str | None) -> str | 
         return f"{path}: {strip_root(error.message, root)}"
     for f in artifact.files:  # a file named or sized like weights that no reader took
         if f.path not in artifact.weight_files and _weight_like(f.path, f.size):
-            return f"{f.path}: {f.format.value} content ({f.size} bytes), not weights a reader can open"
+            what = f"{f.format.value} content ({f.size} bytes)"
+            return f"{f.path}: {what}, not weights a reader can open"
     where = artifact.primary_files[0] if artifact.primary_files else "(no weight file)"
     return f"{where}: {strip_root(fingerprint_error, root)}"
 

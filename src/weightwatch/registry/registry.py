@@ -19,12 +19,13 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, RegistryError, UsageError
-from weightwatch.registry import queries, schema
+from weightwatch.registry import notify, queries, schema, webhooks
 from weightwatch.registry.access import Principal, Visibility, visibility
 from weightwatch.registry.accounts import record
 from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.pipeline import step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
+from weightwatch.registry.recall import Notice, RecallReport, notices_for, recall
 from weightwatch.registry.runners import Runner, make_runner
 from weightwatch.registry.states import Access, Moderation, Status, values
 from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
@@ -105,6 +106,11 @@ class Registry:
     def __init__(self, store: Store, *, runner: str = "inline") -> None:
         self.store = store
         self.runner: Runner = make_runner(runner, store)
+        # Webhook events are queued in the database; ``deliver_inline`` sends the first
+        # attempt right after the action (the CLI); the server turns it off and runs a
+        # delivery loop instead. ``webhook_backoff``: seconds between retries.
+        self.deliver_inline = True
+        self.webhook_backoff: tuple[float, ...] = webhooks.BACKOFF
 
     @classmethod
     def open(
@@ -486,7 +492,29 @@ class Registry:
             self._redecide(vid, cause=f"reinstatement of {label}")
         for child in affected:
             self._redecide(child, cause=f"{action} of {label}")
+        notify.moderation_events(self.store, vid, event=event, reason=reason, actor=actor)
+        self.deliver_webhooks()
         return self.status(label)
+
+    # -- recall notices and webhooks ---------------------------------------------------------
+    def recall(self, ref: str) -> RecallReport:
+        """Everyone who was served ``ref`` or any of its descendants (staff only: the
+        caller checks), with what and when."""
+        with self._read() as conn:
+            return recall(conn, queries.version_id(conn, ref))
+
+    def notices(self, user: str) -> list[Notice]:
+        """The versions ``user`` downloaded that are now taken down, blocked or
+        quarantined."""
+        with self._read() as conn:
+            return notices_for(conn, user)
+
+    def deliver_webhooks(self) -> int:
+        """Send the webhook deliveries that are due (one attempt each) when delivering
+        inline; the server's loop calls :func:`webhooks.deliver_due` itself."""
+        if not self.deliver_inline:
+            return 0
+        return webhooks.deliver_due(self.store, backoff=self.webhook_backoff)
 
     @staticmethod
     def _moderate(

@@ -40,17 +40,13 @@ def taken_down(conn: Connection, ids: Iterable[int]) -> set[int]:
 def same_digest(conn: Connection, version_id: int) -> list[int]:
     """Taken-down versions whose weights or value digest equals this version's."""
     v = schema.versions.c
-    me = conn.execute(
-        select(v.weights_digest, v.value_digest).where(v.id == version_id)
-    ).first()
+    me = conn.execute(select(v.weights_digest, v.value_digest).where(v.id == version_id)).first()
     if me is None or not (me.weights_digest or me.value_digest):
         return []
     same = [v.weights_digest == me.weights_digest] if me.weights_digest else []
     same += [v.value_digest == me.value_digest] if me.value_digest else []
     rows = conn.execute(
-        select(v.id).where(
-            and_(v.id != version_id, v.status == Status.TAKEN_DOWN, or_(*same))
-        )
+        select(v.id).where(and_(v.id != version_id, v.status == Status.TAKEN_DOWN, or_(*same)))
     )
     return sorted(int(r[0]) for r in rows)
 
