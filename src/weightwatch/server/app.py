@@ -29,6 +29,7 @@ from weightwatch.errors import (
 )
 from weightwatch.registry import Registry
 from weightwatch.server import api, hub, ui, uploads, watermark_api
+from weightwatch.server.deliveries import DeliveryLoop
 
 GiB = 1 << 30
 RETRY_AFTER = api.RETRY_AFTER  # seconds a throttled sign-in waits
@@ -68,12 +69,14 @@ def create_app(
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
     uploads larger than the limits are refused with 413 and leave nothing behind."""
     registry = Registry.open(Path(root) if root else None, db_url)
+    deliveries = DeliveryLoop(registry).start()
     app = FastAPI(
         title="weightwatch registry",
         version=__version__,
         description="Registry, lineage, scanning and tiered access for open-weight models.",
     )
 
+    app.router.on_shutdown.append(deliveries.stop)
     hub_router = hub.router(registry)
     hub_endpoints = {getattr(r, "endpoint", None) for r in hub_router.routes}
 
