@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.server.test_uploads import (  # noqa: F401  (serve is a fixture)
+    PASSWORD,
     Site,
     _finish_and_follow,
     _put_folder,
@@ -87,3 +88,16 @@ def test_a_reupload_of_a_taken_down_model_is_blocked(serve, llama_family, db_url
         assert bob.get("/api/v1/recall").json() == []  # bob never downloaded it
         assert bob.get(f"/api/v1/webhooks/{hook}/deliveries").status_code in (403, 404)
     assert httpx.get(f"{site.url}/api/v1/recall").status_code == 401
+
+    # the web UI: a notice on carol's account page and on the model page; none for bob
+    for user, expect in (("carol", True), ("bob", False)):
+        with httpx.Client(base_url=site.url, timeout=60) as browser:
+            r = browser.post("/login", data={"user": user, "password": PASSWORD, "next": "/"})
+            assert r.status_code == 303, r.text
+            account = browser.get("/account").text
+            page = browser.get("/models/acme/base").text
+        assert ("Recall notices" in account and "acme/base@1" in account) is expect
+        assert ("Recall: you downloaded this version" in page) is expect
+    with httpx.Client(base_url=site.url, timeout=60) as browser:
+        browser.post("/login", data={"user": "root", "password": PASSWORD, "next": "/"})
+        assert "Recall list: 1 account(s), 1 API token(s)" in browser.get("/models/acme/base").text
