@@ -201,3 +201,30 @@ def test_organisation_hooks_and_url_checks(registry: Registry, llama_family, rec
     (headers, body) = receiver.ok("/acme")[0]
     assert json.loads(body)["versions"] == ["acme/base@1"]
     assert receiver.ok("/evil") == []
+
+
+def test_access_decisions_reach_the_requester(registry: Registry, llama_family, receiver):  # type: ignore[no-untyped-def]
+    from weightwatch.registry.access import set_grant
+
+    store = registry.store
+    registry.register(llama_family.base, "acme/gated", access="gated")
+    for user in ("carol", "dave"):
+        create_user(store, user, PASSWORD, role="user")
+    carol = authenticate(store, create_token(store, "carol"))
+    dave = authenticate(store, create_token(store, "dave"))
+    assert carol is not None and dave is not None
+    _, secret = add_hook(store, carol, f"{receiver.url}/carol")
+    add_hook(store, dave, f"{receiver.url}/dave")
+    set_grant(store, "acme/gated", "carol", "pending", actor="carol")
+    set_grant(store, "acme/gated", "carol", "rejected", reason="no affiliation", actor="rev")
+    deliver_all(store, max_wait=5)
+    ((headers, body),) = receiver.ok("/carol")
+    assert _signed_by(secret, headers, body)
+    doc = json.loads(body)
+    assert (doc["type"], doc["model"], doc["state"], doc["reason"]) == (
+        "access.decision",
+        "acme/gated",
+        "rejected",
+        "no affiliation",
+    )
+    assert receiver.ok("/dave") == []

@@ -34,6 +34,7 @@ from weightwatch.registry.accounts import ROLES, get_user, record
 from weightwatch.registry.gates import Gate, check_answers, eu_refusal, gate_from_card
 from weightwatch.registry.states import STAFF, GrantState, Role, Status
 from weightwatch.registry.store import Store, now, parse_name
+from weightwatch.registry.webhooks import access_event
 
 TOKEN_PREFIX = "ww_"  # noqa: S105  (a prefix that makes leaked tokens greppable)
 GATE_MODES = ("auto", "manual")
@@ -408,6 +409,8 @@ def request_access(
         requested_at=now(),
     )
     record(store, who.user, "access.request", name, client=client, state=state)
+    if state != "pending":  # decided at once (auto gate, EU refusal): tell the requester
+        access_event(store, who.user, name, state=state, reason=reason)
     return grants(store, name, user=who.user)[0]
 
 
@@ -434,6 +437,8 @@ def set_grant(
         values["decided_by"] = actor
     _upsert_grant(store, mid, user, **values)
     record(store, actor, f"access.{state}", name, client=client, user=user, reason=reason)
+    if state != "pending":  # the requester's webhooks hear the decision
+        access_event(store, user, name, state=state, reason=reason)
 
 
 def grants(
