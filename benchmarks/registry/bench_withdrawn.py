@@ -77,13 +77,15 @@ def main() -> int:
         for n in TAKEDOWNS:
             reg = registry_with_takedowns(Path(tmp) / f"r{n}", n, members)
             counter = iter(range(1000))
-            whole = median_ms(lambda: reg.register(fam.finetune, f"new/ft{next(counter)}"), 3)
+            whole = median_ms(
+                lambda r=reg, c=counter: r.register(fam.finetune, f"new/ft{next(c)}"), 3
+            )
             vid = reg.version_id("new/ft0")
             related = [(i, "finetune", 0.9, 1e-30) for i in range(1, n + 1)]
             with reg.store.engine.connect() as conn:
-                match = median_ms(lambda: at_registration(conn, vid, related))
+                match = median_ms(lambda c=conn, v=vid, rel=related: at_registration(c, v, rel))
                 stored = at_registration(conn, vid, related)
-                still = median_ms(lambda: still_withdrawn(conn, stored))
+                still = median_ms(lambda c=conn, s=stored: still_withdrawn(c, s))
             submit = median_ms(lambda: refuse_without_model(fam.finetune))
             rows.append((n, whole, submit, match, still))
             reg.close()

@@ -198,7 +198,7 @@ def test_organisation_hooks_and_url_checks(registry: Registry, llama_family, rec
     registry.register(llama_family.base, "acme/base")
     registry.takedown("acme/base@1", reason="licence breach")
     deliver_all(store, max_wait=5)
-    (headers, body) = receiver.ok("/acme")[0]
+    ((_, body),) = receiver.ok("/acme")  # exactly one
     assert json.loads(body)["versions"] == ["acme/base@1"]
     assert receiver.ok("/evil") == []
 

@@ -32,7 +32,7 @@ def _upload(site: Site, user: str, model: str, folder: Path) -> dict:  # type: i
         return _finish_and_follow(c, upload)
 
 
-def test_a_reupload_of_a_taken_down_model_is_blocked(serve, llama_family, db_url, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_reupload_of_a_taken_down_model_is_blocked(serve, llama_family, db_url, tmp_path):  # type: ignore[no-untyped-def]  # noqa: F811
     site = serve(db_url)
     assert _upload(site, "alice", "acme/base", llama_family.base)["state"] == "done"
     with site.client("carol") as carol:  # carol downloads it while it is public
