@@ -25,7 +25,7 @@ from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.withdrawn import at_registration, still_withdrawn
 from weightwatch.testing.family import build_family
 
-TAKEDOWNS = (0, 25, 100)
+TAKEDOWNS = (0, 10, 40)
 REPEAT = 5
 
 

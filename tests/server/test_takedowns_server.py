@@ -6,6 +6,7 @@ API and the web UI; webhooks are registered over the API and their delivery log 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -84,6 +85,12 @@ def test_a_reupload_of_a_taken_down_model_is_blocked(serve, llama_family, db_url
         assert [(n["version"], n["reason"]) for n in notices] == [("acme/base@1", REASON)]
         log = carol.get(f"/api/v1/webhooks/{hook}/deliveries").json()
         assert len(log) == 1 and log[0]["event"] == "model.takedown"
+        for _ in range(100):  # the server's delivery loop tries it (nothing listens there)
+            log = carol.get(f"/api/v1/webhooks/{hook}/deliveries").json()
+            if log[0]["attempts"]:
+                break
+            time.sleep(0.1)
+        assert log[0]["attempts"][0]["error"] and log[0]["attempts"][0]["status_code"] is None
     with site.client("bob") as bob:
         assert bob.get("/api/v1/recall").json() == []  # bob never downloaded it
         assert bob.get(f"/api/v1/webhooks/{hook}/deliveries").status_code in (403, 404)

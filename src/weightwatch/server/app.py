@@ -69,13 +69,14 @@ def create_app(
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
     uploads larger than the limits are refused with 413 and leave nothing behind."""
     registry = Registry.open(Path(root) if root else None, db_url)
-    deliveries = DeliveryLoop(registry).start()
+    deliveries = DeliveryLoop(registry)
     app = FastAPI(
         title="weightwatch registry",
         version=__version__,
         description="Registry, lineage, scanning and tiered access for open-weight models.",
     )
 
+    app.router.on_startup.append(deliveries.start)  # runs while the app is served
     app.router.on_shutdown.append(deliveries.stop)
     hub_router = hub.router(registry)
     hub_endpoints = {getattr(r, "endpoint", None) for r in hub_router.routes}

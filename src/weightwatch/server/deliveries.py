@@ -17,14 +17,14 @@ log = logging.getLogger(__name__)
 class DeliveryLoop:
     def __init__(self, registry: Registry, *, interval: float = 1.0) -> None:
         self.registry = registry
+        registry.deliver_inline = False  # this loop delivers, not the request
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-deliveries", daemon=True)
 
-    def start(self) -> DeliveryLoop:
-        self.registry.deliver_inline = False
-        self._thread.start()
-        return self
+    def start(self) -> None:
+        if not self._thread.is_alive():
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
