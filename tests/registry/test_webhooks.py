@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.registry.conftest import with_card
+from weightwatch.cli import main
 from weightwatch.errors import AccessDenied, UsageError
 from weightwatch.registry import Registry
 from weightwatch.registry.access import authenticate, create_token, log_download
@@ -84,7 +85,7 @@ def _signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 def test_takedown_events_reach_each_downloader_once_signed_with_retries(
-    registry: Registry, llama_family, tmp_path, receiver
+    registry: Registry, llama_family, tmp_path, receiver, db_url, capsys
 ):  # type: ignore[no-untyped-def]
     store = registry.store
     registry.webhook_backoff = (0.05, 0.05, 0.05)
@@ -167,6 +168,15 @@ def test_takedown_events_reach_each_downloader_once_signed_with_retries(
     assert sorted(report.tokens) == sorted(w.token for u, w in who.items() if u != "dave")  # type: ignore[union-attr]
     assert [n.version for n in registry.notices("alice")] == ["acme/ft@1", "acme/base@1"]
     assert registry.notices("dave") == []
+    args = ["--registry", str(registry.store.root), "--db-url", db_url]
+    assert main(["recall", "acme/base@1", "--json", *args]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == report.to_json()
+    assert main(["recall", "acme/base@1", *args]) == 0
+    table = capsys.readouterr().out
+    assert "3 account(s), 3 token(s)" in table and "taken down: leaked weights" in table
+    assert main(["recall", "acme/none@1", *args]) == 2
+    assert "no registered version" in capsys.readouterr().err
 
     # a reinstatement is one more event each
     registry.reinstate("acme/base@1", reason="counter-notice", actor="moderator")
