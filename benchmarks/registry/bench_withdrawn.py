@@ -25,8 +25,8 @@ from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.withdrawn import at_registration, still_withdrawn
 from weightwatch.testing.family import build_family
 
-TAKEDOWNS = (0, 10, 40)
-REPEAT = 5
+TAKEDOWNS = (0, 20)
+REPEAT = 3
 
 
 def median_ms(fn: Callable[[], object], repeat: int = REPEAT) -> float:

@@ -20,9 +20,9 @@ from weightwatch.registry.access import (
     revoke_tokens,
     set_grant,
     set_model_access,
-    visibility,
 )
 from weightwatch.registry.gates import Gate, GateField, check_answers, eu_refusal, gate_from_card
+from weightwatch.registry.visibility import visibility
 
 CARD = """---
 license: apache-2.0

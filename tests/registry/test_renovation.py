@@ -12,8 +12,9 @@ from weightwatch.attest.checkpoint import verify_entry_offline
 from weightwatch.attest.keys import load_verifier
 from weightwatch.cli import main
 from weightwatch.registry import accounts
-from weightwatch.registry.access import Principal, Refusal, Sight, visibility
+from weightwatch.registry.access import Principal
 from weightwatch.registry.states import Role, Status
+from weightwatch.registry.visibility import Refusal, Sight, visibility
 
 pytestmark = pytest.mark.slow
 

@@ -8,6 +8,7 @@ import zlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from weightwatch.errors import ScanError
 from weightwatch.scan import Verdict, scan_paths
 from weightwatch.testing.scan_corpus import SYSTEM, torch_zip
 
@@ -104,6 +105,10 @@ def test_mutated_archives_never_crash(tmp_path, data):
             blob[i] = data.draw(st.integers(0, 255))
     p = tmp_path / "fuzzed.bin"
     p.write_bytes(bytes(blob))
-    report = scan_paths([p]).files[0]  # never raises; unreadable is an error verdict
+    try:
+        report = scan_paths([p]).files[0]  # unreadable is an error verdict...
+    except ScanError as exc:  # ...or, for bytes that are no format at all, a clear error (#14)
+        assert "fuzzed.bin" in str(exc) and "\n" not in str(exc)
+        return
     if report.error is not None:
         assert report.verdict in (Verdict.ERROR, Verdict.MALICIOUS)

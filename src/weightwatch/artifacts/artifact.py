@@ -56,6 +56,9 @@ class Artifact:
     problems: tuple[str, ...] = ()
     _tensors: Mapping[str, tuple[Tensor, ...]] = field(default_factory=dict, repr=False)
     _failed: Mapping[str, ArtifactError] = field(default_factory=dict, repr=False)
+    # The unpacked view (temporary folder) that lazy tensors read from, kept alive with
+    # the artifact when weights came wrapped; see ``unwrap``.
+    _scratch: object | None = field(default=None, repr=False, compare=False)
 
     # -- tensors ---------------------------------------------------------------
     def iter_tensors(self, *, file: str | None = None) -> Iterator[Tensor]:
@@ -81,11 +84,6 @@ class Artifact:
     def weight_files(self) -> tuple[str, ...]:
         """Every file whose tensors could be read (primary or not)."""
         return tuple(self._tensors)
-
-    @property
-    def failures(self) -> Mapping[str, ArtifactError]:
-        """Weight files a reader tried and failed on, and why."""
-        return self._failed
 
     # -- derived facts -----------------------------------------------------------
     @property
@@ -132,8 +130,19 @@ class Artifact:
         return tuple(kept), tuple(sorted(tied))
 
     @cached_property
+    def model_tensors(self) -> tuple[Tensor, ...]:
+        """The canonical tensors with quantized groups (GPTQ, AWQ, bitsandbytes, scaled
+        FP8) folded into one logical ``<prefix>.weight`` each, which dequantizes on
+        ``to_float32()``: the weights as the model uses them (see ``quantized``)."""
+        from weightwatch.artifacts.quantized import fold_quantized
+
+        qc = self.config.raw.get("quantization_config") if self.config else None
+        return fold_quantized(self.canonical_tensors[0], qc if isinstance(qc, dict) else None)
+
+    @cached_property
     def totals(self) -> Totals:
-        kept, tied = self.canonical_tensors
+        _kept, tied = self.canonical_tensors
+        kept = self.model_tensors  # a packed int4 group counts its logical parameters
         by_dtype: dict[str, int] = {}
         params_by_dtype: dict[str, int] = {}
         for t in kept:

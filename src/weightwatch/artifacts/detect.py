@@ -35,6 +35,7 @@ _MAGICS: tuple[tuple[bytes, FileFormat], ...] = (
     (b"BZh", FileFormat.BZIP2),
     (b"\xfd7zXZ\x00", FileFormat.XZ),
     (b"\x28\xb5\x2f\xfd", FileFormat.ZSTD),
+    (b"\x04\x22\x4d\x18", FileFormat.LZ4),
     (b"7z\xbc\xaf\x27\x1c", FileFormat.SEVEN_ZIP),
 )
 
@@ -85,7 +86,7 @@ def detect_bytes(
         return FileFormat.PICKLE, f"pickle protocol {head[1]}"
     if head[0] in _PICKLE01_START and last == b"." and _parses_as_pickle(head):
         return FileFormat.PICKLE, "pickle protocol 0/1"
-    if head[:1] == b"\x08" and (b"onnx" in head[:4096] or b"ai.onnx" in head):
+    if head[:1] == b"\x08" and (b"onnx" in head[:4096] or _looks_like_onnx(head)):
         return FileFormat.ONNX, ""
     return _classify_text(head, size, opener)
 
@@ -99,6 +100,17 @@ def _looks_like_safetensors(head: bytes, size: int) -> bool:
     # A length that cannot fit is a malformed safetensors file (for the reader to refuse)
     # when the length bytes are binary and JSON follows; text has printable bytes there.
     return head[9:10] in (b'"', b"}") and any(b < 9 or 13 < b < 32 or b > 126 for b in head[:8])
+
+
+# ModelProto fields that follow ``ir_version`` (field 1): producer name/version, domain,
+# model version, doc string, graph, opset imports, metadata, training info, functions.
+_ONNX_NEXT = frozenset(b"\x12\x1a\x22\x28\x32\x3a\x42\x72\x7a\x8a\x92")
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    """``ir_version`` (a small varint) then another ModelProto field key (exporters such
+    as torch write ``producer_name: "pytorch"``, so the word "onnx" need not appear)."""
+    return len(head) > 4 and 1 <= head[1] <= 15 and head[2] in _ONNX_NEXT
 
 
 def _is_torch_legacy(head: bytes) -> bool:

@@ -35,6 +35,7 @@ class FileFormat(str, enum.Enum):
     BZIP2 = "bzip2"
     XZ = "xz"
     ZSTD = "zstd"
+    LZ4 = "lz4"
     SEVEN_ZIP = "7z"
     HDF5 = "hdf5"
     ONNX = "onnx"
@@ -58,6 +59,8 @@ WEIGHT_FORMATS = frozenset(
         FileFormat.PYTORCH_LEGACY,
         FileFormat.NUMPY,
         FileFormat.NUMPY_ZIP,
+        FileFormat.ONNX,
+        FileFormat.HDF5,
     }
 )
 
@@ -84,6 +87,14 @@ DTYPES: dict[str, tuple[np.dtype[Any], int]] = {
 }
 
 FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
+
+
+# Single-stream compressors and archives: ``unwrap`` opens them to find the weights inside.
+COMPRESSED_FORMATS = frozenset(
+    {FileFormat.GZIP, FileFormat.BZIP2, FileFormat.XZ, FileFormat.ZSTD, FileFormat.LZ4}
+)
+ARCHIVE_FORMATS = frozenset({FileFormat.ZIP, FileFormat.TAR, FileFormat.SEVEN_ZIP})
+WRAPPER_FORMATS = COMPRESSED_FORMATS | ARCHIVE_FORMATS
 
 
 def bf16_to_f32(bits: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32]:

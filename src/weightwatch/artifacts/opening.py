@@ -10,18 +10,30 @@ Symlinks inside a folder are listed, never followed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from weightwatch.artifacts import gguf as gguf_reader
+from weightwatch.artifacts import hdf5 as hdf5_reader
 from weightwatch.artifacts import hfrepo, torchfile
 from weightwatch.artifacts import numpy as npy_reader
+from weightwatch.artifacts import onnx as onnx_reader
 from weightwatch.artifacts import safetensors as st_reader
 from weightwatch.artifacts.artifact import Artifact
 from weightwatch.artifacts.detect import detect_format
-from weightwatch.artifacts.model import WEIGHT_FORMATS, ArtifactFile, FileFormat, Tensor
+from weightwatch.artifacts.limits import LIMITS, UnpackLimits
+from weightwatch.artifacts.model import (
+    WEIGHT_FORMATS,
+    WRAPPER_FORMATS,
+    ArtifactFile,
+    FileFormat,
+    Tensor,
+)
+from weightwatch.artifacts.unwrap import needs_unwrap, unwrap_folder
 from weightwatch.errors import ArtifactError
 
 MAX_FILES = 100_000
@@ -32,6 +44,8 @@ _PRIORITY = (
     FileFormat.GGUF,
     FileFormat.NUMPY_ZIP,
     FileFormat.NUMPY,
+    FileFormat.ONNX,
+    FileFormat.HDF5,
 )
 _INDEX = {
     FileFormat.SAFETENSORS: "model.safetensors.index.json",
@@ -42,17 +56,63 @@ _INDEX = {
 _SIDE_FILES = ("training_args.bin", "optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt")
 
 
-def open_artifact(path: str | os.PathLike[str]) -> Artifact:
-    """Open a model file or folder for reading; raises ``ArtifactError`` if unreadable."""
+# Formats that are not model weights under any name: a file named like weights that
+# holds one of these was not seen, and saying "0 parameters" would hide that.
+NOT_WEIGHTS = frozenset(
+    {FileFormat.EMPTY, FileFormat.UNKNOWN, FileFormat.TEXT, FileFormat.JSON, FileFormat.PYTHON}
+)
+WEIGHT_SUFFIXES = (
+    ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".ggml", ".npz", ".npy",
+    ".onnx", ".h5", ".hdf5", ".keras", ".msgpack", ".tflite", ".pkl", ".joblib",
+)  # fmt: skip
+# What an uploader may add after a weight name: compressor suffixes and part numbers.
+_WRAPPED_TAIL = re.compile(r"\.(gz|gzip|bz2|xz|lzma|zst|zstd|lz4|part\d+|\d{2,4}|[a-z]{2})$")
+
+
+def weight_like_name(rel: str) -> bool:
+    """A file name that claims to hold weights (``model.safetensors``, also with wrapper
+    suffixes or part numbers after it: ``model.safetensors.gz``, ``model.bin.part2``)."""
+    name = Path(rel).name.lower()
+    for _ in range(3):
+        if name.endswith(WEIGHT_SUFFIXES):
+            return True
+        shorter = _WRAPPED_TAIL.sub("", name)
+        if shorter == name:
+            return False
+        name = shorter
+    return False
+
+
+def open_artifact(path: str | os.PathLike[str], *, limits: UnpackLimits = LIMITS) -> Artifact:
+    """Open a model file or folder for reading; raises ``ArtifactError`` if unreadable.
+
+    Weights wrapped in compressors or archives, or split into parts, are unpacked into a
+    private view within ``limits`` (see ``unwrap``). A path that holds nothing readable
+    (an empty folder; a file, or a folder's only weight-named file, holding text or
+    unknown bytes) raises, naming the file.
+    """
     root = Path(path)
     if not root.exists() and not root.is_symlink():
         raise ArtifactError(root, "no such file or directory")
     if root.is_dir():
-        return _open_folder(root)
+        files = [_listed(rel, p) for rel, p in _walk(root)]
+        if not files:
+            raise ArtifactError(root, "empty folder: no files, so no weights to read")
+        art = _open_unwrapped(root, files, limits, is_dir=True)
+        _require_weights_if_named(art, files)
+        return art
     # A path the caller named is followed; links *inside* a folder are only listed.
     root = root.resolve()
     fmt, detail = _detect(root, root.name)
     f = ArtifactFile(root.name, root.stat().st_size, fmt, detail)
+    if fmt in WRAPPER_FORMATS:
+        art = _open_unwrapped(root.parent, [f], limits, is_dir=False)
+        if not art.primary_files:
+            raise ArtifactError(root, "the wrapper holds no weight file this reader knows")
+        return art
+    if fmt in NOT_WEIGHTS:
+        what = {FileFormat.EMPTY: "is empty"}.get(fmt, f"holds {fmt.value}{_paren(detail)}")
+        raise ArtifactError(root, f"{what}, not model weights in any format this reader knows")
     read = _read_weights(root, f) if fmt in WEIGHT_FORMATS else None
     return Artifact(
         root=root.parent,
@@ -63,6 +123,55 @@ def open_artifact(path: str | os.PathLike[str]) -> Artifact:
         gguf_metadata=read.gguf_metadata if read else None,
         _tensors={f.path: read.tensors} if read else {},
     )
+
+
+def _paren(detail: str) -> str:
+    return f" ({detail})" if detail else ""
+
+
+def _listed(rel: str, p: Path) -> ArtifactFile:
+    fmt, detail = _detect(p, rel)
+    size = p.lstat().st_size if fmt is not FileFormat.SYMLINK else 0
+    return ArtifactFile(rel, size, fmt, detail)
+
+
+def _open_unwrapped(
+    root: Path, files: list[ArtifactFile], limits: UnpackLimits, *, is_dir: bool
+) -> Artifact:
+    """Open ``files`` of ``root``; through an unpacked view if any is a wrapper or a part."""
+    entries = [(f.path, f.format) for f in files]
+    if not needs_unwrap(entries):
+        return _open_folder(root, files)
+    view = unwrap_folder(root, entries, limits=limits)
+    try:
+        inner = _open_folder(view.folder, [_listed(r, p) for r, p in _walk(view.folder)])
+    except BaseException:
+        view.close()
+        raise
+    seen = {f.path for f in inner.files}
+    shown = [
+        dataclasses.replace(f, detail=view.unwrapped[f.path]) if f.path in view.unwrapped else f
+        for f in inner.files
+    ]
+    shown += [f for f in files if f.path not in seen]  # the wrappers themselves, as uploaded
+    return dataclasses.replace(
+        inner,
+        root=root,
+        is_dir=is_dir,
+        files=tuple(sorted(shown, key=lambda f: f.path)),
+        _scratch=view,
+    )
+
+
+def _require_weights_if_named(art: Artifact, files: list[ArtifactFile]) -> None:
+    """A folder whose weight-named files are all text or noise: say so, naming one."""
+    if art.primary_files:
+        return
+    named = [f for f in files if weight_like_name(f.path)]
+    if named and all(f.format in NOT_WEIGHTS for f in named):
+        f = named[0]
+        what = "is empty" if f.format is FileFormat.EMPTY else f"holds {f.format.value}"
+        raise ArtifactError(f.path, f"{what}{_paren(f.detail)}, not model weights")
 
 
 def _detect(p: Path, rel: str) -> tuple[FileFormat, str]:
@@ -86,12 +195,7 @@ def _walk(root: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def _open_folder(root: Path) -> Artifact:
-    files: list[ArtifactFile] = []
-    for rel, p in _walk(root):
-        fmt, detail = _detect(p, rel)
-        size = p.lstat().st_size if fmt is not FileFormat.SYMLINK else 0
-        files.append(ArtifactFile(rel, size, fmt, detail))
+def _open_folder(root: Path, files: list[ArtifactFile]) -> Artifact:
     listed = {f.path: f for f in files}
     problems: list[str] = []
     config, card, adapter = _metadata(root, listed, problems)
@@ -182,6 +286,10 @@ def _read_weights(p: Path, f: ArtifactFile) -> _Read:
         return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_zip(p, rel=f.path))))
     if f.format is FileFormat.PYTORCH_LEGACY:
         return _Read(tuple(torchfile.iter_tensors(torchfile.read_torch_legacy(p, rel=f.path))))
+    if f.format is FileFormat.HDF5:
+        return _Read(tuple(hdf5_reader.iter_tensors(p, rel=f.path)))
+    if f.format is FileFormat.ONNX:
+        return _Read(tuple(onnx_reader.iter_tensors(p, rel=f.path)))
     if f.format is FileFormat.NUMPY:
         return _Read(tuple(npy_reader.read_npy(p, rel=f.path, name=Path(f.path).stem)))
     return _Read(tuple(npy_reader.read_npz(p, rel=f.path)))

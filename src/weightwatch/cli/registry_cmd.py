@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from weightwatch.registry.states import Status
+
 if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
     from weightwatch.registry.registry import Registry, TreeNode, VersionView
 
@@ -34,14 +36,14 @@ DbUrl = Annotated[
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-STATUS_COLOURS = {
-    "published": "green",
-    "gated": "yellow",
-    "restricted": "yellow",
-    "quarantined": "magenta",
-    "taken_down": "red",
-    "blocked": "red",
-    "failed": "red",
+STATUS_COLOURS: dict[str, str] = {
+    Status.PUBLISHED: "green",
+    Status.GATED: "yellow",
+    Status.RESTRICTED: "yellow",
+    Status.QUARANTINED: "magenta",
+    Status.TAKEN_DOWN: "red",
+    Status.BLOCKED: "red",
+    Status.FAILED: "red",
 }
 
 

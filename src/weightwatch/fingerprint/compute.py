@@ -131,7 +131,7 @@ def _layer(lay: Layout, i: int, unit: F32) -> dict[str, F32]:
 
 
 def _info(art: Artifact, lay: Layout, emb_dtype: str) -> dict[str, object]:
-    dtypes = sorted({t.dtype for t in art.canonical_tensors[0] if len(t.shape) == 2})
+    dtypes = sorted({t.dtype for t in art.model_tensors if len(t.shape) == 2})
     declared = declared_bases(art)
     return {
         "arch": lay.arch,
@@ -159,7 +159,7 @@ def _looks_quantized(art: Artifact, dtypes: list[str]) -> bool:
     """
     if any(not d.startswith(("F", "BF")) or d.startswith("F8") for d in dtypes):
         return True
-    for t in art.canonical_tensors[0]:
+    for t in art.model_tensors:
         if len(t.shape) == 2 and t.shape[1] > 256 and "emb" not in t.name and "wte" not in t.name:
             rows = _rows(t, list(range(8)))
             # Nonzero values only: a magnitude-pruned float row has few nonzeros, all distinct.

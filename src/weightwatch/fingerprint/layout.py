@@ -69,7 +69,7 @@ def layout_of(art: Artifact) -> Layout:
         f.format.value == "gguf" for f in art.files if f.path in art.primary_files
     )
     arch = (art.family or "").lower()
-    kept, _ = art.canonical_tensors
+    kept = art.model_tensors  # quantized groups folded, dequantized on read
     names: dict[str, Tensor] = {}
     for t in kept:
         name = t.name

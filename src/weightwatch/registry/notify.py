@@ -2,7 +2,7 @@
 
 No recipient learns about a model it could not see: an account is told about the
 versions it was served (the download log: it saw them) and, by name, about the withdrawn
-version only when :func:`~weightwatch.registry.access.visibility` lets it see that
+version only when :func:`~weightwatch.registry.visibility.visibility` lets it see that
 record; an organisation about the affected versions in the namespaces it owns.
 """
 
@@ -18,10 +18,11 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from weightwatch.errors import AccessDenied, UsageError
 from weightwatch.registry import queries, schema
-from weightwatch.registry.access import Principal, visibility
+from weightwatch.registry.access import Principal
 from weightwatch.registry.recall import RecallEntry, recall
 from weightwatch.registry.states import STAFF, Role
 from weightwatch.registry.store import Store, now
+from weightwatch.registry.visibility import visibility
 from weightwatch.registry.webhooks import Attempt, Delivery, Recipient, enqueue
 from weightwatch.reports import Record
 

@@ -115,7 +115,7 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
     try:
         fp = fingerprint(work)
     except (ArtifactError, WeightwatchError) as exc:
-        problem = weights_problem(open_artifact(work), str(exc.message))
+        problem = weights_problem(work, str(exc.message))
         body: dict[str, Any] = {
             "fingerprinted": False,
             "reason": strip_root(str(exc.diagnostics()), work),

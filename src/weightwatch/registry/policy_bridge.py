@@ -23,6 +23,7 @@ from weightwatch.policy import (
     evaluate,
     load_policy,
 )
+from weightwatch.registry.states import Status
 
 POLICY_FILE = "policy.yaml"
 
@@ -46,13 +47,16 @@ def evaluate_version(root: Path, work: Path, context: PolicyContext) -> tuple[Fa
     return facts, evaluate(facts, registry_policy(root), waive=context.waive)
 
 
-def status_of(decision: Decision) -> str:
+_TIER = {"public": Status.PUBLISHED, "gated": Status.GATED, "restricted": Status.RESTRICTED}
+
+
+def status_of(decision: Decision) -> Status:
     """The access tier a decision leaves a version in."""
     if decision.action == "block":
-        return "blocked"
+        return Status.BLOCKED
     if decision.action == "quarantine":
-        return "quarantined"
-    return {"public": "published", "gated": "gated", "restricted": "restricted"}[decision.access]
+        return Status.QUARANTINED
+    return _TIER[decision.access]
 
 
 def reason_lines(decision: Decision, *, released_by: tuple[str, str] | None = None) -> list[str]:

@@ -308,6 +308,44 @@ def children_of(conn: Connection, parent_ids: set[int]) -> list[Any]:
     )
 
 
+def parents_of(conn: Connection, child_ids: set[int]) -> list[Any]:
+    """Edges (parent_id, child_id, kind, relation) above any of ``child_ids``."""
+    e = schema.edges.c
+    return list(
+        conn.execute(
+            select(e.parent_id, e.child_id, e.kind, e.relation)
+            .where(e.child_id.in_(child_ids))
+            .order_by(e.parent_id, e.kind)
+        )
+    )
+
+
+def parent_relations(conn: Connection, ids: set[int]) -> dict[int, set[str]]:
+    """Each version's relations to its parents (declared and detected alike)."""
+    e = schema.edges.c
+    out: dict[int, set[str]] = {}
+    for r in conn.execute(select(e.child_id, e.relation).where(e.child_id.in_(ids))):
+        out.setdefault(int(r.child_id), set()).add(r.relation)
+    return out
+
+
+def licences(conn: Connection, ids: set[int]) -> dict[int, str]:
+    """Each version's declared licence as its policy facts recorded it (the catalogue id
+    where the card's value resolved to one); versions without one are left out."""
+    rp = schema.reports.c
+    out: dict[int, str] = {}
+    rows = conn.execute(
+        select(rp.version_id, rp.body).where(rp.version_id.in_(ids), rp.kind == "facts")
+    )
+    for r in rows:
+        facts = json.loads(r.body)
+        lic = facts.get("licence") or {}
+        value = lic.get("declared_id") or lic.get("declared")
+        if isinstance(value, str) and value:
+            out[int(r.version_id)] = value
+    return out
+
+
 def descendants(conn: Connection, version_id: int) -> list[int]:
     """Every version below ``version_id`` along any edge, generation by generation."""
     out: list[int] = []
@@ -378,3 +416,15 @@ def downloads(
     if user is not None:
         q = q.where(d.user == user)
     return list(conn.execute(q))
+
+
+def download_counts(conn: Connection, ids: set[int]) -> dict[int, int]:
+    """Files served per version from the download log (refused requests not counted);
+    versions never downloaded are left out."""
+    d = schema.downloads.c
+    q = (
+        select(d.version_id, func.count())
+        .where(d.version_id.in_(ids), d.outcome == "served")
+        .group_by(d.version_id)
+    )
+    return {int(vid): int(n) for vid, n in conn.execute(q)}

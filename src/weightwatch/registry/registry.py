@@ -19,85 +19,40 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, RegistryError, UsageError
-from weightwatch.registry import notify, queries, schema, webhooks
-from weightwatch.registry.access import Principal, Visibility, visibility
+from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks
+from weightwatch.registry.access import Principal
 from weightwatch.registry.accounts import record
 from weightwatch.registry.inspectable import refuse_without_model
+from weightwatch.registry.lineage_graph import LineageGraph
 from weightwatch.registry.pipeline import step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
 from weightwatch.registry.recall import Notice, RecallReport, notices_for, recall
 from weightwatch.registry.runners import Runner, make_runner
-from weightwatch.registry.states import Access, Moderation, Status, values
+from weightwatch.registry.states import Access, Moderation, Status, applied_access, values
 from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
-from weightwatch.reports import Record, Report
+from weightwatch.registry.views import (
+    DecisionProof,
+    DecisionView,
+    EdgeView,
+    ModerationView,
+    TreeNode,
+    VersionView,
+)
+from weightwatch.registry.visibility import Visibility, visibility
 from weightwatch.watermark.deployments import WatermarkDeployment
 
 ACCESS = values(Access)
 
-
-class DecisionView(Record):
-    action: str
-    status: str
-    reasons: list[str]
-    cause: str
-    log_index: int | None
-    created_at: str
-
-
-class ModerationView(Record):
-    """A takedown, reinstatement or release: who did it, why, when, its log entry."""
-
-    action: str
-    actor: str
-    reason: str
-    log_index: int
-    created_at: str
-
-
-class EdgeView(Record):
-    model: str
-    kind: str  # declared | detected
-    relation: str
-    score: float | None
-    p_value: float | None
-
-
-class VersionView(Report):
-    """A version as ``status --json`` and the API show it: its current state first."""
-
-    model: str  # namespace/name@number
-    state: str
-    status: str
-    access: str
-    weights_digest: str | None
-    value_digest: str | None
-    files: int
-    scan_verdict: str | None
-    decision: DecisionView | None
-    history: list[DecisionView]
-    moderation: list[ModerationView]  # takedowns, reinstatements, releases, oldest first
-    parents: list[EdgeView]
-    children: list[EdgeView]
-    watermarks: list[str]  # "deployment (scheme): key id" of watermarked deployments
-    error: str | None
-
-
-class TreeNode(Record):
-    model: str
-    status: str
-    relation: str | None
-    kind: str | None  # declared | detected | declared+detected (one node per child)
-    children: list[TreeNode]
-
-
-class DecisionProof(Record):
-    """The version's latest logged event (decision, takedown or reinstatement), its
-    inclusion proof and the signed checkpoint the proof is against."""
-
-    index: int
-    leaf: str
-    hashes: list[str]
-    checkpoint: str
+__all__ = [
+    "ACCESS",
+    "DecisionProof",
+    "DecisionView",
+    "EdgeView",
+    "ModerationView",
+    "Registry",
+    "TreeNode",
+    "VersionView",
+]
 
 
 class Registry:
@@ -242,7 +197,7 @@ class Registry:
             return queries.complete_versions(conn, search=search)
 
     def visibility(self, who: Principal | None, version: VersionRow) -> Visibility:
-        """Who sees what of ``version`` (the one rule: :func:`access.visibility`)."""
+        """Who sees what of ``version`` (the one rule: ``registry.visibility``)."""
         return visibility(self.store, who, version)
 
     def visible_versions(
@@ -252,16 +207,59 @@ class Registry:
         return [r for r in self.versions_of(namespace, name) if self.visibility(who, r).exists]
 
     def newest_visible(
-        self, who: Principal | None, *, search: str | None = None
+        self,
+        who: Principal | None,
+        *,
+        search: str | None = None,
+        status: str | None = None,
+        access: str | None = None,
+        licence: str | None = None,
+        relation: str | None = None,
     ) -> list[VersionRow]:
-        """The newest version of each model whose record ``who`` may see, by name."""
+        """The newest version of each model whose record ``who`` may see, by name, kept
+        if it has ``status``, the ``access`` that applies now (``applied_access``), the
+        declared ``licence`` (case-insensitive) and a parent by ``relation`` (``none``:
+        no parent)."""
         seen: set[str] = set()
         out: list[VersionRow] = []
         for r in self.catalogue(search=search):
             if r.model not in seen and self.visibility(who, r).exists:
                 seen.add(r.model)
                 out.append(r)
+        if status:
+            out = [r for r in out if r.status == status]
+        if access:
+            out = [r for r in out if applied_access(r.status) == access]
+        if licence or relation:
+            ids = {r.id for r in out}
+            with self._read() as conn:
+                lic = queries.licences(conn, ids) if licence else {}
+                rel = queries.parent_relations(conn, ids) if relation else {}
+            if licence:
+                out = [r for r in out if lic.get(r.id, "").lower() == licence.lower()]
+            if relation == "none":
+                out = [r for r in out if not rel.get(r.id)]
+            elif relation:
+                out = [r for r in out if relation in rel.get(r.id, set())]
         return out
+
+    def licences(self, ids: set[int]) -> dict[int, str]:
+        """Each version's declared licence (catalogue id where recognised)."""
+        with self._read() as conn:
+            return queries.licences(conn, ids)
+
+    def download_counts(self, ids: set[int]) -> dict[int, int]:
+        """Files served per version, from the download log (0 where never downloaded)."""
+        with self._read() as conn:
+            counts = queries.download_counts(conn, ids)
+        return {i: counts.get(i, 0) for i in ids}
+
+    def lineage_graph(self, ref: str, who: Principal | None = None) -> LineageGraph:
+        """The version's ancestors and descendants (:mod:`lineage_graph`) that ``who``
+        may see, and only those still connected to it through visible versions."""
+        with self._read() as conn:
+            graph = lineage_graph.read(conn, queries.version_id(conn, ref))
+        return graph.prune(lambda n: self.label_visible(who, n.model))
 
     def label_visible(self, who: Principal | None, label: str) -> bool:
         """Whether ``who`` may see the version ``namespace/name@number``."""

@@ -70,3 +70,14 @@ class GrantState(StrEnum):
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     """The plain strings of an enum, in order (for messages and ``choices``)."""
     return tuple(str(m) for m in enum)
+
+
+def applied_access(status: str) -> str | None:
+    """The access that applies to a version with ``status`` (what a download meets), or
+    ``None`` where nothing can be downloaded (quarantined, blocked, taken down, failed).
+    The tier asked for at upload may differ: the policy can tighten it."""
+    return {
+        Status.PUBLISHED: Access.PUBLIC,
+        Status.GATED: Access.GATED,
+        Status.RESTRICTED: Access.RESTRICTED,
+    }.get(Status(status) if status in values(Status) else Status.FAILED)

@@ -18,15 +18,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from weightwatch.artifacts.detect import detect_bytes
+from weightwatch.artifacts.limits import MAX_DEPTH, MAX_INFLATE, MAX_RATIO
 from weightwatch.artifacts.model import FileFormat
 from weightwatch.scan import rules
 from weightwatch.scan.findings import Finding, Location
 from weightwatch.scan.keras_onnx import analyze_keras_config, h5_has_lambda, is_keras_config
 from weightwatch.scan.pickles import analyze
 
-MAX_INFLATE = 2 * 1024**3  # bytes any one decompressed or extracted member may reach
-MAX_RATIO = 200  # compression ratio beyond which a member is a bomb
-MAX_DEPTH = 4  # containers within containers
 _STORAGE = re.compile(
     r"(^|/)data/\d+$"
 )  # torch zip storage blobs: raw tensor bytes, never unpickled
@@ -93,7 +91,7 @@ def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterat
         yield from _zip(blob, depth, torch=fmt is FileFormat.PYTORCH_ZIP)
     elif fmt is FileFormat.TAR:
         yield from _tar(blob, depth)
-    elif fmt in (FileFormat.GZIP, FileFormat.BZIP2, FileFormat.XZ, FileFormat.ZSTD):
+    elif fmt in (FileFormat.GZIP, FileFormat.BZIP2, FileFormat.XZ, FileFormat.ZSTD, FileFormat.LZ4):
         yield from _compressed(blob, fmt, depth)
     elif fmt is FileFormat.SEVEN_ZIP:
         yield from _seven_zip(blob, depth)
@@ -233,6 +231,10 @@ def _decompressor(data: bytes, fmt: FileFormat) -> io.BufferedIOBase:
         return bz2.BZ2File(io.BytesIO(data))
     if fmt is FileFormat.XZ:
         return lzma.LZMAFile(io.BytesIO(data))
+    if fmt is FileFormat.LZ4:
+        import lz4.frame  # imported only when an lz4 frame is met
+
+        return lz4.frame.LZ4FrameFile(io.BytesIO(data))  # type: ignore[no-any-return]
     import zstandard  # imported only when a zstd stream is met
 
     return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))  # type: ignore[return-value]

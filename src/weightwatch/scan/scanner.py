@@ -9,10 +9,12 @@ from pathlib import Path
 from weightwatch.artifacts import Artifact, open_artifact
 from weightwatch.artifacts.detect import detect_format
 from weightwatch.artifacts.hfrepo import load_json
+from weightwatch.artifacts.limits import MAX_INFLATE
 from weightwatch.artifacts.model import FileFormat
+from weightwatch.artifacts.opening import NOT_WEIGHTS, weight_like_name
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
-from weightwatch.scan.containers import MAX_INFLATE, Blob, examine
+from weightwatch.scan.containers import Blob, examine
 from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
 from weightwatch.scan.keras_onnx import (
     analyze_keras_config,
@@ -34,22 +36,64 @@ _STREAMED = (
 
 
 def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
+    """Scan files and folders. Raises ``ScanError`` for a path that holds nothing the
+    scanner can read (an empty folder; a file, or every weight-named file of a folder,
+    holding text or unknown bytes with nothing found in them): that is not "clean"."""
     files: list[FileReport] = []
     for p in paths:
         root = Path(p)
         if not root.exists() and not root.is_symlink():
             raise ScanError(f"{root}: no such file or directory")
+        these: list[tuple[FileReport, Path]] = []
         if root.is_dir():
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames.sort()
                 for name in sorted(filenames):
                     f = Path(dirpath) / name
-                    files.append(
-                        scan_file(f, display=f.relative_to(root.parent).as_posix(), root=root)
-                    )
+                    display = f.relative_to(root.parent).as_posix()
+                    these.append((scan_file(f, display=display, root=root), f))
+            if not these:
+                raise ScanError(f"{root}: empty folder: nothing to scan")
+            _require_something_read(these, every_file=False)
         else:  # a path the caller named is followed if it is a link
-            files.append(scan_file(root.resolve(), display=str(root)))
+            these.append((scan_file(root.resolve(), display=str(root)), root.resolve()))
+            _require_something_read(these, every_file=True)
+        files += [r for r, _ in these]
     return ScanReport(files=files)
+
+
+_NOTHING = frozenset({FileFormat.EMPTY.value, FileFormat.UNKNOWN.value})
+_NOT_WEIGHTS = frozenset(f.value for f in NOT_WEIGHTS)
+_ZLIB_LEVELS = (b"\x01", b"\x5e", b"\x9c", b"\xda")
+
+
+def _unseen(r: FileReport, path: Path) -> bool:
+    """Nothing was read: no format (or text where weights were promised), nothing found,
+    and not a bare zlib stream (which ``examine`` decompresses and reads)."""
+    junk = r.format in _NOTHING or (weight_like_name(r.path) and r.format in _NOT_WEIGHTS)
+    if not junk or r.findings:
+        return False
+    if r.format == FileFormat.UNKNOWN.value and not path.is_symlink():
+        with open(path, "rb") as f:
+            head = f.read(2)
+        return not (head[:1] == b"\x78" and head[1:2] in _ZLIB_LEVELS)
+    return True
+
+
+def _require_something_read(reports: list[tuple[FileReport, Path]], *, every_file: bool) -> None:
+    """Raise if the weights these files claim to hold were not there to read."""
+    named = [(r, p) for r, p in reports if weight_like_name(r.path)]
+    models = [r for r, _ in reports if r.format not in _NOT_WEIGHTS]
+    bad: list[FileReport] = []
+    if every_file:
+        bad = [r for r, p in reports if _unseen(r, p)]
+    elif named and not models:
+        bad = [r for r, p in named if _unseen(r, p)]
+        bad = bad if len(bad) == len(named) else []
+    if bad:
+        r = bad[0]
+        what = "is empty" if r.format == FileFormat.EMPTY.value else f"holds {r.format} content"
+        raise ScanError(f"{r.path}: {what}, not a model file the scanner can read")
 
 
 def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileReport:

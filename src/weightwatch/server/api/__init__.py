@@ -2,7 +2,7 @@
 tokens, administration, models and their reports, tiered access, moderation, the
 transparency log and the audit logs.
 
-Who sees what is the registry's one decision (``registry.access.visibility``); the
+Who sees what is the registry's one decision (``registry.visibility.visibility``); the
 routes only map it: a version the caller may not know exists is a 404 (exactly like one
 that does not exist), a record whose contents are withheld (a takedown) a 403. Errors
 are ``{"error": "..."}``; see ``docs/server-api.md`` for the whole table.

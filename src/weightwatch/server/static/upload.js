@@ -9,7 +9,17 @@
   const $ = (id) => document.getElementById(id);
   const STEPS = ["ingest", "scan", "identity", "fingerprint", "lineage", "decide"];
 
-  function say(text) { $("upload-status").textContent = text; }
+  function say(text) {
+    const box = $("upload-status");
+    box.className = ""; box.setAttribute("role", "status");
+    box.textContent = text;
+  }
+  // a failure is an error box announced at once (role=alert), not a line of status text
+  function fail(text) {
+    const box = $("upload-status");
+    box.className = "alert upload-error"; box.setAttribute("role", "alert");
+    box.textContent = text;
+  }
   function encodePath(p) { return p.split("/").map(encodeURIComponent).join("/"); }
   function human(n) {
     const u = ["bytes", "KiB", "MiB", "GiB"]; let i = 0;
@@ -89,7 +99,7 @@
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const items = chosen();
-    if (!items.length) { say("Choose a folder or some files first."); $("progress-area").hidden = false; return; }
+    if (!items.length) { fail("Choose a folder or some files first."); $("progress-area").hidden = false; return; }
     $("start").disabled = true;
     $("progress-area").hidden = false;
     $("upload-result").hidden = true;
@@ -143,7 +153,7 @@
       res.hidden = false;
       say("Done: " + done.version + " is " + String(done.status || "").replace("_", " ") + ".");
     } catch (e) {
-      say("Failed: " + e.message);
+      fail("Upload failed: " + e.message);
     } finally {
       $("start").disabled = false;
     }

@@ -6,7 +6,7 @@ transparency-log browser and a watermark detection form.
 Templates are Jinja2 with autoescaping on: every name, reason, answer and card string
 is data from uploads and is escaped, never rendered as markup (the card is shown as
 text). What a page shows of a version is the registry's one visibility decision
-(``access.visibility``, mapped by ``Site.seen``); a version the caller may not see is a
+(``registry.visibility``, mapped by ``Site.seen``); a version the caller may not see is a
 404 page. Every POST form carries the session's CSRF token, checked by
 ``auth.check_csrf``.
 

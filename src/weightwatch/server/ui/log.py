@@ -21,11 +21,20 @@ def add_routes(ui: APIRouter, site: Site) -> None:
     store = site.store
 
     @ui.get("/log", response_class=HTMLResponse)
-    def log(request: Request, page_no: int = 0) -> HTMLResponse:
+    def log(request: Request, page: int = 1) -> HTMLResponse:
+        """Page ``page`` (1 = the newest entries); a page that is not a number answers
+        the 422 error page, one past the end a 404 page."""
         size = store.log.size()
         note = site.registry.checkpoint() if size else ""
         pages = max(1, -(-size // PAGE))
-        page_no = min(max(page_no, 0), pages - 1)
+        if not 1 <= page <= pages:
+            return site.error(
+                request,
+                404,
+                "Not found",
+                f"There is no page {page} of the log (pages 1 to {pages}).",
+            )
+        page_no = page - 1
         stop = size - page_no * PAGE
         entries = []
         for e in store.log.entries(max(0, stop - PAGE), stop):

@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from weightwatch.errors import RegistryError, UsageError
+from weightwatch.lineage.relation import RELATIONS as LINEAGE_RELATIONS
 from weightwatch.registry.access import gate_for, grants, request_access
 from weightwatch.registry.gates import countries
-from weightwatch.registry.states import Status
-from weightwatch.registry.store import parse_ref
-from weightwatch.server import lineage_svg
+from weightwatch.registry.registry import ACCESS
+from weightwatch.registry.states import Status, applied_access, values
+from weightwatch.server import card_html, lineage_svg
 from weightwatch.server.auth import client_of
 from weightwatch.server.ui.common import Site
 from weightwatch.server.ui.review import last_takedown
@@ -25,10 +26,17 @@ from weightwatch.server.ui.review import last_takedown
 CARD_LIMIT = 64 << 10  # bytes of a model card shown
 
 
-def _split(label: str) -> tuple[str, str, int]:
-    ns, name, number = parse_ref(label)
-    assert number is not None  # edges name versions
-    return ns, name, number
+FILTER_STATUSES = tuple(
+    s for s in values(Status) if s not in (Status.PENDING, Status.FAILED)
+)  # what a complete version can be
+RELATIONS = (*(r for r in LINEAGE_RELATIONS if r != "unrelated"), "none")  # none: no parent
+
+
+def shown_path(path: str, version_id: int) -> str:
+    """A scanned file's path inside the model (the scanner names it under the version's
+    work folder, ``<id>/...``, which is the registry's business, not the reader's)."""
+    head, _, rest = path.partition("/")
+    return rest if rest and head == str(version_id) else path
 
 
 def add_routes(ui: APIRouter, site: Site) -> None:
@@ -36,18 +44,59 @@ def add_routes(ui: APIRouter, site: Site) -> None:
     registry, store = site.registry, site.store
 
     @ui.get("/", response_class=HTMLResponse)
-    def models(request: Request, q: str = "", p: int = 1) -> HTMLResponse:
-        """The newest version of each model the caller may see, by name, a page at a time
-        (light rows for all, full views only for the page shown)."""
+    def models(
+        request: Request,
+        q: str = "",
+        p: int = 1,
+        status: str = "",
+        access: str = "",
+        licence: str = "",
+        relation: str = "",
+    ) -> HTMLResponse:
+        """The newest version of each model the caller may see, by name, filtered, a page
+        at a time (light rows for all, full views only for the page shown)."""
         who = site.who(request)
         size = site.page_size
         p = max(1, p)
-        visible = registry.newest_visible(who, search=q or None)
-        shown = [r.id for r in visible[(p - 1) * size : p * size]]
-        rows = registry.views(shown)
+        for key, value, allowed in (
+            ("status", status, FILTER_STATUSES),
+            ("access", access, ACCESS),
+            ("relation", relation, RELATIONS),
+        ):
+            if value and value not in allowed:
+                return site.error(
+                    request, 422, "Unprocessable Entity",
+                    f"{key}={value!r} is not one of: {', '.join(allowed)}.",
+                )  # fmt: skip
+        filters = {"status": status, "access": access, "licence": licence, "relation": relation}
+        visible = registry.newest_visible(
+            who, search=q or None, **{k: v or None for k, v in filters.items()}
+        )
+        shown = visible[(p - 1) * size : p * size]
+        rows = registry.views([r.id for r in shown])
+        ids = {r.id for r in shown}
+        licences = registry.licences(ids)
+        downloads = registry.download_counts(ids)
+        extra = [
+            {
+                "licence": licences.get(r.id, ""),
+                "downloads": downloads[r.id],
+                "applied": applied_access(r.status),
+            }
+            for r in shown
+        ]
         pages = max(1, -(-len(visible) // size))
         return site.page(
-            request, "models.html", rows=rows, q=q, total=len(visible), p=p, pages=pages
+            request,
+            "models.html",
+            rows=list(zip(rows, extra, strict=True)),
+            q=q,
+            filters=filters,
+            query={"q": q, **filters},
+            choices={"status": FILTER_STATUSES, "access": ACCESS, "relation": RELATIONS},
+            total=len(visible),
+            p=p,
+            pages=pages,
         )
 
     def model_page(
@@ -70,31 +119,20 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         audit = registry.report(vid, "audit")
         att = registry.attestation(vid)
         takedown = last_takedown(view) if view.status == Status.TAKEN_DOWN else None
-        history = [
-            (r.number, r.status)
-            for r in registry.versions_of(ns, name)
-            if site.seen(who, r) != "hidden"
-        ]
-        parents = {p.model: registry.resolve(*_split(p.model)) for p in view.parents}
         findings = [
-            {**f, "file": r.get("path", "")}
+            {**f, "file": shown_path(r.get("path", ""), vid)}
             for r in scan.get("files", [])
             for f in r.get("findings", [])
         ]
-
-        def visible(label: str, status: str) -> bool:
-            return registry.label_visible(who, label)
-
-        picture = lineage_svg.render(
-            registry.lineage_tree(view.model),
-            [(p, parents[p.model].status) for p in view.parents],
-            visible=visible,
-        )
+        graph = registry.lineage_graph(view.model, who)
+        picture = lineage_svg.render(graph)
         card = None
         readme = next((f for f in files if f.path == "README.md"), None)
         if seen != "down" and readme is not None and store.blobs.exists(readme.sha256):
             with open(store.blobs.path(readme.sha256), "rb") as fh:
-                card = fh.read(CARD_LIMIT).decode("utf-8", "replace")
+                card = card_html.render(fh.read(CARD_LIMIT).decode("utf-8", "replace"))
+        numbers = [r for r in registry.versions_of(ns, name) if site.seen(who, r) != "hidden"]
+        downloads = registry.download_counts({r.id for r in numbers})
         try:
             proof = registry.decision_proof(view.model)
         except RegistryError:
@@ -128,7 +166,11 @@ def add_routes(ui: APIRouter, site: Site) -> None:
             proof=proof,
             card=card,
             lineage=picture,
-            history=history,
+            history=[(r.number, r.status, downloads[r.id]) for r in numbers],
+            downloads_total=downloads[vid],
+            licence=registry.licences({vid}).get(vid, ""),
+            applied=applied_access(view.status),
+            graph=graph,
             watermarks=registry.watermarks(view.model),
             takedown=takedown,
             gate=gate,
