@@ -23,7 +23,7 @@ from sqlalchemy import Connection, and_, delete, select, update
 from weightwatch.artifacts import open_artifact
 from weightwatch.attest.bundle import sign_statement, statement
 from weightwatch.attest.checkpoint import entry_leaf
-from weightwatch.errors import ArtifactError, RegistryError, WeightwatchError
+from weightwatch.errors import ArtifactError, RegistryError, ScanError, WeightwatchError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
@@ -87,13 +87,22 @@ def step_ingest(store: Store, version_id: int) -> Persist:
 
 
 def step_scan(store: Store, version_id: int) -> Persist:
-    rep = scan_paths([work_dir(store, version_id)])
-    body = rep.to_json()
+    work = work_dir(store, version_id)
+    try:
+        body: dict[str, Any] = scan_paths([work]).to_json()
+    except ScanError as exc:  # nothing the scanner can read: fail closed, not failed
+        # (submit refused folders without a model, so these files declare one)
+        body = {"verdict": "error", "error": strip_root(exc.message, work), "files": []}
     return lambda conn: put_report(conn, version_id, "scan", body)
 
 
 def step_identity(store: Store, version_id: int) -> Persist:
-    manifest = compute_manifest(work_dir(store, version_id), algorithm="sha256")
+    work = work_dir(store, version_id)
+    try:
+        manifest = compute_manifest(work, algorithm="sha256")
+    except ArtifactError:  # weights that cannot be read: files only; the fingerprint
+        # step records why and the policy quarantines (weights not inspectable)
+        manifest = compute_manifest(work, algorithm="sha256", tensors=False)
 
     def persist(conn: Connection) -> None:
         conn.execute(
@@ -139,7 +148,7 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
 
 def step_lineage(store: Store, version_id: int) -> Persist:
     work = work_dir(store, version_id)
-    bases = declared_bases(open_artifact(work))
+    bases = declared_bases(open_artifact(work, require_weights=False))
     declared, declared_relation = list(bases.names), bases.relation
     fp_file = fp_path(store, version_id)
     detected: list[dict[str, Any]] = []
