@@ -4,7 +4,8 @@ Each registration now (1) checks at submit that the folder declares a model (rea
 file headers only), (2) looks up which of the fingerprint search's related candidates
 and which versions with the same digests are taken down, and (3) at each decision,
 whether those are still taken down. Part 1 times a whole registration of a tiny model
-against registries holding 0 and N taken-down versions, and each added step alone.
+against a registry holding N versions, all published or all taken down (same index, so
+the difference is what matching withdrawn versions costs), and each added step alone.
 Part 2 times the submit check on a 1 GB safetensors folder (the only added step that
 reads the artifact; its cost does not depend on the number of takedowns).
 """
@@ -25,7 +26,7 @@ from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.withdrawn import at_registration, still_withdrawn
 from weightwatch.testing.family import build_family
 
-TAKEDOWNS = (0, 20)
+VERSIONS = 20
 REPEAT = 3
 
 
@@ -38,18 +39,20 @@ def median_ms(fn: Callable[[], object], repeat: int = REPEAT) -> float:
     return statistics.median(times) * 1000
 
 
-def registry_with_takedowns(root: Path, n: int, members: list[Path]) -> Registry:
+def registry_with(root: Path, n: int, members: list[Path], *, down: bool) -> Registry:
+    """A registry holding ``n`` versions, all taken down (``down``) or all published."""
     reg = Registry.open(root, f"sqlite:///{root}.db", init=True)
     for i in range(n):
-        reg.register(members[i % len(members)], f"down/m{i:03d}")
-        reg.takedown(f"down/m{i:03d}@1", reason=f"takedown {i}")
+        reg.register(members[i % len(members)], f"old/m{i:03d}")
+        if down:
+            reg.takedown(f"old/m{i:03d}@1", reason=f"takedown {i}")
     return reg
 
 
 def sparse_1gb(folder: Path) -> int:
     """A Llama-shaped safetensors folder of 1 GiB of tensor data (a sparse file)."""
     folder.mkdir()
-    n_layers, h, f = 8, 2048, 5632
+    n_layers, h, f = 14, 2048, 5632
     header, off = {}, 0
     shapes = [("model.embed_tokens.weight", (32000, h))]
     for i in range(n_layers):
@@ -74,8 +77,8 @@ def main() -> int:
     members = [fam.independent, fam.pruned, fam.merged, fam.int4]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in TAKEDOWNS:
-            reg = registry_with_takedowns(Path(tmp) / f"r{n}", n, members)
+        for n, down in ((VERSIONS, False), (VERSIONS, True)):
+            reg = registry_with(Path(tmp) / f"r{n}{down}", n, members, down=down)
             counter = iter(range(1000))
             whole = median_ms(
                 lambda r=reg, c=counter: r.register(fam.finetune, f"new/ft{next(c)}"), 3
@@ -87,7 +90,9 @@ def main() -> int:
                 stored = at_registration(conn, vid, related)
                 still = median_ms(lambda c=conn, s=stored: still_withdrawn(c, s))
             submit = median_ms(lambda: refuse_without_model(fam.finetune))
-            rows.append((n, whole, submit, match, still))
+            rows.append(
+                (f"{n} {'taken down' if down else 'published'}", whole, submit, match, still)
+            )
             reg.close()
         big = Path(tmp) / "big"
         size = sparse_1gb(big)
@@ -97,11 +102,12 @@ def main() -> int:
     print("### Registry: matching withdrawn versions per registration\n")
     print(
         "A whole registration of the tiny fine-tune (0.7 M parameters) into a SQLite registry "
-        "that holds N taken-down versions, and the steps this adds, alone (median of "
+        "that holds N earlier versions (related and unrelated family members), all published "
+        "or all taken down, and the steps this adds, alone (median of "
         f"{REPEAT}; the matching steps are given all N versions as related candidates, "
         "the worst case; a real search passes at most 10).\n"
     )
-    print("| taken-down versions | whole registration ms | submit check ms | match at registration ms | still withdrawn (decide) ms |")  # fmt: skip
+    print("| registry holds | whole registration ms | submit check ms | match at registration ms | still withdrawn (decide) ms |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|")
     for n, whole, submit, match, still in rows:
         print(f"| {n} | {whole:.0f} | {submit:.1f} | {match:.1f} | {still:.1f} |")
