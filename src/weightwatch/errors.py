@@ -10,7 +10,8 @@
      ├── RegistryError        the registry refused an operation (conflict, not found)
      ├── AccessDenied         the caller may not do this
      │    └── TooManyAttempts  refused for now after too many failures (retry later)
-     └── UsageError           the caller asked for something impossible (bad option values)
+     ├── UsageError           the caller asked for something impossible (bad option values)
+     └── ServiceError         the environment failed: database, port, disk, a missing extra
 
 Every error carries a message a user can act on; ``diagnostics()`` adds a remediation
 hint where one exists. Callers can tell tampering (``VerificationError``) from bad input
@@ -89,12 +90,18 @@ class UsageError(WeightwatchError):
     """Arguments that cannot work together or values out of range."""
 
 
+class ServiceError(WeightwatchError):
+    """The environment failed, not the input: a database or port unavailable, a full
+    disk, a missing optional extra. The CLI exits 3 on it."""
+
+
 __all__ = [
     "AccessDenied",
     "ArtifactError",
     "PolicyError",
     "RegistryError",
     "ScanError",
+    "ServiceError",
     "TooManyAttempts",
     "UsageError",
     "VerificationError",

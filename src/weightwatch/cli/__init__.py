@@ -1,98 +1,83 @@
 """The ``weightwatch`` command: parse, call the library, render.
 
-The CLI holds no logic the library lacks. It maps outcomes to exit codes so it can
-gate CI pipelines and pre-commit hooks: 0 ok/clean, 1 findings at or above
-``--fail-on``, 2 usage or input error (one line naming the file and the problem).
+The CLI holds no logic the library lacks. Every command maps its outcome to one table
+of exit codes (``docs/cli.md``): 0 ok, 1 a finding or verdict the user asked to fail
+on, 2 usage or input error, 3 environment or service error, 130 interrupted — always
+with one line naming the file and the problem, never a traceback.
 
-Commands live in ``*_cmd`` modules, each with ``register(app)``; ``COMMAND_MODULES``
-below is the one list of them. A new command is a new module plus one entry there.
+Commands live in ``*_cmd`` modules, each with ``register(app)``; ``COMMANDS`` below is
+the one list of them (name → module, one-line summary), so the CLI imports a command's
+module only when it runs. A new command is a new module plus one entry here.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
-from typing import Protocol
+from types import FrameType
+from typing import TYPE_CHECKING
 
-import typer
+if TYPE_CHECKING:
+    from typer.core import TyperGroup as Group
 
-from weightwatch.cli import (
-    attest_cmd,
-    audit_cmd,
-    hash_cmd,
-    inspect_cmd,
-    lineage_cmd,
-    log_cmd,
-    policy_cmd,
-    recall_cmd,
-    registry_cmd,
-    scan_cmd,
-    serve_cmd,
-    watermark_cmd,
-)
-from weightwatch.cli.app import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, create_app
-from weightwatch.errors import WeightwatchError
-
-
-class CommandModule(Protocol):
-    """What a command module provides: a function that attaches its commands."""
-
-    def register(self, app: typer.Typer) -> None: ...
-
-
-# In the order ``weightwatch --help`` lists them.
-COMMAND_MODULES: tuple[CommandModule, ...] = (
-    inspect_cmd,
-    hash_cmd,
-    attest_cmd,
-    log_cmd,
-    scan_cmd,
-    lineage_cmd,
-    registry_cmd,
-    recall_cmd,
-    policy_cmd,
-    serve_cmd,
-    audit_cmd,
-    watermark_cmd,
-)
+# In the order ``weightwatch --help`` lists them. The summary is the first line of the
+# command's help (tests/cli/test_conventions.py checks they agree).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "inspect": ("inspect_cmd", "List files, formats, tensors, parameters, dtypes and metadata."),
+    "hash": ("hash_cmd", "Digest every file and compute the weights and value digests."),
+    "keygen": ("attest_cmd", "Create a signing key pair."),
+    "sign": ("attest_cmd", "Hash PATH and write a signed bundle."),
+    "verify": ("attest_cmd", "Check the signature and that every file is what was signed."),
+    "log": ("log_cmd", "Transparency log: offline verification of entries."),
+    "scan": ("scan_cmd", "Find code execution hidden in model files (runs nothing)."),
+    "fingerprint": ("lineage_cmd", "Fingerprint a model from its weights alone (no inference)."),
+    "lineage": ("lineage_cmd", "Is PATH derived from a known model? Exit 1 when derived."),
+    "registry": ("registry_cmd", "Create and maintain a registry."),
+    "register": ("registry_cmd", "Register a model folder or file as a new version."),
+    "status": ("registry_cmd", "A registered version: status, decision, lineage, history."),
+    "lineage-tree": ("registry_cmd", "Every known descendant of a version."),
+    "takedown": ("registry_cmd", "Take a version down, log it, re-decide its descendants."),
+    "reinstate": ("registry_cmd", "Undo a takedown (logged) and re-decide."),
+    "release": ("registry_cmd", "Release a quarantined version after review (logged)."),
+    "recall": ("recall_cmd", "List everyone who downloaded a version or any of its descendants."),
+    "policy": ("policy_cmd", "Check a model against a policy."),
+    "serve": ("serve_cmd", "Serve the registry over HTTP: web UI, JSON API, Hub downloads."),
+    "audit": ("audit_cmd", "Red-team safety audits."),
+    "watermark": ("watermark_cmd", "Usage watermarking: keys, generation, detection."),
+}
 
 
-def build_app() -> typer.Typer:
-    """A new root app with every command attached."""
-    app = create_app()
-    for module in COMMAND_MODULES:
-        module.register(app)
-    return app
+def build_app() -> Group:
+    """A new root command with every command attached (imported on first use)."""
+    from weightwatch.cli.lazy import create_app
+
+    return create_app(COMMANDS)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM cancels like Ctrl-C: work in progress rolls back
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app and turn library errors into one-line messages."""
-    app = build_app()
+    """Entry point: run a command; map every outcome to the exit-code table."""
+    previous = None
     try:
-        # With standalone_mode off, click returns typer.Exit codes instead of exiting.
-        rv = app(args=argv, standalone_mode=False)
-    except WeightwatchError as exc:
-        print(f"weightwatch: error: {exc.diagnostics()}", file=sys.stderr)
-        return EXIT_ERROR
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        print("weightwatch: aborted", file=sys.stderr)
-        return EXIT_ERROR
-    except Exception as exc:  # usage errors from (typer's vendored) click, or a bug
-        show = getattr(exc, "show", None)
-        if callable(show) and hasattr(exc, "exit_code"):
-            show()
-            return EXIT_ERROR
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread: leave signals alone
+            previous = None
+        from weightwatch.cli.run import run
+
+        return run(build_app, sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        print("weightwatch: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the CLI itself failed to start: still one line
         print(f"weightwatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    return rv if isinstance(rv, int) else EXIT_OK
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = [
-    "COMMAND_MODULES",
-    "EXIT_ERROR",
-    "EXIT_FINDINGS",
-    "EXIT_OK",
-    "build_app",
-    "main",
-]
+__all__ = ["COMMANDS", "build_app", "main"]

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from weightwatch.attest import (
@@ -21,7 +20,9 @@ from weightwatch.attest import (
     verify_model,
 )
 from weightwatch.cli.app import EXIT_FINDINGS
-from weightwatch.errors import UsageError, VerificationError
+from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
+from weightwatch.errors import ArtifactError, UsageError
 
 
 def _password(env: str | None) -> bytes | None:
@@ -45,6 +46,7 @@ def keygen_command(
         str | None,
         typer.Option("--password-env", help="Encrypt with the passphrase in this variable."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a signing key pair."""
     if key_type not in KEY_TYPES:
@@ -53,6 +55,10 @@ def keygen_command(
         raise UsageError(f"{out} exists; refusing to overwrite a key")
     signer = generate(key_type)  # type: ignore[arg-type]
     pub = save_keypair(signer, out, password=_password(password_env))
+    if as_json:
+        doc = {"private_key": str(out), "public_key": str(pub), "key_id": signer.key_id}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     typer.echo(f"private key: {out}\npublic key:  {pub}\nkey id:      {signer.key_id}")
 
 
@@ -60,14 +66,29 @@ def sign_command(
     path: Annotated[Path, typer.Argument(help="Model folder or file.", metavar="PATH")],
     key: Annotated[Path, typer.Option("--key", help="Private key (PEM).")],
     bundle: Annotated[
-        Path | None, typer.Option("--bundle", "-o", help="Where to write the bundle.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            "--bundle",
+            help="Where to write the bundle [default: PATH/model.sig].",
+        ),
     ] = None,
-    password_env: Annotated[str | None, typer.Option("--password-env")] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Read the key's passphrase from this variable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Hash PATH and write a signed bundle (default: PATH/model.sig for a folder)."""
     out = bundle or (path / "model.sig" if path.is_dir() else path.with_name(path.name + ".sig"))
-    doc = sign_model(path, load_signer(key, password=_password(password_env)), bundle_path=out)
+    signer = load_signer(key, password=_password(password_env))
+    with progress(f"hashing and signing {path}", quiet=as_json):
+        doc = sign_model(path, signer, bundle_path=out)
     out.write_text(json.dumps(doc, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps({"path": str(path), "bundle": str(out)}, indent=2))
+        return
     typer.echo(f"signed {path} -> {out}")
 
 
@@ -77,18 +98,20 @@ def verify_command(
         Path, typer.Option("--bundle", help="Bundle written by weightwatch or model_signing.")
     ],
     pub: Annotated[Path, typer.Option("--pub", help="Public key (PEM).")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check the signature and that every file is exactly what was signed."""
     try:
         doc = json.loads(bundle.read_text())
-    except (OSError, ValueError) as exc:
-        raise VerificationError(f"{bundle}: not a readable JSON bundle ({exc})") from exc
-    result = verify_model(path, doc, load_verifier(pub), bundle_path=bundle)
+    except ValueError as exc:  # a missing or unreadable file is an OSError naming it (exit 2)
+        raise ArtifactError(bundle, f"not a JSON bundle ({exc})") from exc
+    verifier = load_verifier(pub)
+    with progress(f"hashing and verifying {path}", quiet=as_json):
+        result = verify_model(path, doc, verifier, bundle_path=bundle)
     if as_json:
         typer.echo(json.dumps({**result.__dict__, "ok": result.ok}, indent=2))
     else:
-        console = Console()
+        console = new_console()
         for label, items in (
             ("changed", result.changed),
             ("missing", result.missing),

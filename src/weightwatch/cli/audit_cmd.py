@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS, typer_app
+from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from weightwatch.audit.runner import AuditConfig
     from weightwatch.audit.targets import Target
 
-audit_app = typer.Typer(help="Red-team safety audits.", no_args_is_help=True)
+audit_app = typer_app(help="Red-team safety audits.", no_args_is_help=True)
 
 SuiteOpt = Annotated[
     str, typer.Option("--suite", help="Built-in suite name or a .csv/.jsonl file.")
@@ -256,7 +257,7 @@ def run_command(
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
-        render_audit(report, Console())
+        render_audit(report, new_console())
 
 
 @audit_app.command("compare")
@@ -334,7 +335,7 @@ def compare_command(
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        render_comparison(result, Console())
+        render_comparison(result, new_console())
     concern = {ComparisonVerdict.STRIPPED, ComparisonVerdict.OVER_REFUSING}
     over = result.over_refusal.verdict if result.over_refusal else None
     if result.verdict in concern or over in concern:

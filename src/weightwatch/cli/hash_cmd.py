@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.hashing import ALGORITHMS
@@ -28,11 +29,14 @@ def hash_command(
     """Digest every file and compute the format-invariant weights and value digests."""
     if algorithm not in ALGORITHMS:
         raise UsageError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
-    manifest = compute_manifest(path, algorithm=algorithm, tensors=tensors)
+    with progress(f"hashing {path}", quiet=as_json) as update:
+        manifest = compute_manifest(
+            path, algorithm=algorithm, tensors=tensors, progress=lambda d, t: update(d, t)
+        )
     if as_json:
         typer.echo(manifest.model_dump_json(indent=2))
         return
-    console = Console()
+    console = new_console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -42,15 +46,12 @@ def hash_command(
     grid.add_row("value digest", manifest.value_digest or "-")
     grid.add_row("tensors", str(len(manifest.tensors)))
     console.print(grid)
-    files = Table(title="files", title_justify="left")
-    files.add_column("path")
-    files.add_column("size", justify="right")
-    files.add_column(manifest.algorithm, overflow="fold")
+    # One line per file in sha256sum's format (digest, two spaces, path), so a digest is
+    # never wrapped mid-value and the list checks with `sha256sum -c` (sizes: --json).
+    console.print(f"files ({manifest.algorithm}sum format)")
     for f in manifest.files:
-        files.add_row(
-            escape(f.path + (f" -> {f.symlink}" if f.symlink else "")), f"{f.size:,}", f.digest
-        )
-    console.print(files)
+        shown = f.path + (f" -> {f.symlink}" if f.symlink else "")
+        console.print(f"{f.digest}  {escape(shown)}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from weightwatch.artifacts import open_artifact
 from weightwatch.artifacts.report import ArtifactSummary, summarize
+from weightwatch.cli.output import console as new_console
 
 
 def inspect_command(
@@ -23,7 +24,7 @@ def inspect_command(
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
     else:
-        render(summary, Console())
+        render(summary, new_console())
 
 
 def _size(n: int) -> str:

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.artifacts import open_artifact
 from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.fingerprint.model import FORMAT
@@ -49,7 +50,8 @@ def fingerprint_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Fingerprint a model from its weights alone (no inference)."""
-    fp = fingerprint(path)
+    with progress(f"fingerprinting {path}", quiet=as_json):
+        fp = fingerprint(path)
     written = fp.save(output) if output else None
     entry = None
     if add_to is not None:
@@ -88,7 +90,7 @@ def fingerprint_command(
         grid.add_row(
             "index", f"added to {escape(str(add_to))} as #{entry} ({escape(name or path.name)})"
         )
-    Console().print(grid)
+    new_console().print(grid)
 
 
 def lineage_command(
@@ -147,14 +149,14 @@ def _adapter(path: Path, base: str | None, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
-        Console().print(
+        new_console().print(
             f"[bold]{escape(str(path))}[/]: adapter of {escape(str(base))} ({doc['note']})"
         )
     raise typer.Exit(EXIT_FINDINGS)
 
 
 def _render(result: Comparison | Lineage) -> None:
-    console = Console()
+    console = new_console()
     if isinstance(result, Comparison):
         colour = "red" if result.verdict == "derived" else "green"
         console.print(
@@ -176,7 +178,7 @@ def _render(result: Comparison | Lineage) -> None:
     console.print(
         f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/]"
         + (f"; parents: {parents}" if parents else "")
-        + f"  (searched {result.searched} models)"
+        + f"  (searched {result.searched} model{'' if result.searched == 1 else 's'})"
     )
     t = Table(
         "registered model",

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS, typer_app
+from weightwatch.cli.output import console as new_console
 
-policy_app = typer.Typer(help="Check a model against a policy.", no_args_is_help=True)
+policy_app = typer_app(help="Check a model against a policy.", no_args_is_help=True)
 
 COLOURS = {"publish": "green", "gate": "yellow", "quarantine": "magenta", "block": "red"}
 
@@ -58,7 +58,7 @@ def check_command(
     if as_json:
         typer.echo(json.dumps({"facts": facts.to_json(), "decision": decision.to_json()}, indent=2))
     else:
-        console = Console()
+        console = new_console()
         colour = COLOURS.get(decision.action, "white")
         console.print(
             f"[bold {colour}]{decision.action}[/] (access {decision.access}) — policy "

@@ -12,26 +12,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from weightwatch.cli.app import EXIT_ERROR, typer_app
+from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.registry.states import Status
 
 if TYPE_CHECKING:  # the registry pulls in SQLAlchemy and Alembic: only when a command runs
     from weightwatch.registry.registry import Registry, TreeNode, VersionView
 
-registry_app = typer.Typer(help="Create and maintain a registry.", no_args_is_help=True)
+registry_app = typer_app(help="Create and maintain a registry.", no_args_is_help=True)
 
 RegistryDir = Annotated[
     Path | None,
-    typer.Option("--registry", help="Registry data directory [env WEIGHTWATCH_REGISTRY]."),
+    typer.Option(
+        "--registry",
+        help="Registry data directory [env WEIGHTWATCH_REGISTRY; default: the user's data "
+        "directory].",
+    ),
 ]
 DbUrl = Annotated[
     str | None,
     typer.Option(
-        "--db-url", help="Database URL, e.g. postgresql+psycopg://… [env WEIGHTWATCH_DB_URL]."
+        "--db-url",
+        help="Database URL, e.g. postgresql+psycopg://… [env WEIGHTWATCH_DB_URL; default: "
+        "SQLite in the registry directory].",
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -76,7 +84,7 @@ def _timeline(view: VersionView) -> list[tuple[str, str]]:
 def _show(view: VersionView) -> None:
     """The version's current state first (status and, if moderated since, by whom and
     why), then what it is, its policy decision, lineage and the whole history."""
-    console = Console()
+    console = new_console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -117,30 +125,91 @@ def _show(view: VersionView) -> None:
     console.print(grid)
 
 
+def _report(view: VersionView, as_json: bool) -> None:
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+    else:
+        _show(view)
+
+
 @registry_app.command("init")
-def init_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
+def init_command(
+    registry: RegistryDir = None, db_url: DbUrl = None, as_json: AsJson = False
+) -> None:
     """Create a registry (data directory, database schema, signing key)."""
     from weightwatch.registry.registry import Registry
 
     reg = Registry.open(registry, db_url, init=True)
+    if as_json:
+        doc = {"root": str(reg.store.root), "key_id": reg.store.signer.key_id}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     typer.echo(f"registry ready at {reg.store.root} (signing key {reg.store.signer.key_id[:16]}…)")
 
 
 @registry_app.command("resume")
-def resume_command(registry: RegistryDir = None, db_url: DbUrl = None) -> None:
-    """Finish or cleanly fail registrations a crash or restart left unfinished."""
-    states = _open(registry, db_url).resume()
-    typer.echo(f"resumed {len(states)} job(s): " + (", ".join(states) or "none"))
+def resume_command(
+    registry: RegistryDir = None, db_url: DbUrl = None, as_json: AsJson = False
+) -> None:
+    """Finish registrations whose process died (or that were queued in the background);
+    says what it will register, and publish if the policy allows, before it starts."""
+    reg = _open(registry, db_url)
+    todo = reg.resumable()
+    if not as_json:
+        for j in todo:
+            typer.echo(f"resuming job {j.job}: {j.model} from {j.source} (next step {j.step})")
+    states = reg.resume()
+    if as_json:
+        doc = [
+            {**j.model_dump(mode="json"), "result": r} for j, r in zip(todo, states, strict=False)
+        ]
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(f"resumed {len(states)} job(s): " + (", ".join(states) or "none"))
+
+
+@registry_app.command("jobs")
+def jobs_command(
+    registry: RegistryDir = None, db_url: DbUrl = None, as_json: AsJson = False
+) -> None:
+    """List registrations not finished yet: queued, running, or being cancelled."""
+    jobs = _open(registry, db_url).jobs()
+    if as_json:
+        typer.echo(json.dumps([j.model_dump(mode="json") for j in jobs], indent=2))
+        return
+    if not jobs:
+        typer.echo("no pending registrations")
+        return
+    for j in jobs:
+        who = f"{j.owner} ({'alive' if j.owner_alive else 'dead'})" if j.owner else "-"
+        typer.echo(f"job {j.job}  {j.state}  {j.model}  next step {j.step}  owner {who}")
+
+
+@registry_app.command("cancel")
+def cancel_command(
+    job: Annotated[int, typer.Argument(help="Job id (from `weightwatch registry jobs`).")],
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a registration: its pending version is removed and never published."""
+    outcome = _open(registry, db_url).cancel(job)
+    if as_json:
+        typer.echo(json.dumps({"job": job, "outcome": outcome}))
+    else:
+        typer.echo(f"job {job}: {outcome}")
 
 
 @registry_app.command("proof")
 def proof_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for entry, proof and checkpoint.")
+        Path,
+        typer.Option("--output", "-o", "--out", help="Folder for entry, proof and checkpoint."),
     ],
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Export the version's latest logged event (its latest decision, or a later takedown or
     reinstatement) and its inclusion proof, for `weightwatch log verify`."""
@@ -152,6 +221,11 @@ def proof_command(
     (out / "checkpoint.txt").write_text(doc["checkpoint"])
     pub = reg.store.root / "keys" / "registry-ed25519.pub"
     (out / "log.pub").write_bytes(pub.read_bytes())
+    if as_json:
+        names = ("entry.json", "proof.json", "checkpoint.txt", "log.pub")
+        doc = {"index": doc["index"], "files": [str(out / n) for n in names]}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     typer.echo(
         f"wrote {out}/entry.json, proof.json, checkpoint.txt, log.pub — check with:\n"
         f"  weightwatch log verify --entry {out}/entry.json --proof {out}/proof.json "
@@ -280,6 +354,7 @@ def audit_command(
     ],
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Attach a base-vs-derivative safety audit and re-decide the version."""
     from weightwatch.errors import UsageError
@@ -290,7 +365,7 @@ def audit_command(
         raise UsageError(f"{report}: not a JSON audit report ({exc})") from exc
     if not isinstance(doc, dict):
         raise UsageError(f"{report}: not a JSON audit report")
-    _show(_open(registry, db_url).add_audit(ref, doc))
+    _report(_open(registry, db_url).add_audit(ref, doc), as_json)
 
 
 @registry_app.command("watermark")
@@ -336,18 +411,59 @@ def register_command(
     runner: Annotated[
         str, typer.Option("--runner", help="Job runner: inline, thread or ray.")
     ] = "inline",
+    new_version: Annotated[
+        bool,
+        typer.Option(
+            "--new-version", help="Register even if the newest version has identical files."
+        ),
+    ] = False,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background",
+            help="Only queue it: `registry resume` or a running server finishes it "
+            "(Ctrl-C then leaves it queued).",
+        ),
+    ] = False,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Scan, identify, fingerprint, trace lineage, decide, sign and log a new version."""
-    view = _open(registry, db_url, runner=runner).register(path, name, access=access)
+    """Register a model folder or file as a new version: scan, identify, fingerprint,
+    trace lineage, decide, sign and log. Ctrl-C rolls the pending version back.
+    Identical files to the newest version register nothing and name that version."""
+    reg = _open(registry, db_url, runner=runner)
+    if background:
+        job = reg.submit(path, name, access=access)
+        if as_json:
+            typer.echo(json.dumps({"job": job, "state": "queued"}))
+        else:
+            typer.echo(f"queued job {job}; `weightwatch registry resume` finishes it")
+        return
+    existing = None if new_version else reg.identical_version(path, name)
+    if existing is not None:
+        if as_json:
+            typer.echo(existing.model_dump_json(indent=2))
+        else:
+            typer.echo(
+                f"{existing.model} already has these exact files; nothing registered\n"
+                "(--new-version registers them again)"
+            )
+        return
+    steps = ("ingest", "scan", "identity", "fingerprint", "lineage", "decide")
+    with progress(f"registering {name}", quiet=as_json, total=len(steps)) as update:
+        view = reg.register(
+            path,
+            name,
+            access=access,
+            on_step=lambda s: update(steps.index(s), label=f"registering {name}: {s}"),
+        )
     if as_json:
         typer.echo(view.model_dump_json(indent=2))
     else:
         _show(view)
     if view.state != "complete":
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_ERROR)
 
 
 def status_command(
@@ -384,7 +500,7 @@ def lineage_tree_command(
 
     tree = Tree(f"{escape(root.model)} {_badge(root.status)}")
     add(tree, root)
-    Console().print(tree)
+    new_console().print(tree)
 
 
 def takedown_command(
@@ -393,10 +509,10 @@ def takedown_command(
     actor: Annotated[str, typer.Option("--actor", help="Who is taking it down.")] = "cli",
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Take a version down, log it, and re-decide all its descendants."""
-    view = _open(registry, db_url).takedown(ref, reason=reason, actor=actor)
-    _show(view)
+    _report(_open(registry, db_url).takedown(ref, reason=reason, actor=actor), as_json)
 
 
 def reinstate_command(
@@ -405,9 +521,10 @@ def reinstate_command(
     actor: Annotated[str, typer.Option("--actor", help="Who is reinstating it.")] = "cli",
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Undo a takedown (logged), then re-decide the version and its descendants."""
-    _show(_open(registry, db_url).reinstate(ref, reason=reason, actor=actor))
+    _report(_open(registry, db_url).reinstate(ref, reason=reason, actor=actor), as_json)
 
 
 def release_command(
@@ -416,9 +533,10 @@ def release_command(
     actor: Annotated[str, typer.Option("--actor", help="Who reviewed it.")] = "cli",
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Release a quarantined version after review (logged); blocks and gates still apply."""
-    _show(_open(registry, db_url).release(ref, reason=reason, actor=actor))
+    _report(_open(registry, db_url).release(ref, reason=reason, actor=actor), as_json)
 
 
 def register(app: typer.Typer) -> None:

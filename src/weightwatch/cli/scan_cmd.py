@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from weightwatch.cli.app import EXIT_ERROR, EXIT_FINDINGS
+from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError
 from weightwatch.scan import ScanReport, Severity, Verdict, scan_paths
 from weightwatch.scan.sarif import to_sarif
@@ -45,7 +46,7 @@ def scan_command(
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
-        render(report, Console())
+        render(report, new_console())
     if any(f.severity >= threshold for f in report.findings()):
         raise typer.Exit(EXIT_FINDINGS)
     if report.verdict is Verdict.ERROR:
@@ -94,7 +95,7 @@ def render(report: ScanReport, console: Console) -> None:
         console.print(table)
     counts = {v: sum(1 for fr in report.files if fr.verdict is v) for v in Verdict}
     console.print(
-        f"{len(report.files)} files: "
+        f"{len(report.files)} file{'' if len(report.files) == 1 else 's'}: "
         + ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
         + f" — verdict {report.verdict.value}"
     )

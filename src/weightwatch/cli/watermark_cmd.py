@@ -17,7 +17,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from weightwatch.cli.app import EXIT_FINDINGS
+from weightwatch.cli.app import EXIT_FINDINGS, typer_app
+from weightwatch.cli.output import console as new_console
+from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, detect, encode_text
 from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input
@@ -26,7 +28,7 @@ from weightwatch.watermark.report import WatermarkDetection
 from weightwatch.watermark.scheme import get_scheme
 from weightwatch.watermark.windows import DEFAULT_WINDOWS
 
-watermark_app = typer.Typer(
+watermark_app = typer_app(
     help="Usage watermarking: keys, generation, detection.", no_args_is_help=True
 )
 
@@ -37,10 +39,14 @@ _PARAM_HELP = "Scheme parameter NAME=VALUE (repeatable), e.g. gamma=0.25."
 @watermark_app.command("keygen")
 def keygen_command(
     out: Annotated[Path, typer.Argument(help="Master secret file to write (mode 0600).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a master secret; deployment keys are derived from it."""
     master = MasterSecret.generate()
     master.save(out)
+    if as_json:
+        typer.echo(json.dumps({"master_secret": str(out), "key_id": master.key_id}, indent=2))
+        return
     typer.echo(f"master secret: {out}\nkey id:        {master.key_id}")
 
 
@@ -55,13 +61,16 @@ def generate_command(
     param: Annotated[list[str] | None, typer.Option("--param", help=_PARAM_HELP)] = None,
     deployment: Annotated[str, typer.Option("--deployment", help="Deployment name.")] = "default",
     rotation: Annotated[int, typer.Option("--rotation", help="Key rotation counter.")] = 0,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 200,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", help="Longest completion, in tokens.")
+    ] = 200,
     top_k: Annotated[
         int | None, typer.Option("--top-k", help="Hash only the top-k candidates.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the generation (JSON) here.")
+        Path | None,
+        typer.Option("--output", "-o", "--out", help="Write the generation (JSON) here."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the generation as JSON.")] = False,
 ) -> None:
@@ -70,17 +79,18 @@ def generate_command(
 
     built = get_scheme(scheme, **_scheme_params(scheme, param or [], model))
     wm_key = MasterSecret.load(key).derive(deployment, scheme=scheme, rotation=rotation)
-    lm, tok = load_model(model)
-    gen = generate(
-        lm,
-        tok,
-        prompt,
-        scheme=built,
-        key=wm_key,
-        max_new_tokens=max_new_tokens,
-        top_k=top_k,
-        seed=seed,
-    )
+    with progress(f"generating {max_new_tokens} tokens", quiet=as_json):
+        lm, tok = load_model(model)
+        gen = generate(
+            lm,
+            tok,
+            prompt,
+            scheme=built,
+            key=wm_key,
+            max_new_tokens=max_new_tokens,
+            top_k=top_k,
+            seed=seed,
+        )
     doc = gen.model_dump_json(indent=2)
     if out is not None:
         out.write_text(doc + "\n")
@@ -154,7 +164,7 @@ def detect_command(
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
-        render(report, Console())
+        render(report, new_console())
     if report.verdict == "watermarked":
         raise typer.Exit(EXIT_FINDINGS)
 

@@ -49,7 +49,9 @@ def fingerprint(path: str | os.PathLike[str] | Artifact) -> Fingerprint:
     return Fingerprint(
         anchors=anchors,
         emb=(unit @ unit.T).astype(np.float32),
-        layers={k: np.stack(v).astype(np.float32) for k, v in layers.items()},
+        # Rounded to the float16 a saved fingerprint keeps, so a model compares the same
+        # against a fingerprint file as against the folder it was computed from.
+        layers={k: np.stack(v).astype(np.float16).astype(np.float32) for k, v in layers.items()},
         info=info,
     )
 

@@ -59,8 +59,18 @@ class Layout:
         return t
 
 
+def subject(art: Artifact) -> Path:
+    """What the user named: the file itself when one file was opened, else the folder."""
+    if not art.is_dir and len(art.files) == 1:
+        return art.root / art.files[0].path
+    return art.root
+
+
 def layout_of(art: Artifact) -> Layout:
     """Find the layout of ``art``'s primary weights; a clear error for other models."""
+    if not art.primary_files and not (art.adapter is not None and not art.config):
+        found = ", ".join(f"{f.path} reads as {f.format.value}" for f in art.files[:5])
+        raise ArtifactError(subject(art), f"no weight file found ({found or 'no files'})")
     if art.adapter is not None and not art.config:
         raise ArtifactError(
             art.root, "a PEFT adapter holds only weight deltas: fingerprint it merged into its base"
@@ -85,13 +95,15 @@ def layout_of(art: Artifact) -> Layout:
     pattern = _GPT2_LAYER if kind == "gpt2" else _LLAMA_LAYER
     layers = {int(m.group(1)) for n in names if (m := pattern.match(n))}
     if not layers:
-        raise ArtifactError(art.root, "no transformer layers found (not a decoder language model?)")
+        raise ArtifactError(
+            subject(art), "no transformer layers found (not a decoder language model?)"
+        )
     n_layers = max(layers) + 1
     meta = art.gguf_metadata or {}
     cfg = art.config
     emb = next((names[n] for n in ("model.embed_tokens.weight", "wte.weight") if n in names), None)
     if emb is None or len(emb.shape) != 2:
-        raise ArtifactError(art.root, "no 2-D token embedding matrix found")
+        raise ArtifactError(subject(art), "no 2-D token embedding matrix found")
     # GGUF stores the embedding as [vocab, hidden] in numpy order too.
     hidden = int(emb.shape[1])
     heads = (cfg.num_heads if cfg else None) or meta.get(f"{arch}.attention.head_count")

@@ -77,7 +77,7 @@ class Fingerprint:
 
     # -- storage -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
 
         p = Path(path)
         tensors = {"emb": np.ascontiguousarray(self.emb, dtype=np.float32)}
@@ -89,7 +89,9 @@ class Fingerprint:
             "anchors": json.dumps([a.hex() for a in self.anchors]),
             "info": json.dumps(self.info, sort_keys=True),
         }
-        save_file(tensors, str(p), metadata=meta)
+        # Serialized in memory (a few hundred KB) and written by us, so an unwritable
+        # path is an OSError naming ``p`` rather than safetensors' temporary file.
+        p.write_bytes(save(tensors, metadata=meta))
         return p
 
     @classmethod

@@ -12,14 +12,14 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from weightwatch.artifacts import Artifact, FileFormat, open_artifact
 from weightwatch.artifacts.safetensors import read_header
 from weightwatch.errors import ArtifactError
-from weightwatch.identity.hashing import digest_fn, hash_file, mapped, new_hasher
+from weightwatch.identity.hashing import digest_fn, hash_file, new_hasher, slices
 from weightwatch.identity.tensors import (
     IDENTITY_ALGORITHM,
     TensorDigest,
@@ -115,14 +115,26 @@ def compute_manifest(
     algorithm: str = "sha256",
     tensors: bool = True,
     ignore: Sequence[str] = DEFAULT_IGNORE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Manifest:
-    """Digest every file, and (``tensors=True``) the weights and value identities."""
+    """Digest every file, and (``tensors=True``) the weights and value identities.
+    ``progress(done, total)`` is called with bytes hashed so far (from worker threads)."""
     root = Path(path)
     if not root.exists():
         raise ArtifactError(root, "no such file or directory")
     art = open_artifact(root) if tensors else None
     files = list_files(root, ignore)
     single_pass = _single_pass_files(art)
+    total = sum(p.stat().st_size for _, p in files if not p.is_symlink())
+    done = [0]
+    lock = threading.Lock()
+
+    def hashed(n: int) -> None:
+        with lock:
+            done[0] += n
+            if progress is not None:
+                progress(done[0], total)
+
     tensor_map: dict[str, TensorDigest] = {}
 
     def one(item: tuple[str, Path]) -> FileEntry:
@@ -132,7 +144,7 @@ def compute_manifest(
             h = new_hasher(algorithm)
             h.update(b"symlink:" + target.encode())
             return FileEntry(path=rel, size=0, digest=h.hexdigest(), symlink=target)
-        digest = hash_file(p, algorithm, threads=len(files) == 1)
+        digest = hash_file(p, algorithm, threads=len(files) == 1, on_bytes=hashed)
         return FileEntry(path=rel, size=p.stat().st_size, digest=digest)
 
     def tensors_of(item: tuple[str, Path]) -> dict[str, TensorDigest]:
@@ -205,12 +217,13 @@ def _hash_safetensors_tensors(path: Path, rel: str) -> dict[str, TensorDigest]:
     hdr = read_header(path, rel=rel)
     ranges = sorted(((off, info) for info, off in hdr.tensors), key=lambda r: r[0])
     found: dict[str, TensorDigest] = {}
-    with open(path, "rb", buffering=0) as f, mapped(f) as view:
+    size = path.stat().st_size
+    with open(path, "rb", buffering=0) as f:
         for off, info in ranges:
-            if off + info.nbytes > len(view):
+            if off + info.nbytes > size:
                 raise ArtifactError(path, f"tensor {info.name!r} runs past the end of the file")
             h = data_hasher()
-            for i in range(off, off + info.nbytes, READ_CHUNK):
-                h.update(view[i : min(i + READ_CHUNK, off + info.nbytes)])
+            for piece in slices(f, off, off + info.nbytes, READ_CHUNK):
+                h.update(piece)
             found[info.name] = finish(info.name, info.dtype, info.shape, h.digest())
     return found

@@ -52,7 +52,10 @@ class FingerprintIndex:
         elif (
             not (self.root / "entries.json").is_file() and not (self.root / "fingerprints").is_dir()
         ):
-            raise UsageError(f"{self.root}: not a fingerprint index (create one with --add)")
+            raise UsageError(
+                f"{self.root}: not a fingerprint index",
+                hint="create one with `weightwatch fingerprint MODEL --add-to DIR`",
+            )
         self._entries: dict[int, dict[str, Any]] = self._read_entries()
         self._graph: Any = None
         self._fps: dict[int, Fingerprint] = {}

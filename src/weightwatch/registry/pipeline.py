@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,12 @@ STEPS = ("ingest", "scan", "identity", "fingerprint", "lineage", "decide", "done
 # Crash-test hook: ``WEIGHTWATCH_CRASH_AFTER=<step>`` kills the process with SIGKILL right
 # after that step committed (``<step>:before`` just before it commits).
 CRASH_ENV = "WEIGHTWATCH_CRASH_AFTER"
+CANCELLED = "cancelled"  # a job someone cancelled while another process ran it
+OPEN_STATES = ("queued", "running")
+
+
+class _Cancelled(Exception):
+    """Raised inside a step's transaction to drop it: the job was cancelled meanwhile."""
 
 
 def owner_id() -> str:
@@ -321,8 +328,15 @@ STEP_FUNCS: dict[str, Callable[[Store, int], Persist]] = {
 }
 
 
-def run_job(store: Store, job_id: int, *, owner: str | None = None) -> str:
-    """Run a job's remaining steps; returns its final state (``done`` or ``failed``)."""
+def run_job(
+    store: Store,
+    job_id: int,
+    *,
+    owner: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> str:
+    """Run a job's remaining steps; returns its final state (``done`` or ``failed``, or
+    ``cancelled`` when someone cancelled it: then it is rolled back)."""
     me = owner or owner_id()
     while True:
         with store.write.begin() as conn:
@@ -331,7 +345,11 @@ def run_job(store: Store, job_id: int, *, owner: str | None = None) -> str:
                 raise RegistryError(f"no job {job_id}")
             if job.state in ("done", "failed"):
                 return str(job.state)
-            if job.state == "running" and job.owner not in (me, None) and _alive(job.owner):
+            if job.state == CANCELLED:
+                if job.owner not in (me, None) and alive(job.owner):
+                    return CANCELLED  # its live owner rolls it back
+                break
+            if job.state == "running" and job.owner not in (me, None) and alive(job.owner):
                 return "running"  # another live worker holds it
             conn.execute(
                 update(schema.jobs)
@@ -339,6 +357,8 @@ def run_job(store: Store, job_id: int, *, owner: str | None = None) -> str:
                 .values(state="running", owner=me, attempts=job.attempts + 1, updated_at=now())
             )
         step, version_id = str(job.step), int(job.version_id)
+        if on_step is not None:
+            on_step(step)
         try:
             persist = STEP_FUNCS[step](store, version_id)
         except WeightwatchError as exc:
@@ -346,14 +366,23 @@ def run_job(store: Store, job_id: int, *, owner: str | None = None) -> str:
             return "failed"
         nxt = STEPS[STEPS.index(step) + 1]
         _crash_point(f"{step}:before")
-        with store.write.begin() as conn:
-            persist(conn)
-            conn.execute(
-                update(schema.jobs)
-                .where(schema.jobs.c.id == job_id)
-                .values(step=nxt, state="done" if nxt == "done" else "running", updated_at=now())
-            )
+        try:
+            with store.write.begin() as conn:
+                moved = conn.execute(
+                    update(schema.jobs)
+                    .where(and_(schema.jobs.c.id == job_id, schema.jobs.c.state == "running"))
+                    .values(
+                        step=nxt, state="done" if nxt == "done" else "running", updated_at=now()
+                    )
+                ).rowcount
+                if not moved:  # cancelled meanwhile: commit nothing of this step
+                    raise _Cancelled
+                persist(conn)
+        except _Cancelled:
+            break
         _crash_point(step)
+    rollback(store, job_id)
+    return CANCELLED
 
 
 def _fail(store: Store, job_id: int, version_id: int, error: str) -> None:
@@ -370,7 +399,39 @@ def _fail(store: Store, job_id: int, version_id: int, error: str) -> None:
         )
 
 
-def _alive(owner: str | None) -> bool:
+def _delete_version(conn: Connection, job_id: int, version_id: int) -> None:
+    conn.execute(
+        update(schema.uploads)
+        .where(schema.uploads.c.job_id == job_id)
+        .values(job_id=None, state="aborted", error="registration cancelled", updated_at=now())
+    )
+    conn.execute(delete(schema.jobs).where(schema.jobs.c.id == job_id))
+    conn.execute(delete(schema.files).where(schema.files.c.version_id == version_id))
+    conn.execute(delete(schema.reports).where(schema.reports.c.version_id == version_id))
+    conn.execute(delete(schema.edges).where(schema.edges.c.child_id == version_id))
+    conn.execute(delete(schema.versions).where(schema.versions.c.id == version_id))
+
+
+def rollback(store: Store, job_id: int) -> bool:
+    """Remove a registration that has not completed; False if there is none to remove
+    (it completed, failed, or was already rolled back)."""
+    with store.write.begin() as conn:
+        job = conn.execute(select(schema.jobs).where(schema.jobs.c.id == job_id)).first()
+        if job is None or job.state not in (*OPEN_STATES, CANCELLED):
+            return False
+        version_id = int(job.version_id)
+        state = conn.execute(
+            select(schema.versions.c.state).where(schema.versions.c.id == version_id)
+        ).scalar_one()
+        if state == "complete":
+            return False
+        _delete_version(conn, job_id, version_id)
+    shutil.rmtree(work_dir(store, version_id), ignore_errors=True)
+    fp_path(store, version_id).unlink(missing_ok=True)
+    return True
+
+
+def alive(owner: str | None) -> bool:
     """Is the process that holds a job still running (same host only; others assumed so)?"""
     if not owner or ":" not in owner:
         return False
@@ -394,4 +455,4 @@ def unfinished(store: Store) -> list[int]:
                 schema.jobs.c.state.in_(("queued", "running"))
             )
         ).all()
-    return [int(r[0]) for r in rows if r[1] == "queued" or not _alive(r[2])]
+    return [int(r[0]) for r in rows if r[1] == "queued" or not alive(r[2])]

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +23,18 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, RegistryError, UsageError
+from weightwatch.identity.hashing import hash_file
+from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
 from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks
 from weightwatch.registry.access import Principal
 from weightwatch.registry.accounts import record
 from weightwatch.registry.inspectable import refuse_without_model
+from weightwatch.registry.jobs import JobView, cancel, open_jobs
 from weightwatch.registry.lineage_graph import LineageGraph
-from weightwatch.registry.pipeline import step_decide, unfinished
+from weightwatch.registry.pipeline import rollback, run_job, step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
 from weightwatch.registry.recall import Notice, RecallReport, notices_for, recall
-from weightwatch.registry.runners import Runner, make_runner
+from weightwatch.registry.runners import InlineRunner, Runner, make_runner
 from weightwatch.registry.states import Access, Moderation, Status, applied_access, values
 from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
 from weightwatch.registry.views import (
@@ -53,6 +60,27 @@ __all__ = [
     "TreeNode",
     "VersionView",
 ]
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM off while a rollback runs (main thread only), so a second
+    Ctrl-C cannot leave a half-removed registration; re-raised once it is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    handlers = {s: signal.signal(s, lambda n, f: got.append(n)) for s in _DEFERRED}
+    try:
+        yield
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    if got:
+        raise KeyboardInterrupt
+
+
+_DEFERRED = (signal.SIGINT, signal.SIGTERM)
 
 
 class Registry:
@@ -130,12 +158,68 @@ class Registry:
         return job_id
 
     def register(
-        self, path: str | os.PathLike[str], name: str, *, access: str = "public"
+        self,
+        path: str | os.PathLike[str],
+        name: str,
+        *,
+        access: str = "public",
+        on_step: Callable[[str], None] | None = None,
     ) -> VersionView:
-        """Run the whole pipeline for ``path`` as a new version of ``name``."""
+        """Run the whole pipeline for ``path`` as a new version of ``name``; with the
+        inline runner, ``on_step(step)`` is called as each step starts. An exception
+        (Ctrl-C included) rolls the pending version back."""
         job_id = self.submit(path, name, access=access)
-        self.runner.run([job_id])
+        try:
+            if on_step is not None and isinstance(self.runner, InlineRunner):
+                run_job(self.store, job_id, on_step=on_step)
+            else:
+                self.runner.run([job_id])
+        except BaseException:  # Ctrl-C, SIGTERM, a crash in a step: nothing stays pending
+            with _signals_deferred():
+                rollback(self.store, job_id)
+            raise
+        if not self._job_exists(job_id):
+            raise RegistryError(f"the registration of {name} was cancelled")
         return self.version_of_job(job_id)
+
+    def identical_version(self, path: str | os.PathLike[str], name: str) -> VersionView | None:
+        """The newest complete version of ``name`` if its files are exactly those at
+        ``path`` (same paths, sizes and SHA-256), else None. Sizes are compared first,
+        so a changed model costs no hashing."""
+        source = Path(path)
+        if not source.exists():
+            raise ArtifactError(source, "no such file or directory")
+        ns, model = parse_name(name)
+        rows = self.versions_of(ns, model)
+        if not rows:
+            return None
+        stored = {f.path: f for f in self.files(rows[0].id)}
+        local = list_files(source, DEFAULT_IGNORE)
+        if len(local) != len(stored) or any(
+            rel not in stored or p.stat().st_size != stored[rel].size for rel, p in local
+        ):
+            return None
+        if any(hash_file(p, "sha256") != stored[rel].sha256 for rel, p in local):
+            return None
+        return self.view(rows[0].id)
+
+    def _job_exists(self, job_id: int) -> bool:
+        with self.store.engine.connect() as conn:
+            found = conn.execute(select(schema.jobs.c.id).where(schema.jobs.c.id == job_id))
+            return found.first() is not None
+
+    def jobs(self) -> list[JobView]:
+        """Registrations not finished yet: queued, running, or being cancelled."""
+        return open_jobs(self.store)
+
+    def cancel(self, job_id: int) -> str:
+        """Cancel a registration (see :mod:`weightwatch.registry.jobs`)."""
+        return cancel(self.store, job_id)
+
+    def resumable(self) -> list[JobView]:
+        """What :meth:`resume` would finish (and, if the policy allows, publish)."""
+        ids = set(unfinished(self.store))
+        return [j for j in open_jobs(self.store) if j.job in ids]
 
     def _lock_model(self, conn: Connection, ns: str, model: str) -> int:
         """The model's id, created if new, with its row locked until the transaction ends

@@ -69,16 +69,22 @@ class TransformersTarget(Target):
         import torch
 
         ids = self.prompt_ids(conversation)
-        if self.context_length and len(ids) + settings.max_new_tokens > self.context_length:
-            raise TargetError(
-                f"{self.label}: prompt of {len(ids)} tokens + {settings.max_new_tokens} new "
-                f"exceeds the context of {self.context_length}",
-                hint="use fewer many-shot shots or a lower --max-new-tokens",
-            )
+        new_tokens = settings.max_new_tokens
+        if self.context_length and len(ids) + new_tokens > self.context_length:
+            # A reply can only be as long as the context leaves room for: a small model
+            # answers shorter rather than not at all. A prompt that does not fit is an error.
+            new_tokens = self.context_length - len(ids)
+            if new_tokens < 1:
+                many = len(conversation.messages) > 2
+                raise TargetError(
+                    f"{self.label}: a prompt of {len(ids)} tokens leaves no room in the "
+                    f"context of {self.context_length}",
+                    hint="use fewer many-shot shots" if many else "use a shorter prompt",
+                )
         tokenizer = self._tokenizer
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         kwargs: dict[str, Any] = {
-            "max_new_tokens": settings.max_new_tokens,
+            "max_new_tokens": new_tokens,
             "pad_token_id": pad,
             "do_sample": settings.temperature > 0,
         }
