@@ -25,7 +25,7 @@ def recall_command(
     registry: RegistryDir = None,
     db_url: DbUrl = None,
 ) -> None:
-    """List everyone who downloaded a version or any of its descendants."""
+    """Everyone who downloaded a version or any of its descendants."""
     reg = _open(registry, db_url)
     try:
         report = reg.recall(ref)
