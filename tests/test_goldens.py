@@ -445,6 +445,31 @@ def _decision_proof(tmp: Path) -> str:  # registry proof, GET .../attestation (d
     return json.dumps(proof.model_dump(), indent=2)
 
 
+@golden(GOLDENS / "recall-report.json")
+def _recall_report(tmp: Path) -> str:  # weightwatch recall --json, GET .../versions/{n}/recall
+    from weightwatch.registry.recall import RecallEntry, RecallReport
+
+    entry = RecallEntry(
+        user="alice",
+        token="0123456789abcdef",
+        version="org/ft@1",
+        path="model.safetensors",
+        client="127.0.0.1",
+        downloaded_at="2026-01-02T03:04:05Z",
+    )
+    report = RecallReport(
+        model="org/base@1",
+        status="taken_down",
+        reason="leaked weights",
+        versions=["org/base@1 (taken_down)", "org/ft@1 (quarantined)"],
+        accounts=["alice"],
+        tokens=["0123456789abcdef"],
+        anonymous=1,
+        entries=[entry],
+    )
+    return json.dumps(report.to_json(), indent=2)
+
+
 # -- the check -------------------------------------------------------------------------
 
 

@@ -83,7 +83,9 @@ def weight_like_name(rel: str) -> bool:
     return False
 
 
-def open_artifact(path: str | os.PathLike[str], *, limits: UnpackLimits = LIMITS) -> Artifact:
+def open_artifact(
+    path: str | os.PathLike[str], *, limits: UnpackLimits = LIMITS, require_weights: bool = True
+) -> Artifact:
     """Open a model file or folder for reading; raises ``ArtifactError`` if unreadable.
 
     Weights wrapped in compressors or archives, or split into parts, are unpacked into a
@@ -99,7 +101,8 @@ def open_artifact(path: str | os.PathLike[str], *, limits: UnpackLimits = LIMITS
         if not files:
             raise ArtifactError(root, "empty folder: no files, so no weights to read")
         art = _open_unwrapped(root, files, limits, is_dir=True)
-        _require_weights_if_named(art, files)
+        if require_weights:  # off: a registry reads the metadata of what it quarantines
+            _require_weights_if_named(art, files)
         return art
     # A path the caller named is followed; links *inside* a folder are only listed.
     root = root.resolve()

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "takedown": ("registry_cmd", "Take a version down, log it, re-decide its descendants."),
     "reinstate": ("registry_cmd", "Undo a takedown (logged) and re-decide."),
     "release": ("registry_cmd", "Release a quarantined version after review (logged)."),
+    "recall": ("recall_cmd", "Everyone who downloaded a version or any of its descendants."),
     "policy": ("policy_cmd", "Check a model against a policy."),
     "serve": ("serve_cmd", "Serve the registry over HTTP: web UI, JSON API, Hub downloads."),
     "audit": ("audit_cmd", "Red-team safety audits."),

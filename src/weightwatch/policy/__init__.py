@@ -38,7 +38,7 @@ from weightwatch.policy.engine import (
     load_policy,
     loads_policy,
 )
-from weightwatch.policy.facts import Facts
+from weightwatch.policy.facts import Facts, WithdrawnMatch
 from weightwatch.policy.licences import Catalogue, Licence, load_catalogue
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "StoredDecision",
     "StoredFacts",
     "Waiver",
+    "WithdrawnMatch",
     "build_facts",
     "check_card",
     "context_facts",

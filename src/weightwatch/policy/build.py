@@ -35,6 +35,7 @@ from weightwatch.policy.facts import (
     ParentFacts,
     ScanFacts,
     SubjectFacts,
+    WithdrawnMatch,
 )
 from weightwatch.policy.licences import Catalogue, load_catalogue
 from weightwatch.policy.licences.checks import Distribution
@@ -285,6 +286,9 @@ def build_facts(
     parents: Sequence[ParentRecord | Mapping[str, Any]] = (),
     audit: BaseModel | Mapping[str, Any] | None = None,
     config: FactsConfig | None = None,
+    weights_inspectable: bool | None = None,
+    weights_problem: str | None = None,
+    withdrawn: Sequence[WithdrawnMatch] = (),
 ) -> Facts:
     """Facts for one artifact. Leave out what you do not have: no scan report means
     ``facts.scan`` is None (a policy can require one), no lineage means no detected
@@ -392,6 +396,9 @@ def build_facts(
         )
         if audit_doc
         else None,
+        weights_inspectable=weights_inspectable,
+        weights_problem=weights_problem,
+        withdrawn_match=list(withdrawn),
     )
 
 
@@ -409,6 +416,9 @@ def context_facts(
         parents=context.parents,
         audit=context.audit,
         config=config,
+        weights_inspectable=context.weights_inspectable,
+        weights_problem=context.weights_problem,
+        withdrawn=context.withdrawn,
     )
 
 

@@ -20,7 +20,7 @@ from pydantic import ConfigDict
 
 from weightwatch.artifacts.declared import ADAPTER_RELATION, DeclaredBases, declared_bases
 from weightwatch.errors import UsageError
-from weightwatch.policy.facts import ACCESS_ORDER, Access
+from weightwatch.policy.facts import ACCESS_ORDER, Access, WithdrawnMatch
 from weightwatch.reports import Record
 
 #: A waived quarantine reason, as the engine matches it: ``(rule_id, message)``.
@@ -175,7 +175,10 @@ class PolicyContext:
     ``scan`` is the stored ``ScanReport`` JSON, ``lineage`` the JSON of the detected
     lineage (``None`` when no search ran) and ``audit`` the stored audit summary; each is
     ``None`` when the registry has none. ``waive`` are the quarantine reasons a reviewer
-    released, which the decision keeps but no longer counts.
+    released, which the decision keeps but no longer counts. ``weights_inspectable``
+    (``None``: not checked) and ``weights_problem`` say whether the fingerprinter could
+    read the weights the files declare; ``withdrawn`` are the taken-down versions the
+    weights matched at registration that are still taken down.
     """
 
     label: str  # namespace/name@number
@@ -185,6 +188,9 @@ class PolicyContext:
     audit: Mapping[str, Any] | None = None
     parents: tuple[ParentRecord, ...] = ()
     waive: tuple[Waiver, ...] = ()
+    weights_inspectable: bool | None = None
+    weights_problem: str | None = None
+    withdrawn: tuple[WithdrawnMatch, ...] = ()
 
     @property
     def name(self) -> str:

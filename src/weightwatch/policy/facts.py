@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+from pydantic import Field
+
 from weightwatch.policy.card import CardFacts
 from weightwatch.policy.compute import ComputeEstimate
 from weightwatch.policy.licences.obligations import LicenceFacts
@@ -81,6 +83,16 @@ class AuditFacts(Record):
     over_refusal_verdict: str | None
 
 
+class WithdrawnMatch(Record):
+    """A taken-down version the registered weights copy or derive from (any namespace)."""
+
+    version: str  # the withdrawn version, namespace/name@number
+    relation: str  # identical, quantized, finetune, … (from lineage), or "same weights digest"
+    score: float | None
+    p_value: float | None
+    reason: str  # the takedown's reason
+
+
 class Facts(Report):
     subject: SubjectFacts
     scan: ScanFacts | None
@@ -89,6 +101,11 @@ class Facts(Report):
     licence: LicenceFacts
     card: CardFacts
     audit: AuditFacts | None
+    # None: not checked (no registry fingerprint step ran); False: the files declare a
+    # model whose weights could not be read, ``weights_problem`` says which file and why
+    weights_inspectable: bool | None = None
+    weights_problem: str | None = None
+    withdrawn_match: list[WithdrawnMatch] = Field(default_factory=list)
 
     def canonical(self) -> bytes:
         """The one serialization the digest covers (``canonical_json``)."""
@@ -110,4 +127,5 @@ __all__ = [
     "ParentFacts",
     "ScanFacts",
     "SubjectFacts",
+    "WithdrawnMatch",
 ]

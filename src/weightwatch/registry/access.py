@@ -39,6 +39,7 @@ from weightwatch.registry.accounts import (
 from weightwatch.registry.gates import Gate, check_answers, eu_refusal, gate_from_card
 from weightwatch.registry.states import STAFF, Role
 from weightwatch.registry.store import Store, now, parse_name
+from weightwatch.registry.webhooks import access_event
 
 TOKEN_PREFIX = "ww_"  # noqa: S105  (a prefix that makes leaked tokens greppable)
 GATE_MODES = ("auto", "manual")
@@ -52,6 +53,7 @@ class Principal:
     role: str
     orgs: tuple[str, ...] = ()
     country: str | None = None
+    token: str | None = None  # the API token's id (start of its hash) when one was used
 
     @property
     def staff(self) -> bool:
@@ -63,6 +65,11 @@ class Principal:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_ref(token: str) -> str:
+    """A token's public id: the start of its SHA-256 (never the token)."""
+    return _hash(token)[:16]
 
 
 def create_token(
@@ -131,6 +138,7 @@ def authenticate(store: Store, token: str | None) -> Principal | None:
         ).first()
         if row is None or row.revoked_at is not None:
             raise AccessDenied("invalid or revoked token")
+        token_id = token_ref(token)
         if row.account is None:  # made for a name without an account (before 0.x): refused
             raise AccessDenied("invalid or revoked token")
         if row.disabled_at is not None:
@@ -140,7 +148,7 @@ def authenticate(store: Store, token: str | None) -> Principal | None:
             .where(schema.memberships.c.user == row.user)
             .order_by(schema.memberships.c.org)
         ).scalars()
-        return Principal(row.user, row.account_role, tuple(orgs), row.country)
+        return Principal(row.user, row.account_role, tuple(orgs), row.country, token=token_id)
 
 
 # -- per-model settings ---------------------------------------------------------------------
@@ -322,6 +330,8 @@ def request_access(
         requested_at=now(),
     )
     record(store, who.user, "access.request", name, client=client, state=state)
+    if state != "pending":  # decided at once (auto gate, EU refusal): tell the requester
+        access_event(store, who.user, name, state=state, reason=reason)
     return grants(store, name, user=who.user)[0]
 
 
@@ -350,6 +360,8 @@ def set_grant(
         values["decided_by"] = actor
     _upsert_grant(store, mid, user, **values)
     record(store, actor, f"access.{state}", name, client=client, user=user, reason=reason)
+    if state != "pending":  # the requester's webhooks hear the decision
+        access_event(store, user, name, state=state, reason=reason)
 
 
 def grants(
@@ -427,6 +439,7 @@ def log_download(
         conn.execute(
             schema.downloads.insert().values(
                 user=who.user if who else None,
+                token=who.token if who else None,
                 version_id=version_id,
                 path=path,
                 client=client,

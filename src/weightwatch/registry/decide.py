@@ -25,6 +25,7 @@ from weightwatch.registry.policy_bridge import evaluate_version, reason_lines, s
 from weightwatch.registry.queries import files, latest_decision_index, report, version_label
 from weightwatch.registry.states import Moderation
 from weightwatch.registry.store import Store, work_dir
+from weightwatch.registry.withdrawn import still_withdrawn
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ def decide(store: Store, version_id: int) -> RegistryDecision:
             select(schema.versions.c.access).where(schema.versions.c.id == version_id)
         ).scalar_one()
         waive, release = waivers(conn, version_id)
+        weights = _stored(conn, version_id, "fingerprint") or {}
+        matched = (_stored(conn, version_id, "lineage") or {}).get("withdrawn") or []
         context = PolicyContext(
             label=version_label(conn, version_id),
             access=parse_access(str(access)),
@@ -123,6 +126,9 @@ def decide(store: Store, version_id: int) -> RegistryDecision:
             audit=_stored(conn, version_id, "audit"),
             parents=parents_of(conn, version_id),
             waive=waive,
+            weights_inspectable=weights.get("inspectable"),
+            weights_problem=weights.get("problem"),
+            withdrawn=still_withdrawn(conn, matched),
         )
     facts, decision = evaluate_version(store.root, work_dir(store, version_id), context)
     by = (release.actor, release.reason) if release else None

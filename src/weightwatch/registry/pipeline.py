@@ -24,15 +24,16 @@ from sqlalchemy import Connection, and_, delete, select, update
 from weightwatch.artifacts import open_artifact
 from weightwatch.attest.bundle import sign_statement, statement
 from weightwatch.attest.checkpoint import entry_leaf
-from weightwatch.errors import ArtifactError, RegistryError, WeightwatchError
+from weightwatch.errors import ArtifactError, RegistryError, ScanError, WeightwatchError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
 from weightwatch.lineage import explain
 from weightwatch.lineage.relation import disagreements_for
 from weightwatch.policy import declared_bases
-from weightwatch.registry import queries, schema
+from weightwatch.registry import queries, schema, withdrawn
 from weightwatch.registry.decide import decide
+from weightwatch.registry.inspectable import strip_root, weights_problem
 from weightwatch.registry.queries import put_report, version_label
 from weightwatch.registry.store import Store, fp_path, now, work_dir
 from weightwatch.scan import scan_paths
@@ -93,13 +94,22 @@ def step_ingest(store: Store, version_id: int) -> Persist:
 
 
 def step_scan(store: Store, version_id: int) -> Persist:
-    rep = scan_paths([work_dir(store, version_id)])
-    body = rep.to_json()
+    work = work_dir(store, version_id)
+    try:
+        body: dict[str, Any] = scan_paths([work]).to_json()
+    except ScanError as exc:  # nothing the scanner can read: fail closed, not failed
+        # (submit refused folders without a model, so these files declare one)
+        body = {"verdict": "error", "error": strip_root(exc.message, work), "files": []}
     return lambda conn: put_report(conn, version_id, "scan", body)
 
 
 def step_identity(store: Store, version_id: int) -> Persist:
-    manifest = compute_manifest(work_dir(store, version_id), algorithm="sha256")
+    work = work_dir(store, version_id)
+    try:
+        manifest = compute_manifest(work, algorithm="sha256")
+    except ArtifactError:  # weights that cannot be read: files only; the fingerprint
+        # step records why and the policy quarantines (weights not inspectable)
+        manifest = compute_manifest(work, algorithm="sha256", tensors=False)
 
     def persist(conn: Connection) -> None:
         conn.execute(
@@ -117,10 +127,17 @@ def step_identity(store: Store, version_id: int) -> Persist:
 
 def step_fingerprint(store: Store, version_id: int) -> Persist:
     out = fp_path(store, version_id)
+    work = work_dir(store, version_id)
     try:
-        fp = fingerprint(work_dir(store, version_id))
+        fp = fingerprint(work)
     except (ArtifactError, WeightwatchError) as exc:
-        body: dict[str, Any] = {"fingerprinted": False, "reason": str(exc.diagnostics())}
+        problem = weights_problem(work, str(exc.message))
+        body: dict[str, Any] = {
+            "fingerprinted": False,
+            "reason": strip_root(str(exc.diagnostics()), work),
+            "inspectable": None if problem is None else False,
+            "problem": problem,
+        }
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         fp.save(out.with_suffix(".tmp"))
@@ -130,17 +147,20 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
             "anchors": len(fp.anchors),
             "layers": fp.n_layers,
             "info": fp.info,
+            "inspectable": True,
+            "problem": None,
         }
     return lambda conn: put_report(conn, version_id, "fingerprint", body)
 
 
 def step_lineage(store: Store, version_id: int) -> Persist:
     work = work_dir(store, version_id)
-    bases = declared_bases(open_artifact(work))
+    bases = declared_bases(open_artifact(work, require_weights=False))
     declared, declared_relation = list(bases.names), bases.relation
     fp_file = fp_path(store, version_id)
     detected: list[dict[str, Any]] = []
     lineage_doc: dict[str, Any] | None = None
+    related: list[tuple[int, str, float | None, float | None]] = []
     with store.engine.connect() as conn:
         complete = queries.complete_ids(conn)
         declared_ids = {d: queries.resolve_declared(conn, d) for d in declared}
@@ -150,6 +170,11 @@ def step_lineage(store: Store, version_id: int) -> Persist:
                 m
                 for m in store.index.search(fp, top=10)
                 if m.name.isdigit() and int(m.name) in complete and int(m.name) != version_id
+            ]
+            related = [
+                (int(m.name), m.comparison.relation, m.comparison.score, m.comparison.p_value)
+                for m in matches
+                if m.comparison.relation != "unrelated"
             ]
             labels = {m.name: version_label(conn, int(m.name)) for m in matches}
             relabelled = [
@@ -194,11 +219,24 @@ def step_lineage(store: Store, version_id: int) -> Persist:
                         "p_value": parent.p_value,
                     }
                 )
+        matched = withdrawn.at_registration(conn, version_id, related)
+    linked = {int(d["parent_id"]) for d in detected}
+    detected += [  # a withdrawn original is drawn in the lineage even where another won
+        {
+            "parent_id": int(w["version_id"]),
+            "relation": w["relation"],
+            "score": w["score"],
+            "p_value": w["p_value"],
+        }
+        for w in matched
+        if int(w["version_id"]) not in linked
+    ]
     body = {
         "declared": declared,
         "declared_relation": declared_relation,
         "declared_resolved": {k: v for k, v in declared_ids.items()},
         "detected": lineage_doc,
+        "withdrawn": matched,
     }
 
     def persist(conn: Connection) -> None:

@@ -43,7 +43,7 @@ def registry_policy(root: Path) -> Policy:
 def evaluate_version(root: Path, work: Path, context: PolicyContext) -> tuple[Facts, Decision]:
     """Facts for the version in ``work`` as ``context`` describes it, judged by the
     registry's policy with the context's waived quarantine reasons."""
-    facts = context_facts(open_artifact(work), context)
+    facts = context_facts(open_artifact(work, require_weights=False), context)
     return facts, evaluate(facts, registry_policy(root), waive=context.waive)
 
 

@@ -25,13 +25,15 @@ from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
-from weightwatch.registry import lineage_graph, queries, schema
+from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks
 from weightwatch.registry.access import Grant, Principal, request_access
 from weightwatch.registry.accounts import check_reason, record
+from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.jobs import JobView, cancel, open_jobs
 from weightwatch.registry.lineage_graph import LineageGraph
 from weightwatch.registry.pipeline import rollback, run_job, step_decide, unfinished
 from weightwatch.registry.queries import FileRow, VersionRow
+from weightwatch.registry.recall import Notice, RecallReport, notices_for, recall
 from weightwatch.registry.runners import InlineRunner, Runner, make_runner
 from weightwatch.registry.states import Access, Moderation, Status, applied_access, values
 from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
@@ -87,6 +89,11 @@ class Registry:
     def __init__(self, store: Store, *, runner: str = "inline") -> None:
         self.store = store
         self.runner: Runner = make_runner(runner, store)
+        # Webhook events are queued in the database; ``deliver_inline`` sends the first
+        # attempt right after the action (the CLI); the server turns it off and runs a
+        # delivery loop instead. ``webhook_backoff``: seconds between retries.
+        self.deliver_inline = True
+        self.webhook_backoff: tuple[float, ...] = webhooks.BACKOFF
 
     @classmethod
     def open(
@@ -110,6 +117,7 @@ class Registry:
         source = Path(path)
         if not source.exists():
             raise ArtifactError(source, "no such file or directory")
+        refuse_without_model(source)
         ns, model = parse_name(name)
         with self.store.write.begin() as conn:
             model_id = self._lock_model(conn, ns, model)
@@ -588,7 +596,29 @@ class Registry:
             self._redecide(vid, cause=f"reinstatement of {label}")
         for child in affected:
             self._redecide(child, cause=f"{action} of {label}")
+        notify.moderation_events(self.store, vid, event=event, reason=reason, actor=actor)
+        self.deliver_webhooks()
         return self.status(label)
+
+    # -- recall notices and webhooks ---------------------------------------------------------
+    def recall(self, ref: str) -> RecallReport:
+        """Everyone who was served ``ref`` or any of its descendants (staff only: the
+        caller checks), with what and when."""
+        with self._read() as conn:
+            return recall(conn, queries.version_id(conn, ref))
+
+    def notices(self, user: str) -> list[Notice]:
+        """The versions ``user`` downloaded that are now taken down, blocked or
+        quarantined."""
+        with self._read() as conn:
+            return notices_for(conn, user)
+
+    def deliver_webhooks(self) -> int:
+        """Send the webhook deliveries that are due (one attempt each) when delivering
+        inline; the server's loop calls :func:`webhooks.deliver_due` itself."""
+        if not self.deliver_inline:
+            return 0
+        return webhooks.deliver_due(self.store, backoff=self.webhook_backoff)
 
     @staticmethod
     def _moderate(

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -180,6 +181,7 @@ downloads = Table(  # append-only: who fetched what, when, from where, and the o
     Column("user", String(200)),
     Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
     Column("path", String(1000), nullable=False),
+    Column("token", String(16)),  # the API token's id (access.token_ref), if one was used
     Column("client", String(100)),
     Column("outcome", String(20), nullable=False),  # served | denied
     Column("created_at", String(40), nullable=False),
@@ -275,3 +277,45 @@ uploads = Table(  # uploads in progress or finished; staged under <root>/uploads
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
 )
+
+webhooks = Table(  # HTTP(S) endpoints an account or organisation registered for events
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_kind", String(10), nullable=False),  # user | org
+    Column("owner", String(200), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(128), nullable=False),  # HMAC key: needed to sign, so stored
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("deleted_at", String(40)),
+)
+
+webhook_deliveries = Table(  # one event for one hook, and its retry state
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the event id the receiver sees
+    Column("hook_id", Integer, ForeignKey("webhooks.id"), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON bytes signed and sent
+    Column("state", String(20), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", Float, nullable=False),  # unix time of the next attempt
+    Column("created_at", String(40), nullable=False),
+)
+
+webhook_attempts = Table(  # append-only: every try, its outcome
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("delivery_id", String(36), ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("created_at", String(40), nullable=False),
+)
+
+Index("ix_webhooks_owner", webhooks.c.owner_kind, webhooks.c.owner)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.state, webhook_deliveries.c.next_at)
+Index("ix_downloads_version", downloads.c.version_id)
+Index("ix_downloads_user", downloads.c.user)

@@ -247,3 +247,16 @@ __all__ = [
     "UserView",
     "VersionSummary",
 ]
+
+
+class WebhookRequest(_Body):
+    url: str = Field(max_length=2000)
+    org: str | None = Field(default=None, max_length=100)  # register for an organisation
+
+
+class WebhookCreated(_View):
+    id: int
+    owner_kind: str
+    owner: str
+    url: str
+    secret: str  # the HMAC key: shown once, never again

@@ -31,6 +31,7 @@ from weightwatch.errors import (
 from weightwatch.registry import Registry
 from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.server import api, hub, ui, uploads, watermark_api
+from weightwatch.server.deliveries import DeliveryLoop
 from weightwatch.server.guards import GuardPolicy, Guards
 
 GiB = 1 << 30
@@ -79,12 +80,15 @@ def create_app(
     request body (``server.guards``, which also refuses cross-origin writes and sets the
     security headers)."""
     registry = Registry.open(Path(root) if root else None, db_url)
+    deliveries = DeliveryLoop(registry)
     app = FastAPI(
         title="weightwatch registry",
         version=__version__,
         description="Registry, lineage, scanning and tiered access for open-weight models.",
     )
 
+    app.router.on_startup.append(deliveries.start)  # runs while the app is served
+    app.router.on_shutdown.append(deliveries.stop)
     hub_router = hub.router(registry)
     hub_endpoints = {getattr(r, "endpoint", None) for r in hub_router.routes}
 

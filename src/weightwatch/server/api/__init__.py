@@ -13,11 +13,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from weightwatch.registry import Registry
-from weightwatch.server.api import access, admin, audit_logs, log, models, moderation, sessions
+from weightwatch.server.api import (
+    access,
+    admin,
+    audit_logs,
+    log,
+    models,
+    moderation,
+    recall,
+    sessions,
+)
 from weightwatch.server.api.common import Api
 from weightwatch.server.api.sessions import RETRY_AFTER
 
-RESOURCES = (sessions, admin, models, access, moderation, log, audit_logs)
+RESOURCES = (sessions, admin, models, access, moderation, recall, log, audit_logs)
 
 __all__ = ["RETRY_AFTER", "router"]
 

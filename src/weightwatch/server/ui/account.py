@@ -98,4 +98,5 @@ def add_routes(ui: APIRouter, site: Site) -> None:
             "account.html",
             user=get_user(store, who.user),
             mine=grants(store, user=who.user),
+            notices=site.registry.notices(who.user),
         )

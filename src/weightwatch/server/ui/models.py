@@ -145,10 +145,18 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         grant = None
         if gate is not None and who is not None:
             grant = next(iter(grants(store, full, user=who.user)), None)
+        recall_notice = (
+            next((n for n in registry.notices(who.user) if n.version == view.model), None)
+            if who is not None
+            else None
+        )
+        recall = registry.recall(view.model) if who is not None and who.staff else None
         return site.page(
             request,
             "model.html",
             status_code=status_code,
+            recall_notice=recall_notice,
+            recall=recall if recall and recall.entries else None,
             v=view,
             name=full,
             number=number,
