@@ -13,28 +13,56 @@ BIG = 8 << 20  # well over the 1 MiB (4 MiB for detection) bodies the routes acc
 
 
 @pytest.mark.parametrize(
-    ("path", "role"),
+    ("path", "role", "status"),
     [
-        ("/api/v1/login", None),
-        ("/api/v1/users", None),  # anonymous: refused before the body is read
-        ("/api/v1/users", "admin"),
-        ("/api/watermark/detect", None),
-        ("/api/v1/models/acme/gated/access-requests", "alice"),
-        ("/login", None),
+        ("/api/v1/login", None, 413),
+        ("/api/v1/users", None, 401),  # anonymous: refused before the body is read
+        ("/api/v1/users", "admin", 413),
+        ("/api/watermark/detect", None, 401),
+        ("/api/v1/models/acme/gated/access-requests", "alice", 413),
+        ("/login", None, 413),
     ],
 )
-def test_oversized_bodies_are_refused_unread(site: Site, path: str, role: str | None) -> None:
+def test_oversized_bodies_are_refused_unread(
+    site: Site, path: str, role: str | None, status: int
+) -> None:
     body = b'{"user": "' + b"a" * BIG + b'"}'
     with site.client(role) as http:
         r = http.post(path, content=body, headers={"Content-Type": "application/json"})
-        assert r.status_code == 413, (path, r.status_code, r.text[:200])
+        assert r.status_code == status, (path, r.status_code, r.text[:200])
 
         def chunks():  # no Content-Length: counted while read
             for i in range(0, len(body), 65536):
                 yield body[i : i + 65536]
 
         r = http.post(path, content=chunks(), headers={"Content-Type": "application/json"})
-        assert r.status_code == 413, (path, r.status_code, r.text[:200])
+        assert r.status_code == status, (path, r.status_code, r.text[:200])
+
+
+def test_every_api_write_authenticates_before_parsing(site: Site) -> None:
+    """Anonymous (or bad-token) writes to every API operation but sign-in and sign-out are
+    refused with 401 before their body is parsed: broken JSON never gets as far as 422."""
+    with site.client() as http:
+        paths = http.get("/openapi.json").json()["paths"]
+        writes = [
+            (method, path)
+            for path, ops in paths.items()
+            for method in ops
+            if method in ("post", "put", "patch", "delete")
+            and path.startswith("/api/")
+            and path not in ("/api/v1/login", "/api/v1/logout")
+        ]
+        assert len(writes) >= 10
+        for method, path in writes:
+            url = path.replace("{", "").replace("}", "")  # any name will do: never reached
+            for headers in ({}, {"Authorization": "Bearer ww_not-a-token"}):
+                r = http.request(
+                    method.upper(),
+                    url,
+                    content=b"{not json",
+                    headers={"Content-Type": "application/json", **headers},
+                )
+                assert r.status_code == 401, (method, path, headers, r.status_code, r.text[:200])
 
 
 def test_watermark_detection_authenticates_before_parsing(site: Site) -> None:

@@ -17,7 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import Request as StarletteRequest
 
 from weightwatch import __version__
 from weightwatch.errors import (
@@ -31,6 +33,7 @@ from weightwatch.errors import (
 from weightwatch.registry import Registry
 from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.server import api, hub, ui, uploads, watermark_api
+from weightwatch.server.auth import principal
 from weightwatch.server.deliveries import DeliveryLoop
 from weightwatch.server.guards import GuardPolicy, Guards
 
@@ -144,7 +147,25 @@ def create_app(
     app.include_router(ui.router(registry, watermark_master=master, detection=detection))
     app.include_router(watermark_api.router(registry, detection))
     app.include_router(hub_router)
-    app.add_middleware(Guards, policy=guards)  # body limits, cross-origin writes, headers
+    app.add_middleware(  # authentication before parsing, body limits, cross-origin, headers
+        Guards, policy=guards, authenticated=_credentials_check(registry)
+    )
     app.state.registry = registry
     app.state.signin = signin
     return app
+
+
+def _credentials_check(registry: Registry) -> Any:
+    """Whether a request carries valid credentials (a live token or session), checked in a
+    worker thread from the headers alone, for ``Guards`` to run before any body is read."""
+
+    def check(scope: Any) -> bool:
+        try:
+            return principal(registry.store, StarletteRequest(scope)) is not None
+        except WeightwatchError:
+            return False
+
+    async def authenticated(scope: Any) -> bool:
+        return bool(await run_in_threadpool(check, scope))
+
+    return authenticated

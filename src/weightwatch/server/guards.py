@@ -6,6 +6,9 @@
 * **NUL characters**: refused (400) in the path, the query and every bounded body (raw,
   ``%00`` or JSON ``\\u0000``): no name, reason or key id holds one, and PostgreSQL
   refuses them in text (a 500 the fuzzing found);
+* **authentication before parsing**: a write to the API (``/api/…``, sign-in and
+  sign-out aside) without valid credentials — a bearer token or a live session — is
+  refused with 401 before its body is read; the routes then check roles as before;
 * **cross-origin writes**: a state-changing request from a browser on another origin
   (``Origin`` not this host, or ``Sec-Fetch-Site: cross-site``/``same-site``) is refused
   with 403 unless it carries an API token, which browsers never attach by themselves;
@@ -78,12 +81,25 @@ class BodyTooLarge(Exception):
     pass
 
 
+#: API writes anyone may make: signing in and out (the routes throttle and check them)
+ANONYMOUS_WRITES = frozenset({"/api/v1/login", "/api/v1/logout"})
+#: tells whether a request's credentials (bearer token or session cookie) are valid
+Authenticator = Callable[[Scope], Awaitable[bool]]
+SIGN_IN_FIRST = "sign in first: this call needs a valid API token or session"
+
+
 class Guards:
     """The middleware; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, policy: GuardPolicy | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: GuardPolicy | None = None,
+        authenticated: Authenticator | None = None,
+    ) -> None:
         self.app = app
         self.policy = policy or GuardPolicy()
+        self.authenticated = authenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,6 +131,14 @@ class Guards:
             refused = _cross_origin(headers)
             if refused:
                 await _refuse(send_with_headers, path, 403, refused)
+                return
+            if (
+                self.authenticated is not None
+                and path.startswith("/api/")
+                and path not in ANONYMOUS_WRITES
+                and not await self.authenticated(scope)
+            ):  # authenticate before a single byte of the body is read or parsed
+                await _refuse(send_with_headers, path, 401, SIGN_IN_FIRST)
                 return
             limit = self.policy.limit(path)
             if limit is not None:
@@ -194,6 +218,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _refuse(send: Send, path: str, status: int, message: str) -> None:
+    """Answer ``status`` with the message (JSON on the API, a page elsewhere); a 401 names
+    the scheme to use (``WWW-Authenticate: Bearer``)."""
     if path.startswith("/api/") or "/resolve/" in path:
         body = json.dumps({"error": message}).encode()
         kind = b"application/json"
@@ -209,7 +235,11 @@ async def _refuse(send: Send, path: str, status: int, message: str) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", kind),
+                (b"content-length", str(len(body)).encode()),
+                *([(b"www-authenticate", b"Bearer")] if status == 401 else []),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
