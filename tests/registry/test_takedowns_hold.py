@@ -14,6 +14,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
+import lzma
 import os
 import shutil
 import tarfile
@@ -131,6 +132,37 @@ def _wrapped(base: Path, dest: Path, how: str) -> Path:
         (dest / "model.safetensors.part2").write_bytes(data[half:])
     elif how == "renamed":
         (dest / "weights.dat").write_bytes(data)
+    elif how == "xz":
+        (dest / "model.safetensors.xz").write_bytes(lzma.compress(data))
+    elif how == "zst":
+        import zstandard
+
+        (dest / "model.safetensors.zst").write_bytes(zstandard.ZstdCompressor().compress(data))
+    elif how == "lz4":
+        import lz4.frame
+
+        (dest / "model.safetensors.lz4").write_bytes(lz4.frame.compress(data))
+    elif how == "7z":
+        import py7zr
+
+        with py7zr.SevenZipFile(dest / "weights.7z", "w") as sz:
+            sz.write(weights, "model.safetensors")
+    elif how == "nested":  # a zip inside a tar.gz
+        inner = dest / "inner.zip"
+        with zipfile.ZipFile(inner, "w") as zf:
+            zf.write(weights, "model.safetensors")
+        with tarfile.open(dest / "weights.tar.gz", "w:gz") as tf:
+            tf.add(inner, "inner.zip")
+        inner.unlink()
+    elif how == "shards-no-index":  # two real shards, the index left out
+        from safetensors.numpy import load_file, save_file
+
+        tensors = load_file(str(weights))
+        names = sorted(tensors)
+        half = len(names) // 2
+        for i, part in enumerate((names[:half], names[half:]), start=1):
+            shard = dest / f"model-{i:05d}-of-00002.safetensors"
+            save_file({n: tensors[n] for n in part}, str(shard))
     weights.unlink()
     return dest
 
@@ -151,7 +183,13 @@ def test_wrapped_copies_are_never_published(registry, llama_family, tmp_path, ho
     )
 
 
-@pytest.mark.parametrize("how", ["gz", "bz2", "zip", "tar.gz", "split", "renamed"])
+WRAPPERS = [
+    "gz", "bz2", "xz", "zst", "lz4", "zip", "tar.gz", "7z", "nested", "split", "renamed",
+    "shards-no-index",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("how", WRAPPERS)
 def test_wrapped_copies_of_a_taken_down_version_are_blocked(registry, llama_family, tmp_path, how):  # type: ignore[no-untyped-def]
     _taken_down(registry, llama_family.base)
     registry.register(_wrapped(llama_family.base, tmp_path / how, how), f"evil/{how}")

@@ -109,3 +109,24 @@ def test_a_reupload_of_a_taken_down_model_is_blocked(serve, llama_family, db_url
     with httpx.Client(base_url=site.url, timeout=60) as browser:
         browser.post("/login", data={"user": "root", "password": PASSWORD, "next": "/"})
         assert "Recall list: 1 account(s), 1 API token(s)" in browser.get("/models/acme/base").text
+
+
+def test_wrapped_reuploads_through_the_server_are_blocked(serve, llama_family, db_url, tmp_path):  # type: ignore[no-untyped-def]  # noqa: F811
+    """The wrappers an evader would use, uploaded through the server after a takedown."""
+    from tests.registry.test_takedowns_hold import WRAPPERS, _wrapped
+
+    site = serve(db_url)
+    assert _upload(site, "alice", "acme/base", llama_family.base)["state"] == "done"
+    with site.client("root") as root:
+        r = root.post("/api/v1/models/acme/base/versions/1/takedown", json={"reason": REASON})
+        assert r.status_code == 200, r.text
+    for how in WRAPPERS:
+        name = "w-" + how.replace(".", "-")
+        folder = _wrapped(llama_family.base, tmp_path / name, how)
+        assert _upload(site, "bob", f"other/{name}", folder)["state"] == "done", how
+        with site.client("bob") as bob:  # the uploader cannot fetch it
+            assert bob.get(f"/other/{name}/resolve/main/config.json").status_code in (403, 404)
+        with site.client("root") as root:
+            doc = root.get(f"/api/v1/models/other/{name}/versions/1").json()
+            assert doc["status"] == "blocked", (how, doc["decision"])
+            assert doc["decision"]["reasons"][0].startswith("copy of withdrawn acme/base@1"), how
