@@ -49,7 +49,7 @@ def make_config(arch: str, size: str, vocab_size: int) -> Any:
             num_hidden_layers=s["layers"],
             num_attention_heads=s["heads"],
             num_key_value_heads=s["kv"],
-            max_position_embeddings=256,
+            max_position_embeddings=2048,  # RoPE: no weights; room for many-shot audits
             tie_word_embeddings=arch == "qwen2",
             bos_token_id=0,
             eos_token_id=0,
