@@ -80,7 +80,16 @@ class Watched:
             ),
         )
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        # a request the browser itself cancels when the test navigates on (the favicon,
+        # fetched after "load") is no failure of the page; every other one is
+        self.page.on(
+            "requestfailed",
+            lambda r: (
+                None
+                if "ERR_ABORTED" in (r.failure or "")
+                else self.problems.append(f"failed: {r.url} ({r.failure})")
+            ),
+        )
         self.page.on(
             "response",
             lambda r: (

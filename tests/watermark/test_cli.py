@@ -13,12 +13,16 @@ import pytest
 from tests.watermark.helpers import simulate
 from weightwatch.cli import main
 from weightwatch.watermark import MasterSecret, get_scheme
+from weightwatch.watermark.keys import SECRET_BYTES
 
 
 @pytest.fixture
 def master(tmp_path: Path) -> Path:
+    """A fixed master secret, so every run scores the same keys (keygen has its own test):
+    with a fresh random secret per run, one run in many thousands may see an unrelated
+    deployment's key pass the 0.001 threshold by chance, as any valid test must."""
     path = tmp_path / "master.json"
-    assert main(["watermark", "keygen", str(path)]) == 0
+    MasterSecret(bytes(range(SECRET_BYTES))).save(path)
     return path
 
 
