@@ -13,9 +13,6 @@ from weightwatch.cli.lazy import load_module_commands
 
 # Commands that print no report a program would read: they only start a service.
 NO_REPORT = {"serve"}
-# Admin commands owned by the access work (issue #15); --json may follow there.
-ADMIN = {"registry token", "registry user", "registry namespace", "registry gate"}
-ADMIN |= {"registry grant", "registry watermark"}
 
 
 def _leaves() -> list[tuple[str, object]]:
@@ -51,7 +48,7 @@ def test_every_command_follows_the_convention(
     assert "<bool>" not in text and "<path>" not in text and "{" not in text.split("\n")[0]
     cmd = dict(LEAVES)[path]
     opts = {o for p in cmd.params for o in getattr(p, "opts", [])}  # type: ignore[attr-defined]
-    if path not in NO_REPORT and path not in ADMIN:
+    if path not in NO_REPORT:
         assert "--json" in opts, f"{path} reports but has no --json"
     assert "--out" not in opts or "--output" in opts, f"{path}: use -o/--output"
     assert "-h" in text

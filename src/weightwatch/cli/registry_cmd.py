@@ -243,11 +243,13 @@ def token_command(
     org: Annotated[str | None, typer.Option("--org", help="The user's organisation.")] = None,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Create an API token (printed once; only its hash is stored)."""
     from weightwatch.registry.access import create_token
 
-    typer.echo(create_token(_open(registry, db_url).store, user, role=role, org=org))
+    token = create_token(_open(registry, db_url).store, user, role=role, org=org)
+    typer.echo(json.dumps({"user": user, "token": token}) if as_json else token)
 
 
 @registry_app.command("user")
@@ -269,6 +271,7 @@ def user_command(
     ] = None,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Create a web/API account; without --password-env a random password is printed once."""
     import os
@@ -286,6 +289,10 @@ def user_command(
         country=country,
         orgs=tuple(org or ()),
     )
+    if as_json:
+        doc = {"user": user.name, "role": user.role, "orgs": list(user.orgs)}
+        typer.echo(json.dumps(doc | ({} if password_env else {"password": password})))
+        return
     typer.echo(f"user {user.name} ({user.role}; orgs: {', '.join(user.orgs) or '-'})")
     if not password_env:
         typer.echo(f"password: {password}")
@@ -297,12 +304,14 @@ def namespace_command(
     org: Annotated[str, typer.Option("--org", help="The organisation that owns it.")],
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Give a namespace to an organisation (its members publish there, manage requests)."""
     from weightwatch.registry.accounts import set_namespace_owner
 
     set_namespace_owner(_open(registry, db_url).store, namespace, org)
-    typer.echo(f"{namespace}/* is owned by {org}")
+    doc = {"namespace": namespace, "org": org}
+    typer.echo(json.dumps(doc) if as_json else f"{namespace}/* is owned by {org}")
 
 
 @registry_app.command("gate")
@@ -317,6 +326,7 @@ def gate_command(
     ] = None,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Set a model's gate approval mode and the organisations of a restricted model."""
     from weightwatch.registry.access import set_model_access
@@ -324,6 +334,10 @@ def gate_command(
     ma = set_model_access(
         _open(registry, db_url).store, name, gate_mode=mode, allowed_orgs=allow_org
     )
+    if as_json:
+        doc = {"model": ma.name, "gate_mode": ma.gate_mode, "allowed_orgs": list(ma.allowed_orgs)}
+        typer.echo(json.dumps(doc))
+        return
     typer.echo(f"{ma.name}: {ma.gate_mode} approval; orgs: {', '.join(ma.allowed_orgs) or '-'}")
 
 
@@ -339,12 +353,14 @@ def grant_command(
     ] = None,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Record an access request or decide on one."""
     from weightwatch.registry.access import set_grant
 
     set_grant(_open(registry, db_url).store, name, user, state, reason=reason)
-    typer.echo(f"{name}: access for {user} is {state}")
+    doc = {"model": name, "user": user, "state": state, "reason": reason}
+    typer.echo(json.dumps(doc) if as_json else f"{name}: access for {user} is {state}")
 
 
 @registry_app.command("audit")
@@ -385,6 +401,7 @@ def watermark_command(
     rotation: Annotated[int, typer.Option("--rotation", help="Key rotation counter.")] = 0,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Record that a version is served by a watermarked deployment (its public key id)."""
     from weightwatch.watermark.deployments import WatermarkDeployment
@@ -400,7 +417,11 @@ def watermark_command(
     )
     reg = _open(registry, db_url)
     reg.add_watermark(ref, dep)
-    typer.echo(f"{reg.status(ref).model}: deployment {deployment!r} ({scheme}) key id {dep.key_id}")
+    model = reg.status(ref).model
+    if as_json:  # the public record (key id and parameters), never the master secret
+        typer.echo(json.dumps({"model": model, **dep.model_dump(mode="json")}))
+        return
+    typer.echo(f"{model}: deployment {deployment!r} ({scheme}) key id {dep.key_id}")
 
 
 def register_command(
