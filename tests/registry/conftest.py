@@ -44,3 +44,29 @@ def with_card(
         extra += f"license: {license}\n"
     readme.write_text(text.replace("---\n", "---\n" + extra, 1))
     return dest
+
+
+TIER_MODELS = {  # one model per access tier, as the authorisation tests lay them out
+    "public": "acme/public",
+    "gated": "acme/gated",
+    "restricted": "acme/restricted",
+    "quarantined": "acme/quarantined",
+    "taken_down": "acme/taken-down",
+}
+
+
+def register_tiers(reg: Registry, tmp: Path, llama_family, gpt2_family, *, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """Register one model per tier (``TIER_MODELS``): a quarantined fine-tune of a base
+    that is then taken down with ``reason``."""
+    reg.register(llama_family.base, TIER_MODELS["public"])
+    reg.register(llama_family.int8, TIER_MODELS["gated"], access="gated")
+    reg.register(llama_family.independent, TIER_MODELS["restricted"], access="restricted")
+    reg.register(gpt2_family.base, TIER_MODELS["taken_down"])
+    child = with_card(
+        gpt2_family.finetune,
+        tmp / "child",
+        base_model=TIER_MODELS["taken_down"],
+        relation="finetune",
+    )
+    reg.register(child, TIER_MODELS["quarantined"])
+    reg.takedown(f"{TIER_MODELS['taken_down']}@1", reason=reason)

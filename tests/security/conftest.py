@@ -17,21 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.registry.conftest import with_card
+from tests.registry.conftest import TIER_MODELS, register_tiers
 from tests.services import database_url, serving
 from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token, set_grant, set_model_access
 from weightwatch.registry.accounts import create_user, set_namespace_owner
 
 PASSWORD = "correct horse battery staple"
-MODEL = {
-    "public": "acme/public",
-    "gated": "acme/gated",
-    "restricted": "acme/restricted",
-    "quarantined": "acme/quarantined",
-    "taken_down": "acme/taken-down",
-    "hostile": "acme/hostile",  # a card and gate labels written by an attacker
-}
+MODEL = {**TIER_MODELS, "hostile": "acme/hostile"}  # hostile: a card and gate labels by an attacker
 ACCOUNTS = {  # name -> (role, organisations)
     "alice": ("user", ()),
     "granted": ("user", ()),
@@ -87,15 +80,7 @@ def site(request, tmp_path_factory, llama_family, gpt2_family) -> Iterator[Site]
     tmp = tmp_path_factory.mktemp("security")
     db = database_url(request, tmp)
     reg = Registry.open(tmp / "reg", db, init=True)
-    reg.register(llama_family.base, MODEL["public"])
-    reg.register(llama_family.int8, MODEL["gated"], access="gated")
-    reg.register(llama_family.independent, MODEL["restricted"], access="restricted")
-    reg.register(gpt2_family.base, MODEL["taken_down"])
-    child = with_card(
-        gpt2_family.finetune, tmp / "child", base_model=MODEL["taken_down"], relation="finetune"
-    )
-    reg.register(child, MODEL["quarantined"])
-    reg.takedown(f"{MODEL['taken_down']}@1", reason="security test")
+    register_tiers(reg, tmp, llama_family, gpt2_family, reason="security test")
     hostile = tmp / "hostile"
     shutil.copytree(llama_family.pruned, hostile)
     (hostile / "README.md").write_text(HOSTILE_CARD)

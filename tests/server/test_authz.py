@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.registry.conftest import with_card
+from tests.registry.conftest import TIER_MODELS, register_tiers
 from tests.services import database_url, serving
 from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token, set_grant, set_model_access
@@ -35,13 +35,7 @@ ROLES = (
     "admin",
 )
 TIERS = ("public", "gated", "restricted", "quarantined", "taken_down")
-MODEL = {
-    "public": "acme/public",
-    "gated": "acme/gated",
-    "restricted": "acme/restricted",
-    "quarantined": "acme/quarantined",
-    "taken_down": "acme/taken-down",
-}
+MODEL = TIER_MODELS
 
 
 def table(text: str) -> dict[tuple[str, str], str]:
@@ -248,15 +242,7 @@ def tiers(request, tmp_path_factory, llama_family, gpt2_family):  # type: ignore
     tmp = tmp_path_factory.mktemp("authz")
     db = database_url(request, tmp)
     reg = Registry.open(tmp / "reg", db, init=True)
-    reg.register(llama_family.base, MODEL["public"])
-    reg.register(llama_family.int8, MODEL["gated"], access="gated")
-    reg.register(llama_family.independent, MODEL["restricted"], access="restricted")
-    reg.register(gpt2_family.base, MODEL["taken_down"])
-    child = with_card(
-        gpt2_family.finetune, tmp / "child", base_model=MODEL["taken_down"], relation="finetune"
-    )
-    reg.register(child, MODEL["quarantined"])
-    reg.takedown(f"{MODEL['taken_down']}@1", reason="matrix test")
+    register_tiers(reg, tmp, llama_family, gpt2_family, reason="matrix test")
     store = reg.store
     for name, (role, orgs) in ACCOUNTS.items():
         create_user(store, name, "password-of-" + name, role=role, orgs=orgs)

@@ -7,10 +7,12 @@ norms stay F32, as llama.cpp keeps them), and the GPT-2-style BPE tokenizer meta
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from weightwatch.artifacts.llamacpp import hf_to_gguf_name, permute_qk
 
@@ -22,11 +24,28 @@ def export_gguf(
 ) -> Path:
     import gguf
 
+    if qtype not in _FILE_TYPE:
+        raise ValueError(f"qtype must be one of {sorted(_FILE_TYPE)}")
+    w = llama_writer(model, tokenizer_dir, out, name=name, file_type=_FILE_TYPE[qtype])
+    for gg_name, arr in llama_tensors(model):
+        if arr.ndim == 1 or qtype == "F32":
+            w.add_tensor(gg_name, arr)
+        elif qtype == "F16":
+            w.add_tensor(gg_name, arr.astype(np.float16))
+        else:
+            kind = getattr(gguf.GGMLQuantizationType, qtype)
+            w.add_tensor(gg_name, gguf.quants.quantize(arr, kind), raw_dtype=kind)
+    return finish(w, out)
+
+
+def llama_writer(model: Any, tokenizer_dir: Path, out: Path, *, name: str, file_type: int) -> Any:
+    """A ``GGUFWriter`` holding a tiny Llama's metadata and tokenizer, as llama.cpp's
+    converter writes them; the caller adds the tensors and calls :func:`finish`."""
+    import gguf
+
     cfg = model.config
     if cfg.model_type != "llama":
         raise ValueError(f"GGUF export supports llama, not {cfg.model_type}")
-    if qtype not in _FILE_TYPE:
-        raise ValueError(f"qtype must be one of {sorted(_FILE_TYPE)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     w = gguf.GGUFWriter(str(out), "llama")
     w.add_name(name)
@@ -39,8 +58,14 @@ def export_gguf(
     w.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
     w.add_rope_freq_base(float(getattr(cfg, "rope_theta", None) or 10000.0))
     w.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
-    w.add_file_type(_FILE_TYPE[qtype])
+    w.add_file_type(file_type)
     _add_tokenizer(w, tokenizer_dir)
+    return w
+
+
+def llama_tensors(model: Any) -> Iterator[tuple[str, npt.NDArray[np.float32]]]:
+    """The model's tensors under llama.cpp's names, Q/K rows in its RoPE order, float32."""
+    cfg = model.config
     for hf_name, tensor in model.state_dict().items():
         gg_name = hf_to_gguf_name(hf_name, "llama")
         if gg_name is None:
@@ -50,15 +75,10 @@ def export_gguf(
             arr = permute_qk(arr, cfg.num_attention_heads)
         elif hf_name.endswith("k_proj.weight"):
             arr = permute_qk(arr, cfg.num_key_value_heads)
-        arr = np.ascontiguousarray(arr)
-        if arr.ndim == 1 or qtype == "F32":
-            w.add_tensor(gg_name, arr.astype(np.float32))
-        elif qtype == "F16":
-            w.add_tensor(gg_name, arr.astype(np.float16))
-        else:
-            kind = getattr(gguf.GGMLQuantizationType, qtype)
-            q = gguf.quants.quantize(arr.astype(np.float32), kind)
-            w.add_tensor(gg_name, q, raw_dtype=kind)
+        yield gg_name, np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def finish(w: Any, out: Path) -> Path:
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -23,8 +23,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from weightwatch.artifacts.llamacpp import hf_to_gguf_name, permute_qk
-
 QK = 256
 U8 = npt.NDArray[np.uint8]
 
@@ -91,40 +89,15 @@ def export_gguf_k(model: Any, tokenizer_dir: Path, out: Path, *, qtype: str) -> 
     """Like ``gguf_export.export_gguf`` with ``qtype`` ``Q4_K`` or ``Q6_K`` for 2-D weights."""
     import gguf
 
-    from weightwatch.testing.gguf_export import _add_tokenizer
+    from weightwatch.testing.gguf_export import finish, llama_tensors, llama_writer
 
     pack = {"Q4_K": quantize_q4_k, "Q6_K": quantize_q6_k}[qtype]
     kind = getattr(gguf.GGMLQuantizationType, qtype)
-    cfg = model.config
-    out.parent.mkdir(parents=True, exist_ok=True)
-    w = gguf.GGUFWriter(str(out), "llama")
-    w.add_name(f"tiny-llama-{qtype}")
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
-    w.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
-    w.add_file_type({"Q4_K": 15, "Q6_K": 18}[qtype])
-    _add_tokenizer(w, tokenizer_dir)
-    for hf_name, tensor in model.state_dict().items():
-        gg_name = hf_to_gguf_name(hf_name, "llama")
-        if gg_name is None:
-            continue
-        arr = tensor.detach().float().numpy()
-        if hf_name.endswith("q_proj.weight"):
-            arr = permute_qk(arr, cfg.num_attention_heads)
-        elif hf_name.endswith("k_proj.weight"):
-            arr = permute_qk(arr, cfg.num_key_value_heads)
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    file_type = {"Q4_K": 15, "Q6_K": 18}[qtype]
+    w = llama_writer(model, tokenizer_dir, out, name=f"tiny-llama-{qtype}", file_type=file_type)
+    for gg_name, arr in llama_tensors(model):
         if arr.ndim == 1 or arr.shape[-1] % QK:
             w.add_tensor(gg_name, arr if arr.ndim == 1 else arr.astype(np.float16))
         else:
             w.add_tensor(gg_name, pack(arr), raw_dtype=kind)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return out
+    return finish(w, out)
