@@ -4,29 +4,19 @@ security headers and framing; and stored XSS (held before) on a hostile model pa
 from __future__ import annotations
 
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.security.conftest import MODEL, PASSWORD, Site
-from tests.services import free_port
+from tests.services import chromium, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 HEADERS = (
     "content-security-policy",
     "x-content-type-options",
@@ -36,17 +26,9 @@ HEADERS = (
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        if os.environ.get("WEIGHTWATCH_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is not installed (make services installs it)")
-        pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+def browser() -> Iterator[Any]:
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

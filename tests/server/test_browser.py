@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.services import chromium
+
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
 def page(tmp_path):  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        if os.environ.get("WEIGHTWATCH_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is not installed (make services installs it)")
-        pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         yield context.new_page()
-        browser.close()
 
 
 def test_browse_search_and_open_a_model(hub, page):
@@ -116,17 +102,9 @@ def site(tmp_path, llama_family):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        if os.environ.get("WEIGHTWATCH_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is not installed (make services installs it)")
-        pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+def browser() -> Iterator[Any]:
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _sign_in(browser, url: str, user: str):  # type: ignore[no-untyped-def]

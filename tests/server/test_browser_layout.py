@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.server.test_browser import ARGS, CHROMIUM, PASSWORD, _shots
+from tests import services
+from tests.server.test_browser import PASSWORD, _shots
 from tests.server.test_ui import seed_users
 from tests.services import serving
 
@@ -55,14 +56,8 @@ def site(tmp_path, llama_family):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def chromium():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with services.chromium() as b:
         yield b
-        b.close()
 
 
 class Watched:
