@@ -103,6 +103,41 @@ _BUILTINS = tuple(
     )
 )  # fmt: skip
 
+# pandas' own rebuild helpers and data classes, as ``DataFrame.to_pickle`` and
+# ``pickle.dump`` of pandas objects write them (pandas 2.x/3.x). Not ``pandas.*``: the
+# readers (``read_pickle``, ``pandas.io``) and ``pandas.eval`` stay known-dangerous.
+_PANDAS = (
+    "pandas.DataFrame", "pandas.Series", "pandas.Index", "pandas.RangeIndex",
+    "pandas.MultiIndex", "pandas.DatetimeIndex", "pandas.TimedeltaIndex", "pandas.PeriodIndex",
+    "pandas.CategoricalIndex", "pandas.IntervalIndex", "pandas.Categorical",
+    "pandas.CategoricalDtype", "pandas.DatetimeTZDtype", "pandas.PeriodDtype",
+    "pandas.IntervalDtype", "pandas.SparseDtype", "pandas.StringDtype", "pandas.BooleanDtype",
+    "pandas.Int8Dtype", "pandas.Int16Dtype", "pandas.Int32Dtype", "pandas.Int64Dtype",
+    "pandas.UInt8Dtype", "pandas.UInt16Dtype", "pandas.UInt32Dtype", "pandas.UInt64Dtype",
+    "pandas.Float32Dtype", "pandas.Float64Dtype", "pandas.NA", "pandas.Timestamp",
+    "pandas.Timedelta", "pandas.Period", "pandas.Interval",
+    "pandas.arrays.BooleanArray", "pandas.arrays.DatetimeArray", "pandas.arrays.FloatingArray",
+    "pandas.arrays.IntegerArray", "pandas.arrays.IntervalArray", "pandas.arrays.PeriodArray",
+    "pandas.arrays.SparseArray", "pandas.arrays.StringArray", "pandas.arrays.TimedeltaArray",
+    "pandas.arrays.NumpyExtensionArray", "pandas.arrays.ArrowStringArray",
+    "pandas.core.indexes.base._new_Index", "pandas.core.indexes.datetimes._new_DatetimeIndex",
+    "pandas.core.internals.managers.BlockManager",
+    "pandas.core.internals.managers.SingleBlockManager",
+    "pandas._libs.internals._unpickle_block", "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+    "pandas._libs.interval.__pyx_unpickle_IntervalMixin", "pandas._libs.interval.Interval",
+    "pandas._libs.sparse.IntIndex", "pandas._libs.sparse.BlockIndex",
+    "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+    "pandas._libs.tslibs.nattype.__nat_unpickle", "pandas._libs.tslibs.period.Period",
+    *(
+        f"pandas._libs.tslibs.offsets.{name}"
+        for name in (
+            "Day", "Hour", "Minute", "Second", "Milli", "Micro", "Nano", "Week", "MonthEnd",
+            "MonthBegin", "QuarterEnd", "QuarterBegin", "YearEnd", "YearBegin", "BusinessDay",
+        )
+    ),
+)  # fmt: skip
+
 PICKLE_CALLABLES: tuple[PickleCallable, ...] = (
     # -- loadable: torch.save state dicts, read through torchrefs' stand-ins ---------------
     *_loadable(
@@ -148,5 +183,10 @@ PICKLE_CALLABLES: tuple[PickleCallable, ...] = (
         "pathlib.PosixPath",
         "pathlib.WindowsPath",
         "pathlib.PurePosixPath",
+        "datetime.timezone",
+        "datetime.time",
+        "zoneinfo.ZoneInfo",
+        "zoneinfo.ZoneInfo._unpickle",  # reached as getattr(ZoneInfo, "_unpickle")
+        *_PANDAS,
     ),
 )

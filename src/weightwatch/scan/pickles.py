@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from weightwatch.artifacts.pickle_limits import LIMITS, PickleLimits
-from weightwatch.scan import rules
+from weightwatch.scan import joblib_arrays, rules
 from weightwatch.scan.callables import NESTED_LOADERS, Outcome, canonical, classify
 from weightwatch.scan.findings import Finding, Location
 
@@ -51,6 +51,13 @@ class Result:
 @dataclass(frozen=True)
 class Tup:
     items: tuple[Any, ...]
+
+
+@dataclass(eq=False)
+class DictV:
+    """A dict the pickle builds, with the items it sets (joblib's wrapper state)."""
+
+    items: list[tuple[Any, Any]] = field(default_factory=list)
 
 
 class _Mark:
@@ -85,6 +92,8 @@ class PickleAnalysis:
     end: int = 0  # where pickle data ends (start of trailing non-pickle bytes)
     error: str | None = None
     persistent_ids: int = 0
+    getattr_pushes: int = 0  # times builtins.getattr reached the stack
+    getattr_resolved: int = 0  # calls of it on a global and a constant name (ZoneInfo)
 
 
 def _show(v: Any, depth: int = 0) -> str:
@@ -117,12 +126,17 @@ class _Machine:
         depth: int,
         out: PickleAnalysis,
         limits: PickleLimits,
+        *,
+        joblib: bool = True,
     ) -> None:
         self.source, self.loc, self.depth, self.out = source, location, depth, out
         self.limits = limits
+        self.joblib = joblib  # follow joblib's arrays after a NumpyArrayWrapper's BUILD
         self.stack: list[Any] = []
         self.memo: dict[int, Any] = {}
         self.marks = 0  # MARKs on the stack: open depth, and not values for the stack limit
+        self.states: dict[int, Any] = {}  # id(object) -> the state BUILD gave it
+        self.stream: BinaryIO | None = None
 
     # -- helpers ---------------------------------------------------------------------
     def push_mark(self) -> None:
@@ -163,11 +177,29 @@ class _Machine:
             return Ref("?")
         full = canonical(module.value, name.value)
         self.out.imports.setdefault(full, offset)
+        self.out.getattr_pushes += full == _GETATTR
         return Ref(full)
 
     def call(self, func: Any, args: Any, offset: int, opcode: str) -> Any:
         name = func.name if isinstance(func, Ref) else None
         shown = _show(args) if isinstance(args, Tup) else "(…)"
+        items = args.items if isinstance(args, Tup) else ()
+        if (
+            name == _GETATTR
+            and len(items) == 2
+            and isinstance(items[0], Ref)
+            and items[0].name != "?"
+            and isinstance(items[1], Const)
+            and isinstance(items[1].value, str)
+            and items[1].value.isidentifier()
+        ):
+            # getattr(SomeClass, "name") is the global SomeClass.name (zoneinfo pickles
+            # this way): judge that name, like a protocol-4 dotted STACK_GLOBAL.
+            full = f"{items[0].name}.{items[1].value}"
+            self.out.imports.setdefault(full, offset)
+            self.out.getattr_resolved += 1
+            self.out.calls.append(Call(name, opcode, offset, shown))
+            return Ref(full)
         if name is not None:
             self.out.calls.append(Call(name, opcode, offset, shown))
             if name in NESTED_LOADERS:
@@ -231,6 +263,7 @@ class _Machine:
 
     def _run(self, stream: BinaryIO) -> int:
         limits = self.limits
+        self.stream = stream
         for ops, (op, arg, raw_pos) in enumerate(pickletools.genops(stream), 1):
             pos = int(raw_pos or 0)
             if (
@@ -277,7 +310,24 @@ class _Machine:
             cls = items[0] if items else UNKNOWN
             s.append(self.call(cls, Tup(tuple(items[1:])), pos, name))
         elif name == "BUILD":
-            self.pop()  # state; setting it on an object of a blocked class is covered by its import
+            state = self.pop()  # on an object of a blocked class: covered by its import
+            if s and isinstance(s[-1], Result):
+                self.states[id(s[-1])] = state
+                if self.joblib and _joblib_wrapper(s[-1]):
+                    s[-1] = self.joblib_array(s[-1], state, pos)
+        elif name == "EMPTY_DICT":
+            s.append(DictV())
+        elif name == "DICT":
+            items = self.pop_mark()
+            s.append(DictV(list(zip(items[::2], items[1::2], strict=False))))
+        elif name == "SETITEM":
+            value, key = self.pop(), self.pop()
+            if s and isinstance(s[-1], DictV):
+                s[-1].items.append((key, value))
+        elif name == "SETITEMS":
+            items = self.pop_mark()
+            if s and isinstance(s[-1], DictV):
+                s[-1].items.extend(zip(items[::2], items[1::2], strict=False))
         elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
             if s:
                 self.memo[int(arg)] = s[-1]
@@ -291,6 +341,7 @@ class _Machine:
                 self.push_mark()
             else:
                 s.append(self.memo[int(arg)])
+                self.out.getattr_pushes += s[-1] == Ref(_GETATTR)
         elif name in ("EXT1", "EXT2", "EXT4"):
             self.out.findings.append(
                 rules.PICKLE_EXTENSION.finding(
@@ -320,6 +371,68 @@ class _Machine:
         else:
             self.generic(op)
 
+    def joblib_array(self, wrapper: Result, state: Any, pos: int) -> Any:
+        """Step over the array joblib reads after this wrapper's BUILD, as it reads it."""
+        stream = self.stream
+        assert stream is not None
+        fields = _py(state)
+        dtype = fields.get("dtype") if isinstance(fields, dict) else None
+        is_dtype = isinstance(dtype, Result) and dtype.func == "numpy.dtype"
+        args = _py(dtype.args) if is_dtype else None
+        found = joblib_arrays.layout(
+            fields if isinstance(fields, dict) else {},
+            args if isinstance(args, tuple) else None,
+            _py(self.states.get(id(dtype))) if is_dtype else None,
+        )
+        if isinstance(found, str):
+            raise ValueError(f"joblib array after the wrapper at byte {pos}: {found}")
+        start = stream.tell()
+        if found.has_object:  # joblib runs a fresh unpickler over a nested pickle here
+            inner = _Machine(self.source, self.loc, self.depth, self.out, self.limits, joblib=False)
+            inner._run(stream)
+            self.stream = stream
+            return Result("numpy.ndarray", Tup(()))
+        if found.aligned:
+            pad = stream.read(1)
+            if not pad:
+                raise ValueError(f"joblib array at byte {start}: stream ends before its data")
+            stream.seek(pad[0], io.SEEK_CUR)
+        end = stream.tell() + found.nbytes
+        if end > self.source.size:
+            raise ValueError(
+                f"joblib array at byte {start}: {found.nbytes} bytes of data, "
+                f"{self.source.size - stream.tell()} left"
+            )
+        self.plain_view(stream, start)
+        stream.seek(end)
+        return Result("numpy.ndarray", Tup(()))
+
+    def plain_view(self, stream: BinaryIO, start: int) -> None:
+        """What ``pickle.load`` (not joblib) would import from the array bytes on: it reads
+        them as opcodes. Joblib's padding byte is never an opcode, so real files add
+        nothing; a forged one hiding opcodes in "array data" is judged."""
+        if self.depth >= MAX_NESTING:
+            return
+        back = stream.tell()
+        stream.seek(start)
+        chunk = stream.read(_PLAIN_VIEW)
+        stream.seek(back)
+        side = analyze(
+            chunk,
+            location=Location(file=self.loc.file, member=self.loc.member),
+            depth=self.depth + 1,
+            trailing_ok=True,
+            limits=self.limits,
+        )
+        for full, offset in side.imports.items():
+            if all(part.isidentifier() for part in full.split(".")):
+                self.out.imports.setdefault(full, start + offset)
+        self.out.calls.extend(
+            Call(c.callable, c.opcode, start + c.offset, c.args)
+            for c in side.calls
+            if c.callable in side.imports
+        )
+
     def generic(self, op: Any) -> None:
         before = op.stack_before
         if pickletools.markobject in before:
@@ -338,6 +451,34 @@ class _Machine:
 
 class _Stop(Exception):
     pass
+
+
+_GETATTR = "builtins.getattr"
+_PLAIN_VIEW = 1 << 20  # bytes of joblib array data also read as pickle.load would
+
+
+def _joblib_wrapper(obj: Result) -> bool:
+    if obj.func in joblib_arrays.WRAPPERS:
+        return True
+    first = obj.args.items[0] if isinstance(obj.args, Tup) and obj.args.items else None
+    return (
+        obj.func == "copyreg._reconstructor"
+        and isinstance(first, Ref)
+        and first.name in joblib_arrays.WRAPPERS
+    )
+
+
+def _py(value: Any, depth: int = 0) -> Any:
+    """A tracked value as plain Python (constants, tuples, dicts; anything else as is)."""
+    if depth > 8:
+        return value
+    if isinstance(value, Const):
+        return value.value
+    if isinstance(value, Tup):
+        return tuple(_py(v, depth + 1) for v in value.items)
+    if isinstance(value, DictV):
+        return {_py(k, depth + 1): _py(v, depth + 1) for k, v in value.items if isinstance(k, Const)}
+    return value
 
 
 @dataclass(frozen=True)
@@ -457,6 +598,8 @@ def _judge(out: PickleAnalysis, location: Location) -> None:
     for call in out.calls:
         called.setdefault(call.callable, call)
     for full, offset in sorted(out.imports.items(), key=lambda kv: kv[1]):
+        if full == _GETATTR and 0 < out.getattr_pushes == out.getattr_resolved:
+            continue  # every use named a global and a constant; those names are judged
         outcome, severity = classify(full)
         if outcome is Outcome.SAFE or severity is None:
             continue
