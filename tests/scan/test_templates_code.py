@@ -80,8 +80,13 @@ def test_unparseable_template(tmp_path):
 
 def test_remote_code(tmp_path):
     (tmp_path / "config.json").write_text(
-        json.dumps({"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel"}})
-    )
+        json.dumps(
+            {
+                "model_type": "x",
+                "auto_map": {"AutoModel": "modeling_x.XModel", "AutoConfig": "configuration_x.C"},
+            }
+        )
+    )  # a file no auto_map names is informational (tests/scan/test_python_files.py)
     (tmp_path / "modeling_x.py").write_text(
         "import torch\nfrom torch import nn\n\nclass XModel(nn.Module):\n    pass\n"
     )

@@ -74,6 +74,8 @@ def detect_bytes(
     for magic, fmt in _MAGICS:
         if head.startswith(magic):
             return fmt, ""
+    if _is_lzma_alone(head, size):
+        return FileFormat.XZ, "lzma (alone) stream"  # joblib compress="lzma"; lzma reads both
     if len(head) > 262 and head[257:262] == b"ustar":
         return FileFormat.TAR, ""
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
@@ -89,6 +91,21 @@ def detect_bytes(
     if head[:1] == b"\x08" and (b"onnx" in head[:4096] or _looks_like_onnx(head)):
         return FileFormat.ONNX, ""
     return _classify_text(head, size, opener)
+
+
+def _is_lzma_alone(head: bytes, size: int) -> bool:
+    """The legacy ``.lzma`` header: properties byte (lc/lp/pb, < 225), a dictionary size
+    of 2^n or 2^n + 2^(n-1), and an uncompressed size that is unknown (all ones) or
+    plausible for the file — tight enough that other binaries do not match."""
+    if len(head) < 14 or head[0] >= 225:
+        return False
+    dict_size = int.from_bytes(head[1:5], "little")
+    if dict_size < 4096 or not any(
+        dict_size in (1 << n, (1 << n) | (1 << (n - 1))) for n in range(12, 32)
+    ):
+        return False
+    unpacked = int.from_bytes(head[5:13], "little")
+    return unpacked == (1 << 64) - 1 or unpacked < max(size, 1) * 10_000
 
 
 def _looks_like_safetensors(head: bytes, size: int) -> bool:
@@ -144,6 +161,8 @@ def _classify_zip(opener: Opener | None) -> tuple[FileFormat, str]:
         return FileFormat.PYTORCH_ZIP, "torch.save zip format"
     if names and all(n.endswith(".npy") for n in names):
         return FileFormat.NUMPY_ZIP, f"{len(names)} arrays"
+    if "schema.json" in names:
+        return FileFormat.ZIP, "skops archive"
     if "config.json" in names and any(n.endswith(".h5") for n in names):
         return FileFormat.ZIP, "Keras v3 archive"
     return FileFormat.ZIP, f"{len(names)} entries"

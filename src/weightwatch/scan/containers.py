@@ -24,6 +24,7 @@ from weightwatch.scan import rules
 from weightwatch.scan.findings import Finding, Location
 from weightwatch.scan.keras_onnx import analyze_keras_config, h5_has_lambda, is_keras_config
 from weightwatch.scan.pickles import analyze
+from weightwatch.scan.skops_schema import analyze_schema
 
 _STORAGE = re.compile(
     r"(^|/)data/\d+$"
@@ -139,6 +140,8 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
         )
     with blob.open() as raw:
         yield from _zip_differentials(raw, infos, blob, torch=torch)
+    if "schema.json" in names and not torch:
+        yield from _skops(zf, blob.location)
     for info in infos:
         loc = member_loc(blob.location, info.filename)
         if info.filename.startswith("/") or ".." in info.filename.split("/"):
@@ -335,6 +338,27 @@ def _eocd_end(raw: BinaryIO) -> int | None:
         return None
     comment_len = int.from_bytes(tail[i + 20 : i + 22], "little")
     return size - back + i + 22 + comment_len
+
+
+def _skops(zf: zipfile.ZipFile, location: Location) -> Iterator[Finding]:
+    """A skops file: judge every type its schema names (its arrays are members too)."""
+    import json
+
+    loc = member_loc(location, "schema.json")
+    info = zf.getinfo("schema.json")
+    if info.file_size > _MAX_SCHEMA:
+        yield rules.PICKLE_LIMIT.finding(loc, f"skops schema of {info.file_size} bytes")
+        return
+    try:
+        schema = json.loads(zf.read(info))
+    except (ValueError, RecursionError, zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        yield rules.FILE_UNREADABLE.finding(loc, f"skops schema unreadable: {exc}")
+        return
+    if isinstance(schema, dict) and "__loader__" in schema:
+        yield from analyze_schema(schema, loc)
+
+
+_MAX_SCHEMA = 256 * 1024 * 1024
 
 
 def _member_json(blob: Blob) -> Iterator[Finding]:

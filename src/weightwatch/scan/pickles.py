@@ -378,7 +378,7 @@ class _Machine:
         fields = _py(state)
         dtype = fields.get("dtype") if isinstance(fields, dict) else None
         is_dtype = isinstance(dtype, Result) and dtype.func == "numpy.dtype"
-        args = _py(dtype.args) if is_dtype else None
+        args = _py(dtype.args) if isinstance(dtype, Result) and is_dtype else None
         found = joblib_arrays.layout(
             fields if isinstance(fields, dict) else {},
             args if isinstance(args, tuple) else None,
@@ -477,7 +477,9 @@ def _py(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Tup):
         return tuple(_py(v, depth + 1) for v in value.items)
     if isinstance(value, DictV):
-        return {_py(k, depth + 1): _py(v, depth + 1) for k, v in value.items if isinstance(k, Const)}
+        return {
+            _py(k, depth + 1): _py(v, depth + 1) for k, v in value.items if isinstance(k, Const)
+        }
     return value
 
 

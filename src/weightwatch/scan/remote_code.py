@@ -42,7 +42,12 @@ DANGEROUS_CALLS = frozenset(
 )
 
 
-def analyze_python(text: str, location: Location) -> Iterator[Finding]:
+def analyze_python(text: str, location: Location, *, loaded: bool = True) -> Iterator[Finding]:
+    """Findings for a Python file; ``loaded`` False (no loader imports it, see
+    ``scan.code_refs``) gives one informational finding listing what it would use."""
+    if not loaded:
+        yield _not_loaded(text, location)
+        return
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -72,6 +77,24 @@ def analyze_python(text: str, location: Location) -> Iterator[Finding]:
         )
 
 
+def _not_loaded(text: str, location: Location) -> Finding:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return rules.CODE_NOT_LOADED.finding(
+            location, f"no loader runs it; it does not parse ({exc})"
+        )
+    imports = sorted(
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    )
+    return rules.CODE_NOT_LOADED.finding(
+        location,
+        f"no loader runs it; it imports {', '.join(imports) or 'nothing'}",
+        imports=imports,
+    )
+
+
 def analyze_auto_map(config: dict[str, object], location: Location) -> Iterator[Finding]:
     auto_map = config.get("auto_map")
     if isinstance(auto_map, dict) and auto_map:
@@ -81,8 +104,10 @@ def analyze_auto_map(config: dict[str, object], location: Location) -> Iterator[
                 for v in auto_map.values()
             }
         )
+        remote = [r for r in refs if "--" in r]
+        where = f" (code from other repositories: {', '.join(remote)[:200]})" if remote else ""
         yield rules.REMOTE_CODE.finding(
             location,
-            f"config auto_map points at custom code: {', '.join(refs)[:300]}",
+            f"config auto_map points at custom code: {', '.join(refs)[:300]}{where}",
             auto_map=refs,
         )

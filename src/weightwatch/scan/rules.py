@@ -206,3 +206,18 @@ TRAILING_DATA = rule(
     "Weight files end where their last tensor ends; extra bytes can carry a second format "
     "that another loader reads. They were scanned too; strip them.",
 )
+SKOPS_TYPE = rule(
+    "WW-SKOPS-001",
+    Severity.HIGH,
+    "skops file names a type or function that loading would import",
+    "skops.io.load refuses it unless told to trust it; never pass "
+    "trusted=get_untrusted_types(...) for a file you did not make. Review the type.",
+)
+CODE_NOT_LOADED = rule(
+    "WW-CODE-003",
+    Severity.INFO,
+    "Python file that no loader runs (informational)",
+    "No auto_map, custom pipeline, diffusers/sentence-transformers config or torch.hub "
+    "entry point names this file, so loading the model does not run it. Running it by "
+    "hand is another matter: read it first.",
+)

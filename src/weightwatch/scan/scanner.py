@@ -14,6 +14,7 @@ from weightwatch.artifacts.model import FileFormat
 from weightwatch.artifacts.opening import NOT_WEIGHTS, weight_like_name
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
+from weightwatch.scan.code_refs import loaded_python
 from weightwatch.scan.containers import Blob, examine
 from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
 from weightwatch.scan.keras_onnx import (
@@ -46,17 +47,19 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
             raise ScanError(f"{root}: no such file or directory")
         these: list[tuple[FileReport, Path]] = []
         if root.is_dir():
+            code = loaded_python(root)
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames.sort()
                 for name in sorted(filenames):
                     f = Path(dirpath) / name
                     display = f.relative_to(root.parent).as_posix()
-                    these.append((scan_file(f, display=display, root=root), f))
+                    these.append((scan_file(f, display=display, root=root, code=code), f))
             if not these:
                 raise ScanError(f"{root}: empty folder: nothing to scan")
             _require_something_read(these, every_file=False)
         else:  # a path the caller named is followed if it is a link
-            these.append((scan_file(root.resolve(), display=str(root)), root.resolve()))
+            code = loaded_python(root.resolve().parent, recursive=False)
+            these.append((scan_file(root.resolve(), display=str(root), code=code), root.resolve()))
             _require_something_read(these, every_file=True)
         files += [r for r, _ in these]
     return ScanReport(files=files)
@@ -96,8 +99,16 @@ def _require_something_read(reports: list[tuple[FileReport, Path]], *, every_fil
         raise ScanError(f"{r.path}: {what}, not a model file the scanner can read")
 
 
-def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileReport:
-    """Every analyser that applies to one file; unreadable means a finding, never a pass."""
+def scan_file(
+    path: Path,
+    *,
+    display: str,
+    root: Path | None = None,
+    code: frozenset[Path] | None = None,
+) -> FileReport:
+    """Every analyser that applies to one file; unreadable means a finding, never a pass.
+    ``code``: the Python files a loader would run (``code_refs.loaded_python``); None
+    treats every Python file as run."""
     loc = Location(file=display)
     try:
         fmt, _detail = detect_format(path)
@@ -132,7 +143,8 @@ def scan_file(path: Path, *, display: str, root: Path | None = None) -> FileRepo
     elif fmt is FileFormat.ONNX:
         findings.extend(analyze_onnx(path.read_bytes()[:MAX_TEXT], loc))
     elif fmt is FileFormat.PYTHON:
-        findings.extend(analyze_python(_text(path), loc))
+        loaded = code is None or path.resolve() in code
+        findings.extend(analyze_python(_text(path), loc, loaded=loaded))
     elif fmt is FileFormat.TEXT and path.stat().st_size <= MAX_TEXT:
         text = _text(path)
         if "{%" in text and ("message" in text or "role" in text):  # a chat template by content
