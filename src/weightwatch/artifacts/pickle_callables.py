@@ -94,6 +94,22 @@ _TORCH_UNREAD = (
     "torch.qint8", "torch.quint8", "torch.qint32", "torch.per_tensor_affine",
     "torch.per_channel_affine", "torch.strided", "torch.sparse_coo", "torch.channels_last",
     "torch.contiguous_format", "torch.preserve_format",
+    # dtypes the reader does not map (torch 2.1-2.13 pickles them by these names)
+    "torch.complex32", "torch.float8_e4m3fnuz", "torch.float8_e5m2fnuz", "torch.float8_e8m0fnu",
+    "torch.float4_e2m1fn_x2", "torch.bits8", "torch.bits16", "torch.bits1x8", "torch.bits2x4",
+    "torch.bits4x2", "torch.quint4x2", "torch.quint2x4",
+    *(f"torch.{kind}{n}" for kind in ("uint", "int") for n in range(1, 8)),
+)  # fmt: skip
+# NumPy scalar types: pickles name them as classes (an estimator's ``dtype=np.float64``)
+# and call them to rebuild scalars; both are plain data.
+_NUMPY_SCALARS = tuple(
+    f"numpy.{name}"
+    for name in (
+        "float64", "float32", "float16", "longdouble", "int64", "int32", "int16", "int8",
+        "uint64", "uint32", "uint16", "uint8", "bool_", "complex64", "complex128",
+        "clongdouble", "object_", "str_", "bytes_", "datetime64", "timedelta64", "void",
+        "intc", "uintc", "longlong", "ulonglong", "generic", "number", "integer", "floating",
+    )
 )  # fmt: skip
 _BUILTINS = tuple(
     f"builtins.{name}"
@@ -188,5 +204,6 @@ PICKLE_CALLABLES: tuple[PickleCallable, ...] = (
         "zoneinfo.ZoneInfo",
         "zoneinfo.ZoneInfo._unpickle",  # reached as getattr(ZoneInfo, "_unpickle")
         *_PANDAS,
+        *_NUMPY_SCALARS,
     ),
 )

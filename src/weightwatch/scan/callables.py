@@ -123,6 +123,11 @@ _DANGEROUS_TOPS = {"os", "subprocess", "pty", "socket", "ctypes", "importlib", "
 _ALLOWED_DUNDERS = {"__newobj__", "__newobj_ex__"}
 
 
+# Cython's pickle helpers in compiled framework modules (sklearn's KD-tree, distance
+# metrics): ``newObj(cls)`` is ``cls.__new__(cls)``, and the class is judged itself.
+_CYTHON_REBUILDERS = frozenset({"newObj"})
+
+
 def _dangerous(path: str) -> bool:
     return any(path == p or path.startswith(p) for p in DANGEROUS_PREFIXES) or (
         path.split(".")[0] in _DANGEROUS_TOPS
@@ -147,7 +152,9 @@ def classify(full: str) -> tuple[Outcome, Severity | None]:
     if any(_dangerous(".".join(parts[i:])) for i in range(1, len(parts))):
         return Outcome.BLOCK, Severity.CRITICAL
     if any(full.startswith(p) for p in REVIEW_PREFIXES) and (
-        parts[-1][:1].isupper() and not parts[-2][:1].isupper()
+        (parts[-1].lstrip("_")[:1].isupper() and not parts[-2].lstrip("_")[:1].isupper())
+        or parts[-1] in _CYTHON_REBUILDERS
+        or parts[-1].startswith("__pyx_unpickle_")
     ):
         return Outcome.REVIEW, Severity.MEDIUM
     return Outcome.BLOCK, Severity.HIGH

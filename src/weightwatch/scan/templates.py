@@ -85,7 +85,7 @@ def analyze_template(text: str, location: Location) -> Iterator[Finding]:
                         attribute=str(key.value),
                     ),
                 )
-            elif isinstance(key, nodes.Concat | nodes.Add) or (
+            elif (isinstance(key, nodes.Concat | nodes.Add) and not _numeric(key)) or (
                 isinstance(key, nodes.Filter)
                 and key.name in ("join", "format", "replace", "reverse")
             ):
@@ -131,3 +131,26 @@ def analyze_template(text: str, location: Location) -> Iterator[Finding]:
                     f"line {node.lineno}: {type(node).__name__.lower()} of another template",
                 ),
             )
+
+
+_LOOP_NUMBERS = frozenset({"index", "index0", "revindex", "revindex0", "length", "depth", "depth0"})
+
+
+def _numeric(expr: nodes.Expr) -> bool:
+    """An index computed from numbers only (``messages[loop.index0 + 1]``, as Qwen2.5's
+    template does): an integer cannot name an attribute, so it is not a dynamic lookup."""
+    if isinstance(expr, nodes.Const):
+        return isinstance(expr.value, int) and not isinstance(expr.value, bool)
+    if isinstance(expr, nodes.Getattr):
+        return (
+            isinstance(expr.node, nodes.Name)
+            and expr.node.name == "loop"
+            and expr.attr in _LOOP_NUMBERS
+        )
+    if isinstance(expr, nodes.Filter):
+        return expr.name in ("length", "count", "int")
+    if isinstance(expr, nodes.Add | nodes.Sub | nodes.Mul | nodes.FloorDiv | nodes.Mod):
+        return _numeric(expr.left) and _numeric(expr.right)
+    if isinstance(expr, nodes.Neg | nodes.Pos):
+        return _numeric(expr.node)
+    return False
