@@ -97,10 +97,44 @@ def build_benign_corpus(cache: Path, *, scale: int = 1) -> BenignCorpus:
     return BenignCorpus(root, files, doc["skipped"], doc["versions"])
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """The scanner over a corpus: files scanned, those flagged at high/critical (with the
+    rules and explanations that flagged them), and those it could not read."""
+
+    files: int
+    flagged: dict[str, list[str]]  # path relative to the corpus root -> reasons
+    errors: dict[str, str]
+
+    @property
+    def false_positive_rate(self) -> float:
+        return len(self.flagged) / self.files if self.files else 0.0
+
+
+def evaluate(corpus: BenignCorpus) -> Evaluation:
+    """Scan each producer's folder as a whole (folders are how models are uploaded)."""
+    from weightwatch.scan import Severity, scan_paths
+
+    flagged: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
+    files = 0
+    for producer in sorted({f.producer for f in corpus.files}):
+        for report in scan_paths([corpus.root / producer]).files:
+            files += 1
+            rel = report.path  # "<producer>/..." relative to the corpus root
+            high = [f for f in report.findings if f.severity >= Severity.HIGH]
+            if high:
+                flagged[rel] = [f"{f.rule_id}: {f.explanation}" for f in high]
+            if report.error:
+                errors[rel] = report.error
+    return Evaluation(files, flagged, errors)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cache", type=Path)
     parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--scan", action="store_true", help="scan it and print the results")
     args = parser.parse_args()
     corpus = build_benign_corpus(args.cache, scale=args.scale)
     by: dict[str, int] = {}
@@ -111,6 +145,18 @@ def main() -> None:
         print(f"  {name:24} {count}")
     for name, why in corpus.skipped.items():
         print(f"  skipped {name}: {why}")
+    if args.scan:
+        result = evaluate(corpus)
+        print(
+            f"scanned {result.files} files: {len(result.flagged)} flagged high/critical "
+            f"({100 * result.false_positive_rate:.2f}%), {len(result.errors)} errors"
+        )
+        for path, reasons in sorted(result.flagged.items()):
+            print(f"  flagged {path}: {reasons[0]}")
+        for path, why in sorted(result.errors.items()):
+            print(f"  error {path}: {why}")
+        if result.errors or result.false_positive_rate > 0.005:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":
