@@ -102,6 +102,8 @@ def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterat
         and blob.head(2)[1:2] in _ZLIB_LEVELS
     ):
         yield from _zlib(blob, depth)  # e.g. joblib's compressed pickles
+    elif fmt is FileFormat.UNKNOWN and is_joblib_zfile(blob.head(len(ZFILE_PREFIX))):
+        yield from _zfile(blob, depth)
     elif fmt is FileFormat.JSON and depth > 0:  # e.g. config.json inside a .keras archive
         yield from _member_json(blob)
     elif fmt is FileFormat.HDF5 and depth > 0 and h5_has_lambda(blob.read()):
@@ -383,6 +385,32 @@ def _zlib(blob: Blob, depth: int) -> Iterator[Finding]:
         )
     elif depth < MAX_DEPTH:
         yield from examine(Blob(data, member_loc(blob.location, "(zlib)")), depth=depth + 1)
+
+
+# joblib < 0.10 ("compat"): b"ZF", the hex length padded to 19 characters, zlib data;
+# joblib.load still reads it (numpy_pickle_compat.read_zfile).
+ZFILE_PREFIX = b"ZF0x"
+_ZFILE_HEADER = 2 + 19
+
+
+def is_joblib_zfile(head: bytes) -> bool:
+    return head.startswith(ZFILE_PREFIX)
+
+
+def _zfile(blob: Blob, depth: int) -> Iterator[Finding]:
+    data = blob.read()
+    start = _ZFILE_HEADER + (data[_ZFILE_HEADER : _ZFILE_HEADER + 1] == b" ")
+    try:
+        inner = zlib.decompressobj().decompress(data[start:], MAX_INFLATE + 1)
+    except zlib.error as exc:
+        yield rules.FILE_UNREADABLE.finding(blob.location, f"joblib zfile unreadable: {exc}")
+        return
+    if len(inner) > MAX_INFLATE:
+        yield rules.ARCHIVE_BOMB.finding(blob.location, "joblib zfile inflates past the bound")
+    elif depth < MAX_DEPTH:
+        yield from examine(
+            Blob(inner, member_loc(blob.location, "(joblib zfile)")), depth=depth + 1
+        )
 
 
 def _seven_zip(blob: Blob, depth: int) -> Iterator[Finding]:

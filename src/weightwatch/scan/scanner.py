@@ -15,7 +15,7 @@ from weightwatch.artifacts.opening import NOT_WEIGHTS, weight_like_name
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
 from weightwatch.scan.code_refs import loaded_python
-from weightwatch.scan.containers import Blob, examine
+from weightwatch.scan.containers import Blob, examine, is_joblib_zfile
 from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
 from weightwatch.scan.keras_onnx import (
     analyze_keras_config,
@@ -78,8 +78,8 @@ def _unseen(r: FileReport, path: Path) -> bool:
         return False
     if r.format == FileFormat.UNKNOWN.value and not path.is_symlink():
         with open(path, "rb") as f:
-            head = f.read(2)
-        return not (head[:1] == b"\x78" and head[1:2] in _ZLIB_LEVELS)
+            head = f.read(4)
+        return not (head[:1] == b"\x78" and head[1:2] in _ZLIB_LEVELS) and not is_joblib_zfile(head)
     return True
 
 

@@ -406,7 +406,9 @@ def _malicious() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             lambda: _onnx_external("../../../etc/passwd"),
         ),
     ]
-    return m
+    from weightwatch.testing.scan_corpus_paths import gadgets, loading_paths
+
+    return m + loading_paths() + gadgets()
 
 
 def _keras_lambda() -> bytes:
