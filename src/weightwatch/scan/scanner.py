@@ -58,11 +58,20 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
                 raise ScanError(f"{root}: empty folder: nothing to scan")
             _require_something_read(these, every_file=False)
         else:  # a path the caller named is followed if it is a link
-            code = loaded_python(root.resolve().parent, recursive=False)
+            code = None  # a lone file: its folder's configs decide whether a loader runs it
+            if not root.is_symlink() and root.is_file() and _is_python(root):
+                code = loaded_python(root.resolve().parent, recursive=False)
             these.append((scan_file(root.resolve(), display=str(root), code=code), root.resolve()))
             _require_something_read(these, every_file=True)
         files += [r for r, _ in these]
     return ScanReport(files=files)
+
+
+def _is_python(path: Path) -> bool:
+    try:
+        return detect_format(path)[0] is FileFormat.PYTHON
+    except OSError:
+        return False
 
 
 _NOTHING = frozenset({FileFormat.EMPTY.value, FileFormat.UNKNOWN.value})
