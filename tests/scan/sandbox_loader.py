@@ -1,0 +1,104 @@
+"""The real loaders, in a sandboxed worker process, for the differential tests.
+
+Run as ``python sandbox_loader.py``: reads one JSON job per line on stdin
+(``{"kind": "pickle|torch|joblib|numpy|pandas", "path": ...}``) and answers one JSON line
+each: the globals the loader's unpickler resolved (``pickle.find_class`` audit events),
+the dangerous actions it attempted, and the error it ended with.
+
+The policy, enforced by an audit hook installed after the loaders are imported: no
+process (``os.system``, ``subprocess``, ``exec*``, ``spawn``, ``fork``), no socket, no
+import of a module not already loaded — each raises before it happens, so a payload is
+observed, never run. Plus a CPU-time limit per job, an address-space cap, and a throwaway
+working directory chosen by the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import warnings
+
+warnings.filterwarnings("ignore")
+
+import joblib  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+try:
+    import pandas as pd  # noqa: E402
+except ImportError:  # pandas is optional for the fuzz seeds
+    pd = None
+
+BLOCKED = ("os.system", "os.exec", "os.spawn", "os.fork", "os.posix_spawn", "subprocess.Popen")
+state: dict[str, object] = {"on": False, "globals": [], "attempts": []}
+
+
+def hook(event: str, args: tuple) -> None:
+    if not state["on"]:
+        return
+    if event == "pickle.find_class":
+        state["globals"].append([str(args[0]), str(args[1])])  # type: ignore[union-attr]
+    elif event.startswith(BLOCKED) or event in ("socket.connect", "socket.bind"):
+        state["attempts"].append(event)  # type: ignore[union-attr]
+        raise PermissionError(f"sandbox: {event} blocked")
+    elif event == "import" and args[0] not in sys.modules and not _own(str(args[0])):
+        state["attempts"].append(f"import {args[0]}")  # type: ignore[union-attr]
+        raise PermissionError(f"sandbox: import of {args[0]} blocked")
+
+
+def _own(module: str) -> bool:
+    """The loaders' own lazy imports (torch.utils.serialization, a zip name codec)."""
+    return module.split(".")[0] in ("torch", "numpy", "joblib", "pandas", "encodings")
+
+
+def load(kind: str, path: str) -> None:
+    if kind == "pickle":
+        with open(path, "rb") as f:
+            import pickle
+
+            pickle.load(f)  # noqa: S301 (the sandboxed real loader under test)
+    elif kind == "torch":
+        torch.load(path, weights_only=False, map_location="cpu")  # noqa: S614
+    elif kind == "joblib":
+        joblib.load(path)  # noqa: S301
+    elif kind == "numpy":
+        loaded = np.load(path, allow_pickle=True)
+        if hasattr(loaded, "files"):
+            for name in loaded.files:
+                loaded[name]
+    elif kind == "pandas" and pd is not None:
+        pd.read_pickle(path)  # noqa: S301
+
+
+def _timeout(signum: int, frame: object) -> None:
+    raise TimeoutError("sandbox: job took too long")
+
+
+def main() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+    signal.signal(signal.SIGALRM, _timeout)
+    sys.addaudithook(hook)
+    for line in sys.stdin:
+        job = json.loads(line)
+        state["globals"], state["attempts"] = [], []
+        error = None
+        signal.alarm(10)
+        state["on"] = True
+        try:
+            load(job["kind"], job["path"])
+        except BaseException as exc:  # everything a mutant can make a loader raise
+            error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        finally:
+            state["on"] = False
+            signal.alarm(0)
+        out = {"globals": state["globals"], "attempts": state["attempts"], "error": error}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    os.environ.pop("http_proxy", None)
+    main()
