@@ -53,6 +53,24 @@ def test_raw_bytes_after_legacy_pickles_are_not_judged_but_pickles_are():
     }
 
 
+def test_a_break_inside_the_legacy_data_pickle_is_judged():
+    """Found by tests/scan/test_differential_fuzz.py: a legacy torch file whose data pickle
+    imports posix.system and then breaks. torch.load resolves the global (it reads five
+    pickles before the raw storages); the scanner dropped the import as raw bytes."""
+    from weightwatch.scan import scan_paths
+    from weightwatch.testing.scan_corpus import legacy_torch
+
+    data = legacy_torch(b"\x80\x04\x8c\x05posix\x8c\x06system\x93\x10\x00garbage")
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.bin"
+        path.write_bytes(data)
+        found = scan_paths([path]).findings()
+    assert any(f.callable == "os.system" and f.severity is Severity.CRITICAL for f in found)
+
+
 def test_dotted_names_under_review_modules_are_not_reviewable():
     # Attribute chains from an allowed module (https://github.com/mmaitre314/picklescan/issues/66)
     # and indirect model loading through transformers

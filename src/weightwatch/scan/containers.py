@@ -26,6 +26,9 @@ from weightwatch.scan.keras_onnx import analyze_keras_config, h5_has_lambda, is_
 from weightwatch.scan.pickles import analyze
 from weightwatch.scan.skops_schema import analyze_schema
 
+# torch's legacy loader reads five pickles (magic number, protocol, system info, the data,
+# the storage keys) before the raw storages: a break inside them is not raw data.
+LEGACY_STREAMS = 5
 _STORAGE = re.compile(
     r"(^|/)data/\d+$"
 )  # torch zip storage blobs: raw tensor bytes, never unpickled
@@ -85,7 +88,9 @@ def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterat
     if fmt is FileFormat.PICKLE:
         yield from analyze(blob.source(), location=blob.location).findings
     elif fmt is FileFormat.PYTORCH_LEGACY:
-        yield from analyze(blob.source(), location=blob.location, trailing_ok=True).findings
+        yield from analyze(
+            blob.source(), location=blob.location, trailing_ok=True, required_streams=LEGACY_STREAMS
+        ).findings
     elif fmt is FileFormat.NUMPY:
         yield from _npy(blob)
     elif fmt in (FileFormat.ZIP, FileFormat.PYTORCH_ZIP, FileFormat.NUMPY_ZIP):

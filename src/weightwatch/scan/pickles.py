@@ -524,11 +524,14 @@ def analyze(
     location: Location,
     depth: int = 0,
     trailing_ok: bool = False,
+    required_streams: int = 0,
     limits: PickleLimits = LIMITS,
 ) -> PickleAnalysis:
     """Analyse every pickle in ``data`` (bytes, or a file); ``trailing_ok`` when raw data
-    follows the pickles (legacy torch checkpoints). ``limits`` are the reader's, so a
-    stream it would refuse as too large is reported here, not passed as clean."""
+    follows the pickles (legacy torch checkpoints), after the ``required_streams`` pickles
+    the loader always reads (torch's legacy format: five) — a break inside one of those is
+    judged, since the loader resolved what came before it. ``limits`` are the reader's, so
+    a stream it would refuse as too large is reported here, not passed as clean."""
     source = Source(path=data) if isinstance(data, Path) else Source(data=data)
     size = source.size
     out = PickleAnalysis()
@@ -554,7 +557,7 @@ def analyze(
             break
         except Exception as exc:  # genops raises ValueError for malformed input, and more
             resolved = len(out.imports) > mark[0] or len(out.findings) > mark[2]
-            if out.streams > 0 and (trailing_ok or not resolved):
+            if out.streams >= max(1, required_streams) and (trailing_ok or not resolved):
                 # Not another pickle: raw bytes (legacy torch storages, which torch never
                 # unpickles) or plain trailing data. Whatever the garbage decoded to is
                 # dropped; a pure pickle file keeps what a load() loop would have run.
