@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install services serve demo test test-fast lint format typecheck bench clean
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean scanner-corpus fuzz
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -19,6 +19,8 @@ help:
 	@echo "make test-fast  pytest without the slow model-building tests"
 	@echo "make lint       ruff + mypy only"
 	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make scanner-corpus  build and scan the full benign corpus (1,000+ files)"
+	@echo "make fuzz       differential fuzzing of the scanner against the real loaders"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +85,15 @@ serve: $(STAMP)
 bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true
 	$(PY) benchmarks/run.py
+
+# The scanner against files real producers write: the full benign corpus (scale 4, over
+# 1,000 files; `make test` scans the scale-1 subset), built once into the fixture cache.
+scanner-corpus: $(STAMP)
+	$(PY) -m weightwatch.testing.benign_corpus .cache/fixtures --scale 4 --scan
+
+# Differential fuzzing of the scanner against the real loaders, longer than `make test`'s run.
+fuzz: $(STAMP)
+	WW_FUZZ_EXAMPLES=3000 $(VENV)/bin/pytest -q -p no:cacheprovider tests/scan/test_differential_fuzz.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var
