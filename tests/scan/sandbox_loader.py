@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 try:
-    import pandas as pd  # noqa: E402
+    import pandas as pd
 except ImportError:  # pandas is optional for the fuzz seeds
     pd = None
 
@@ -59,18 +59,18 @@ def load(kind: str, path: str) -> None:
         with open(path, "rb") as f:
             import pickle
 
-            pickle.load(f)  # noqa: S301 (the sandboxed real loader under test)
+            pickle.load(f)  # noqa: TID251 (the sandboxed real loader under test)
     elif kind == "torch":
-        torch.load(path, weights_only=False, map_location="cpu")  # noqa: S614
+        torch.load(path, weights_only=False, map_location="cpu")  # noqa: TID251
     elif kind == "joblib":
-        joblib.load(path)  # noqa: S301
+        joblib.load(path)
     elif kind == "numpy":
         loaded = np.load(path, allow_pickle=True)
         if hasattr(loaded, "files"):
             for name in loaded.files:
                 loaded[name]
     elif kind == "pandas" and pd is not None:
-        pd.read_pickle(path)  # noqa: S301
+        pd.read_pickle(path)
 
 
 def _timeout(signum: int, frame: object) -> None:
