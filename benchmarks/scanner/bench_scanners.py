@@ -1,4 +1,7 @@
-"""weightwatch vs picklescan, modelscan and fickling on one labelled corpus, in one run.
+"""weightwatch vs picklescan, modelscan, fickling, ModelAudit and aisbom-cli, in one run, on
+two corpora: the labelled corpus (malicious techniques and benign files) and the benign
+files real producers write (``weightwatch.testing.benign_corpus``, scale from
+``SCANNER_BENCH_SCALE``, 1 by default; 4 is the full 1,428-file corpus).
 
 The corpus (``weightwatch.testing.scan_corpus``) holds techniques from the public bypass
 record, each citing its source, and benign files shaped like real checkpoints plus whole
@@ -23,8 +26,10 @@ from weightwatch.testing import build_family
 from weightwatch.testing.scan_corpus import build_corpus
 
 HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venv"
-TOOLS = ("picklescan", "modelscan", "fickling")
+VENV = Path(os.environ.get("SCANNER_BENCH_VENV", HERE / ".venv"))
+TOOLS = ("picklescan", "modelscan", "fickling", "modelaudit", "aisbom")
+PIP_NAMES = {"aisbom": "aisbom-cli"}
+QUIET = {"PROMPTFOO_DISABLE_TELEMETRY": "1", "AISBOM_NO_TELEMETRY": "1", "AISBOM_OFFLINE": "1"}
 
 
 def ensure_venv() -> Path:
@@ -41,6 +46,8 @@ def ensure_venv() -> Path:
                 "picklescan",
                 "modelscan",
                 "fickling",
+                "modelaudit",
+                "aisbom-cli",
                 "typing_extensions",
                 "numpy<2",
             ],
@@ -51,7 +58,7 @@ def ensure_venv() -> Path:
 
 
 def versions(py: Path) -> dict[str, str]:
-    names = ", ".join(repr(t) for t in TOOLS)
+    names = ", ".join(repr(PIP_NAMES.get(t, t)) for t in TOOLS)
     code = f"import importlib.metadata as m, json; print(json.dumps({{t: m.version(t) for t in ({names},)}}))"
     return json.loads(
         subprocess.run([str(py), "-c", code], capture_output=True, text=True, check=True).stdout
@@ -81,13 +88,7 @@ def main() -> None:
         flagged["weightwatch"] = ww
         errors: dict[str, int] = {"weightwatch": 0}
         for tool in TOOLS:
-            proc = subprocess.run(
-                [str(py), str(HERE / "runner.py"), tool, str(listing)],
-                capture_output=True,
-                text=True,
-                timeout=1800,
-            )
-            doc = json.loads(proc.stdout)
+            doc = _run_tool(py, tool, listing)
             seconds[tool] = doc["seconds"]
             flagged[tool] = {p: r["flagged"] for p, r in doc["results"].items()}
             errors[tool] = sum(
@@ -126,6 +127,58 @@ def main() -> None:
     fps = [(t, e.name) for t in order for e in ben if flagged[t][str(e.path)]]
     if fps:
         print("\nFalse positives: " + ", ".join(f"{t}: `{n}`" for t, n in fps))
+    real_producers(py, cache, order)
+
+
+def _run_tool(py: Path, tool: str, listing: Path) -> dict:
+    proc = subprocess.run(
+        [str(py), str(HERE / "runner.py"), tool, str(listing)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={**os.environ, **QUIET},
+    )
+    return json.loads(proc.stdout)
+
+
+def real_producers(py: Path, cache: Path, order: list[str]) -> None:
+    """Every tool over the benign files real libraries write: false positives, errors, time."""
+    from weightwatch.testing.benign_corpus import build_benign_corpus, evaluate
+
+    corpus = build_benign_corpus(cache, scale=int(os.environ.get("SCANNER_BENCH_SCALE", "1")))
+    paths = [str(f.path) for f in corpus.files]
+    rows: dict[str, tuple[int, int, float]] = {}
+    t0 = time.perf_counter()
+    result = evaluate(corpus)  # weightwatch scans each producer's folder, as models are uploaded
+    rows["weightwatch"] = (len(result.flagged), len(result.errors), time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "files.json"
+        listing.write_text(json.dumps(paths))
+        for tool in TOOLS:
+            doc = _run_tool(py, tool, listing)
+            res = doc["results"].values()
+            rows[tool] = (
+                sum(r["flagged"] for r in res),
+                sum(1 for r in res if r["error"] and not r["flagged"]),
+                doc["seconds"],
+            )
+    by: dict[str, int] = {}
+    for f in corpus.files:
+        by[f.producer] = by.get(f.producer, 0) + 1
+    print("\n### Scanner: benign files from real producers, side by side\n")
+    print(
+        f"{len(paths)} files written by the real libraries ("
+        + ", ".join(f"{k} {v}" for k, v in sorted(by.items()))
+        + "; docs/scanner-corpus.md). Every file is benign, so every flagged file is a false "
+        "positive. Other tools scan file by file; weightwatch scans each producer's folder.\n"
+    )
+    print(
+        "| tool | flagged (false positives) | rate | could not read (not flagged) | wall time (s) |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for t in order:
+        fp, err, sec = rows[t]
+        print(f"| {t} | {fp}/{len(paths)} | {fp / len(paths):.1%} | {err} | {sec:.1f} |")
 
 
 if __name__ == "__main__":
