@@ -26,43 +26,44 @@ from weightwatch.testing import build_family
 from weightwatch.testing.scan_corpus import build_corpus
 
 HERE = Path(__file__).resolve().parent
+# modelscan reads .npy files only with numpy<2; fickling and ModelAudit's current releases
+# need numpy>=2 (with numpy<2 pip falls back to old releases), so they get a second venv.
 VENV = Path(os.environ.get("SCANNER_BENCH_VENV", HERE / ".venv"))
+VENV2 = Path(os.environ.get("SCANNER_BENCH_VENV2", HERE / ".venv-numpy2"))
 TOOLS = ("picklescan", "modelscan", "fickling", "modelaudit", "aisbom")
+IN_VENV2 = ("fickling", "modelaudit")
 PIP_NAMES = {"aisbom": "aisbom-cli"}
 QUIET = {"PROMPTFOO_DISABLE_TELEMETRY": "1", "AISBOM_NO_TELEMETRY": "1", "AISBOM_OFFLINE": "1"}
 
 
-def ensure_venv() -> Path:
-    py = VENV / "bin" / "python"
+def _venv(path: Path, packages: list[str]) -> Path:
+    py = path / "bin" / "python"
     if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
         subprocess.run(
-            [
-                str(py),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "picklescan",
-                "modelscan",
-                "fickling",
-                "modelaudit",
-                "aisbom-cli",
-                "typing_extensions",
-                "numpy<2",
-            ],
-            check=True,
-            capture_output=True,
+            [str(py), "-m", "pip", "install", "-q", *packages], check=True, capture_output=True
         )
     return py
 
 
+def ensure_venv() -> Path:
+    _venv(VENV2, ["fickling", "modelaudit"])
+    return _venv(VENV, ["picklescan", "modelscan", "aisbom-cli", "typing_extensions", "numpy<2"])
+
+
+def tool_python(py: Path, tool: str) -> Path:
+    return VENV2 / "bin" / "python" if tool in IN_VENV2 else py
+
+
 def versions(py: Path) -> dict[str, str]:
-    names = ", ".join(repr(PIP_NAMES.get(t, t)) for t in TOOLS)
-    code = f"import importlib.metadata as m, json; print(json.dumps({{t: m.version(t) for t in ({names},)}}))"
-    return json.loads(
-        subprocess.run([str(py), "-c", code], capture_output=True, text=True, check=True).stdout
-    )
+    found = {}
+    for tool in TOOLS:
+        name = PIP_NAMES.get(tool, tool)
+        code = f"import importlib.metadata as m; print(m.version({name!r}))"
+        found[name] = subprocess.run(
+            [str(tool_python(py, tool)), "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    return found
 
 
 def main() -> None:
@@ -132,7 +133,7 @@ def main() -> None:
 
 def _run_tool(py: Path, tool: str, listing: Path) -> dict:
     proc = subprocess.run(
-        [str(py), str(HERE / "runner.py"), tool, str(listing)],
+        [str(tool_python(py, tool)), str(HERE / "runner.py"), tool, str(listing)],
         capture_output=True,
         text=True,
         timeout=3600,
