@@ -1,5 +1,6 @@
 """Differential fuzzing against the real loaders: Hypothesis mutates benign and malicious
-files (bytes, pickle tails, opcodes spliced in, zip headers and names), the real loader
+files (torch zip and legacy, joblib, pickles, NumPy .npy/.npz with object arrays: bytes,
+pickle tails, opcodes spliced in, zip headers and names), the real loader
 runs each mutant in the sandboxed worker (``sandbox_loader.py``), and every global it
 resolves that is not plain data must be one the scanner reports; a loader that reached
 a process call must meet a high or critical finding.
@@ -61,7 +62,13 @@ def _seeds() -> dict[str, tuple[str, bytes]]:
     state_legacy = buf.getvalue()
     jbuf = io.BytesIO()
     joblib.dump({"a": np.arange(8.0), "b": [1, 2]}, jbuf)
+    nbuf = io.BytesIO()
+    np.save(nbuf, np.array([OrderedDict(a=1), "x", None], dtype=object), allow_pickle=True)
+    zbuf = io.BytesIO()
+    np.savez(zbuf, o=np.array([1, "x"], dtype=object), w=np.ones(3))
     return {
+        "npy-objects": ("numpy", nbuf.getvalue()),
+        "npz-objects": ("numpy", zbuf.getvalue()),
         "torch-zip": ("torch", state_zip),
         "torch-legacy": ("torch", state_legacy),
         "torch-zip-evil": ("torch", torch_zip(SYSTEM)),
