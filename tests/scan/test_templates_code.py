@@ -104,3 +104,16 @@ def test_remote_code(tmp_path):
         "os" in f.evidence.get("modules", []) and "eval" in f.evidence.get("calls", [])
         for f in bad.findings
     )
+
+
+def test_numeric_message_index_is_not_a_computed_name():
+    """Bug (found by the benign corpus): Qwen2.5's published template indexes
+    ``messages[loop.index0 + 1]``; an integer cannot name an attribute."""
+    from weightwatch.scan.findings import Location
+    from weightwatch.scan.templates import analyze_template
+    from weightwatch.testing.chat_templates import QWEN25
+
+    loc = Location(file="tokenizer_config.json")
+    assert list(analyze_template(QWEN25, loc)) == []
+    computed = "{{ messages[0]['con' + 'tent'] }}{{ messages[loop.index0 ~ 'x'] }}"
+    assert [f.rule_id for f in analyze_template(computed, loc)] == ["WW-TEMPLATE-002"]
