@@ -139,7 +139,16 @@ def _run_tool(py: Path, tool: str, listing: Path) -> dict:
         timeout=3600,
         env={**os.environ, **QUIET},
     )
-    return json.loads(proc.stdout)
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    except (ValueError, IndexError):  # the tool killed its own process: say so, keep going
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        print(f"<!-- {tool} crashed: {tail[0][:200]} -->", file=sys.stderr)
+        paths = json.loads(listing.read_text())
+        return {
+            "seconds": float("nan"),
+            "results": {p: {"flagged": False, "error": "tool crashed"} for p in paths},
+        }
 
 
 def real_producers(py: Path, cache: Path, order: list[str]) -> None:

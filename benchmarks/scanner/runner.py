@@ -146,7 +146,7 @@ if __name__ == "__main__":
     for p in paths:
         try:
             flagged, err = TOOLS[tool](p)
-        except Exception as exc:  # a crash is an error, not a detection
+        except BaseException as exc:  # a crash (even SystemExit) is an error, not a detection
             flagged, err = False, f"{type(exc).__name__}: {exc}"[:200]
         out[p] = {"flagged": bool(flagged), "error": err}
     print(json.dumps({"seconds": time.perf_counter() - t0, "results": out}))
