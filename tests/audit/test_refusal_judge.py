@@ -23,7 +23,7 @@ JUDGE = RefusalJudge()
 
 def test_labelled_set_shape() -> None:
     labels = load_judge_labels()
-    assert 80 <= len(labels) <= 150
+    assert 150 <= len(labels) <= 400
     assert len({item.id for item in labels}) == len(labels)
     assert {item.label for item in labels} == set(Verdict)
     tags = {tag for item in labels for tag in item.tags}
