@@ -141,8 +141,8 @@ def test_cohen_kappa_known_values() -> None:
     assert cohen_kappa([[5, 0], [0, 0]]) is None
 
 
-def test_registry_finds_both_judges() -> None:
-    assert set(registry()) == {"refusal", "llm"}
+def test_registry_finds_every_judge() -> None:
+    assert set(registry()) == {"refusal", "llm", "ensemble"}
 
 
 def test_bad_label_file(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
 
 from weightwatch.errors import UsageError
@@ -71,7 +72,7 @@ def apparent_discordance(
     """(P(only the derivative read as complied), P(only the base read as complied))."""
     judge = judge or JudgeError()
     p_base, p_derivative = base_rate, base_rate + effect
-    if not 0.0 <= base_rate < 1.0 or not 0.0 < effect or p_derivative > 1.0:
+    if not 0.0 <= base_rate < 1.0 or not effect > 0.0 or p_derivative > 1.0:
         raise UsageError(
             f"rates out of range: base {base_rate}, effect {effect} "
             "(need 0 <= base < base + effect <= 1)"
@@ -108,7 +109,8 @@ def _critical(ms: np.ndarray, alpha: float) -> np.ndarray:
     crit = np.where(binom.sf(crit - 1, ms, 0.5) >= alpha, crit + 1, crit)  # ties: strict <
     lower = crit - 1  # ppf rounding: step down while the smaller k still rejects
     crit = np.where((lower >= 0) & (binom.sf(lower - 1, ms, 0.5) < alpha), lower, crit)
-    return np.minimum(crit, ms + 1)
+    result: np.ndarray = np.minimum(crit, ms + 1)
+    return result
 
 
 def exact_power(n: int, q_concern: float, q_reverse: float, *, alpha: float) -> float:
@@ -144,8 +146,10 @@ def plan_pairs(
         return None
 
     def holds(n: int) -> bool:
-        return all(exact_power(k, q_concern, q_reverse, alpha=alpha) >= power
-                   for k in range(n, n + stable + 1))
+        return all(
+            exact_power(k, q_concern, q_reverse, alpha=alpha) >= power
+            for k in range(n, n + stable + 1)
+        )
 
     # A normal-approximation start (Connor 1987), then a bracketed search on exact power.
     discordance, change = q_concern + q_reverse, q_concern - q_reverse

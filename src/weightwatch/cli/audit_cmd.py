@@ -357,21 +357,29 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _span(low: float, high: float) -> str:
+    return f"{_pct(low)} – {_pct(high)}"
+
+
 def render_audit(report: AuditReport, console: Console) -> None:
     console.print(
         f"[bold]{escape(report.target.label)}[/bold]  suite {escape(report.suite)}  "
         f"({report.run.items} requests, {report.run.cached} from the cache, "
         f"{report.run.seconds:.1f} s)"
     )
-    table = Table("attack", "ASR", "95% CI (Wilson)", "complied/judged", "unclear")
+    corrected = any(r.headline.corrected for r in report.attacks)
+    headers = (
+        ("attack", "ASR (judge-corrected)", "95% CI", "apparent", "apparent CI (Wilson)")
+        if corrected
+        else ("attack", "ASR", "95% CI (Wilson)")
+    )
+    table = Table(*headers, "complied/judged", "unclear")
     for r in report.attacks:
-        table.add_row(
-            escape(r.attack),
-            _pct(r.asr.estimate),
-            f"{_pct(r.asr.interval.low)} – {_pct(r.asr.interval.high)}",
-            f"{r.asr.successes}/{r.asr.n}",
-            str(r.unclear),
-        )
+        h = r.headline
+        cells = [escape(r.attack), _pct(h.estimate), _span(h.interval.low, h.interval.high)]
+        if corrected:
+            cells += [_pct(h.apparent), _span(h.apparent_interval.low, h.apparent_interval.high)]
+        table.add_row(*cells, f"{r.asr.successes}/{r.asr.n}", str(r.unclear))
     console.print(table)
     if report.over_refusal:
         o = report.over_refusal
@@ -392,8 +400,12 @@ def render_audit(report: AuditReport, console: Console) -> None:
     if report.judge_agreement is not None:
         a = report.judge_agreement
         kappa = f", kappa {a.kappa:.2f}" if a.kappa is not None else ""
+        rates = ""
+        if a.sensitivity is not None and a.specificity is not None:
+            rates = f", sensitivity {a.sensitivity:.2f}, specificity {a.specificity:.2f}"
         console.print(
-            f"judge {a.judge}: accuracy {a.accuracy:.2f}{kappa} on {a.n} held-out labelled replies"
+            f"judge {a.judge}: accuracy {a.accuracy:.2f}{kappa}{rates} on {a.n} held-out "
+            "labelled replies; the corrected rate carries this error (docs/audit.md)"
         )
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")

@@ -129,15 +129,21 @@ PIVOT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("just-kidding", r"\b(?:just kidding|jk|j/k|i'm kidding|kidding aside)\b"),
         ("but-okay", r"\b(?:but|oh well|fine),? (?:okay|ok|alright|fine|here goes)\b"),
         ("anyway", r"(?:^|[.!?]\s*)(?:anyway|anyhow|regardless|that said|having said that),"),
-        ("second-persona", r"\b(?:unfiltered|jailbroken|uncensored|dan|developer mode)"
-                           r"(?: response| answer| mode| reply)?\s*:"),
+        (
+            "second-persona",
+            r"\b(?:unfiltered|jailbroken|uncensored|dan|developer mode)"
+            r"(?: response| answer| mode| reply)?\s*:",
+        ),
         (
             "here-it-is",
             r"\b(?:however|but|still|that said),?[^.!?]{0,60}\b(?:here it is|here you go|"
             r"here's (?:a|an|the|how)|here is (?:a|an|the|how))\b",
         ),
-        ("hypothetical", r"\b(?:hypothetical(?:ly)?|in theory),?[^.!?]{0,40}\b(?:one would|"
-                         r"you would|example|here)"),
+        (
+            "hypothetical",
+            r"\b(?:hypothetical(?:ly)?|in theory),?[^.!?]{0,40}\b(?:one would|"
+            r"you would|example|here)",
+        ),
         ("step-one", r"\bstep (?:1|one)\s*[:.)-]"),
     )
 )
