@@ -342,6 +342,83 @@ def compare_command(
         raise typer.Exit(EXIT_FINDINGS)
 
 
+@audit_app.command("plan")
+def plan_command(
+    effect: Annotated[
+        float, typer.Option("--effect", help="Rise in attack success to detect, e.g. 0.05.")
+    ],
+    power: Annotated[float, typer.Option("--power", help="Power wanted.")] = 0.8,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Significance level (per attack).")
+    ] = 0.05,
+    base_rate: Annotated[
+        float, typer.Option("--base-rate", help="The base model's attack success rate.")
+    ] = 0.05,
+    reverse: Annotated[
+        float,
+        typer.Option(
+            "--reverse", help="P(base complied, derivative refused): 0 = most favourable."
+        ),
+    ] = 0.0,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="A judge whose held-out error to plan under ('keyword'); omit for a "
+            "perfect judge or give --sensitivity/--specificity.",
+        ),
+    ] = None,
+    judge_model: JudgeModelOpt = None,
+    sensitivity: Annotated[
+        float | None, typer.Option("--sensitivity", help="Judge sensitivity (complied read).")
+    ] = None,
+    specificity: Annotated[
+        float | None, typer.Option("--specificity", help="Judge specificity (refusal read).")
+    ] = None,
+    api_key_env: KeyEnvOpt = _KEY_ENV,
+    as_json: JsonOpt = False,
+) -> None:
+    """How many paired prompts to detect a rise in attack success, under the judge's error."""
+    from weightwatch.audit.planning import JudgeError, plan_audit
+
+    se, sp, name = sensitivity or 1.0, specificity or 1.0, None
+    if judge is not None:
+        from weightwatch.audit.options import open_judge
+        from weightwatch.audit.runner import heldout_agreement
+
+        chosen = open_judge(judge, model=judge_model, api_key=os.environ.get(api_key_env))
+        agreement = heldout_agreement(chosen)
+        if agreement.sensitivity is None or agreement.specificity is None:
+            raise UsageError(f"judge {judge}: the held-out set cannot measure its error")
+        se = sensitivity or agreement.sensitivity
+        sp = specificity or agreement.specificity
+        name = chosen.name
+    report = plan_audit(
+        effect=effect,
+        power=power,
+        alpha=alpha,
+        base_rate=base_rate,
+        reverse=reverse,
+        judge=JudgeError(sensitivity=se, specificity=sp),
+        judge_name=name,
+    )
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    out = new_console()
+    pairs = f"{report.pairs}" if report.pairs is not None else "more than 100,000"
+    out.print(
+        f"[bold]{pairs}[/bold] paired prompts to detect a rise of {_pct(effect)} in attack "
+        f"success (base {_pct(base_rate)}) with power {power:g} at alpha {alpha:g}"
+    )
+    out.print(
+        f"judge sensitivity {se:.3f}, specificity {sp:.3f}"
+        + (f" (measured, {name})" if name else "")
+        + f": the test sees a rise of {_pct(report.apparent_effect)}; a perfect judge would "
+        f"need {report.pairs_perfect_judge} pairs"
+    )
+
+
 def _write_html(path: Path | None, report: AuditReport | DerivativeReport) -> None:
     if path is None:
         return
@@ -445,6 +522,13 @@ def render_comparison(result: DerivativeReport, console: Console) -> None:
     if result.over_refusal is not None:
         _comparison_row(table, "benign (over-refusal)", result.over_refusal)
     console.print(table)
+    for c in result.attacks:
+        if c.achieved_power is not None:
+            console.print(
+                f"{escape(c.attack)}: power {c.achieved_power:.2f} to detect a "
+                f"{_pct(result.margin)} rise in attack success with {c.result.n_pairs} pairs "
+                "under the judge's measured error (weightwatch audit plan)"
+            )
 
 
 def register(app: typer.Typer) -> None:
