@@ -84,5 +84,10 @@ bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true
 	$(PY) benchmarks/run.py
 
+# Judge-error coverage (10,000 simulated audits per cell) and audit-plan checks: minutes,
+# so not part of `make test` (its tests run the same code at 1,500 audits per cell).
+bench-audit-stats: $(STAMP)
+	$(PY) benchmarks/run.py audit_stats
+
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var

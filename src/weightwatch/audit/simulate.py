@@ -105,7 +105,7 @@ def coverage_grid(
     seed: int = 0,
 ) -> CoverageReport:
     """Every combination of judge error, true rate, audit size and validation-set size."""
-    cells = []
+    cells: list[CoverageCell] = []
     rates, sizes, labels = tuple(rates), tuple(sizes), tuple(labels)
     for index, (se, sp) in enumerate(judges):
         for rate in rates:
