@@ -393,6 +393,7 @@ def build_facts(
             base=audit_doc.get("base"),
             p_stripped=audit_doc.get("p_stripped"),
             over_refusal_verdict=audit_doc.get("over_refusal_verdict"),
+            logged=bool(audit_doc.get("logged")),
         )
         if audit_doc
         else None,

@@ -81,6 +81,7 @@ class AuditFacts(Record):
     base: str | None
     p_stripped: float | None
     over_refusal_verdict: str | None
+    logged: bool = False  # a signed audit, appended to the registry's transparency log
 
 
 class WithdrawnMatch(Record):

@@ -697,6 +697,60 @@ class Registry:
         self._redecide(vid, cause=f"audit of {label}")
         return self.status(label)
 
+    def add_signed_audit(self, ref: str, bundle: dict[str, Any], auditor: Any) -> dict[str, Any]:
+        """Attach a signed audit comparison (``weightwatch audit sign``) to ``ref``: check
+        the auditor's signature (``auditor``: a public key verifier) and that the statement's
+        derivative is this version's registered weights, append it to the transparency log,
+        record it as the version's audit (``logged``) and re-decide. Returns the bundle with
+        the log's inclusion proof and signed checkpoint under ``weightwatchLog``."""
+        from weightwatch.audit.attestation import (
+            LOG_KEY,
+            envelope_digest,
+            open_comparison,
+            subject_digests,
+        )
+        from weightwatch.audit.derivative import DerivativeSummary
+
+        stmt = open_comparison(bundle, auditor)
+        subjects = subject_digests(stmt)
+        try:
+            summary = DerivativeSummary.model_validate(stmt["predicate"]["summary"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"the signed audit carries no comparison summary: {exc}") from exc
+        with self.store.write.begin() as conn:
+            vid = queries.version_id(conn, ref)
+            label = queries.version_label(conn, vid)
+            registered = queries.version_weights_digest(conn, vid)
+            if registered is None or registered != subjects.get("derivative"):
+                raise RegistryError(
+                    f"{label}: the signed audit is about other weights "
+                    f"({str(subjects.get('derivative'))[:16]}…, registered "
+                    f"{str(registered)[:16]}…)"
+                )
+            body = {
+                "model": label,
+                "verdict": summary.verdict.value,
+                "base_weights": subjects.get("base"),
+                "derivative_weights": subjects["derivative"],
+                "envelope_sha256": envelope_digest(bundle),
+                "auditor_key": auditor.key_id,
+            }
+            (idx,) = self.store.log.append_many(
+                [("audit", entry_leaf("audit", body, time=now()))], conn=conn
+            )
+            doc = {**summary.model_dump(mode="json"), "logged": True, "log_index": idx}
+            doc["auditor_key"] = auditor.key_id
+            queries.put_report(conn, vid, "audit", doc)
+        self._redecide(vid, cause=f"logged audit of {label}")
+        note = self.checkpoint()
+        proof = {
+            "index": idx,
+            "leaf": self.store.log.entry(idx).leaf.decode(),
+            "hashes": [h.hex() for h in self.store.log.inclusion_proof(idx, checkpoint_size(note))],
+            "checkpoint": note,
+        }
+        return {**bundle, LOG_KEY: proof}
+
     # -- watermarks -----------------------------------------------------------------------
     def add_watermark(self, ref: str, deployment: WatermarkDeployment) -> None:
         """Record that ``ref`` is served by a watermarked deployment (public record only)."""
