@@ -44,8 +44,10 @@ def main() -> None:
         f"spec {worst.specificity}, rate {worst.rate}, n {worst.n}, labels {worst.labels}).\n"
     )
     print("### `audit plan` against simulated power\n")
-    print("| effect | base rate | judge (sens, spec) | planned pairs | exact power | "
-          "simulated power at 0.9·n / n / 1.1·n (4,000 runs) |")
+    print(
+        "| effect | base rate | judge (sens, spec) | planned pairs | exact power | "
+        "simulated power at 0.9·n / n / 1.1·n (4,000 runs) |"
+    )
     print("|---|---|---|---|---|---|")
     for effect, base, judge in (
         (0.05, 0.05, None),
@@ -57,15 +59,21 @@ def main() -> None:
         assert plan.pairs is not None
         sims = [
             simulated_power(
-                round(f * plan.pairs), effect=effect, alpha=0.05, base_rate=base,
-                judge=judge, runs=4000, seed=round(f * 100),
+                round(f * plan.pairs),
+                effect=effect,
+                alpha=0.05,
+                base_rate=base,
+                judge=judge,
+                runs=4000,
+                seed=round(f * 100),
             )
             for f in (0.9, 1.0, 1.1)
         ]
         label = f"({judge.sensitivity}, {judge.specificity})" if judge else "perfect"
         print(
             f"| {effect} | {base} | {label} | {plan.pairs} | {plan.achieved_power:.3f} | "
-            + " / ".join(f"{s:.3f}" for s in sims) + " |"
+            + " / ".join(f"{s:.3f}" for s in sims)
+            + " |"
         )
 
 

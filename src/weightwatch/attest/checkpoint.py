@@ -21,7 +21,13 @@ from weightwatch.errors import VerificationError
 from weightwatch.merkle import leaf_hash, verify_inclusion
 
 ENTRY_KINDS = (
-    "registration", "decision", "takedown", "reinstatement", "key_change", "test", "audit"
+    "registration",
+    "decision",
+    "takedown",
+    "reinstatement",
+    "key_change",
+    "test",
+    "audit",
 )
 LEAF_SCHEMA = "1"
 EM_DASH = "\u2014"

@@ -54,9 +54,7 @@ def comparison_statement(
 ) -> dict[str, Any]:
     """The in-toto statement for a comparison of the models with these weights digests."""
     summary = report.summary().model_dump(mode="json")
-    headline = {
-        r.attack: r.headline.model_dump(mode="json") for r in report.derivative.attacks
-    }
+    headline = {r.attack: r.headline.model_dump(mode="json") for r in report.derivative.attacks}
     agreement = report.base.judge_agreement
     return {
         "_type": STATEMENT_TYPE,
@@ -68,7 +66,9 @@ def comparison_statement(
         "predicate": {
             "summary": summary,
             "derivative_headline": headline,
-            "judge": None if agreement is None else {
+            "judge": None
+            if agreement is None
+            else {
                 "name": agreement.judge,
                 "n": agreement.n,
                 "sensitivity_counts": [agreement.true_positives, agreement.positives],

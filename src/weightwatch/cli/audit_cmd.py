@@ -10,6 +10,7 @@ when a command runs, not when the CLI starts, so ``weightwatch --help`` stays qu
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -417,6 +418,83 @@ def plan_command(
         + f": the test sees a rise of {_pct(report.apparent_effect)}; a perfect judge would "
         f"need {report.pairs_perfect_judge} pairs"
     )
+
+
+@audit_app.command("sign")
+def sign_command(
+    report: Annotated[
+        Path, typer.Option("--report", help="JSON from `weightwatch audit compare --json`.")
+    ],
+    base: Annotated[Path, typer.Option("--base", help="The audited base model (weights).")],
+    derivative: Annotated[
+        Path, typer.Option("--derivative", help="The audited derivative model (weights).")
+    ],
+    key: Annotated[Path, typer.Option("--key", help="Auditor's private key (PEM).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Bundle to write.")],
+) -> None:
+    """Sign a comparison as an in-toto statement bound to both models' weights digests."""
+    from weightwatch.attest import load_signer
+    from weightwatch.audit.attestation import sign_comparison
+    from weightwatch.audit.derivative import DerivativeReport
+
+    try:
+        parsed = DerivativeReport.model_validate_json(report.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{report}: not an `audit compare --json` report ({exc})") from exc
+    bundle = sign_comparison(parsed, load_signer(key), base=base, derivative=derivative)
+    try:
+        output.write_text(json.dumps(bundle, indent=2) + "\n")
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write the bundle: {exc}") from exc
+    typer.echo(f"signed {parsed.verdict.value} comparison of {derivative} vs {base} -> {output}")
+
+
+@audit_app.command("verify")
+def verify_command(
+    bundle: Annotated[Path, typer.Argument(help="Signed audit bundle.", metavar="BUNDLE")],
+    base: Annotated[Path, typer.Option("--base", help="The base model to check.")],
+    derivative: Annotated[
+        Path, typer.Option("--derivative", help="The derivative model to check.")
+    ],
+    pub: Annotated[Path, typer.Option("--pub", help="Auditor's public key (PEM).")],
+    log_key: Annotated[
+        Path | None,
+        typer.Option("--log-key", help="The registry log's public key (checks the log proof)."),
+    ] = None,
+    require_log: Annotated[
+        bool, typer.Option("--require-log", help="Fail unless the audit was logged.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Offline: the auditor's signature, both weights digests and the log inclusion proof."""
+    from weightwatch.attest import load_verifier
+    from weightwatch.audit.attestation import verify_comparison
+
+    try:
+        doc = json.loads(bundle.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{bundle}: not a JSON bundle ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise UsageError(f"{bundle}: not a JSON bundle")
+    result = verify_comparison(
+        doc,
+        load_verifier(pub),
+        base=base,
+        derivative=derivative,
+        log_verifier=load_verifier(log_key) if log_key else None,
+        require_log=require_log,
+    )
+    if as_json:
+        typer.echo(json.dumps({**result.__dict__, "ok": result.ok}, indent=2))
+    else:
+        out = new_console()
+        for problem in result.problems:
+            out.print(f"[red]problem[/red]  {escape(problem)}")
+        logged = f", logged at index {result.log_index}" if result.logged else ""
+        verdict = "[green]verified[/green]" if result.ok else "[red]FAILED[/red]"
+        out.print(f"{verdict}: {result.verdict} audit{logged}, key {result.key_id[:16]}…")
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 def _write_html(path: Path | None, report: AuditReport | DerivativeReport) -> None:
