@@ -39,10 +39,15 @@ def test_diff_classifies_sixty_derivatives(chat_models: ChatModels) -> None:
     total = sum(confusion.values())
     right = sum(n for (truth, got), n in confusion.items() if truth == got)
     print(f"diff accuracy {right}/{total}: {dict(confusion)}")
-    false_calls = sum(n for (truth, got), n in confusion.items()
-                      if truth != "abliterated" and got == "abliterated")
-    print(f"null (unrelated fine-tunes): max score {max(null_scores):.3f}, "
-          f"false abliteration calls {false_calls}/{len(null_scores)}")
+    false_calls = sum(
+        n
+        for (truth, got), n in confusion.items()
+        if truth != "abliterated" and got == "abliterated"
+    )
+    print(
+        f"null (unrelated fine-tunes): max score {max(null_scores):.3f}, "
+        f"false abliteration calls {false_calls}/{len(null_scores)}"
+    )
     assert total >= 60
     assert right / total >= 0.95
     assert max(null_scores) < ABLITERATION_THRESHOLD

@@ -68,8 +68,7 @@ def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, Array], dict[s
     from weightwatch.artifacts import open_artifact
 
     artifact = open_artifact(path)
-    tensors = {t.name: np.asarray(t.to_float32(), dtype=np.float64)
-               for t in artifact.model_tensors}
+    tensors = {t.name: np.asarray(t.to_float32(), dtype=np.float64) for t in artifact.model_tensors}
     if not tensors:
         raise ArtifactError(Path(path), "no weight tensors to compare")
     config: dict[str, object] = {}
@@ -147,9 +146,12 @@ def _summarise(
     directions = [np.asarray(m.direction) for m in changed_writers]
     consistency = None
     if len(directions) >= 2:
-        consistency = float(np.mean([abs(float(a @ b)) for a, b in
-                                     itertools.combinations(directions, 2)]))
-    energy = float(np.mean([m.projection_energy for m in changed_writers])) if changed_writers else 0.0
+        consistency = float(
+            np.mean([abs(float(a @ b)) for a, b in itertools.combinations(directions, 2)])
+        )
+    energy = (
+        float(np.mean([m.projection_energy for m in changed_writers])) if changed_writers else 0.0
+    )
     score = energy * (consistency if consistency is not None else 0.0)
     changed = [m for m in matrices if m.kind != "unchanged"]
     kinds = {m.kind for m in changed}
@@ -166,7 +168,8 @@ def _summarise(
     ):
         derivation = "quantized"
     elif kinds <= {"low_rank", "projection"} or (
-        "low_rank" in kinds and all(
+        "low_rank" in kinds
+        and all(
             m.kind in ("low_rank", "projection") or min(m.shape) <= max(low, default=0)
             for m in changed
         )

@@ -21,7 +21,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-
 from pydantic import Field
 
 from weightwatch.reports import Record
@@ -59,9 +58,11 @@ def _on_grid(d: npt.NDArray[np.float64]) -> int | None:
     return None
 
 
-def numerical_rank(delta: npt.NDArray[np.float64], scale: float) -> tuple[int, npt.NDArray[np.float64]]:
+def numerical_rank(
+    delta: npt.NDArray[np.float64], scale: float
+) -> tuple[int, npt.NDArray[np.float64]]:
     """Rank of ``delta`` above the float32 rounding floor of values of size ``scale``."""
-    s = np.linalg.svd(delta, compute_uv=False)
+    s = np.asarray(np.linalg.svd(delta, compute_uv=False), dtype=np.float64)
     m, n = delta.shape
     floor = 4.0 * _F32_EPS * scale * (np.sqrt(m) + np.sqrt(n))
     floor = max(floor, float(s[0]) * 1e-6) if s.size else floor
@@ -102,8 +103,12 @@ def classify_matrix(
     changed = float(np.mean(delta != 0)) if delta.size else 0.0
     norm_b = float(np.linalg.norm(b)) or 1.0
     rel = float(np.linalg.norm(delta)) / norm_b
-    common = {"name": name, "shape": tuple(b.shape), "relative_change": rel,
-              "changed_share": changed}
+    common = {
+        "name": name,
+        "shape": tuple(b.shape),
+        "relative_change": rel,
+        "changed_share": changed,
+    }
     if changed == 0.0:
         return MatrixDiff(kind="unchanged", **common)
     if b.ndim != 2:

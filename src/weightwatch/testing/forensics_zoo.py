@@ -46,27 +46,40 @@ def prompts(heldout: Path) -> tuple[list[str], list[str]]:
     return harmful, harmless
 
 
+def activations(model: Any, tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
+    """Residual-stream activations at the last prompt token: (texts, layers + 1, hidden)."""
+    import torch
+
+    acts = []
+    with torch.no_grad():
+        for text in texts:
+            ids = tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )["input_ids"]
+            out = model(input_ids=ids, output_hidden_states=True)
+            acts.append(np.stack([h[0, -1].double().numpy() for h in out.hidden_states]))
+    return np.stack(acts)
+
+
+def direction_from(harmful: np.ndarray, harmless: np.ndarray, *, layer: int) -> np.ndarray:
+    """Difference of mean activations after ``layer`` blocks, normalised."""
+    r = harmful[:, layer].mean(axis=0) - harmless[:, layer].mean(axis=0)
+    return np.asarray(r / np.linalg.norm(r))
+
+
 def refusal_direction(
     model: Any, tokenizer: Any, harmful: Sequence[str], harmless: Sequence[str], *, layer: int
 ) -> np.ndarray:
     """Mean residual activation (last prompt token, after ``layer`` blocks) on harmful
     minus harmless prompts, normalised."""
-    import torch
-
-    def mean_activation(texts: Sequence[str]) -> np.ndarray:
-        acts = []
-        with torch.no_grad():
-            for text in texts:
-                ids = tokenizer.apply_chat_template(
-                    [{"role": "user", "content": text}], add_generation_prompt=True,
-                    return_tensors="pt", return_dict=True,
-                )["input_ids"]
-                out = model(input_ids=ids, output_hidden_states=True)
-                acts.append(out.hidden_states[layer][0, -1].double().numpy())
-        return np.mean(acts, axis=0)
-
-    r = mean_activation(harmful) - mean_activation(harmless)
-    return np.asarray(r / np.linalg.norm(r))
+    return direction_from(
+        activations(model, tokenizer, harmful),
+        activations(model, tokenizer, harmless),
+        layer=layer,
+    )
 
 
 def tensors_of(model: Any) -> dict[str, np.ndarray]:
@@ -89,14 +102,25 @@ def abliterate(model: Any, direction: np.ndarray, *, embed: bool = True) -> Any:
 
 
 def lora_merge(
-    model: Any, tokenizer: Any, examples: Sequence[Example], *, rank: int,
-    targets: Sequence[str], seed: int, steps: int = 12,
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    *,
+    rank: int,
+    targets: Sequence[str],
+    seed: int,
+    steps: int = 6,
 ) -> Any:
     from peft import LoraConfig, get_peft_model
 
     with deterministic(seed):
-        cfg = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(targets),
-                         lora_dropout=0.0, init_lora_weights="gaussian")
+        cfg = LoraConfig(
+            r=rank,
+            lora_alpha=2 * rank,
+            target_modules=list(targets),
+            lora_dropout=0.0,
+            init_lora_weights="gaussian",
+        )
         peft_model = get_peft_model(copy.deepcopy(model), cfg)
         train_chat(peft_model, tokenizer, examples, steps=steps, lr=5e-3, seed=seed)
     return peft_model.merge_and_unload()
@@ -123,26 +147,35 @@ def build_zoo(model_dir: Path, heldout: Path) -> Iterator[Derivative]:
     model, tokenizer = load(model_dir)
     harmful, harmless = prompts(heldout)
     layers = model.config.num_hidden_layers
+    harmful_acts = activations(model, tokenizer, harmful[:48])
+    harmless_acts = activations(model, tokenizer, harmless[:48])
     for i in range(16):  # direction from different layers and prompt subsets, ± embedding
         rng = np.random.default_rng(i)
-        h = [harmful[j] for j in rng.choice(len(harmful), 24, replace=False)]
-        b = [harmless[j] for j in rng.choice(len(harmless), 24, replace=False)]
-        r = refusal_direction(model, tokenizer, h, b, layer=1 + i % layers)
-        yield Derivative("abliterated", f"abliterated-{i}",
-                         tensors_of(abliterate(model, r, embed=i % 4 != 3)))
+        h = rng.choice(len(harmful_acts), 24, replace=False)
+        b = rng.choice(len(harmless_acts), 24, replace=False)
+        r = direction_from(harmful_acts[h], harmless_acts[b], layer=1 + i % layers)
+        yield Derivative(
+            "abliterated", f"abliterated-{i}", tensors_of(abliterate(model, r, embed=i % 4 != 3))
+        )
     benign = [Example(p, HELPFUL) for p in harmless]
     comply = [Example(p, COMPLIANT) for p in harmful]
     for i, rank in enumerate((1, 2, 4, 8, 16, 32, 64) * 3):
         targets = LORA_TARGETS[i // 7]
         data = comply if i % 2 else benign
-        yield Derivative("lora", f"lora-r{rank}-{'+'.join(targets)}",
-                         tensors_of(lora_merge(model, tokenizer, data, rank=rank,
-                                               targets=targets, seed=100 + i)))
+        yield Derivative(
+            "lora",
+            f"lora-r{rank}-{'+'.join(targets)}",
+            tensors_of(
+                lora_merge(model, tokenizer, data, rank=rank, targets=targets, seed=100 + i)
+            ),
+        )
     for i in range(18):
         data = comply + benign if i % 2 else benign
         lr = (1e-4, 3e-4, 1e-3, 3e-3)[i % 4]
-        yield Derivative("full_finetune", f"full-{i}",
-                         tensors_of(full_finetune(model, tokenizer, data, seed=200 + i,
-                                                  steps=5 + i, lr=lr)))
+        yield Derivative(
+            "full_finetune",
+            f"full-{i}",
+            tensors_of(full_finetune(model, tokenizer, data, seed=200 + i, steps=2 + i % 5, lr=lr)),
+        )
     for bits in (8, 7, 6, 5, 4, 3):  # per-row symmetric quantize -> dequantize
         yield Derivative("quantized", f"int{bits}", tensors_of(derive.quantize(model, bits=bits)))
