@@ -38,3 +38,26 @@ def test_a_logged_audit_satisfies_the_rule() -> None:
 def test_other_tiers_are_not_held() -> None:
     decision = evaluate(make_facts(access="gated"), REQUIRE_LOGGED)
     assert all(r.rule_id != "open-needs-logged-audit" for r in decision.reasons)
+
+
+def test_an_abliteration_signature_quarantines() -> None:
+    from weightwatch.policy import load_policy
+
+    facts = make_facts()
+    abliterated = facts.model_copy(
+        update={
+            "forensics": {
+                "derivation": "abliterated",
+                "base": "org/base@1",
+                "abliteration_score": 1.0,
+                "direction_consistency": 1.0,
+            }
+        }
+    )
+    decision = evaluate(type(facts).model_validate(abliterated.model_dump()), load_policy())
+    assert decision.action == "quarantine"
+    assert any(r.rule_id == "forensics-abliterated" for r in decision.reasons)
+    lora = abliterated.model_dump()
+    lora["forensics"] = {**lora["forensics"], "derivation": "lora", "abliteration_score": 0.0}
+    quiet = evaluate(type(facts).model_validate(lora), load_policy())
+    assert all(r.rule_id != "forensics-abliterated" for r in quiet.reasons)

@@ -187,3 +187,45 @@ def test_sign_attach_and_verify_from_the_cli(registry, db_url, llama_family, tmp
     _flip_one_weight_byte(altered)
     verify[verify.index(str(ft))] = str(altered)
     assert main(verify) == 1
+
+
+def test_an_abliterated_derivative_is_quarantined_from_its_weight_diff(
+    registry, db_url, llama_family, tmp_path
+):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from weightwatch.forensics import diff_models
+    from weightwatch.testing.forensics_zoo import abliterate, load
+
+    registry.register(llama_family.base, "org/base")
+    model, tokenizer = load(llama_family.base)
+    direction = np.random.default_rng(3).normal(size=model.config.hidden_size)
+    abliterate(model, direction / np.linalg.norm(direction)).save_pretrained(tmp_path / "abl")
+    tokenizer.save_pretrained(tmp_path / "abl")
+    abl = with_card(
+        tmp_path / "abl", tmp_path / "abl-card", base_model="org/base", relation="finetune"
+    )
+    assert registry.register(abl, "org/abl").status != "quarantined"
+    report = diff_models(llama_family.base, abl)
+    assert report.derivation == "abliterated"
+    path = tmp_path / "diff.json"
+    path.write_text(report.model_dump_json())
+    code = main(
+        [
+            "registry",
+            "forensics",
+            "org/abl",
+            "--report",
+            str(path),
+            "--base",
+            "org/base@1",
+            "--registry",
+            str(registry.store.root),
+            "--db-url",
+            db_url,
+        ]
+    )
+    assert code == 0
+    view = registry.status("org/abl")
+    assert view.status == "quarantined"
+    assert any("forensics-abliterated" in line for line in view.decision.reasons)

@@ -415,6 +415,31 @@ def audit_command(
     _report(reg.status(ref), as_json)
 
 
+@registry_app.command("forensics")
+def forensics_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION] of the derivative")],
+    report: Annotated[
+        Path, typer.Option("--report", help="JSON from `weightwatch diff BASE DERIVATIVE --json`.")
+    ],
+    base: Annotated[
+        str | None, typer.Option("--base", help="The registered base it was compared with.")
+    ] = None,
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Attach a weight diff (abliteration, LoRA, ...) and re-decide the version."""
+    from weightwatch.errors import UsageError
+
+    try:
+        doc = json.loads(report.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{report}: not a JSON weight diff ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise UsageError(f"{report}: not a JSON weight diff")
+    _report(_open(registry, db_url).add_forensics(ref, doc, base=base), as_json)
+
+
 @registry_app.command("watermark")
 def watermark_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION]")],

@@ -31,6 +31,7 @@ from weightwatch.policy.facts import (
     AuditFacts,
     Facts,
     FindingFact,
+    ForensicsFacts,
     LineageFacts,
     ParentFacts,
     ScanFacts,
@@ -289,6 +290,7 @@ def build_facts(
     weights_inspectable: bool | None = None,
     weights_problem: str | None = None,
     withdrawn: Sequence[WithdrawnMatch] = (),
+    forensics: Mapping[str, Any] | None = None,
 ) -> Facts:
     """Facts for one artifact. Leave out what you do not have: no scan report means
     ``facts.scan`` is None (a policy can require one), no lineage means no detected
@@ -400,6 +402,14 @@ def build_facts(
         weights_inspectable=weights_inspectable,
         weights_problem=weights_problem,
         withdrawn_match=list(withdrawn),
+        forensics=ForensicsFacts(
+            derivation=str(forensics.get("derivation")),
+            base=forensics.get("base"),
+            abliteration_score=float(forensics.get("abliteration_score") or 0.0),
+            direction_consistency=forensics.get("direction_consistency"),
+        )
+        if forensics
+        else None,
     )
 
 
@@ -420,6 +430,7 @@ def context_facts(
         weights_inspectable=context.weights_inspectable,
         weights_problem=context.weights_problem,
         withdrawn=context.withdrawn,
+        forensics=context.forensics,
     )
 
 

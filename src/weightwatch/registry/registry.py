@@ -751,6 +751,30 @@ class Registry:
         }
         return {**bundle, LOG_KEY: proof}
 
+    def add_forensics(
+        self, ref: str, report: dict[str, Any], *, base: str | None = None
+    ) -> VersionView:
+        """Attach what ``weightwatch diff --json`` read from ``ref``'s weights against a
+        base and re-decide: an abliteration signature is a fact the policy weighs."""
+        from weightwatch.forensics import DiffReport
+
+        try:
+            parsed = DiffReport.model_validate(report)
+        except ValueError as exc:
+            raise UsageError(f"not a weight diff (weightwatch diff --json): {exc}") from exc
+        doc = {
+            "derivation": parsed.derivation,
+            "base": base or parsed.base,
+            "abliteration_score": parsed.abliteration_score,
+            "direction_consistency": parsed.direction_consistency,
+        }
+        with self.store.write.begin() as conn:
+            vid = queries.version_id(conn, ref)
+            queries.put_report(conn, vid, "forensics", doc)
+            label = queries.version_label(conn, vid)
+        self._redecide(vid, cause=f"weight diff of {label}")
+        return self.status(label)
+
     # -- watermarks -----------------------------------------------------------------------
     def add_watermark(self, ref: str, deployment: WatermarkDeployment) -> None:
         """Record that ``ref`` is served by a watermarked deployment (public record only)."""
