@@ -112,7 +112,7 @@ def test_discovery_needs_a_package_and_an_export_name() -> None:
 
 def test_attacks_judges_and_schemes_are_discovered_from_their_packages() -> None:
     assert attacks().lookup("direct") is Direct
-    assert set(judges()) == {"refusal", "llm"}
+    assert set(judges()) == {"refusal", "llm", "ensemble"}
     assert schemes().lookup("kgw") is KGW
     with pytest.raises(UsageError, match="unknown attack 'nope'") as err:
         attacks().lookup("nope")

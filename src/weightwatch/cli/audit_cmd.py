@@ -431,6 +431,7 @@ def sign_command(
     ],
     key: Annotated[Path, typer.Option("--key", help="Auditor's private key (PEM).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle to write.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Sign a comparison as an in-toto statement bound to both models' weights digests."""
     from weightwatch.attest import load_signer
@@ -446,6 +447,9 @@ def sign_command(
         output.write_text(json.dumps(bundle, indent=2) + "\n")
     except OSError as exc:
         raise UsageError(f"{output}: cannot write the bundle: {exc}") from exc
+    if as_json:
+        typer.echo(json.dumps({"bundle": str(output), "verdict": parsed.verdict.value}))
+        return
     typer.echo(f"signed {parsed.verdict.value} comparison of {derivative} vs {base} -> {output}")
 
 
