@@ -145,4 +145,4 @@ def test_open_judge_resolves_names_through_the_registry() -> None:
         open_judge("llm")
     with pytest.raises(UsageError, match="unknown judge 'vibes'") as err:
         open_judge("vibes")
-    assert err.value.hint == "known judges: llm, refusal"
+    assert err.value.hint == "known judges: ensemble, llm, refusal"
