@@ -205,7 +205,8 @@ def render(report: WatermarkDetection, console: Console) -> None:
     for span in report.spans:
         console.print(
             f"  span tokens [{span.start}, {span.end}): {span.n_scored} scored, "
-            f"p = {span.p_value:.3g} (adjusted for the search: {span.adjusted_p_value:.3g})"
+            f"p = {span.p_value:.3g} adjusted for its boundaries "
+            f"(best window, adjusted for the search: {span.adjusted_p_value:.3g})"
         )
 
 
