@@ -59,7 +59,7 @@ TIED_OUTPUT = ("embed_tokens", "wte")
 
 
 class GaussMarkParams(SchemeParams):
-    sigma: float = Field(0.5, gt=0.0, le=2.0, description="noise std relative to each matrix's RMS")
+    sigma: float = Field(0.6, gt=0.0, le=2.0, description="noise std relative to each matrix's RMS")
     targets: tuple[str, ...] = Field(
         DEFAULT_TARGETS, min_length=1, description="suffixes of the matrices to mark"
     )
@@ -127,7 +127,7 @@ class GaussMark(WeightScheme):
         For distinct keys the ``psi`` are independent given the text (their noises are),
         which makes the maximum over recipients' keys exactly testable.
         """
-        return [float(row[0]) for row in self.statistics([grads], stds, keys)]
+        return [float(x) for x in self.statistics([grads], stds, keys)[0]]
 
     def statistics(
         self,
