@@ -110,7 +110,10 @@ def main() -> None:
         for i, (name, model) in enumerate(edits.items()):
             texts = ev.sample(model, N, seed=100 + i)
             p = pvals(psis(ref, texts, [key])[:, 0])
-            rows[name] = {"gaussmark": ev.tpr(p, ALPHA), "kgw": ev.tpr(kgw_p(texts, kgw_key), ALPHA)}
+            rows[name] = {
+                "gaussmark": ev.tpr(p, ALPHA),
+                "kgw": ev.tpr(kgw_p(texts, kgw_key), ALPHA),
+            }
             if name == "unmodified":
                 sub = ev.substitute(texts, fraction=0.3, vocab=vocab)
                 p_sub = pvals(psis(ref, sub, [key])[:, 0])
@@ -167,7 +170,9 @@ def main() -> None:
             texts = ev.sample(copy, per, seed=200 + g)
             t = psis(ref, texts, rec_keys)
             top = t.argmax(axis=1)
-            adj = np.asarray([adjust_max(*z_p_value(float(x)), RECIPIENTS)[0] for x in t.max(axis=1)])
+            adj = np.asarray(
+                [adjust_max(*z_p_value(float(x)), RECIPIENTS)[0] for x in t.max(axis=1)]
+            )
             named += int(((top == g) & (adj <= ALPHA)).sum())
             wrong += int(((top != g) & (adj <= ALPHA)).sum())
             if g == grants[0]:

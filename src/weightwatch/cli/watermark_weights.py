@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.cli.output import console as new_console
@@ -193,16 +194,16 @@ def render(report: WeightWatermarkDetection) -> None:
     style = {"watermarked": "bold red", "not_watermarked": "green", "too_short": "yellow"}[
         report.verdict
     ]
-    who = report.deployment.removeprefix("recipient/")
-    named = f"; copy of {who}" if report.verdict == "watermarked" else ""
     console.print(
         f"[{style}]{report.verdict}[/{style}]  p = {report.p_value:.3g} "
         f"(log10 {report.log10_p_value:.1f}), psi = {report.psi:.2f}, alpha = {report.alpha:g}"
-        + named
     )
+    if report.verdict == "watermarked":
+        console.print(f"copy of: {escape(report.deployment.removeprefix('recipient/'))}")
+    source = f"{report.n_tokens} tokens" if report.evidence == "text" else "weight difference"
     console.print(
-        f"scheme {report.scheme}; evidence {report.evidence}; reference {report.reference}; "
-        f"best key {report.key_id} of {report.keys_tested}; {report.n_tokens} tokens"
+        f"scheme {report.scheme}; {source}; reference {report.reference}; "
+        f"best key {report.key_id} of {report.keys_tested}"
     )
 
 
