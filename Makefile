@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install services serve demo test test-fast lint format typecheck bench clean
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-fast  pytest without the slow model-building tests"
 	@echo "make lint       ruff + mypy only"
 	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make watermark-eval  the weight-watermark durability table (~30 min; docs/watermark.md)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +84,10 @@ serve: $(STAMP)
 bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true
 	$(PY) benchmarks/run.py
+
+# Weight watermarks: 200 texts per cell, 2,000 human texts (about 30 min on 2 cores).
+watermark-eval: $(STAMP)
+	$(PY) benchmarks/watermark/weights_eval.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var

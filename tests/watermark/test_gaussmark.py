@@ -10,8 +10,8 @@ from tests.watermark.helpers import fresh_key
 from weightwatch.errors import UsageError
 from weightwatch.watermark import get_weight_scheme, weight_registry
 from weightwatch.watermark.gaussmark import GaussMark, z_p_value
-from weightwatch.watermark.weightdetect import adjust_max, recipient_key
 from weightwatch.watermark.keys import MasterSecret
+from weightwatch.watermark.weightdetect import adjust_max, recipient_key
 
 
 def _scheme(**params: object) -> GaussMark:

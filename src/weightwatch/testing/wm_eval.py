@@ -5,8 +5,9 @@ Shared by the bounded tests (tests/watermark/test_gaussmark_model.py) and the fu
 of this Python's standard library (PSF-2.0), cut into 200-token pieces; generated text
 is plain multinomial sampling from BOS with no logits processor — what a downloader of
 the weights does. Model edits follow Gloaguen et al. (2025): fine-tuning on unrelated
-text (two strengths), LoRA merged, int8/int4 round to nearest, GGUF Q8_0/Q4_0 quantize-dequantize (the
-numerics of a GGUF round trip, via the ``gguf`` package), magnitude pruning of every
+text (two strengths), LoRA merged, int8/int4 round to nearest, GGUF Q8_0/Q4_0
+quantize-dequantize (the numerics of a GGUF round trip, via the ``gguf`` package), magnitude
+pruning of every
 matrix (``lm_head`` included), a linear 50/50 merge with an unmarked model.
 """
 
@@ -36,9 +37,7 @@ def _docstrings() -> Iterator[str]:
         except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
             continue
         for node in ast.walk(tree):
-            if isinstance(
-                node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
-            ):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
                 doc = ast.get_docstring(node)
                 if doc and len(doc) > 40:
                     yield doc

@@ -46,7 +46,7 @@ class WeightMarkRecord(Report):
     """
 
     schema_version: Literal["1"] = "1"
-    format: Literal["weightwatch-weight-watermark/1"] = RECORD_FORMAT
+    format: Literal["weightwatch-weight-watermark/1"] = "weightwatch-weight-watermark/1"
     scheme: str
     params: dict[str, Any]
     key_id: str
