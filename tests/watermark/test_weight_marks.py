@@ -216,6 +216,32 @@ def test_cli_embed_detect_trace(
         == 0
     )
 
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([1, 2, 5000]))
+    capsys.readouterr()
+    assert (
+        main(["watermark", "detect", str(bad), "--model-dir", str(out), "--key", str(master)]) == 2
+    )
+    assert "token ids must lie in [0, 1024)" in capsys.readouterr().err
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{}")
+    (tmp_path / "broken" / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    assert (
+        main(
+            [
+                "watermark",
+                "embed",
+                str(tmp_path / "broken"),
+                "--key",
+                str(master),
+                "-o",
+                str(tmp_path / "z"),
+            ]
+        )
+        == 2
+    )
+    assert "model.safetensors" in capsys.readouterr().err
+
     recipients = tmp_path / "recipients.txt"
     recipients.write_text("".join(f"grant-{i:03d}\n" for i in range(100)))
     copy_dir = tmp_path / "copy"

@@ -9,6 +9,7 @@ when a mark is found, 0 when not, 2 on a usage or input error.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from weightwatch.cli.output import console as new_console
 from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, encode_text
-from weightwatch.watermark.inputs import DetectionInput, parse_params
+from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input
 from weightwatch.watermark.keys import MasterSecret, WatermarkKey
 from weightwatch.watermark.weightreport import WeightWatermarkDetection
 
@@ -138,9 +139,9 @@ def trace_command(
 
 
 def _read(file: Path) -> DetectionInput:
-    from weightwatch.cli.watermark_cmd import _read as read
-
-    return read(file)
+    if str(file) == "-":
+        return parse_input(sys.stdin.read(), path=Path("<stdin>"))
+    return read_input(file)
 
 
 def _run(

@@ -201,6 +201,12 @@ def log_likelihood_gradient(
         p.requires_grad_(name in wanted)
     bos = ref.tokenizer.bos_token_id
     ids = ([int(bos)] if bos is not None else []) + [int(t) for t in token_ids]
+    vocab = int(model.config.vocab_size)
+    if ids and not 0 <= min(ids) <= max(ids) < vocab:
+        raise UsageError(
+            f"token ids must lie in [0, {vocab}) for this model, got {min(ids)}..{max(ids)}",
+            hint="give the text, or ids from this model's tokenizer",
+        )
     model.zero_grad(set_to_none=True)
     limit = int(
         getattr(model.config, "max_position_embeddings", 0)
