@@ -1,0 +1,110 @@
+"""The log as C2SP ``tlog-tiles`` under ``/tlog`` and, when configured, a C2SP
+``tlog-witness`` under ``/witness`` (see ``docs/tlog.md``).
+
+* ``GET /tlog/checkpoint`` — the signed checkpoint with the cosignatures collected so far
+  (``Cache-Control: max-age=2``: mutable);
+* ``GET /tlog/tile/<L>/<N>[.p/<W>]`` and ``/tlog/tile/entries/<N>[.p/<W>]`` — tiles and
+  entry bundles, immutable once served (``max-age=31536000, immutable``); a tile the log
+  does not hold yet is a 404;
+* ``POST /witness/add-checkpoint`` — cosign another log's checkpoint; the only credential
+  is the log's signature on it (per the spec), and the body is bounded before parsing;
+* ``POST /api/v1/log/cosign`` (admin) — ask the configured witnesses to cosign the log's
+  current checkpoint; ``GET /api/v1/log/vkey`` — the log's note verifier key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from weightwatch.attest.tiles import bundle, parse_tile_path
+from weightwatch.attest.tlog_client import WitnessEndpoint
+from weightwatch.attest.witness import MAX_BODY, Witness, WitnessRefusal
+from weightwatch.errors import UsageError, VerificationError
+from weightwatch.registry import Registry
+from weightwatch.server.api.common import Api
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+MUTABLE = "public, max-age=2"
+
+
+@dataclass
+class TlogConfig:
+    """What the server does beyond serving tiles: witness other logs, ask witnesses."""
+
+    witness: Witness | None = None
+    witnesses: list[WitnessEndpoint] = field(default_factory=list)
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPException(413, f"request body over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"request body over {limit} bytes")
+    return bytes(body)
+
+
+def router(registry: Registry, config: TlogConfig | None = None) -> APIRouter:
+    config = config or TlogConfig()
+    r = APIRouter(tags=["log"])
+    ctx = Api(registry)
+    log = registry.store.log
+
+    @r.get("/tlog/checkpoint", response_class=PlainTextResponse)
+    def checkpoint() -> Response:
+        return PlainTextResponse(registry.checkpoint(), headers={"Cache-Control": MUTABLE})
+
+    @r.get("/tlog/tile/{path:path}")
+    def tile(path: str) -> Response:
+        try:
+            t = parse_tile_path(path)
+        except UsageError as exc:
+            raise HTTPException(400, exc.message) from None
+        if t.end_leaf() > log.size():
+            raise HTTPException(404, f"the log does not hold {t.path} yet")
+        if t.level is None:
+            start = t.index * 256
+            try:
+                data = bundle(e.leaf for e in log.entries(start, start + t.width))
+            except UsageError as exc:
+                raise HTTPException(500, exc.message) from None
+        else:
+            data = b"".join(log.nodes(t.merkle_level, t.index * 256, t.width))
+        return Response(
+            data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
+        )
+
+    @r.post("/witness/add-checkpoint", response_class=PlainTextResponse)
+    async def add_checkpoint(request: Request) -> Response:
+        if config.witness is None:
+            raise HTTPException(404, "this server runs no witness")
+        body = await _bounded_body(request, MAX_BODY)
+        try:
+            lines = config.witness.add_checkpoint(body)
+        except WitnessRefusal as exc:
+            return Response(exc.body, status_code=exc.status, media_type=exc.content_type)
+        return PlainTextResponse(lines)
+
+    @r.get("/api/v1/log/vkey", response_class=PlainTextResponse)
+    def vkey() -> str:
+        """The log's signed-note verifier key (``origin+keyid+base64key``)."""
+        return registry.log_vkey() + "\n"
+
+    @r.post("/api/v1/log/cosign", dependencies=[ctx.admin])
+    def cosign() -> dict[str, object]:
+        """Ask the configured witnesses to cosign the current checkpoint (admins)."""
+        if not config.witnesses:
+            raise HTTPException(409, "no witnesses configured (serve --witness-url)")
+        try:
+            note, refusals = registry.cosign_checkpoint(config.witnesses)
+        except VerificationError as exc:
+            raise HTTPException(502, exc.message) from None
+        return {"checkpoint": note, "refusals": refusals}
+
+    return r
