@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from weightwatch.attest.tiles import bundle, parse_tile_path
 from weightwatch.attest.tlog_client import WitnessEndpoint
@@ -38,16 +39,25 @@ class TlogConfig:
     witnesses: list[WitnessEndpoint] = field(default_factory=list)
 
 
-async def _bounded_body(request: Request, limit: int) -> bytes:
+async def witness_response(witness: Witness | None, request: Request) -> Response:
+    """One ``add-checkpoint`` exchange: the body bounded before it is parsed, refusals
+    with the status and body the spec names (shared with ``weightwatch witness serve``)."""
+    if witness is None:
+        return PlainTextResponse("this server runs no witness\n", status_code=404)
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise HTTPException(413, f"request body over {limit} bytes")
+    too_big = PlainTextResponse(f"request body over {MAX_BODY} bytes\n", status_code=413)
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        return too_big
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"request body over {limit} bytes")
-    return bytes(body)
+        if len(body) > MAX_BODY:
+            return too_big
+    try:
+        lines = await run_in_threadpool(witness.add_checkpoint, bytes(body))
+    except WitnessRefusal as exc:
+        return Response(exc.body, status_code=exc.status, media_type=exc.content_type)
+    return PlainTextResponse(lines)
 
 
 def router(registry: Registry, config: TlogConfig | None = None) -> APIRouter:
@@ -82,14 +92,7 @@ def router(registry: Registry, config: TlogConfig | None = None) -> APIRouter:
 
     @r.post("/witness/add-checkpoint", response_class=PlainTextResponse)
     async def add_checkpoint(request: Request) -> Response:
-        if config.witness is None:
-            raise HTTPException(404, "this server runs no witness")
-        body = await _bounded_body(request, MAX_BODY)
-        try:
-            lines = config.witness.add_checkpoint(body)
-        except WitnessRefusal as exc:
-            return Response(exc.body, status_code=exc.status, media_type=exc.content_type)
-        return PlainTextResponse(lines)
+        return await witness_response(config.witness, request)
 
     @r.get("/api/v1/log/vkey", response_class=PlainTextResponse)
     def vkey() -> str:

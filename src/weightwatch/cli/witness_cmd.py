@@ -1,0 +1,74 @@
+"""``weightwatch witness keygen|serve``: a standalone C2SP tlog-witness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from weightwatch.cli.app import typer_app
+from weightwatch.errors import UsageError
+
+witness_app = typer_app(help="A transparency-log witness (C2SP tlog-witness).")
+
+
+def _key(path: Path):  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from weightwatch.attest.keys import load_signer
+
+    priv = load_signer(path).private_key
+    if not isinstance(priv, ed25519.Ed25519PrivateKey):
+        raise UsageError(f"{path}: witness keys are Ed25519")
+    return priv
+
+
+@witness_app.command("keygen")
+def keygen_command(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Private key file to write (PEM).")],
+    name: Annotated[str, typer.Option("--name", help="The witness's name, e.g. host/witness.")],
+) -> None:
+    """Make a witness key; prints its cosignature verifier key for logs and clients."""
+    from weightwatch.attest.keys import generate, save_keypair
+    from weightwatch.attest.note import NoteKey
+
+    if out.exists():
+        raise UsageError(f"{out} exists; not overwriting a key")
+    save_keypair(generate("ed25519"), out)
+    typer.echo(NoteKey.of(name, _key(out).public_key(), "cosignature").vkey())
+
+
+@witness_app.command("serve")
+def serve_command(
+    key: Annotated[Path, typer.Option("--key", help="The witness's Ed25519 private key (PEM).")],
+    name: Annotated[str, typer.Option("--name", help="The witness's name.")],
+    log: Annotated[list[str], typer.Option("--log", help="A witnessed log's verifier key.")],
+    state: Annotated[
+        str, typer.Option("--state", help="Database URL of the witness's state.")
+    ] = "sqlite:///witness.db",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve ``POST /add-checkpoint`` (and ``/witness/add-checkpoint``) for the given logs."""
+    import uvicorn
+
+    from weightwatch.server.witness_app import create_witness_app
+
+    uvicorn.run(create_witness_app(witness_from(key, name, log, state)), host=host, port=port)
+
+
+def witness_from(key: Path, name: str, logs: list[str], state: str):  # type: ignore[no-untyped-def]
+    """A ``Witness`` from command-line options (shared with ``serve --witness-*``)."""
+    from weightwatch.attest.note import parse_vkey
+    from weightwatch.attest.witness import Witness
+
+    trusted: dict[str, list] = {}  # type: ignore[type-arg]
+    for v in logs:
+        k = parse_vkey(v)
+        trusted.setdefault(k.name, []).append(k)
+    return Witness(name, _key(key), trusted, state)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(witness_app, name="witness")
