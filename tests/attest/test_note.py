@@ -57,7 +57,12 @@ def test_checkpoints_are_go_compatible_notes() -> None:
     """The log's existing checkpoint signer writes exactly what sumdb/note would."""
     cp = Checkpoint("PeterNeumann", 3, b"\1" * 32)
     note = sign_checkpoint(cp, KeySigner(go_key(), "k"))
-    assert note == cp.body().decode() + "\n" + sign_note(cp.body().decode(), "PeterNeumann", go_key()).line()
+    assert (
+        note
+        == cp.body().decode()
+        + "\n"
+        + sign_note(cp.body().decode(), "PeterNeumann", go_key()).line()
+    )
     assert open_checkpoint(note, parse_vkey(GO_VKEY)).size == 3
 
 
@@ -111,8 +116,12 @@ def test_cosignature_format_and_k_of_n() -> None:
         open_checkpoint(forged, log_key, witnesses=[k1], min_witnesses=1)
     other = text.replace("\n7\n", "\n8\n")
     with pytest.raises(VerificationError):
-        open_checkpoint(other + "\n" + sign_note(other, "log.example/a", log).line() + c1.line(),
-                        log_key, witnesses=[k1], min_witnesses=1)
+        open_checkpoint(
+            other + "\n" + sign_note(other, "log.example/a", log).line() + c1.line(),
+            log_key,
+            witnesses=[k1],
+            min_witnesses=1,
+        )
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weightwatch.attest.tiles import Tile, TiledTree, bundle, encode_index, parse_tile_path, unbundle
+from weightwatch.attest.tiles import (
+    Tile,
+    TiledTree,
+    bundle,
+    encode_index,
+    parse_tile_path,
+    unbundle,
+)
 from weightwatch.errors import UsageError, VerificationError
 from weightwatch.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 
@@ -21,8 +28,19 @@ def test_index_encoding_of_the_spec() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["0/1", "0/0001", "00/000", "64/000", "0/x000/001", "0/000.p/256", "0/000.p/0",
-     "0/000.p/01", "x/000", "0/001/002", "0"],
+    [
+        "0/1",
+        "0/0001",
+        "00/000",
+        "64/000",
+        "0/x000/001",
+        "0/000.p/256",
+        "0/000.p/0",
+        "0/000.p/01",
+        "x/000",
+        "0/001/002",
+        "0",
+    ],
 )
 def test_malformed_tile_paths(bad: str) -> None:
     with pytest.raises(UsageError):

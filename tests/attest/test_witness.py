@@ -45,8 +45,9 @@ def test_cosigns_growth_and_refuses_everything_else(setup) -> None:  # type: ign
     w, log, tree, fork = setup
     line = w.add_checkpoint(request_body(0, [], note(tree, 8, log)))
     cosigned = note(tree, 8, log) + line
-    opened = open_checkpoint(cosigned, NoteKey.of(ORIGIN, log.public_key()),
-                             witnesses=[w.note_key], min_witnesses=1)
+    opened = open_checkpoint(
+        cosigned, NoteKey.of(ORIGIN, log.public_key()), witnesses=[w.note_key], min_witnesses=1
+    )
     assert opened.size == 8 and w.latest(ORIGIN) == (8, tree.root(8))
     assert status(w, request_body(0, [], note(tree, 12, log))) == 409  # witness is at 8
     ok = request_body(8, tree.consistency_proof(8, 12), note(tree, 12, log))
@@ -65,7 +66,10 @@ def test_409_says_the_witness_size(setup) -> None:  # type: ignore[no-untyped-de
     with pytest.raises(WitnessRefusal) as err:
         w.add_checkpoint(request_body(3, tree.consistency_proof(3, 9), note(tree, 9, log)))
     assert (err.value.status, err.value.body, err.value.content_type) == (
-        409, "5\n", "text/x.tlog.size")
+        409,
+        "5\n",
+        "text/x.tlog.size",
+    )
 
 
 def test_unknown_origin_and_untrusted_key(setup) -> None:  # type: ignore[no-untyped-def]
@@ -78,9 +82,17 @@ def test_unknown_origin_and_untrusted_key(setup) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"old 1\n", b"old -1\n\nx", b"old 01\n\nx", b"new 1\n\nx", b"\xff\xfe",
-     b"old 0\nnot base64!\n\nx", b"old 0\n" + b"AAAA\n" + b"\nx",
-     ("old 0\n" + "A" * 43 + "=\n") .encode() * 64 + b"\nx"],
+    [
+        b"",
+        b"old 1\n",
+        b"old -1\n\nx",
+        b"old 01\n\nx",
+        b"new 1\n\nx",
+        b"\xff\xfe",
+        b"old 0\nnot base64!\n\nx",
+        b"old 0\n" + b"AAAA\n" + b"\nx",
+        ("old 0\n" + "A" * 43 + "=\n").encode() * 64 + b"\nx",
+    ],
 )
 def test_malformed_requests_are_400(body: bytes) -> None:
     with pytest.raises(WitnessRefusal) as err:

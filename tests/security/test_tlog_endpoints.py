@@ -27,8 +27,9 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     tokens = {u: create_token(reg.store, u) for u in ("admin", "alice")}
     key = ed25519.Ed25519PrivateKey.generate()
     trusted = {"other.example/log": [NoteKey.of("other.example/log", key.public_key())]}
-    witness = Witness("w.example", ed25519.Ed25519PrivateKey.generate(), trusted,
-                      f"sqlite:///{root / 'w.db'}")
+    witness = Witness(
+        "w.example", ed25519.Ed25519PrivateKey.generate(), trusted, f"sqlite:///{root / 'w.db'}"
+    )
     with serving(create_app(root / "reg", tlog_config=TlogConfig(witness=witness))) as url:
         yield url, tokens
     reg.close()
@@ -57,7 +58,14 @@ def test_garbage_and_unsigned_requests(server) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.parametrize(
-    "path", ["../../registry.db", "0/..%2F..%2Fregistry.db", "0/000%00", "99/000", "0/" + "x999/" * 20 + "000"]
+    "path",
+    [
+        "../../registry.db",
+        "0/..%2F..%2Fregistry.db",
+        "0/000%00",
+        "99/000",
+        "0/" + "x999/" * 20 + "000",
+    ],
 )
 def test_tile_paths_admit_only_tiles(server, path: str) -> None:  # type: ignore[no-untyped-def]
     url, _ = server

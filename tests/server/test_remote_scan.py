@@ -20,7 +20,6 @@ from weightwatch.scan import scan_paths
 from weightwatch.scan.remote import scan_sources
 from weightwatch.testing.demo import _malicious
 
-
 UNSCANNED_HUB = """schema_version: 1
 id: unscanned-hub
 version: "1"

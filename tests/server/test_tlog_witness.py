@@ -46,10 +46,18 @@ def logs(tmp_path):  # type: ignore[no-untyped-def]
     b_vkey = b.log_vkey()
     b.close()
     wa_key, wb_key = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
-    wit_a = Witness("a.example/witness", wa_key, {"b.example/log": [parse_vkey(b_vkey)]},
-                    f"sqlite:///{tmp_path / 'wa.db'}")
-    wit_b = Witness("b.example/witness", wb_key, {"a.example/log": [parse_vkey(a_vkey)]},
-                    f"sqlite:///{tmp_path / 'wb.db'}")
+    wit_a = Witness(
+        "a.example/witness",
+        wa_key,
+        {"b.example/log": [parse_vkey(b_vkey)]},
+        f"sqlite:///{tmp_path / 'wa.db'}",
+    )
+    wit_b = Witness(
+        "b.example/witness",
+        wb_key,
+        {"a.example/log": [parse_vkey(a_vkey)]},
+        f"sqlite:///{tmp_path / 'wb.db'}",
+    )
     cfg_a, cfg_b, cfg_f = TlogConfig(witness=wit_a), TlogConfig(witness=wit_b), TlogConfig()
     with (
         serving(create_app(tmp_path / "a", tlog_config=cfg_a)) as url_a,
@@ -102,7 +110,7 @@ def test_tiles_are_static_and_cacheable(logs) -> None:  # type: ignore[no-untype
 def test_two_registries_witness_each_other(logs) -> None:  # type: ignore[no-untyped-def]
     note_a, refused = cosign(logs, "a")
     assert refused == {}
-    note_b, refused = cosign(logs, "b")
+    _note_b, refused = cosign(logs, "b")
     assert refused == {}
     wa, wb = logs["witness"]["a"], logs["witness"]["b"]
     for name, wit, other in (("a", wb, wa), ("b", wa, wb)):
@@ -175,7 +183,9 @@ def test_checkpoint_signed_by_another_key_is_forbidden(logs) -> None:  # type: i
 
     note = text + "\n" + sign_note(text, "a.example/log", other).line()
     with httpx.Client() as http:
-        r = http.post(f"{logs['url']['b']}/witness/add-checkpoint", content=request_body(0, [], note))
+        r = http.post(
+            f"{logs['url']['b']}/witness/add-checkpoint", content=request_body(0, [], note)
+        )
         assert r.status_code == 403
         r = http.post(
             f"{logs['url']['b']}/witness/add-checkpoint",
@@ -183,3 +193,46 @@ def test_checkpoint_signed_by_another_key_is_forbidden(logs) -> None:  # type: i
         )
         assert r.status_code == 404
     assert NoteKey.of("x", other.public_key()).vkey().startswith("x+")
+
+
+def test_cli_follow_and_verify_require_witnesses(logs, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from weightwatch.attest.keys import public_pem
+    from weightwatch.cli import main
+
+    cosign(logs, "a")
+    a = logs["reg"]["a"]
+    tlog, vkey = f"{logs['url']['a']}/tlog", logs["vkey"]["a"].vkey()
+    wb, wa = logs["witness"]["b"].vkey(), logs["witness"]["a"].vkey()
+    state = str(tmp_path / "state.json")
+    args = ["log", "follow", tlog, "--key", vkey, "--witness", wb, "--state", state, "--json"]
+    assert main([*args, "--min-witnesses", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["cosigners"] == ["b.example/witness"]
+    assert main([*args, "--witness", wa, "--min-witnesses", "2"]) != 0
+    assert "1 of the 2 witness cosignatures" in capsys.readouterr().err
+    # offline: an entry's inclusion under the cosigned checkpoint, k-of-n enforced
+    note = a.checkpoint()
+    size = int(note.split("\n")[1])
+    (tmp_path / "cp").write_text(note)
+    (tmp_path / "leaf").write_bytes(a.store.log.entry(5).leaf)
+    hashes = [h.hex() for h in a.store.log.inclusion_proof(5, size)]
+    (tmp_path / "proof.json").write_text(json.dumps({"index": 5, "hashes": hashes}))
+    (tmp_path / "pub.pem").write_bytes(public_pem(a.store.signer.public_key))
+    verify = [
+        "log",
+        "verify",
+        "--entry",
+        str(tmp_path / "leaf"),
+        "--proof",
+        str(tmp_path / "proof.json"),
+        "--checkpoint",
+        str(tmp_path / "cp"),
+        "--pub",
+        str(tmp_path / "pub.pem"),
+        "--witness",
+        wb,
+    ]
+    assert main([*verify, "--min-witnesses", "1"]) == 0
+    assert "cosigned by b.example/witness" in capsys.readouterr().out
+    assert main([*verify, "--witness", wa, "--min-witnesses", "2"]) != 0

@@ -30,24 +30,33 @@ def main() -> None:
             # point the environment at a secret and swap in the vector key afterwards
             secret = Path(tmp) / f"m{i}.json"
             MasterSecret.generate().save(secret)
-            os.environ.update({
-                vp.ENV_MASTER: str(secret),
-                vp.ENV_DEPLOYMENT: doc["key"]["deployment"],
-                vp.ENV_SCHEME: v["scheme"],
-                vp.ENV_PARAMS: json.dumps(v["params"]),
-            })
+            os.environ.update(
+                {
+                    vp.ENV_MASTER: str(secret),
+                    vp.ENV_DEPLOYMENT: doc["key"]["deployment"],
+                    vp.ENV_SCHEME: v["scheme"],
+                    vp.ENV_PARAMS: json.dumps(v["params"]),
+                }
+            )
             proc = vp.WatermarkProcessor(None, torch.device("cpu"), False)
             from weightwatch.watermark.keys import WatermarkKey
 
             proc.key = WatermarkKey(
                 material=bytes.fromhex(doc["key"]["material_hex"]),
-                deployment=doc["key"]["deployment"], scheme=v["scheme"],
+                deployment=doc["key"]["deployment"],
+                scheme=v["scheme"],
             )
             prompt, output = v["context"][:-2], v["context"][-2:]  # context spans both
             if not prompt:
                 prompt, output = v["context"], []
-            proc.update_state(BatchUpdate(batch_size=1, removed=[], moved=[],
-                                          added=[(0, SamplingParams(), prompt, output)]))
+            proc.update_state(
+                BatchUpdate(
+                    batch_size=1,
+                    removed=[],
+                    moved=[],
+                    added=[(0, SamplingParams(), prompt, output)],
+                )
+            )
             base = -torch.arange(vocab, dtype=torch.float32)[None, :] / vocab
             logits = proc.apply(base.clone())
             green = [int(t) for t in torch.nonzero(logits[0] != base[0]).flatten().tolist()]

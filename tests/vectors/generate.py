@@ -24,10 +24,26 @@ SCHEMES: list[tuple[str, dict[str, Any]]] = [
     ("kgw", {"gamma": 0.25, "delta": 2.0, "context_width": 1, "seeding": "lefthash"}),
     ("kgw", {"gamma": 0.5, "delta": 1.5, "context_width": 4, "seeding": "lefthash"}),
     ("kgw", {"gamma": 0.25, "delta": 2.0, "context_width": 4, "seeding": "selfhash"}),
-    ("kgw-hf", {"vocab_size": VOCAB, "greenlist_ratio": 0.25, "bias": 2.0,
-                "seeding_scheme": "lefthash", "context_width": 1}),
-    ("kgw-hf", {"vocab_size": VOCAB, "greenlist_ratio": 0.25, "bias": 2.0,
-                "seeding_scheme": "selfhash", "context_width": 4}),
+    (
+        "kgw-hf",
+        {
+            "vocab_size": VOCAB,
+            "greenlist_ratio": 0.25,
+            "bias": 2.0,
+            "seeding_scheme": "lefthash",
+            "context_width": 1,
+        },
+    ),
+    (
+        "kgw-hf",
+        {
+            "vocab_size": VOCAB,
+            "greenlist_ratio": 0.25,
+            "bias": 2.0,
+            "seeding_scheme": "selfhash",
+            "context_width": 4,
+        },
+    ),
 ]
 KEY_MATERIAL = bytes(range(32))  # public test key: these vectors are for conformance only
 
@@ -55,8 +71,12 @@ def vectors() -> dict[str, Any]:
     for name, params in SCHEMES:
         for context in CONTEXTS:
             rows.append(
-                {"scheme": name, "params": params, "context": context,
-                 "green": green_list(name, params, context)}
+                {
+                    "scheme": name,
+                    "params": params,
+                    "context": context,
+                    "green": green_list(name, params, context),
+                }
             )
     return {
         "format": FORMAT,

@@ -44,9 +44,15 @@ def test_transformers_processors_reproduce_the_vectors(i: int) -> None:
         from transformers.generation.logits_process import WatermarkLogitsProcessor as HF
 
         p = v["params"]
-        proc = HF(vocab, "cpu", greenlist_ratio=p["greenlist_ratio"], bias=p["bias"],
-                  hashing_key=hashing_key_of(key("kgw-hf")), seeding_scheme=p["seeding_scheme"],
-                  context_width=p["context_width"])
+        proc = HF(
+            vocab,
+            "cpu",
+            greenlist_ratio=p["greenlist_ratio"],
+            bias=p["bias"],
+            hashing_key=hashing_key_of(key("kgw-hf")),
+            seeding_scheme=p["seeding_scheme"],
+            context_width=p["context_width"],
+        )
         if len(v["context"]) < p["context_width"]:
             pytest.skip("transformers refuses contexts shorter than its width")
         if max(v["context"]) >= vocab:
@@ -84,10 +90,16 @@ def test_the_vllm_processor_reproduces_the_vectors() -> None:
     if not VLLM_PYTHON.is_file():
         pytest.skip(f"no vLLM environment at {VLLM_PYTHON} (make vllm-env)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HF_HUB_OFFLINE": "1"}
-    env["PYTHONPATH"] = str(Path(__file__).parents[2] / "src") + os.pathsep + str(
-        Path(__file__).parents[2])
-    r = subprocess.run([str(VLLM_PYTHON), str(HERE / "check_vllm.py")], env=env,
-                       capture_output=True, text=True, timeout=600)
+    env["PYTHONPATH"] = (
+        str(Path(__file__).parents[2] / "src") + os.pathsep + str(Path(__file__).parents[2])
+    )
+    r = subprocess.run(
+        [str(VLLM_PYTHON), str(HERE / "check_vllm.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else None
     assert report is not None, r.stderr[-3000:]
     assert report == {"checked": len(DOC["vectors"]), "mismatches": []}

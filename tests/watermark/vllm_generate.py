@@ -23,17 +23,38 @@ def main() -> None:
     from weightwatch.watermark.vllm_processor import WatermarkProcessor
 
     procs = [WatermarkProcessor] if mode == "watermark" else []
-    llm = LLM(model=model, dtype="float32", max_model_len=256, enforce_eager=True,
-              max_num_seqs=8, logits_processors=procs, seed=0)
+    llm = LLM(
+        model=model,
+        dtype="float32",
+        max_model_len=256,
+        enforce_eager=True,
+        max_num_seqs=8,
+        logits_processors=procs,
+        seed=0,
+    )
     prompts = [{"prompt_token_ids": [1 + (7 * i) % 900, 2 + (13 * i) % 900]} for i in range(n)]
-    params = SamplingParams(max_tokens=max_tokens, min_tokens=max_tokens, temperature=1.0,
-                            top_p=1.0, top_k=0, seed=0, ignore_eos=True)
+    params = SamplingParams(
+        max_tokens=max_tokens,
+        min_tokens=max_tokens,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        seed=0,
+        ignore_eos=True,
+    )
     t = time.perf_counter()
     outs = llm.generate(prompts, params)
     seconds = time.perf_counter() - t
     ids = [list(o.outputs[0].token_ids) for o in outs]
-    print(json.dumps({"token_ids": ids, "prompts": [p["prompt_token_ids"] for p in prompts],
-                      "seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "token_ids": ids,
+                "prompts": [p["prompt_token_ids"] for p in prompts],
+                "seconds": seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -161,7 +161,9 @@ class _Sparse:
         start, end = max(0, start), min(end, self.size)
         todo = [(start, end)]
         for a, b in self.have:
-            todo = [r for lo, hi in todo for r in ((lo, min(hi, a)), (max(lo, b), hi)) if r[0] < r[1]]
+            todo = [
+                r for lo, hi in todo for r in ((lo, min(hi, a)), (max(lo, b), hi)) if r[0] < r[1]
+            ]
         for lo, hi in todo:
             self.f.seek(lo)
             self.f.write(self.remote.read(self.name, lo, hi))
@@ -267,7 +269,7 @@ def _zip(s: _Sparse) -> None:
         cd_size, cd_offset = struct.unpack("<QQ", z64[40:56])
     s.get(cd_offset, cd_offset + cd_size)
     try:
-        infos = zipfile.ZipFile(s.f).infolist()  # noqa: SIM115 (reads the directory only)
+        infos = zipfile.ZipFile(s.f).infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return
     for info in infos:

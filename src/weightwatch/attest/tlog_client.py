@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +124,10 @@ class TrustState:
         seen = doc.get(origin)
         if seen is None:
             return 0, b""
-        return int(seen["size"]), base64.b64decode(seen["root"])
+        try:
+            return int(str(seen["size"])), base64.b64decode(str(seen["root"]), validate=True)
+        except (KeyError, ValueError) as exc:
+            raise UsageError(f"{self.path}: malformed entry for {origin!r} ({exc})") from exc
 
     def put(self, cp: OpenedCheckpoint, note: str) -> None:
         doc = self._read()
@@ -136,7 +138,7 @@ class TrustState:
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc, indent=2, sort_keys=True))
-        os.replace(tmp, self.path)
+        tmp.replace(self.path)
 
     def _read(self) -> dict[str, dict[str, object]]:
         if not self.path.exists():

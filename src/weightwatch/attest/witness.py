@@ -120,10 +120,7 @@ class Witness:
     def add_checkpoint(self, body: bytes) -> str:
         """Verify and cosign; returns the cosignature line(s), or raises ``WitnessRefusal``."""
         req = parse_request(body)
-        try:
-            first = req.note.split("\n", 1)[0]
-        except IndexError:  # pragma: no cover - split always yields one element
-            first = ""
+        first = req.note.split("\n", 1)[0]
         keys = self.logs.get(first)
         if keys is None:
             raise WitnessRefusal(404, f"unknown log origin {first[:100]!r}")
@@ -135,7 +132,8 @@ class Witness:
         except WitnessRefusal:
             raise
         except VerificationError as exc:
-            raise WitnessRefusal(403 if "does not verify" in exc.message else 400, exc.message)
+            status = 403 if "does not verify" in exc.message else 400
+            raise WitnessRefusal(status, exc.message) from None
         if req.old > size:
             raise WitnessRefusal(400, f"old size {req.old} is beyond the checkpoint's {size}")
         if req.old == 0 and req.proof:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from weightwatch.attest.checkpoint import verify_entry_offline
@@ -76,9 +75,7 @@ def _require_witnesses(
     if not isinstance(pub, ed25519.Ed25519PublicKey):
         raise VerificationError("checkpoint keys are Ed25519")
     keys = [parse_vkey(w) for w in witnesses]
-    return open_checkpoint(
-        note, NoteKey.of(origin, pub), witnesses=keys, min_witnesses=k
-    ).cosigners
+    return open_checkpoint(note, NoteKey.of(origin, pub), witnesses=keys, min_witnesses=k).cosigners
 
 
 @log_app.command("follow")
@@ -150,6 +147,7 @@ def vkey_command(
         str | None,
         typer.Option("--origin", help="Name the log first (before its first checkpoint)."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the registry log's note verifier key (what witnesses and clients trust)."""
     from weightwatch.registry import Registry
@@ -157,7 +155,8 @@ def vkey_command(
     reg = Registry.open(registry, db_url)
     if origin:
         reg.set_log_origin(origin)
-    typer.echo(reg.log_vkey())
+    vkey = reg.log_vkey()
+    typer.echo(json.dumps({"origin": reg.store.origin, "vkey": vkey}) if as_json else vkey)
 
 
 def witness_endpoint(spec: str) -> WitnessEndpoint:

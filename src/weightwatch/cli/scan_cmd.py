@@ -23,7 +23,9 @@ _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cya
 def scan_command(
     paths: Annotated[
         list[str],
-        typer.Argument(help="Files, folders or hf://ORG/NAME[@REV] repositories.", metavar="PATH..."),
+        typer.Argument(
+            help="Files, folders or hf://ORG/NAME[@REV] repositories.", metavar="PATH..."
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     sarif: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +27,9 @@ def _key(path: Path):  # type: ignore[no-untyped-def]
 
 @witness_app.command("keygen")
 def keygen_command(
-    out: Annotated[Path, typer.Option("-o", "--out", help="Private key file to write (PEM).")],
+    out: Annotated[Path, typer.Option("-o", "--output", help="Private key file to write (PEM).")],
     name: Annotated[str, typer.Option("--name", help="The witness's name, e.g. host/witness.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Make a witness key; prints its cosignature verifier key for logs and clients."""
     from weightwatch.attest.keys import generate, save_keypair
@@ -36,7 +38,8 @@ def keygen_command(
     if out.exists():
         raise UsageError(f"{out} exists; not overwriting a key")
     save_keypair(generate("ed25519"), out)
-    typer.echo(NoteKey.of(name, _key(out).public_key(), "cosignature").vkey())
+    vkey = NoteKey.of(name, _key(out).public_key(), "cosignature").vkey()
+    typer.echo(json.dumps({"name": name, "vkey": vkey, "key": str(out)}) if as_json else vkey)
 
 
 @witness_app.command("serve")

@@ -42,7 +42,9 @@ def _last_cosigned(store: Store, key: NoteKey) -> int:
     return best
 
 
-def cosign(store: Store, note: str, witnesses: Sequence[WitnessEndpoint]) -> tuple[str, dict[str, str]]:
+def cosign(
+    store: Store, note: str, witnesses: Sequence[WitnessEndpoint]
+) -> tuple[str, dict[str, str]]:
     """Ask each witness to cosign ``note`` (the log's current checkpoint); store the
     cosignatures with it. Returns the note as now stored and each refusal."""
     size = checkpoint_size(note)

@@ -77,13 +77,13 @@ def watermark_row(
     cand_ids = np.arange(vocab, dtype=np.int64)[None, :]
     cand_logits = logits.detach().float().cpu().numpy()[None, :]
     new = scheme.process_logits(context, cand_ids, cand_logits, key)[0]
-    return torch.from_numpy(np.ascontiguousarray(new)).to(
-        dtype=logits.dtype, device=logits.device
-    )
+    return torch.from_numpy(np.ascontiguousarray(new)).to(dtype=logits.dtype, device=logits.device)
 
 
 def _build() -> type:
-    from vllm.v1.sample.logits_processor import AdapterLogitsProcessor
+    from vllm.v1.sample.logits_processor import (  # type: ignore[import-not-found]
+        AdapterLogitsProcessor,
+    )
 
     class WatermarkProcessor(AdapterLogitsProcessor):  # type: ignore[misc]
         """vLLM v1 logits processor adding the configured watermark to every request."""
