@@ -21,7 +21,9 @@ from weightwatch.watermark.hf import WatermarkLogitsProcessor
 
 HERE = Path(__file__).parent
 DOC = json.loads((HERE / "watermark.json").read_text())
-VLLM_PYTHON = Path(os.environ.get("WEIGHTWATCH_VLLM_PYTHON", "/work/venvs/vllm/bin/python"))
+VLLM_PYTHON = Path(
+    os.environ.get("WEIGHTWATCH_VLLM_PYTHON", Path(__file__).parents[2] / ".venv-vllm/bin/python")
+)
 
 
 def key(scheme: str) -> WatermarkKey:

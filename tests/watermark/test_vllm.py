@@ -1,7 +1,7 @@
 """vLLM (CPU build, v1 engine, its own environment) generating with our logits processor:
 the text is detected by our detector, and the same model without it is not.
 
-Runs only where vLLM is installed (``make vllm-env`` → /work/venvs/vllm, or
+Runs only where vLLM is installed (``make vllm-env`` → .venv-vllm, or
 ``WEIGHTWATCH_VLLM_PYTHON``); ``make test-vllm`` runs it (about 5 minutes on 2 cores,
 most of it importing vLLM), ``make test`` does not."""
 
@@ -18,7 +18,9 @@ from weightwatch.watermark import MasterSecret, detect, get_scheme
 from weightwatch.watermark import vllm_processor as vp
 
 ROOT = Path(__file__).parents[2]
-VLLM_PYTHON = Path(os.environ.get("WEIGHTWATCH_VLLM_PYTHON", "/work/venvs/vllm/bin/python"))
+VLLM_PYTHON = Path(
+    os.environ.get("WEIGHTWATCH_VLLM_PYTHON", Path(__file__).parents[2] / ".venv-vllm/bin/python")
+)
 PROMPTS, TOKENS, ALPHA = 16, 96, 1e-3
 PARAMS = {"gamma": 0.25, "delta": 2.0}
 

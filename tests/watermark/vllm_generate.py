@@ -32,16 +32,22 @@ def main() -> None:
         logits_processors=procs,
         seed=0,
     )
-    prompts = [{"prompt_token_ids": [1 + (7 * i) % 900, 2 + (13 * i) % 900]} for i in range(n)]
-    params = SamplingParams(
-        max_tokens=max_tokens,
-        min_tokens=max_tokens,
-        temperature=1.0,
-        top_p=1.0,
-        top_k=0,
-        seed=0,
-        ignore_eos=True,
-    )
+    prompts = [
+        {"prompt_token_ids": [1 + (7 * i) % 900, 2 + (13 * i) % 900, 3 + (31 * i) % 900]}
+        for i in range(n)
+    ]
+    params = [  # a seed per request: one seed for all would draw the same noise for all
+        SamplingParams(
+            max_tokens=max_tokens,
+            min_tokens=max_tokens,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            seed=1000 + i,
+            ignore_eos=True,
+        )
+        for i in range(n)
+    ]
     t = time.perf_counter()
     outs = llm.generate(prompts, params)
     seconds = time.perf_counter() - t
