@@ -236,3 +236,23 @@ def test_cli_follow_and_verify_require_witnesses(logs, tmp_path, capsys) -> None
     assert main([*verify, "--min-witnesses", "1"]) == 0
     assert "cosigned by b.example/witness" in capsys.readouterr().out
     assert main([*verify, "--witness", wa, "--min-witnesses", "2"]) != 0
+
+
+def test_a_standalone_witness_cosigns(logs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from weightwatch.server.witness_app import create_witness_app
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    w = Witness(
+        "solo.example/w",
+        key,
+        {"a.example/log": [logs["vkey"]["a"]]},
+        f"sqlite:///{tmp_path / 'solo.db'}",
+    )
+    with serving(create_witness_app(w)) as url:
+        endpoint = WitnessEndpoint(url, w.note_key)
+        note, refused = logs["reg"]["a"].cosign_checkpoint([endpoint])
+        assert refused == {}
+        with httpx.Client() as http:
+            assert http.post(f"{url}/add-checkpoint", content=b"x" * 20000).status_code == 413
+    opened = LogClient(f"{logs['url']['a']}/tlog", logs["vkey"]["a"], [w.note_key], 1)
+    assert opened.checkpoint()[0].cosigners == ("solo.example/w",)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from weightwatch.cli.app import typer_app
 from weightwatch.errors import UsageError
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from weightwatch.attest.note import NoteKey
+    from weightwatch.attest.witness import Witness
+
 witness_app = typer_app(help="A transparency-log witness (C2SP tlog-witness).")
 
 
-def _key(path: Path):  # type: ignore[no-untyped-def]
+def _key(path: Path) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from weightwatch.attest.keys import load_signer
@@ -61,12 +67,12 @@ def serve_command(
     uvicorn.run(create_witness_app(witness_from(key, name, log, state)), host=host, port=port)
 
 
-def witness_from(key: Path, name: str, logs: list[str], state: str):  # type: ignore[no-untyped-def]
+def witness_from(key: Path, name: str, logs: list[str], state: str) -> Witness:
     """A ``Witness`` from command-line options (shared with ``serve --witness-*``)."""
     from weightwatch.attest.note import parse_vkey
     from weightwatch.attest.witness import Witness
 
-    trusted: dict[str, list] = {}  # type: ignore[type-arg]
+    trusted: dict[str, list[NoteKey]] = {}
     for v in logs:
         k = parse_vkey(v)
         trusted.setdefault(k.name, []).append(k)
