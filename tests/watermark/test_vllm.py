@@ -66,3 +66,94 @@ def test_vllm_generation_is_detected(llama_family, tmp_path) -> None:  # type: i
     print(json.dumps({"tpr": tpr, "fpr": fpr, "p_marked": p_marked, "p_plain": p_plain}))
     assert tpr >= 0.9  # docs/watermark-vllm.md: TPR at alpha 1e-3, 96 tokens, delta 2
     assert fpr == 0.0
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_vllm_serve_recipe_gives_a_watermarked_openai_endpoint(llama_family, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """docs/watermark-vllm.md's recipe, run: `vllm serve --logits-processors …` on 127.0.0.1,
+    OpenAI completions over HTTP, detection of the returned tokens."""
+    import socket
+    import time
+
+    import httpx
+
+    if not VLLM_PYTHON.is_file():
+        pytest.skip(f"no vLLM environment at {VLLM_PYTHON} (make vllm-env)")
+    master = tmp_path / "master.json"
+    MasterSecret.generate().save(master)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        vp.ENV_MASTER: str(master),
+        vp.ENV_DEPLOYMENT: "chat-prod",
+        vp.ENV_PARAMS: json.dumps(PARAMS),
+    }
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    vllm = VLLM_PYTHON.parent / "vllm"
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(vllm),
+            "serve",
+            str(llama_family.base),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dtype",
+            "float32",
+            "--max-model-len",
+            "256",
+            "--enforce-eager",
+            "--served-model-name",
+            "tiny",
+            "--logits-processors",
+            "weightwatch.watermark.vllm_processor:WatermarkProcessor",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-4000:]
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        scheme, key = vp.config_from_env(env)
+        p_values = []
+        for i in range(4):
+            body = {
+                "model": "tiny",
+                "prompt": [5 + i, 17, 42],
+                "max_tokens": TOKENS,
+                "min_tokens": TOKENS,
+                "ignore_eos": True,
+                "temperature": 1.0,
+                "seed": 7 + i,
+                "return_token_ids": True,
+            }
+            r = httpx.post(f"{url}/v1/completions", json=body, timeout=300)
+            assert r.status_code == 200, r.text
+            ids = r.json()["choices"][0]["token_ids"]
+            assert len(ids) == TOKENS
+            p_values.append(detect(ids, scheme=scheme, keys=key).p_value)
+        print(json.dumps({"serve_p_values": p_values}))
+        assert all(p < ALPHA for p in p_values)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import httpx
 
-from weightwatch.attest.note import NoteKey, OpenedCheckpoint, open_checkpoint, verified_keys
+from weightwatch.attest.note import (
+    NoteKey,
+    OpenedCheckpoint,
+    open_checkpoint,
+    split_note,
+    verified_keys,
+)
 from weightwatch.attest.tiles import Tile, TiledTree, unbundle
 from weightwatch.attest.witness import SIZE_TYPE, request_body
 from weightwatch.errors import ServiceError, UsageError, VerificationError
@@ -183,7 +189,10 @@ def request_cosignatures(
 ) -> tuple[list[str], dict[str, str]]:
     """Cosignature lines for ``note`` (a checkpoint of ``size``) from each witness that
     grants one, and why each other refused; ``proof(old)`` is a consistency proof."""
-    client = http or httpx.Client(timeout=TIMEOUT)
+    if http is None:
+        with httpx.Client(timeout=TIMEOUT) as own:
+            return request_cosignatures(note, size, witnesses, proof, guess=guess, http=own)
+    client = http
     lines: list[str] = []
     refusals: dict[str, str] = {}
     for w in witnesses:
@@ -216,6 +225,11 @@ def request_cosignatures(
             if not ok:
                 refusals[w.key.name] = "answered without a cosignature by its key"
                 break
-            lines += [x for x in got if x.split(" ")[1:2] == [w.key.name]]
+            _text, sigs = split_note(cosigned)  # keep only this witness key's (verified) lines
+            lines += [
+                x.line().rstrip("\n")
+                for x in sigs
+                if (x.name, x.key_id) == (w.key.name, w.key.key_id)
+            ]
             break
     return lines, refusals
