@@ -5,6 +5,7 @@ of its bytes; a token is sent like huggingface_hub sends it; bad listings are re
 from __future__ import annotations
 
 import json
+import shutil
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from weightwatch.registry.accounts import create_user
 from weightwatch.scan import scan_paths
 from weightwatch.scan.remote import scan_sources
 from weightwatch.testing.demo import _malicious
+from weightwatch.testing.scan_corpus import call
 
 UNSCANNED_HUB = """schema_version: 1
 id: unscanned-hub
@@ -40,10 +42,26 @@ def hub(tmp_path_factory, llama_family):  # type: ignore[no-untyped-def]
     (tmp / "reg" / "policy.yaml").write_text(UNSCANNED_HUB)
     reg.register(folder, "mallory/llama-helper")
     reg.register(llama_family.base, "demo/llama-base")
+    reg.register(llama_family.base_bin, "demo/llama-bin")  # torch zip with real storages
+    reg.register(llama_family.gguf_q8_0, "demo/llama-q8")
+    tail = tmp / "trailing"  # a pickle hidden after the last safetensors tensor
+    shutil.copytree(llama_family.base, tail)
+    with (tail / "model.safetensors").open("ab") as f:
+        f.write(call("os", "system", "echo " + "pwned " * 20))  # > the 64-byte slack
+    reg.register(tail, "mallory/trailing")
     create_user(reg.store, "admin", "correct horse battery staple", role="admin")
     token = create_token(reg.store, "admin")
     with serving(create_app(tmp / "reg")) as url:
-        yield url, token, folder
+        yield (
+            url,
+            token,
+            folder,
+            {
+                "demo/llama-bin": llama_family.base_bin,
+                "demo/llama-q8": llama_family.gguf_q8_0,
+                "mallory/trailing": tail,
+            },
+        )
     reg.close()
 
 
@@ -56,7 +74,7 @@ def findings(report):  # type: ignore[no-untyped-def]
 
 
 def test_remote_scan_matches_a_local_scan_of_the_malicious_model(hub) -> None:  # type: ignore[no-untyped-def]
-    url, token, folder = hub
+    url, token, folder, _ = hub
     local = scan_paths([folder])
     remote, stats = scan_sources(["hf://mallory/llama-helper"], endpoint=url, token=token)
     assert local.verdict.value == "malicious"
@@ -73,14 +91,14 @@ def test_remote_scan_matches_a_local_scan_of_the_malicious_model(hub) -> None:  
 
 
 def test_a_clean_model_stays_clean_remotely(hub) -> None:  # type: ignore[no-untyped-def]
-    url, token, _ = hub
+    url, token, _, _ = hub
     remote, stats = scan_sources(["hf://demo/llama-base@1"], endpoint=url, token=token)
     assert remote.verdict.value == "clean"
     assert next(iter(stats.values())).bytes_fetched < 0.05 * next(iter(stats.values())).bytes_total
 
 
 def test_cli_reports_bytes_and_exit_code(hub, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    url, token, _ = hub
+    url, token, _, _ = hub
     monkeypatch.setenv("HF_TOKEN", token)  # like huggingface_hub
     assert main(["scan", "hf://mallory/llama-helper", "--endpoint", url, "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
@@ -89,7 +107,7 @@ def test_cli_reports_bytes_and_exit_code(hub, monkeypatch, capsys) -> None:  # t
 
 
 def test_refusals_and_bad_input(hub, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    url, _token, _ = hub
+    url, _token, _, _ = hub
     with pytest.raises(ScanError, match="HTTP 40"):
         mirror(RemoteRepo.parse("hf://mallory/nothing-here"), tmp_path / "x", endpoint=url)
     with pytest.raises(UsageError):
@@ -107,3 +125,30 @@ def test_unsafe_file_names_from_a_hostile_endpoint_are_refused(tmp_path) -> None
     with pytest.raises(ScanError, match="unsafe file name"):
         mirror(RemoteRepo.parse("hf://a/b"), tmp_path / "m", endpoint="http://x", http=http)
     assert not (tmp_path / "evil").exists()
+
+
+@pytest.mark.parametrize("repo", ["demo/llama-bin", "demo/llama-q8", "mallory/trailing"])
+def test_zip_gguf_and_trailing_data_match_a_local_scan(hub, repo: str) -> None:  # type: ignore[no-untyped-def]
+    url, token, _, local_paths = hub
+    local = scan_paths([local_paths[repo]])
+    remote, stats = scan_sources([f"hf://{repo}"], endpoint=url, token=token)
+    assert remote.verdict == local.verdict
+
+    def strip(report):  # type: ignore[no-untyped-def]
+        return sorted(
+            (fr.path.rsplit("/", 1)[-1], f.rule_id) for fr in report.files for f in fr.findings
+        )
+
+    assert strip(remote) == strip(local)
+    st = next(iter(stats.values()))
+    print(repo, st.to_json())
+    if repo == "mallory/trailing":
+        assert local.verdict.value == "malicious"  # the tail was fetched and scanned
+    else:
+        assert local.verdict.value == "clean"
+        big = max(
+            local_paths[repo].rglob("*") if local_paths[repo].is_dir() else [local_paths[repo]],
+            key=lambda p: p.stat().st_size,
+        )
+        assert big.name not in st.whole_files  # read through its header, not downloaded
+        assert st.bytes_fetched < st.bytes_total / 2

@@ -250,7 +250,7 @@ def test_a_standalone_witness_cosigns(logs, tmp_path) -> None:  # type: ignore[n
     )
     with serving(create_witness_app(w)) as url:
         endpoint = WitnessEndpoint(url, w.note_key)
-        note, refused = logs["reg"]["a"].cosign_checkpoint([endpoint])
+        _note, refused = logs["reg"]["a"].cosign_checkpoint([endpoint])
         assert refused == {}
         with httpx.Client() as http:
             assert http.post(f"{url}/add-checkpoint", content=b"x" * 20000).status_code == 413

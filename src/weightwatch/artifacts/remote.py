@@ -31,6 +31,7 @@ from weightwatch.errors import ScanError, UsageError
 
 SMALL = 64 << 10  # files up to this size are fetched whole
 PROBE = 4 << 10  # first bytes fetched to recognise a large file
+READ_AHEAD = 16 << 10  # bytes fetched at once while walking a GGUF header
 MAX_HEADER = 256 << 20  # a safetensors/GGUF header larger than this is fetched no further
 TRAILING_SLACK = 64  # as the scanner: GGUF pads its data section to its alignment
 MAX_TAIL = 512 << 20  # bytes after the last tensor fetched (the scanner reads this much)
@@ -157,6 +158,9 @@ class _Sparse:
         self.f.truncate(size)
         self.have: list[tuple[int, int]] = []
 
+    def holds(self, start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b in self.have)
+
     def get(self, start: int, end: int) -> bytes:
         start, end = max(0, start), min(end, self.size)
         todo = [(start, end)]
@@ -200,6 +204,8 @@ def _gguf(s: _Sparse) -> None:
         nonlocal pos
         if pos + n > min(s.size, MAX_HEADER):
             raise ValueError("header runs past the file")
+        if not s.holds(pos, pos + n):  # read ahead: a header is thousands of small fields
+            s.get(pos, min(s.size, pos + max(n, READ_AHEAD)))
         out = s.get(pos, pos + n)
         pos += n
         return out
