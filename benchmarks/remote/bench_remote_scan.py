@@ -3,7 +3,7 @@
 Two repositories are served on 127.0.0.1 by ``weightwatch serve`` (a registry whose policy
 hosts what it is given, as a Hub does): the demo's malicious model (tiny Llama with a
 pickle that runs a shell command) and the same with a larger safetensors file
-(``WW_BENCH_MB`` MiB, default 256, plus the malicious pickle). Each is scanned two ways:
+(``WW_BENCH_MB`` MiB, default 128, plus the malicious pickle). Each is scanned two ways:
 ``weightwatch scan hf://…`` (sparse mirror through range requests) and the anchor,
 ``huggingface_hub.snapshot_download`` from the same endpoint followed by a local scan.
 Bytes are the response bodies received; times are wall-clock, median of 3.
@@ -11,8 +11,12 @@ Bytes are the response bodies received; times are wall-clock, median of 3.
 
 from __future__ import annotations
 
-import contextlib
 import os
+
+# the anchor downloads from 127.0.0.1 only; huggingface_hub reads this when first imported
+os.environ["HF_HUB_OFFLINE"] = "0"
+
+import contextlib
 import socket
 import statistics
 import tempfile
@@ -32,7 +36,7 @@ from weightwatch.scan.remote import scan_sources
 from weightwatch.testing import build_family
 from weightwatch.testing.demo import _malicious
 
-MB = int(os.environ.get("WW_BENCH_MB", "256"))
+MB = int(os.environ.get("WW_BENCH_MB", "128"))
 
 
 @contextlib.contextmanager

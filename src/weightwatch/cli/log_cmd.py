@@ -51,9 +51,10 @@ def verify_command(
         raise ArtifactError(
             proof, f'not a proof document ({{"index": N, "hashes": [...]}}): {exc}'
         ) from exc
+    leaf = entry.read_bytes()
     note = checkpoint.read_text()
     verifier = load_verifier(pub)
-    cp = verify_entry_offline(entry.read_bytes(), index, hashes, note, verifier)
+    cp = verify_entry_offline(leaf, index, hashes, note, verifier)
     cosigners = _require_witnesses(note, cp.origin, verifier, witness or [], min_witnesses)
     if as_json:
         doc = {"verified": True, "index": index, "origin": cp.origin, "size": cp.size}
