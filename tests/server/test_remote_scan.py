@@ -117,14 +117,25 @@ def test_refusals_and_bad_input(hub, tmp_path, capsys) -> None:  # type: ignore[
     assert "hf://no-such/repo" in err and "Traceback" not in err
 
 
-def test_unsafe_file_names_from_a_hostile_endpoint_are_refused(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("sibling", "why"),
+    [
+        ({"rfilename": "../../evil", "size": 3}, "unsafe file name"),
+        ({"rfilename": "/etc/evil", "size": 3}, "unsafe file name"),
+        ({"rfilename": "big.bin", "size": 1 << 62}, "impossible size"),
+        ({"rfilename": "neg.bin", "size": -1}, "impossible size"),
+        ({"name": "x"}, "malformed"),
+    ],
+)
+def test_hostile_listings_are_refused(tmp_path, sibling, why) -> None:  # type: ignore[no-untyped-def]
+    # a stand-in for a hostile endpoint's listing (the only thing these tests need from it)
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"siblings": [{"rfilename": "../../evil", "size": 3}]})
+        return httpx.Response(200, json={"siblings": [sibling]})
 
     http = httpx.Client(transport=httpx.MockTransport(handler))
-    with pytest.raises(ScanError, match="unsafe file name"):
+    with pytest.raises(ScanError, match=why):
         mirror(RemoteRepo.parse("hf://a/b"), tmp_path / "m", endpoint="http://x", http=http)
-    assert not (tmp_path / "evil").exists()
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "m" / "big.bin").exists()
 
 
 @pytest.mark.parametrize("repo", ["demo/llama-bin", "demo/llama-q8", "mallory/trailing"])

@@ -35,6 +35,7 @@ READ_AHEAD = 16 << 10  # bytes fetched at once while walking a GGUF header
 MAX_HEADER = 256 << 20  # a safetensors/GGUF header larger than this is fetched no further
 TRAILING_SLACK = 64  # as the scanner: GGUF pads its data section to its alignment
 MAX_TAIL = 512 << 20  # bytes after the last tensor fetched (the scanner reads this much)
+MAX_FILE = 1 << 44  # 16 TiB: a listed size beyond this is a hostile or broken listing
 STORAGE = re.compile(r"(^|/)data/\d+$")  # torch zip storages, never read by the scanner
 _REF = re.compile(r"^hf://(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[\w./-]+))?\Z")
 
@@ -305,8 +306,8 @@ def mirror(
     dest.mkdir(parents=True, exist_ok=True)
     try:
         for name, size in remote.files():
-            if size < 0:
-                raise ScanError(f"{ref}: {name}: negative size")
+            if not 0 <= size <= MAX_FILE:
+                raise ScanError(f"{ref}: {name}: the listing gives an impossible size {size}")
             s = _Sparse(remote, name, size, _safe_path(dest, name))
             try:
                 remote.stats.files += 1
