@@ -256,3 +256,42 @@ def test_a_standalone_witness_cosigns(logs, tmp_path) -> None:  # type: ignore[n
             assert http.post(f"{url}/add-checkpoint", content=b"x" * 20000).status_code == 413
     opened = LogClient(f"{logs['url']['a']}/tlog", logs["vkey"]["a"], [w.note_key], 1)
     assert opened.checkpoint()[0].cosigners == ("solo.example/w",)
+
+
+def test_the_server_collects_cosignatures_by_itself(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`serve --ask-witness … --cosign-every S`: a registry whose log grows has its new
+    checkpoint cosigned without an operator, and clients requiring the witness accept it."""
+    import time
+
+    from weightwatch.server import create_app
+
+    root = tmp_path / "c"
+    reg = _registry(root, "c.example/log", 3)
+    key = ed25519.Ed25519PrivateKey.generate()
+    w = Witness(
+        "w.example/c",
+        key,
+        {"c.example/log": [parse_vkey(reg.log_vkey())]},
+        f"sqlite:///{tmp_path / 'wc.db'}",
+    )
+    from weightwatch.server.witness_app import create_witness_app
+
+    with serving(create_witness_app(w)) as wurl:
+        cfg = TlogConfig(witnesses=[WitnessEndpoint(wurl, w.note_key)], cosign_every=0.2)
+        with serving(create_app(root, tlog_config=cfg)) as url:
+            client = LogClient(f"{url}/tlog", parse_vkey(reg.log_vkey()), [w.note_key], 1)
+            for grow in (0, 2):
+                append(reg, grow, "loop")
+                want = reg.store.log.size()
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        cp, _ = client.checkpoint()
+                        if cp.size == want:
+                            break
+                    except VerificationError:
+                        pass  # not cosigned yet
+                    assert time.monotonic() < deadline, "the loop never cosigned"
+                    time.sleep(0.2)
+                assert cp.cosigners == ("w.example/c",)
+    reg.close()

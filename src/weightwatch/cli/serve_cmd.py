@@ -45,6 +45,9 @@ def serve_command(
         list[str] | None,
         typer.Option("--ask-witness", help="URL=VKEY of a witness to cosign this log."),
     ] = None,
+    cosign_every: Annotated[
+        float, typer.Option("--cosign-every", help="Seconds between cosigning rounds.")
+    ] = 10.0,
 ) -> None:
     """Serve the registry over HTTP: web UI, JSON API (/docs), Hub-compatible downloads."""
     import uvicorn
@@ -54,7 +57,9 @@ def serve_command(
     from weightwatch.server import create_app
     from weightwatch.server.tlog import TlogConfig
 
-    tlog = TlogConfig(witnesses=[witness_endpoint(w) for w in ask_witness or []])
+    tlog = TlogConfig(
+        witnesses=[witness_endpoint(w) for w in ask_witness or []], cosign_every=cosign_every
+    )
     if witness_key is not None:
         if not witness_name or not witness_log:
             raise UsageError("--witness-key needs --witness-name and --witness-log")

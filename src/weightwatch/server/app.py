@@ -150,6 +150,9 @@ def create_app(
     app.include_router(watermark_api.router(registry, detection))
     app.include_router(hub_router)
     app.include_router(tlog.router(registry, tlog_config))
+    cosigning = tlog.CosignLoop(registry, tlog_config or tlog.TlogConfig())
+    app.router.on_startup.append(cosigning.start)
+    app.router.on_shutdown.append(cosigning.stop)
     app.add_middleware(  # authentication before parsing, body limits, cross-origin, headers
         Guards, policy=guards, authenticated=_credentials_check(registry)
     )

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, HTTPException, Request
@@ -27,16 +29,53 @@ from weightwatch.errors import UsageError, VerificationError
 from weightwatch.registry import Registry
 from weightwatch.server.api.common import Api
 
+log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 MUTABLE = "public, max-age=2"
 
 
 @dataclass
 class TlogConfig:
-    """What the server does beyond serving tiles: witness other logs, ask witnesses."""
+    """What the server does beyond serving tiles: witness other logs, ask witnesses
+    (every ``cosign_every`` seconds when the log has grown; 0 turns the loop off)."""
 
     witness: Witness | None = None
     witnesses: list[WitnessEndpoint] = field(default_factory=list)
+    cosign_every: float = 0.0
+
+
+class CosignLoop:
+    """A daemon thread that asks the witnesses to cosign each new checkpoint, so clients
+    requiring cosignatures see them without an operator's ``log cosign``."""
+
+    def __init__(self, registry: Registry, config: TlogConfig) -> None:
+        self.registry, self.config = registry, config
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tlog-cosign", daemon=True)
+        self._done = -1  # the log size last cosigned
+
+    def start(self) -> None:
+        if self.config.cosign_every > 0 and not self._thread.is_alive():
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                size = self.registry.store.log.size()
+                if self.config.witnesses and size != self._done:
+                    _note, refusals = self.registry.cosign_checkpoint(self.config.witnesses)
+                    for name, why in refusals.items():
+                        log.warning("witness %s refused the checkpoint at %d: %s", name, size, why)
+                    if not refusals:
+                        self._done = size
+            except Exception:  # keep trying after a database or network hiccup; logged
+                log.exception("cosigning round failed")
+            self._stop.wait(self.config.cosign_every)
 
 
 async def witness_response(witness: Witness | None, request: Request) -> Response:
