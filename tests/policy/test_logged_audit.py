@@ -42,16 +42,17 @@ def test_other_tiers_are_not_held() -> None:
 
 def test_an_abliteration_signature_quarantines() -> None:
     from weightwatch.policy import load_policy
+    from weightwatch.policy.facts import ForensicsFacts
 
     facts = make_facts()
     abliterated = facts.model_copy(
         update={
-            "forensics": {
-                "derivation": "abliterated",
-                "base": "org/base@1",
-                "abliteration_score": 1.0,
-                "direction_consistency": 1.0,
-            }
+            "forensics": ForensicsFacts(
+                derivation="abliterated",
+                base="org/base@1",
+                abliteration_score=1.0,
+                direction_consistency=1.0,
+            )
         }
     )
     decision = evaluate(type(facts).model_validate(abliterated.model_dump()), load_policy())
