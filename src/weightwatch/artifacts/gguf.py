@@ -103,7 +103,7 @@ class _Walker:
         if etype in _SCALAR_SIZES:
             raw = self.take(count * _SCALAR_SIZES[etype])
             first = raw if keep else raw[: MAX_ARRAY_SUMMARY * _SCALAR_SIZES[etype]]
-            return np.frombuffer(first, dtype=np.dtype(_SCALAR_FORMATS[etype])).tolist()
+            return list(np.frombuffer(first, dtype=np.dtype(_SCALAR_FORMATS[etype])).tolist())
         if count > (self.end - self.pos) // 8:
             raise ArtifactError(self.name, f"GGUF array claims {count} elements")
         if etype == _STRING:
