@@ -62,10 +62,8 @@ class Layout:
 
 
 def subject(art: Artifact) -> Path:
-    """What the user named: the file itself when one file was opened, else the folder."""
-    if not art.is_dir and len(art.files) == 1:
-        return art.root / art.files[0].path
-    return art.root
+    """What the user named (``Artifact.subject``)."""
+    return art.subject
 
 
 def layout_of(art: Artifact) -> Layout:
