@@ -81,7 +81,7 @@ def test_policy_check_scan_and_register_all_look_at_the_file_named(smollm2, tmp_
 
 def test_gguf_licence_counts_as_the_models_licence(smollm2, capsys):
     """Issue #18: registration warned "card: missing licence" for a licensed GGUF."""
-    rc, checked = _json(capsys, ["policy", "check", str(smollm2), "--json"])
+    _, checked = _json(capsys, ["policy", "check", str(smollm2), "--json"])
     facts = checked["facts"]
     assert facts["subject"]["declared_license"] == "apache-2.0"
     assert "licence" not in facts["card"]["missing"]
@@ -100,7 +100,7 @@ def test_compute_tier_from_the_known_token_count(smollm2, gemma3, capsys):
     assert all(t["exceeded"] is False and t["basis"] == "estimate" for t in c["tiers"])
     assert "eu-gpai-indicative-1e23" in [t["name"] for t in c["tiers"]]
     assert c["tier_summary"].startswith("below every threshold")
-    rc, checked = _json(capsys, ["policy", "check", str(gemma3), "--json"])
+    _, checked = _json(capsys, ["policy", "check", str(gemma3), "--json"])
     g = checked["facts"]["compute"]
     assert g["training_tokens"] == 6e12
     assert g["flop"] == pytest.approx(6 * g["active_parameters"] * 6e12)

@@ -61,12 +61,12 @@ def sha256_file(path: Path) -> str:
 
 
 def _ensure(cache: Path, entry: dict[str, Any]) -> Path:
-    target = cache / entry["file"]
+    target: Path = cache / str(entry["file"])
     digest_file = target / entry["folder"]["digest_of"] if "folder" in entry else target
     stamp = cache / f".{entry['file']}.verified"
-    if digest_file.is_file() and stamp.is_file():
-        if stamp.read_text().split() == [entry["sha256"], str(digest_file.stat().st_size)]:
-            return target
+    expected = [entry["sha256"], str(digest_file.stat().st_size)] if digest_file.is_file() else []
+    if stamp.is_file() and expected and stamp.read_text().split() == expected:
+        return target
     wheels = [_wheel(cache / "wheels", part) for part in entry["parts"]]
     tmp = cache / f".{entry['file']}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
