@@ -93,7 +93,7 @@ def test_gguf_licence_counts_as_the_models_licence(smollm2, capsys):
 def test_compute_tier_from_the_known_token_count(smollm2, gemma3, capsys):
     """Issue #18: compute was null without declared tokens; SmolLM2-135M at its
     published 2T tokens is about 1.6e21 FLOP."""
-    rc, checked = _json(capsys, ["policy", "check", str(smollm2), "--json"])
+    _, checked = _json(capsys, ["policy", "check", str(smollm2), "--json"])
     c = checked["facts"]["compute"]
     assert c["training_tokens"] == 2e12 and "known-model table" in c["token_source"]
     assert c["flop"] == pytest.approx(1.6e21, rel=0.02)
