@@ -113,7 +113,9 @@ def test_hash_sign_verify_and_tamper(smollm2, tmp_path, capsys):
     assert main(["keygen", str(key)]) == 0
     bundle = tmp_path / "model.sig"
     assert main(["sign", str(model), "--key", str(key), "-o", str(bundle)]) == 0
-    assert main(["verify", str(model), "--bundle", str(bundle), "--pub", str(tmp_path / "k.pub")]) == 0
+    assert (
+        main(["verify", str(model), "--bundle", str(bundle), "--pub", str(tmp_path / "k.pub")]) == 0
+    )
     capsys.readouterr()
     rc, h = _json(capsys, ["hash", str(model), "--json"])
     assert rc == 0 and json.dumps(h).count("sha256") >= 1
@@ -123,7 +125,9 @@ def test_hash_sign_verify_and_tamper(smollm2, tmp_path, capsys):
         f.seek(-1, 1)
         f.write(bytes([b[0] ^ 1]))
     capsys.readouterr()
-    assert main(["verify", str(model), "--bundle", str(bundle), "--pub", str(tmp_path / "k.pub")]) != 0
+    assert (
+        main(["verify", str(model), "--bundle", str(bundle), "--pub", str(tmp_path / "k.pub")]) != 0
+    )
 
 
 def test_a_wordpiece_vocabulary_is_text_not_broken_json(minilm):
