@@ -29,7 +29,7 @@ def registered(smollm2, gemma3, tmp_path_factory):  # type: ignore[no-untyped-de
 
 
 def test_both_register_and_neither_is_linked_to_the_other(registered):
-    reg, _, views = registered
+    _, _, views = registered
     for key, v in views.items():
         assert v.state == "complete" and v.error is None, (key, v)
         assert v.parents == [] and v.children == [], (key, v)
