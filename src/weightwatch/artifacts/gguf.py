@@ -289,10 +289,26 @@ def _tensor(path: Path, info: TensorInfo, offset: int, tid: int) -> Tensor:
                 info.file, f"cannot dequantize tensor {info.name!r} ({info.dtype}): {exc}"
             ) from exc
 
+    def rows(idx: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        from gguf import GGMLQuantizationType
+        from gguf.quants import dequantize as _deq
+
+        if len(info.shape) != 2:
+            return dequantize(load_raw())[idx]
+        raw = load_raw().reshape(info.shape[0], -1)[idx]  # a row is whole blocks
+        try:
+            out = _deq(raw, GGMLQuantizationType(tid))
+        except Exception as exc:
+            raise ArtifactError(
+                info.file, f"cannot dequantize tensor {info.name!r} ({info.dtype}): {exc}"
+            ) from exc
+        return np.asarray(out, dtype=np.float32).reshape(len(idx), info.shape[1])
+
     return Tensor(
         info,
         load_raw,
         dequantize,
         storage_key=f"{info.file}@{offset}",
         storage_end=offset + info.nbytes,
+        _rows_f32=rows,
     )
