@@ -103,8 +103,10 @@ class Registry:
         *,
         init: bool = False,
         runner: str = "inline",
+        blobs: str | None = None,
     ) -> Registry:
-        return cls(open_store(Path(root) if root else None, db_url, init=init), runner=runner)
+        store = open_store(Path(root) if root else None, db_url, init=init, blobs=blobs)
+        return cls(store, runner=runner)
 
     def close(self) -> None:
         self.store.engine.dispose()

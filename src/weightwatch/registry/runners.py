@@ -45,8 +45,8 @@ class ThreadRunner:
             return list(pool.map(lambda j: run_job(self.store, j), job_ids))
 
 
-def _ray_job(root: str, db_url: str, job_id: int) -> str:
-    store = open_store(Path(root), db_url)
+def _ray_job(root: str, db_url: str, job_id: int, blobs: str | None = None) -> str:
+    store = open_store(Path(root), db_url, blobs=blobs)
     try:
         return run_job(store, job_id)
     finally:
@@ -76,11 +76,12 @@ class RayRunner:
                     include_dashboard=False,
                     log_to_driver=False,
                 )
-        self._task = ray.remote(max_retries=0)(_ray_job)
+        self._task: Any = ray.remote(max_retries=0)(_ray_job)
 
     def run(self, job_ids: Sequence[int]) -> list[str]:
         url = self.store.engine.url.render_as_string(hide_password=False)
-        refs = [self._task.remote(str(self.store.root), url, j) for j in job_ids]
+        blobs = self.store.blobs.url
+        refs = [self._task.remote(str(self.store.root), url, j, blobs) for j in job_ids]
         return [str(r) for r in self.ray.get(refs)]
 
 

@@ -34,6 +34,7 @@ from weightwatch.registry import Registry
 from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.server import api, hub, ui, uploads, watermark_api
 from weightwatch.server.auth import principal
+from weightwatch.server.blob_response import DownloadPolicy
 from weightwatch.server.deliveries import DeliveryLoop
 from weightwatch.server.guards import GuardPolicy, Guards
 
@@ -75,14 +76,20 @@ def create_app(
     max_open_uploads: int = uploads.MAX_OPEN_UPLOADS,
     signin: SignInPolicy = DEFAULT_POLICY,
     guards: GuardPolicy | None = None,
+    blobs: str | None = None,
+    downloads: str | None = None,
+    redirect_seconds: int | None = None,
 ) -> FastAPI:
     """An app serving the registry at ``root`` (``--registry`` / ``WEIGHTWATCH_REGISTRY``);
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
     uploads larger than the limits are refused with 413 and leave nothing behind; ``signin``
     throttles password guessing (``registry.signin``) and ``guards`` bounds every other
     request body (``server.guards``, which also refuses cross-origin writes and sets the
-    security headers)."""
-    registry = Registry.open(Path(root) if root else None, db_url)
+    security headers). ``blobs`` names the blob store (``s3://…``; see ``registry.store``);
+    ``downloads`` is ``stream`` or ``redirect`` (presigned URLs valid ``redirect_seconds``;
+    ``server.blob_response``)."""
+    registry = Registry.open(Path(root) if root else None, db_url, blobs=blobs)
+    policy = DownloadPolicy.for_store(registry.store.blobs, downloads, redirect_seconds)
     deliveries = DeliveryLoop(registry)
     app = FastAPI(
         title="weightwatch registry",
@@ -92,7 +99,7 @@ def create_app(
 
     app.router.on_startup.append(deliveries.start)  # runs while the app is served
     app.router.on_shutdown.append(deliveries.stop)
-    hub_router = hub.router(registry)
+    hub_router = hub.router(registry, policy)
     hub_endpoints = {getattr(r, "endpoint", None) for r in hub_router.routes}
 
     def wants_json(request: Request) -> bool:
