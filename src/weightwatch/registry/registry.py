@@ -25,9 +25,11 @@ from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
-from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks
+from weightwatch.registry import blobgc, lineage_graph, notify, queries, schema, webhooks
 from weightwatch.registry.access import Grant, Principal, request_access
 from weightwatch.registry.accounts import check_reason, record
+from weightwatch.registry.blob_migration import Migrated, migrate_blobs
+from weightwatch.registry.blobgc import Collected
 from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.jobs import JobView, cancel, open_jobs
 from weightwatch.registry.lineage_graph import LineageGraph
@@ -110,6 +112,15 @@ class Registry:
 
     def close(self) -> None:
         self.store.engine.dispose()
+
+    # -- the blob store ----------------------------------------------------------------
+    def collect_blobs(self, *, grace: float = blobgc.GRACE, dry_run: bool = False) -> Collected:
+        """Delete blobs no version references (``registry/blobgc.py`` has the protocol)."""
+        return blobgc.collect(self.store, grace=grace, dry_run=dry_run)
+
+    def migrate_blobs(self, target: str) -> Migrated:
+        """Copy every referenced blob to the store ``target`` names (verified, resumable)."""
+        return migrate_blobs(self.store, target)
 
     # -- registering -------------------------------------------------------------------
     def submit(self, path: str | os.PathLike[str], name: str, *, access: str = "public") -> int:

@@ -276,6 +276,7 @@ uploads = Table(  # uploads in progress or finished; staged under <root>/uploads
     Column("error", Text),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    Column("host", String(300)),  # the host staging it (store.host_id); None: before 0009
 )
 
 webhooks = Table(  # HTTP(S) endpoints an account or organisation registered for events

@@ -66,6 +66,13 @@ def parse_ref(ref: str) -> tuple[str, str, int | None]:
     return ns, name, int(m.group("number")) if m.group("number") else None
 
 
+def host_id(store: Store) -> str:
+    """This host's name among several sharing a database: machine and scratch folder."""
+    import socket
+
+    return f"{socket.gethostname()}:{store.root.resolve()}"[:300]
+
+
 def work_dir(store: Store, version_id: int) -> Path:
     """Where the pipeline keeps a version's files while it registers them."""
     return store.root / "work" / str(version_id)

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("uploads", sa.Column("host", sa.String(300)))
     op.create_table(
         "blob_claims",
         sa.Column("digest", sa.String(64), primary_key=True),
@@ -46,3 +47,4 @@ def downgrade() -> None:
     op.drop_table("fingerprint_index")
     op.drop_table("fingerprints")
     op.drop_table("blob_claims")
+    op.drop_column("uploads", "host")
