@@ -42,6 +42,13 @@ def serve_command(
             "[env WEIGHTWATCH_DOWNLOADS].",
         ),
     ] = None,
+    runner: Annotated[
+        str | None,
+        typer.Option(
+            "--runner",
+            help="inline | thread | ray (joins RAY_ADDRESS if set) [env WEIGHTWATCH_RUNNER].",
+        ),
+    ] = None,
     redirect_seconds: Annotated[
         int | None,
         typer.Option(
@@ -65,6 +72,7 @@ def serve_command(
             blobs=blobs,
             downloads=downloads,
             redirect_seconds=redirect_seconds,
+            runner=runner,
         ),
         host=host,
         port=port,

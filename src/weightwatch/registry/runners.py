@@ -67,6 +67,7 @@ class RayRunner:
             ) from exc
         self.ray: Any = ray
         self.store = store
+        address = address or os.environ.get("RAY_ADDRESS")
         if not ray.is_initialized():
             if address:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)

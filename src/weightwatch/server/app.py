@@ -8,6 +8,8 @@ site's HTML error page for everything else (the web UI, unknown paths).
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
@@ -79,6 +81,7 @@ def create_app(
     blobs: str | None = None,
     downloads: str | None = None,
     redirect_seconds: int | None = None,
+    runner: str | None = None,
 ) -> FastAPI:
     """An app serving the registry at ``root`` (``--registry`` / ``WEIGHTWATCH_REGISTRY``);
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
@@ -87,8 +90,14 @@ def create_app(
     request body (``server.guards``, which also refuses cross-origin writes and sets the
     security headers). ``blobs`` names the blob store (``s3://…``; see ``registry.store``);
     ``downloads`` is ``stream`` or ``redirect`` (presigned URLs valid ``redirect_seconds``;
-    ``server.blob_response``)."""
-    registry = Registry.open(Path(root) if root else None, db_url, blobs=blobs)
+    ``server.blob_response``); ``runner`` runs registrations (``inline``, ``thread`` or
+    ``ray``; env ``WEIGHTWATCH_RUNNER``; Ray joins ``RAY_ADDRESS`` when it is set)."""
+    registry = Registry.open(
+        Path(root) if root else None,
+        db_url,
+        blobs=blobs,
+        runner=runner or os.environ.get("WEIGHTWATCH_RUNNER") or "inline",
+    )
     policy = DownloadPolicy.for_store(registry.store.blobs, downloads, redirect_seconds)
     deliveries = DeliveryLoop(registry)
     app = FastAPI(
