@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +187,7 @@ def test_two_hosts_share_everything(cluster, llama_family, tmp_path):
 
 
 def test_host_killed_mid_registration_leaves_nothing_visible(cluster, llama_family, tmp_path):
-    reg, a, b, token, env = cluster
+    reg, a, b, token, _ = cluster
     a.stop()
     a.start(WEIGHTWATCH_CRASH_AFTER="ingest", WEIGHTWATCH_RUNNER="inline")
     with a.client(token) as ca:

@@ -9,7 +9,6 @@ site's HTML error page for everything else (the web UI, unknown paths).
 from __future__ import annotations
 
 import os
-
 from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
