@@ -78,11 +78,18 @@ class RayRunner:
                     log_to_driver=False,
                 )
         self._task: Any = ray.remote(max_retries=0)(_ray_job)
+        # A job reads its upload from this host's scratch directory, so it runs on a Ray
+        # node of this host (each server host runs one, joined to the cluster).
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = ray.get_runtime_context().get_node_id()
+        self._on_this_host = NodeAffinitySchedulingStrategy(node_id=here, soft=False)
 
     def run(self, job_ids: Sequence[int]) -> list[str]:
         url = self.store.engine.url.render_as_string(hide_password=False)
         blobs = self.store.blobs.url
-        refs = [self._task.remote(str(self.store.root), url, j, blobs) for j in job_ids]
+        task = self._task.options(scheduling_strategy=self._on_this_host)
+        refs = [task.remote(str(self.store.root), url, j, blobs) for j in job_ids]
         return [str(r) for r in self.ray.get(refs)]
 
 
