@@ -45,9 +45,9 @@ def variants(tmp: Path, n: int) -> list[Path]:
     return out
 
 
-def run(hosts: list[Host], token: str, models: list[Path], tag: str) -> float:
-    def one(i: int) -> str:
-        with hosts[i % len(hosts)].client(token) as c:
+def run(hosts: list[Host], tokens: list[str], models: list[Path], tag: str) -> float:
+    def one(i: int) -> str:  # one account per upload: an account has at most 4 open
+        with hosts[i % len(hosts)].client(tokens[i]) as c:
             return str(_upload(c, f"bench/{tag}-{i}", models[i])["state"])
 
     t = time.perf_counter()
@@ -68,14 +68,18 @@ def main() -> None:
         blobs = f"s3://{s3env['WEIGHTWATCH_TEST_BUCKET']}/bench"
         db = _database(server)
         try:
+            if os.environ.get("WW_BENCH_RUNNER") == "thread":
+                raise RuntimeError("WW_BENCH_RUNNER=thread")
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
             runner, address = "ray", ray.get_runtime_context().gcs_address
         except Exception as exc:  # a loaded machine may not start Ray's node in time
             runner, address = "thread", ""
             print(f"Ray did not start ({exc}); measuring with threads", file=sys.stderr)
         reg = Registry.open(tmp / "a", db, init=True, blobs=blobs)
-        create_user(reg.store, "root", "correct horse battery", role="admin")
-        token = create_token(reg.store, "root")
+        tokens = []
+        for i in range(N):
+            create_user(reg.store, f"admin{i}", "correct horse battery", role="admin")
+            tokens.append(create_token(reg.store, f"admin{i}"))
         shutil.copytree(tmp / "a" / "keys", tmp / "b" / "keys")
         env = {
             **os.environ,
@@ -85,11 +89,11 @@ def main() -> None:
             "RAY_ADDRESS": address,
         }
         hosts = [Host(tmp / n, db, env).start() for n in ("a", "b")]
-        models = variants(tmp, 2 * N)
+        models = variants(tmp, 2 * N + 1)
         try:
-            run(hosts[:1], token, models[:1], "warm")  # first use: imports, connections
-            one = run(hosts[:1], token, models[1 : N + 1], "one")
-            two = run(hosts, token, models[N + 1 : 2 * N + 1], "two")
+            run(hosts[:1], tokens, models[:1], "warm")  # first use: imports, connections
+            one = run(hosts[:1], tokens, models[1 : N + 1], "one")
+            two = run(hosts, tokens, models[N + 1 : 2 * N + 1], "two")
         finally:
             for h in hosts:
                 h.stop()
