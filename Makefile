@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval test-s3 bench-scaleout
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -68,6 +68,16 @@ test: lint services real-models
 .PHONY: real-models
 real-models: $(STAMP)
 	$(PY) -m weightwatch.testing.real_models
+
+# The whole registry and server suites again with every registry's blobs in a real S3 server
+# (SeaweedFS, started by the tests); `make test` runs the object-store tests themselves.
+test-s3: $(STAMP) services
+	WEIGHTWATCH_REQUIRE_SERVICES=1 WEIGHTWATCH_TEST_BLOBS=s3 $(VENV)/bin/pytest -q tests/registry tests/server
+
+# Several hosts: downloads (64 clients x 1 GiB, streamed vs redirected vs the store), index
+# catch-up for 100k fingerprints, registrations per minute (see docs/deployment.md).
+bench-scaleout: $(STAMP) services
+	$(PY) benchmarks/run.py scaleout
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not integration"

@@ -618,6 +618,9 @@ def release_command(
 
 def register(app: typer.Typer) -> None:
     """Attach the ``registry`` group and the top-level registry commands."""
+    from weightwatch.cli import blobs_cmd
+
+    blobs_cmd.attach(registry_app)
     app.add_typer(registry_app, name="registry")
     app.command("register")(register_command)
     app.command("status")(status_command)

@@ -26,9 +26,19 @@ from weightwatch.attest.tlog_client import WitnessEndpoint
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
-from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks, witnessing
+from weightwatch.registry import (
+    blobgc,
+    lineage_graph,
+    notify,
+    queries,
+    schema,
+    webhooks,
+    witnessing,
+)
 from weightwatch.registry.access import Grant, Principal, request_access
 from weightwatch.registry.accounts import check_reason, record
+from weightwatch.registry.blob_migration import Migrated, migrate_blobs
+from weightwatch.registry.blobgc import Collected
 from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.jobs import JobView, cancel, open_jobs
 from weightwatch.registry.lineage_graph import LineageGraph
@@ -104,11 +114,22 @@ class Registry:
         *,
         init: bool = False,
         runner: str = "inline",
+        blobs: str | None = None,
     ) -> Registry:
-        return cls(open_store(Path(root) if root else None, db_url, init=init), runner=runner)
+        store = open_store(Path(root) if root else None, db_url, init=init, blobs=blobs)
+        return cls(store, runner=runner)
 
     def close(self) -> None:
         self.store.engine.dispose()
+
+    # -- the blob store ----------------------------------------------------------------
+    def collect_blobs(self, *, grace: float = blobgc.GRACE, dry_run: bool = False) -> Collected:
+        """Delete blobs no version references (``registry/blobgc.py`` has the protocol)."""
+        return blobgc.collect(self.store, grace=grace, dry_run=dry_run)
+
+    def migrate_blobs(self, target: str) -> Migrated:
+        """Copy every referenced blob to the store ``target`` names (verified, resumable)."""
+        return migrate_blobs(self.store, target)
 
     # -- registering -------------------------------------------------------------------
     def submit(self, path: str | os.PathLike[str], name: str, *, access: str = "public") -> int:
