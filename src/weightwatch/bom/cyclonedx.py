@@ -10,6 +10,7 @@ documented in ``docs/bom.md``).
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import UTC, datetime
@@ -134,9 +135,14 @@ def render(subject: BomSubject, *, tool_version: str) -> dict[str, Any]:
     return doc
 
 
+@functools.cache
+def _validator() -> JsonStrictValidator:
+    return JsonStrictValidator(SchemaVersion.V1_6)
+
+
 def validate(doc: dict[str, Any]) -> None:
     """Raise ``VerificationError`` unless ``doc`` is valid CycloneDX 1.6 (strict schema)."""
-    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(doc))
+    error = _validator().validate_str(json.dumps(doc))
     if error is not None:
         raise VerificationError(f"not a valid CycloneDX 1.6 document: {error}")
 
