@@ -8,9 +8,7 @@ from weightwatch.bom.model import BomFile, BomSubject, parents_from
 from weightwatch.policy import ParentRecord
 
 LINEAGE = {
-    "parents": [
-        {"name": "acme/base@1", "relation": "finetune", "score": 0.91, "p_value": 2.5e-40}
-    ],
+    "parents": [{"name": "acme/base@1", "relation": "finetune", "score": 0.91, "p_value": 2.5e-40}],
     "relation": "finetune",
     "disagreements": ["declares base_model ['meta/other'] but derives from acme/base"],
 }

@@ -81,12 +81,20 @@ def test_spdx_is_valid_and_carries_everything() -> None:
     rels = [e for e in graph if e["type"] == "Relationship" and e["from"] == model["spdxId"]]
     kinds = [r["relationshipType"] for r in rels]
     assert kinds.count("hasDeclaredLicense") == kinds.count("hasConcludedLicense") == 1
-    declared = by_id[next(r for r in rels if r["relationshipType"] == "hasDeclaredLicense")["to"][0]]
+    declared = by_id[
+        next(r for r in rels if r["relationshipType"] == "hasDeclaredLicense")["to"][0]
+    ]
     assert declared["simplelicensing_licenseExpression"] == "Apache-2.0"
     contains = next(r for r in rels if r["relationshipType"] == "contains")
     hashes = {by_id[t]["name"]: by_id[t]["verifiedUsing"][0]["hashValue"] for t in contains["to"]}
-    assert hashes == {"README.md": "11" * 32, "config.json": "22" * 32, "model.safetensors": "33" * 32}
-    parents = {by_id[r["to"][0]]["name"]: r for r in rels if r["relationshipType"] == "descendantOf"}
+    assert hashes == {
+        "README.md": "11" * 32,
+        "config.json": "22" * 32,
+        "model.safetensors": "33" * 32,
+    }
+    parents = {
+        by_id[r["to"][0]]["name"]: r for r in rels if r["relationshipType"] == "descendantOf"
+    }
     assert "evidence: verified-from-weights" in parents["acme/base"]["comment"]
     assert "p-value: 2.5e-40" in parents["acme/base"]["comment"]
     assert "evidence: declared" in parents["meta/other"]["comment"]
@@ -159,9 +167,9 @@ def test_documents_are_stable_per_content() -> None:
     for fmt in ("cyclonedx", "spdx"):
         assert to_bytes(render(subject(), fmt)) == to_bytes(render(subject(), fmt))
     other = subject().model_copy(update={"status": "taken_down"})
-    assert render(other, "cyclonedx")["serialNumber"] != render(subject(), "cyclonedx")[
-        "serialNumber"
-    ]
+    assert (
+        render(other, "cyclonedx")["serialNumber"] != render(subject(), "cyclonedx")["serialNumber"]
+    )
 
 
 def test_detached_signature_covers_exact_bytes() -> None:

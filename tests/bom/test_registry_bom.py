@@ -93,7 +93,9 @@ def test_local_folder_bom(llama_family) -> None:  # type: ignore[no-untyped-def]
         render(s, fmt)
 
 
-def test_cli_exports_signs_and_verifies(seeded: tuple[Registry, Path, str], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_exports_signs_and_verifies(
+    seeded: tuple[Registry, Path, str], tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     _, root, _ = seeded
     reg_opt = ["--registry", str(root)]
     for fmt in ("cyclonedx", "spdx"):

@@ -66,7 +66,9 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciRegist
 
 
 @pytest.fixture(scope="package")
-def source(tmp_path_factory: pytest.TempPathFactory, llama_family) -> Iterator[tuple[Registry, Path]]:  # type: ignore[no-untyped-def]
+def source(
+    tmp_path_factory: pytest.TempPathFactory, llama_family
+) -> Iterator[tuple[Registry, Path]]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("oci-src") / "registry"
     reg = Registry.open(root, init=True)
     reg.register(llama_family.base, "org/base")

@@ -29,9 +29,7 @@ def test_unsafe_paths_are_refused(path: str) -> None:
 
 
 def _manifest(*paths: str) -> dict:  # type: ignore[type-arg]
-    layers = [
-        layout.Blob(layout.WEIGHT, "sha256:" + "a" * 64, 1, p) for p in paths
-    ]
+    layers = [layout.Blob(layout.WEIGHT, "sha256:" + "a" * 64, 1, p) for p in paths]
     config = layout.Blob(layout.MODEL_CONFIG, "sha256:" + "b" * 64, 2)
     doc: dict = json.loads(layout.model_manifest(config, layers, {}))  # type: ignore[type-arg]
     return doc
@@ -51,5 +49,5 @@ def test_model_layers_checks_the_manifest() -> None:
         layout.model_layers(image)
     no_path = _manifest("a")
     del no_path["layers"][0]["annotations"]
-    with pytest.raises(UsageError, match="no org.cncf.model.filepath"):
+    with pytest.raises(UsageError, match=r"no org\.cncf\.model\.filepath"):
         layout.model_layers(no_path)

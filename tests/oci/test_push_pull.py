@@ -15,8 +15,8 @@ import pytest
 
 from tests.oci.conftest import OciRegistry
 from weightwatch.attest import generate, save_keypair
-from weightwatch.attest.keys import KeyVerifier
 from weightwatch.attest.bundle import verify_model
+from weightwatch.attest.keys import KeyVerifier
 from weightwatch.cli import main
 from weightwatch.oci import layout
 from weightwatch.registry import Registry
@@ -31,7 +31,9 @@ def sha256(path: Path) -> str:
 def pushed(oci: OciRegistry, source: tuple[Registry, Path], ref: str, repo: str, capsys) -> dict:  # type: ignore[no-untyped-def,type-arg]
     _, root = source
     capsys.readouterr()
-    assert main(["oci", "push", ref, f"{oci.host}/{repo}:v1", "--registry", str(root), "--json"]) == 0
+    assert (
+        main(["oci", "push", ref, f"{oci.host}/{repo}:v1", "--registry", str(root), "--json"]) == 0
+    )
     out: dict = json.loads(capsys.readouterr().out)  # type: ignore[type-arg]
     return out
 
@@ -44,7 +46,15 @@ def test_round_trip_is_byte_identical(oci_registry, source, tmp_path, capsys) ->
     reg, root = source
     done = pushed(oci_registry, source, "org/ft@1", "org/ft", capsys)
     out = tmp_path / "pulled"
-    args = ["oci", "pull", f"{oci_registry.host}/org/ft:v1", "-o", str(out), "--registry", str(root)]
+    args = [
+        "oci",
+        "pull",
+        f"{oci_registry.host}/org/ft:v1",
+        "-o",
+        str(out),
+        "--registry",
+        str(root),
+    ]
     assert main(args) == 0
     files = reg.files(reg.version_id("org/ft"))
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
@@ -67,7 +77,9 @@ def test_round_trip_is_byte_identical(oci_registry, source, tmp_path, capsys) ->
     assert kinds["README.md"] == layout.DOC
 
 
-def test_a_second_client_reads_the_artifact_and_its_referrer(oci_registry, source, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_client_reads_the_artifact_and_its_referrer(
+    oci_registry, source, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     skopeo = shutil.which("skopeo")
     if skopeo is None:
         pytest.skip("skopeo not installed (apt-get install skopeo)")
@@ -90,7 +102,9 @@ def test_a_second_client_reads_the_artifact_and_its_referrer(oci_registry, sourc
     bundle_digest = referrer["layers"][0]["digest"].removeprefix("sha256:")
     bundle = json.loads((sig / bundle_digest).read_text())
     signer = reg.store.signer
-    result = verify_model(copy_as_files(copy, reg), bundle, KeyVerifier(signer.public_key, signer.key_id))
+    result = verify_model(
+        copy_as_files(copy, reg), bundle, KeyVerifier(signer.public_key, signer.key_id)
+    )
     assert result.ok
 
 
@@ -122,7 +136,9 @@ def test_tampered_blob_fails_with_nothing_written(oci_registry, source, tmp_path
         blob.write_bytes(original)  # the blob store is shared by content with other repos
 
 
-def test_missing_referrer_fails_with_nothing_written(oci_registry, source, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_missing_referrer_fails_with_nothing_written(
+    oci_registry, source, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     _, root = source
     done = pushed(oci_registry, source, "org/ft@1", "nosig/ft", capsys)
     url = f"http://{oci_registry.host}/v2/nosig/ft/manifests"
@@ -138,7 +154,9 @@ def test_missing_referrer_fails_with_nothing_written(oci_registry, source, tmp_p
     assert nothing_written(out)
 
 
-def test_a_referrer_moved_to_another_manifest_is_refused(oci_registry, source, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_referrer_moved_to_another_manifest_is_refused(
+    oci_registry, source, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     """A forged manifest (the fine-tune's files with the base's weights) under the
     signed tag, with the genuine referrer index copied to its fallback tag."""
     reg, root = source
@@ -164,7 +182,9 @@ def test_a_referrer_moved_to_another_manifest_is_refused(oci_registry, source, t
         f"{url}/ft/manifests/{done['digest'].replace(':', '-')}", headers={"Accept": layout.INDEX}
     ).content
     tag = layout.digest_of(forged).replace(":", "-")
-    put = httpx.put(f"{url}/ft/manifests/{tag}", content=index, headers={"Content-Type": layout.INDEX})
+    put = httpx.put(
+        f"{url}/ft/manifests/{tag}", content=index, headers={"Content-Type": layout.INDEX}
+    )
     assert put.status_code == 201
     out = tmp_path / "pulled"
     args = ["oci", "pull", f"{oci_registry.host}/forged/ft:v1", "-o", str(out)]

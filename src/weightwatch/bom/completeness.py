@@ -34,8 +34,10 @@ FIELDS: tuple[Field, ...] = (
     Field("name", "model name", True, lambda s: bool(s.name)),
     Field("licence", "declared licence", True, lambda s: bool(s.facts.licence.declared)),
     Field(
-        "licence_spdx", "licence as an SPDX id", True, lambda s: spdx_id(s.facts.licence.declared)
-        is not None
+        "licence_spdx",
+        "licence as an SPDX id",
+        True,
+        lambda s: spdx_id(s.facts.licence.declared) is not None,
     ),
     Field(
         "obligations",
@@ -62,9 +64,9 @@ FIELDS: tuple[Field, ...] = (
         False,
         lambda s: bool(s.files) and all(f.sha256 for f in s.files),
     ),
-    Field("weights_digest", "format-invariant weights digest", False, lambda s: bool(
-        s.weights_digest
-    )),
+    Field(
+        "weights_digest", "format-invariant weights digest", False, lambda s: bool(s.weights_digest)
+    ),
     Field("scan", "serialization scan verdict", False, lambda s: s.facts.scan is not None),
     Field(
         "parameters",

@@ -52,9 +52,11 @@ class _Graph:
         return sid
 
     def rel(self, src: str, kind: str, to: list[str], **fields: Any) -> str:
-        return self.add("relationship", "Relationship", **{
-            "from": src, "relationshipType": kind, "to": to, **fields
-        })
+        return self.add(
+            "relationship",
+            "Relationship",
+            **{"from": src, "relationshipType": kind, "to": to, **fields},
+        )
 
 
 def _licence(g: _Graph, declared: str | None) -> str:
@@ -118,8 +120,7 @@ def render(
         name=subject.name,
         software_packageVersion=subject.version,
         software_primaryPurpose="model",
-        software_downloadLocation=download_location
-        or f"urn:weightwatch:model:{subject.label}",
+        software_downloadLocation=download_location or f"urn:weightwatch:model:{subject.label}",
         suppliedBy=supplier,
         releaseTime=created,
         **_ai_fields(subject),
@@ -147,8 +148,13 @@ def render(
     for p in subject.parents:
         _parent(g, model, p, supplier, created)
     for name, value in subject_properties(subject):
-        g.add("annotation", "Annotation", annotationType="other", subject=model,
-              statement=f"{name}={value}")
+        g.add(
+            "annotation",
+            "Annotation",
+            annotationType="other",
+            subject=model,
+            statement=f"{name}={value}",
+        )
     doc_id = g.add(
         "document",
         "SpdxDocument",

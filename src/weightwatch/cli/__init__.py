@@ -44,8 +44,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve_cmd", "Serve the registry over HTTP: web UI, JSON API, Hub downloads."),
     "audit": ("audit_cmd", "Red-team safety audits."),
     "watermark": ("watermark_cmd", "Usage watermarking: keys, generation, detection."),
-    "bom": ("bom_cmd", "Export an AI-BOM: CycloneDX 1.6 or SPDX 3.0.1 with pedigree from the weights."),
-    "bom-verify": ("bom_cmd", "Check a BOM's detached signature and that it is valid against its schema."),
+    "bom": (
+        "bom_cmd",
+        "Export an AI-BOM: CycloneDX 1.6 or SPDX 3.0.1 with pedigree from the weights.",
+    ),
+    "bom-verify": (
+        "bom_cmd",
+        "Check a BOM's detached signature and that it is valid against its schema.",
+    ),
     "oci": ("oci_cmd", "OCI distribution: push and verified pull."),
 }
 

@@ -38,8 +38,10 @@ class Reference:
         return self.digest or self.tag or "latest"
 
     def __str__(self) -> str:
-        return f"{self.host}/{self.repo}" + (f":{self.tag}" if self.tag else "") + (
-            f"@{self.digest}" if self.digest else ""
+        return (
+            f"{self.host}/{self.repo}"
+            + (f":{self.tag}" if self.tag else "")
+            + (f"@{self.digest}" if self.digest else "")
         )
 
 
@@ -90,7 +92,9 @@ class OciClient:
         except Exception as exc:  # oras raises bare exceptions from its session
             raise ServiceError(f"OCI registry {self.host}: upload of {blob.digest}: {exc}") from exc
         if r.status_code not in (200, 201, 202):
-            raise ServiceError(f"OCI registry {self.host}: upload of {blob.digest}: {r.status_code}")
+            raise ServiceError(
+                f"OCI registry {self.host}: upload of {blob.digest}: {r.status_code}"
+            )
 
     def push_bytes(self, repo: str, data: bytes, media_type: str) -> Blob:
         blob = Blob(media_type, digest_of(data), len(data))
@@ -107,7 +111,9 @@ class OciClient:
             headers={"Content-Type": MANIFEST if b'"layers"' in data else INDEX},
         )  # fmt: skip
         if r.status_code not in (200, 201):
-            raise ServiceError(f"OCI registry {self.host}: manifest {ref}: {r.status_code} {r.text}")
+            raise ServiceError(
+                f"OCI registry {self.host}: manifest {ref}: {r.status_code} {r.text}"
+            )
         sent = r.headers.get("Docker-Content-Digest")
         if sent and sent != digest_of(data):
             raise ServiceError(f"OCI registry {self.host} stored manifest {ref} as {sent}")
@@ -123,7 +129,9 @@ class OciClient:
         index = self._fallback_index(repo, tag) or {
             "schemaVersion": 2, "mediaType": INDEX, "manifests": []
         }  # fmt: skip
-        index["manifests"] = [m for m in index["manifests"] if m.get("digest") != descriptor["digest"]]
+        index["manifests"] = [
+            m for m in index["manifests"] if m.get("digest") != descriptor["digest"]
+        ]
         index["manifests"].append(descriptor)
         self.put_manifest(repo, tag, canonical(index))
 

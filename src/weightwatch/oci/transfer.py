@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weightwatch.attest.bundle import PREDICATE_TYPE, open_bundle, verify_model
-from weightwatch.attest.keys import Verifier
+from weightwatch.attest.keys import KeyVerifier
 from weightwatch.errors import UsageError, VerificationError
 from weightwatch.oci import layout
 from weightwatch.oci.client import OciClient, parse_reference
@@ -48,9 +48,7 @@ class Pulled:
     weights_digest: str | None
 
 
-def push(
-    registry: Registry, ref: str, target: str, *, plain_http: bool | None = None
-) -> Pushed:
+def push(registry: Registry, ref: str, target: str, *, plain_http: bool | None = None) -> Pushed:
     """Push version ``ref`` of ``registry`` to ``target`` (``REGISTRY/REPO:TAG``)."""
     dest = parse_reference(target)
     if dest.digest:
@@ -107,9 +105,7 @@ def push(
     )
 
 
-def pull(
-    source: str, out: Path, verifier: Verifier, *, plain_http: bool | None = None
-) -> Pulled:
+def pull(source: str, out: Path, verifier: KeyVerifier, *, plain_http: bool | None = None) -> Pulled:
     """Pull ``source`` into folder ``out`` (new or empty) after verifying everything."""
     src = parse_reference(source)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -163,12 +159,10 @@ def pull(
 
 
 def _signature(
-    client: OciClient, repo: str, digest: str, verifier: Verifier, where: str
+    client: OciClient, repo: str, digest: str, verifier: KeyVerifier, where: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The first attached bundle whose signature verifies, and its statement."""
-    found = [
-        r for r in client.referrers(repo, digest) if r.get("artifactType") == layout.BUNDLE
-    ]
+    found = [r for r in client.referrers(repo, digest) if r.get("artifactType") == layout.BUNDLE]
     if not found:
         raise UsageError(f"{where}: no signature bundle is attached (OCI referrer missing)")
     problems = []

@@ -7,7 +7,7 @@ as the file list and reports are: 404 for a version the caller may not know exis
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -16,6 +16,7 @@ from weightwatch.server.api.common import Api
 from weightwatch.server.bounds import RowId
 
 BomFormat = Literal["cyclonedx", "spdx"]
+FormatParam = Annotated[BomFormat, Query(alias="format")]
 
 
 def add_routes(api: APIRouter, ctx: Api) -> None:
@@ -43,7 +44,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         ns: str,
         name: str,
         n: RowId,
-        fmt: BomFormat = Query("cyclonedx", alias="format"),
+        fmt: FormatParam = "cyclonedx",
         who: Principal | None = ctx.anyone,
     ) -> Response:
         """The version's AI-BOM, validated against the format's official schema:
@@ -59,7 +60,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         ns: str,
         name: str,
         n: RowId,
-        fmt: BomFormat = Query("cyclonedx", alias="format"),
+        fmt: FormatParam = "cyclonedx",
         who: Principal | None = ctx.anyone,
     ) -> dict[str, Any]:
         """A detached DSSE bundle, signed with the registry key, over the exact bytes
