@@ -46,11 +46,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watermark": ("watermark_cmd", "Usage watermarking: keys, generation, detection."),
     "bom": (
         "bom_cmd",
-        "Export an AI-BOM: CycloneDX 1.6 or SPDX 3.0.1 with pedigree from the weights.",
+        "AI-BOM (CycloneDX 1.6 or SPDX 3.0.1) with lineage from weights.",
     ),
     "bom-verify": (
         "bom_cmd",
-        "Check a BOM's detached signature and that it is valid against its schema.",
+        "Check a BOM's detached signature and its schema validity.",
     ),
     "oci": ("oci_cmd", "OCI distribution: push and verified pull."),
 }

@@ -57,7 +57,7 @@ def bom_command(
     db_url: DbUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Export an AI-BOM: CycloneDX 1.6 or SPDX 3.0.1 with pedigree from the weights."""
+    """AI-BOM (CycloneDX 1.6 or SPDX 3.0.1) with lineage from weights."""
     from weightwatch.bom import FORMATS, completeness, render, sign_bom, to_bytes
 
     if fmt not in FORMATS:
@@ -121,7 +121,7 @@ def bom_verify_command(
     db_url: DbUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check a BOM's detached signature and that it is valid against its schema."""
+    """Check a BOM's detached signature and its schema validity."""
     from weightwatch.bom import validate, verify_bom
 
     data = bom.read_bytes()
