@@ -83,6 +83,10 @@ def test_hidden_parents_leave_the_pedigree(seeded: tuple[Registry, Path, str]) -
     s = from_registry(reg, "org/ft", visible=lambda label: False)
     assert not [p for p in s.parents if "@" in p.name]  # registered parents withheld
     assert [p for p in s.parents if p.evidence == "declared"]  # the card's own claim stays
+    for fmt in ("cyclonedx", "spdx"):  # nor named in obligations, disagreements, reasons
+        assert "org/base" not in json.dumps(render(s, fmt))
+    seen = from_registry(reg, "org/ft", visible=lambda label: True)
+    assert "org/base" in json.dumps(render(seen, "cyclonedx"))
 
 
 def test_local_folder_bom(llama_family) -> None:  # type: ignore[no-untyped-def]

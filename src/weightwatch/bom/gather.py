@@ -4,11 +4,13 @@ folder (hashed, scanned and judged here; lineage only as the card declares it)."
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from weightwatch.bom.model import BomFile, BomSubject, parents_from
 from weightwatch.errors import RegistryError
@@ -33,11 +35,17 @@ def from_registry(
     if facts_json is None:
         raise RegistryError(f"{view.model} has no facts report")
     facts = Facts.model_validate(facts_json)
-    parents = [
-        p for p in parents_from(facts) if "@" not in p.name or visible is None or visible(p.name)
+    hidden = [
+        p.name
+        for p in parents_from(facts)
+        if "@" in p.name and visible is not None and not visible(p.name)
     ]
+    if hidden:  # obligations, disagreements and reasons name parents too
+        facts = Facts.model_validate_json(redact(facts.model_dump_json(), hidden))
+    parents = [p for p in parents_from(facts) if p.name != HIDDEN]
     attestation = registry.attestation(row.id)
     d = view.decision
+    decision = f"{d.action}: " + "; ".join(d.reasons) if d else None
     return BomSubject(
         source="registry",
         name=ns_name,
@@ -49,8 +57,8 @@ def from_registry(
         facts=facts,
         parents=parents,
         status=view.status,
-        decision=f"{d.action}: " + "; ".join(d.reasons) if d else None,
-        audit=registry.report(row.id, "audit"),
+        decision=redact(decision, hidden) if decision and hidden else decision,
+        audit=_redacted(registry.report(row.id, "audit"), hidden),
         watermarks=list(view.watermarks),
         signer_key_id=attestation.key_id if attestation is not None else None,
     )
@@ -84,6 +92,23 @@ def from_path(path: str | os.PathLike[str]) -> BomSubject:
         watermarks=[],
         signer_key_id=None,
     )
+
+
+HIDDEN = "<a model you may not see>"
+
+
+def redact(text: str, labels: list[str]) -> str:
+    """``text`` with every mention of the versions ``labels`` (``ns/name@n``, and their
+    ``ns/name``) replaced by ``HIDDEN``."""
+    for label in labels:
+        text = text.replace(label, HIDDEN)
+        base = re.escape(label.rsplit("@", 1)[0])
+        text = re.sub(rf"(?<![A-Za-z0-9_./\-]){base}(?![A-Za-z0-9_.\-])", HIDDEN, text)
+    return text
+
+
+def _redacted(doc: Any, hidden: list[str]) -> Any:
+    return json.loads(redact(json.dumps(doc), hidden)) if hidden and doc else doc
 
 
 def _now() -> str:
