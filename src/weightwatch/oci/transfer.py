@@ -105,7 +105,9 @@ def push(registry: Registry, ref: str, target: str, *, plain_http: bool | None =
     )
 
 
-def pull(source: str, out: Path, verifier: KeyVerifier, *, plain_http: bool | None = None) -> Pulled:
+def pull(
+    source: str, out: Path, verifier: KeyVerifier, *, plain_http: bool | None = None
+) -> Pulled:
     """Pull ``source`` into folder ``out`` (new or empty) after verifying everything."""
     src = parse_reference(source)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
