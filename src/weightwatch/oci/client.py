@@ -20,6 +20,7 @@ from weightwatch.oci.layout import INDEX, MANIFEST, Blob, canonical, digest_of
 
 MAX_MANIFEST = 4 << 20  # bytes; the distribution spec suggests registries cap at 4 MiB
 CHUNKED_OVER = 256 << 20  # upload bigger blobs in chunks rather than in one request
+TIMEOUT = (5.0, 20.0)  # seconds to connect, and between bytes read (ORAS retries 5x)
 _REF = re.compile(
     r"^(?P<host>[A-Za-z0-9.\-]+(?::\d+)?)/(?P<repo>[a-z0-9]+(?:[._\-/][a-z0-9]+)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._\-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
@@ -67,6 +68,8 @@ class OciClient:
         plain = _local(host) if plain_http is None else plain_http
         self.host = host
         self.oras = oras.provider.Registry(hostname=host, insecure=plain)
+        for scheme in ("http://", "https://"):  # ORAS sets no timeout: a stalled registry
+            self.oras.session.mount(scheme, _timeout_adapter())  # would hang a pull
         self.base = f"{'http' if plain else 'https'}://{host}/v2"
 
     def _request(self, method: str, url: str, **kw: Any) -> Any:
@@ -193,6 +196,25 @@ class OciClient:
             path = Path(tmp) / "blob"
             self.fetch_blob(repo, blob, path)
             return path.read_bytes()
+
+
+def _timeout_adapter() -> Any:
+    from requests import PreparedRequest, Response
+    from requests.adapters import HTTPAdapter
+
+    class Adapter(HTTPAdapter):
+        def send(
+            self,
+            request: PreparedRequest,
+            stream: bool = False,
+            timeout: float | tuple[float | None, float | None] | None = None,
+            verify: bool | str = True,
+            cert: str | tuple[str, str] | None = None,
+            proxies: dict[str, str] | None = None,
+        ) -> Response:
+            return super().send(request, stream, timeout or TIMEOUT, verify, cert, proxies)
+
+    return Adapter()
 
 
 def _read_bounded(r: Any, limit: int, *, what: str) -> bytes:
