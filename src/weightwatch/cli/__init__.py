@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve_cmd", "Serve the registry over HTTP: web UI, JSON API, Hub downloads."),
     "audit": ("audit_cmd", "Red-team safety audits."),
     "watermark": ("watermark_cmd", "Usage watermarking: keys, generation, detection."),
+    "witness": ("witness_cmd", "A transparency-log witness (C2SP tlog-witness)."),
     "bom": (
         "bom_cmd",
         "AI-BOM (CycloneDX 1.6 or SPDX 3.0.1) with lineage from weights.",
