@@ -108,6 +108,37 @@ def test_polyglot_tail_after_weights(tmp_path):
     assert {"WW-FILE-003", "WW-PICKLE-001"} <= rules and report.verdict is Verdict.MALICIOUS
 
 
+def test_a_short_pickle_after_the_last_safetensors_tensor_is_caught(tmp_path):
+    """safetensors never pads: a pickle of under 64 bytes after its last tensor used to pass
+    as GGUF-style alignment slack and scan clean (found while building remote scans)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.ones(8, np.float32)}, tmp_path / "clean.safetensors")
+    payload = b"cos\nsystem\n(S'echo pwned'\ntR."
+    assert len(payload) <= 64
+    data = (tmp_path / "clean.safetensors").read_bytes() + payload
+    report = _scan(tmp_path, "tail.safetensors", data)
+    assert report.verdict is Verdict.MALICIOUS
+    assert "WW-FILE-003" in {f.rule_id for f in report.findings}
+
+
+def test_nonzero_bytes_in_gguf_padding_are_reported(tmp_path):
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(tmp_path / "m.gguf"), "llama")
+    w.add_tensor("a", np.ones(5, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    data = (tmp_path / "m.gguf").read_bytes() + b"cos\nsystem\n(S'id'\ntR."
+    report = _scan(tmp_path, "tail.gguf", data)
+    assert report.verdict is not Verdict.CLEAN
+    assert "WW-FILE-003" in {f.rule_id for f in report.findings}
+
+
 def test_gguf_padding_is_not_trailing_data(tmp_path):
     import gguf
     import numpy as np

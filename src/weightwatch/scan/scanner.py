@@ -137,7 +137,7 @@ def scan_file(
             art = open_artifact(path)
             for _t in art.iter_tensors():
                 pass
-            findings.extend(_trailing_bytes(path, art, loc))
+            findings.extend(_trailing_bytes(path, art, loc, padded=fmt is FileFormat.GGUF))
             template = (art.gguf_metadata or {}).get("tokenizer.chat_template")
             if isinstance(template, str):
                 tloc = Location(file=display, member="tokenizer.chat_template")
@@ -205,17 +205,23 @@ def _json_findings(path: Path, loc: Location) -> list[Finding]:
     return found
 
 
-def _trailing_bytes(path: Path, art: Artifact, loc: Location) -> list[Finding]:
-    """Data past the last tensor of a safetensors/GGUF file: report it and scan it."""
+def _trailing_bytes(path: Path, art: Artifact, loc: Location, *, padded: bool) -> list[Finding]:
+    """Data past the last tensor of a safetensors/GGUF file: report it and scan it.
+
+    Only GGUF pads (to its alignment, with zero bytes), so only a GGUF may end in a short run of
+    zeros; safetensors has no padding, and any byte after its last tensor is data a loader
+    might be pointed at (a 40-byte pickle fits in any "slack")."""
     end = max(
         (t.storage_end for t in art.iter_tensors() if t.storage_end is not None), default=None
     )
     size = path.stat().st_size
-    if end is None or size - end <= ALIGNMENT_SLACK:
+    if end is None or size == end:
         return []
     with open(path, "rb") as f:
         f.seek(end)
         tail = f.read(MAX_INFLATE)
+    if padded and size - end <= ALIGNMENT_SLACK and not tail.strip(b"\0"):
+        return []
     tloc = Location(file=loc.file, member=f"bytes {end}..{size}")
     found = [
         rules.TRAILING_DATA.finding(loc, f"{size - end} bytes follow the last tensor at {end}")
