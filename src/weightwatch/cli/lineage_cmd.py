@@ -21,7 +21,7 @@ from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.fingerprint.model import FORMAT
-from weightwatch.lineage import Comparison, FingerprintIndex, Lineage, compare, explain
+from weightwatch.lineage import Comparison, FingerprintIndex, Lineage, compare, explain, p_text
 
 
 def _load_or_compute(path: Path) -> Fingerprint:
@@ -161,7 +161,7 @@ def _render(result: Comparison | Lineage) -> None:
         colour = "red" if result.verdict == "derived" else "green"
         console.print(
             f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/], "
-            f"score {result.score:.4f}, p = {result.p_value:.3g} "
+            f"score {result.score:.4f}, p = {p_text(result.log10_p)} "
             f"({result.shared_anchors} shared anchors, embedding r {result.embedding_r:.3f})"
         )
         t = Table("parent layer", "child layer", "r", title="aligned layers", title_justify="left")
@@ -173,7 +173,7 @@ def _render(result: Comparison | Lineage) -> None:
         return
     colour = "red" if result.verdict == "derived" else "green"
     parents = ", ".join(
-        f"{escape(p.name)} ({p.relation}, p = {p.p_value:.3g})" for p in result.parents
+        f"{escape(p.name)} ({p.relation}, p = {p_text(p.log10_p)})" for p in result.parents
     )
     console.print(
         f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/]"
@@ -189,7 +189,7 @@ def _render(result: Comparison | Lineage) -> None:
         title_justify="left",
     )
     for c in result.matches:
-        t.add_row(escape(c.parent), f"{c.score:.4f}", f"{c.p_value:.3g}", c.relation)
+        t.add_row(escape(c.parent), f"{c.score:.4f}", p_text(c.log10_p), c.relation)
     console.print(t)
     for d in result.disagreements:
         console.print(f"[yellow]card disagrees:[/] {escape(d)}")

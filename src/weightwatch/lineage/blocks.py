@@ -1,0 +1,161 @@
+"""The population-free lineage test: do two models share MLP hidden units?
+
+In the spirit of Zhu et al. (ICML 2025, "Independence tests for language models"): the
+hidden units of a layer can be put in any order without changing the model, and two
+independently trained models have no reason to share any. Each fingerprint keeps, for a
+few layers, its most important units' read directions (gate and up rows) and write
+directions (down columns) in a canonical residual basis (``fingerprint.units``).
+
+1. Align the two residual bases: alternate a unit matching on *read* directions (the
+   Hungarian algorithm, per layer) with an orthogonal Procrustes fit over all layers,
+   from the canonical bases (which a rotation or permutation of the copy leaves alone).
+2. Per layer, match the units twice more, once on read and once on write directions.
+3. A shared unit is matched the same way by both; for unrelated models the two
+   matchings are two unrelated permutations, and the number of units they agree on
+   is that of fixed points of a random permutation: Poisson(1) (P(≥ k) ≤ 1/k!). Each
+   layer's agreement count becomes a (randomised, so exactly uniform) p-value, and
+   Fisher's method combines the layers.
+
+Nothing here is fitted on other models: the null comes from the permutation symmetry of
+hidden units. Its assumption is that an unrelated model's read and write directions are
+matched independently of each other; docs/lineage.md shows how well that holds (KS
+test on unrelated pairs, tiny and mid-size models). Because the test never looks at
+token embeddings, it still links a derivative whose embeddings were re-initialised for
+a new tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from weightwatch.fingerprint.model import Fingerprint
+from weightwatch.reports import Record
+
+ITERATIONS = 5  # matching <-> Procrustes rounds; derivatives converge in one or two
+MIN_UNITS = 16
+
+F64 = npt.NDArray[np.float64]
+
+
+class BlockTest(Record):
+    """The shared-units test of one pair: per layer, how many units both matchings agree
+    on out of how many compared, and the combined log10 p."""
+
+    log10_p: float
+    layers: list[tuple[int, int]]  # (parent layer, child layer) compared
+    agree: list[int]
+    units: int
+
+
+def _pairs(a: Fingerprint, b: Fingerprint) -> list[tuple[int, int]]:
+    """Pair stored layers by relative depth (each child layer to the nearest parent one)."""
+    na, nb = max(1, a.n_layers - 1), max(1, b.n_layers - 1)
+    out: list[tuple[int, int]] = []
+    for j, lb in enumerate(b.unit_layers):
+        depth = [abs(la / na - lb / nb) for la in a.unit_layers]
+        i = int(np.argmin(depth))
+        if (i, j) not in out:
+            out.append((i, j))
+    return out
+
+
+def _cos(x: F64, y: F64) -> F64:
+    out: F64 = x @ y.T
+    return out
+
+
+def _match(sim: F64) -> npt.NDArray[np.int64]:
+    """For each row (parent unit), the child unit it is matched to (max total similarity)."""
+    rows, cols = linear_sum_assignment(-sim)
+    out = np.empty(sim.shape[0], dtype=np.int64)
+    out[rows] = cols
+    return out
+
+
+def _read(u: F64) -> F64:
+    """A unit's read direction: its gate and up rows side by side, unit length."""
+    x = np.concatenate([u[:, 0], u[:, 1]], axis=1)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    out: F64 = x / np.where(n > 0, n, 1.0)
+    return out
+
+
+def _rotate_read(u: F64, r: F64) -> F64:
+    return _read(np.stack([u[:, 0] @ r, u[:, 1] @ r, u[:, 2] @ r], axis=1))
+
+
+def block_test(parent: Fingerprint, child: Fingerprint) -> BlockTest | None:
+    """The shared-units test, or ``None`` where either fingerprint has no units."""
+    if parent.units is None or child.units is None or not parent.unit_layers:
+        return None
+    if not child.unit_layers:
+        return None
+    rank = min(parent.units.shape[-1], child.units.shape[-1])
+    ua = parent.units[..., :rank].astype(np.float64)
+    ub = child.units[..., :rank].astype(np.float64)
+    pairs = _pairs(parent, child)
+    if min(ua.shape[1], ub.shape[1]) < MIN_UNITS:
+        return None
+    r = np.eye(rank)
+    for _ in range(ITERATIONS):
+        m = np.zeros((rank, rank))
+        for i, j in pairs:
+            pi = _match(_cos(_read(ua[i]), _rotate_read(ub[j], r)))
+            for part in (0, 1):  # Procrustes on read directions only
+                m += ub[j][pi, part].T @ ua[i][:, part]
+        u, _, vt = np.linalg.svd(m)
+        r = u @ vt
+    agree: list[int] = []
+    for i, j in pairs:
+        on_read = _match(_cos(_read(ua[i]), _rotate_read(ub[j], r)))
+        on_write = _match(_cos(ua[i][:, 2], ub[j][:, 2] @ r))
+        agree.append(int(np.count_nonzero(on_read == on_write)))
+    log10_p = _fisher([_layer_log_p(k, _uniform(parent, child, n)) for n, k in enumerate(agree)])
+    return BlockTest(
+        log10_p=log10_p,
+        layers=[(parent.unit_layers[i], child.unit_layers[j]) for i, j in pairs],
+        agree=agree,
+        units=int(min(ua.shape[1], ub.shape[1])),
+    )
+
+
+def _layer_log_p(k: int, u: float) -> float:
+    """ln of the randomised p-value of ``k`` agreements: P(X > k) + u·P(X = k), X ~
+    Poisson(1) — exactly uniform when the two matchings are unrelated permutations."""
+    return float(np.logaddexp(_poisson1_log_sf(k), -1.0 - math.lgamma(k + 1) + math.log(u)))
+
+
+def _poisson1_log_sf(k: int) -> float:
+    """ln P(X > k) for X ~ Poisson(1), in log space (finite for any k)."""
+    j = np.arange(k + 1, k + 60, dtype=np.float64)
+    terms = -1.0 - np.array([math.lgamma(v + 1.0) for v in j])
+    return float(np.logaddexp.reduce(terms))
+
+
+def _uniform(a: Fingerprint, b: Fingerprint, n: int) -> float:
+    """A uniform draw fixed by the pair (the same pair always gets the same p-value)."""
+    h = hashlib.sha256()
+    for fp in (a, b):
+        h.update(np.ascontiguousarray(fp.units, dtype=np.float16).tobytes()[:4096])
+    h.update(n.to_bytes(4, "little"))
+    return (int.from_bytes(h.digest()[:8], "little") + 0.5) / 2.0**64
+
+
+def _fisher(log_ps: list[float]) -> float:
+    """Fisher's combination of independent p-values (given as ln p), as log10 p.
+
+    With 2L degrees of freedom the chi-square tail has a closed form,
+    e^(-x/2) Σ_{i<L} (x/2)^i / i!, summed here in log space so it never underflows."""
+    if not log_ps:
+        return 0.0
+    half = -sum(log_ps)  # x / 2
+    if half <= 0:
+        return 0.0
+    i = np.arange(len(log_ps), dtype=np.float64)
+    terms = i * math.log(half) - np.array([math.lgamma(v + 1.0) for v in i])
+    return min(0.0, (-half + float(np.logaddexp.reduce(terms))) / math.log(10.0))
