@@ -20,7 +20,7 @@ from weightwatch.fingerprint.layout import F32, ROW_CHUNK, Layout, _f32, linear
 
 UNITS = 128  # units kept per layer
 UNIT_LAYERS = 8  # layers kept (evenly spaced, first and last included)
-RANK = 128  # canonical residual directions kept
+RANK = 256  # canonical residual directions kept
 
 
 def unit_layers(n_layers: int) -> list[int]:
@@ -96,17 +96,18 @@ def mlp_units(lay: Layout) -> tuple[list[int], F32] | None:
         picked = [m[keep].astype(np.float64) for m in (gate, up, down)]
         per_layer.append(np.stack(picked, axis=1))
     k = min(v.shape[0] for v in per_layer)
-    vecs = _unit(np.stack([v[:k] for v in per_layer]))  # [L, k, 3, d]
+    vecs = np.stack([v[:k] for v in per_layer])  # [L, k, 3, d]
     return layers, _canonical(vecs).astype(np.float32)
 
 
 def _canonical(vecs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Express residual vectors in the basis of their second moment's eigenvectors
-    (largest first), each sign chosen so the third moment is positive; keep ``RANK``."""
+    """Express residual vectors in the basis of their (unit-length) second moment's
+    eigenvectors, largest first, each sign chosen so the third moment is positive; keep
+    ``RANK`` directions. Lengths are kept: they are part of what identifies a unit."""
     flat = vecs.reshape(-1, vecs.shape[-1])
-    _, v = np.linalg.eigh(flat.T @ flat)
+    unit = _unit(flat)
+    _, v = np.linalg.eigh(unit.T @ unit)
     v = v[:, ::-1][:, :RANK]
-    coords = flat @ v
-    sign = np.sign((coords**3).sum(axis=0))
-    coords = coords * np.where(sign == 0, 1.0, sign)
-    return _unit(coords.reshape(*vecs.shape[:-1], coords.shape[-1]))
+    sign = np.sign(((unit @ v) ** 3).sum(axis=0))
+    coords = (flat @ v) * np.where(sign == 0, 1.0, sign)
+    return coords.reshape(*vecs.shape[:-1], coords.shape[-1])

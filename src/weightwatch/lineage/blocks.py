@@ -64,11 +64,6 @@ def _pairs(a: Fingerprint, b: Fingerprint) -> list[tuple[int, int]]:
     return out
 
 
-def _cos(x: F64, y: F64) -> F64:
-    out: F64 = x @ y.T
-    return out
-
-
 def _match(sim: F64) -> npt.NDArray[np.int64]:
     """For each row (parent unit), the child unit it is matched to (max total similarity)."""
     rows, cols = linear_sum_assignment(-sim)
@@ -77,16 +72,98 @@ def _match(sim: F64) -> npt.NDArray[np.int64]:
     return out
 
 
-def _read(u: F64) -> F64:
-    """A unit's read direction: its gate and up rows side by side, unit length."""
-    x = np.concatenate([u[:, 0], u[:, 1]], axis=1)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
+def _unit(x: F64) -> F64:
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
     out: F64 = x / np.where(n > 0, n, 1.0)
     return out
 
 
-def _rotate_read(u: F64, r: F64) -> F64:
-    return _read(np.stack([u[:, 0] @ r, u[:, 1] @ r, u[:, 2] @ r], axis=1))
+def _whiten(units: F64) -> tuple[F64, F64]:
+    """(read [L, k, 2, r], write [L, k, r]) directions per layer, each kind centred and
+    whitened by the model's own second moment, then unit length: what all units of a
+    model share (a dominant direction, an anisotropic residual stream) must not make two
+    models look alike. Whitening is rotation-equivariant: a rotated copy still lines up."""
+    out = []
+    for parts in ((0, 1), (2,)):
+        x = units[:, :, parts, :]  # [L, k, p, r]
+        flat = x.reshape(-1, x.shape[-1])
+        c = flat - flat.mean(axis=0)
+        w, v = np.linalg.eigh(c.T @ c / max(1, len(c)))
+        inv = (v / np.sqrt(np.maximum(w, 1e-3 * max(float(w.max()), 1e-12)))) @ v.T
+        white = (x - flat.mean(axis=0)) @ inv
+        norm = np.linalg.norm(white, axis=(2, 3), keepdims=True)
+        out.append(white / np.where(norm > 0, norm, 1.0))
+    return out[0], out[1][:, :, 0]
+
+
+def _descriptors(units: F64) -> F64:
+    """Per unit, numbers no rotation or unit permutation changes: log |gate|, log
+    |up|·|down| (unchanged by rescaling up against down) and the three cosines between
+    its gate, up and down directions; standardised per layer."""
+    n = np.linalg.norm(units, axis=-1)  # [L, k, 3]
+    v = _unit(units)
+    cos = [np.sum(v[:, :, a] * v[:, :, b], axis=-1) for a, b in ((0, 1), (0, 2), (1, 2))]
+    d = np.stack(
+        [np.log(n[:, :, 0] + 1e-12), np.log(n[:, :, 1] * n[:, :, 2] + 1e-12), *cos], axis=-1
+    )
+    sd = d.std(axis=1, keepdims=True)
+    out: F64 = (d - d.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    return out
+
+
+def _procrustes(m: F64) -> F64:
+    u, _, vt = np.linalg.svd(m)
+    out: F64 = u @ vt
+    return out
+
+
+def _align(ra: F64, rb: F64, da: F64, db: F64, pairs: list[tuple[int, int]]) -> F64:
+    """The orthogonal map of the child's residual basis onto the parent's: seeded by
+    matching units on their invariant descriptors, refined by matching read directions
+    and refitting (Procrustes) until it settles."""
+    m = np.zeros((ra.shape[-1], ra.shape[-1]))
+    for i, j in pairs:
+        cost = np.sum((da[i][:, None, :] - db[j][None, :, :]) ** 2, axis=-1)
+        m += _cross(ra[i], rb[j], _match(-cost))
+    r = _procrustes(m)
+    for _ in range(ITERATIONS):
+        m = np.zeros_like(m)
+        for i, j in pairs:
+            m += _cross(ra[i], rb[j], _match(_sim(ra[i], rb[j] @ r)))
+        r = _procrustes(m)
+    return r
+
+
+def _sim(a: F64, b: F64) -> F64:
+    """Cosine similarity of every parent unit with every child unit ([k, 2, r] each)."""
+    out: F64 = np.einsum("ipr,jpr->ij", a, b)
+    return out
+
+
+def _cross(a: F64, b: F64, pi: npt.NDArray[np.int64]) -> F64:
+    """Σ bᵀa over matched units and both read parts: what Procrustes maximises."""
+    out: F64 = np.einsum("ipr,ips->rs", b[pi], a)
+    return out
+
+
+def _centred(s: F64) -> F64:
+    out: F64 = s - s.mean(axis=0, keepdims=True) - s.mean(axis=1, keepdims=True) + s.mean()
+    return out
+
+
+def _agreement(read: F64, write: F64) -> int:
+    """Units matched alike on read and on write similarity. The write similarities are
+    first freed of what the read similarities already explain (least squares over the
+    pairs the read matching did not choose), so a model-wide link between a unit's read
+    and write directions cannot make unrelated matchings agree."""
+    on_read = _match(read)
+    x, y = _centred(read), _centred(write)
+    keep = np.ones_like(x, dtype=bool)
+    keep[np.arange(len(on_read)), on_read] = False
+    den = float(np.sum(x[keep] ** 2))
+    beta = float(np.sum(x[keep] * y[keep])) / den if den > 0 else 0.0
+    on_write = _match(y - beta * x)
+    return int(np.count_nonzero(on_read == on_write))
 
 
 def block_test(parent: Fingerprint, child: Fingerprint) -> BlockTest | None:
@@ -98,23 +175,12 @@ def block_test(parent: Fingerprint, child: Fingerprint) -> BlockTest | None:
     rank = min(parent.units.shape[-1], child.units.shape[-1])
     ua = parent.units[..., :rank].astype(np.float64)
     ub = child.units[..., :rank].astype(np.float64)
-    pairs = _pairs(parent, child)
     if min(ua.shape[1], ub.shape[1]) < MIN_UNITS:
         return None
-    r = np.eye(rank)
-    for _ in range(ITERATIONS):
-        m = np.zeros((rank, rank))
-        for i, j in pairs:
-            pi = _match(_cos(_read(ua[i]), _rotate_read(ub[j], r)))
-            for part in (0, 1):  # Procrustes on read directions only
-                m += ub[j][pi, part].T @ ua[i][:, part]
-        u, _, vt = np.linalg.svd(m)
-        r = u @ vt
-    agree: list[int] = []
-    for i, j in pairs:
-        on_read = _match(_cos(_read(ua[i]), _rotate_read(ub[j], r)))
-        on_write = _match(_cos(ua[i][:, 2], ub[j][:, 2] @ r))
-        agree.append(int(np.count_nonzero(on_read == on_write)))
+    pairs = _pairs(parent, child)
+    (ra, wa), (rb, wb) = _whiten(ua), _whiten(ub)
+    r = _align(ra, rb, _descriptors(ua), _descriptors(ub), pairs)
+    agree = [_agreement(_sim(ra[i], rb[j] @ r), wa[i] @ (wb[j] @ r).T) for i, j in pairs]
     log10_p = _fisher([_layer_log_p(k, _uniform(parent, child, n)) for n, k in enumerate(agree)])
     return BlockTest(
         log10_p=log10_p,
