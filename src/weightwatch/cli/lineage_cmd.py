@@ -108,9 +108,19 @@ def lineage_command(
     alpha: Annotated[
         float, typer.Option("--alpha", help="Call it derived below this (adjusted) p-value.")
     ] = 1e-3,
+    test: Annotated[
+        str,
+        typer.Option(
+            "--test",
+            help="p-value with --against: both (default), fitted (anchor score vs the fitted "
+            "null) or blocks (population-free shared-units test).",
+        ),
+    ] = "both",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Is PATH derived from a registered model? Exit 1 when derived, 0 when unrelated."""
+    if test not in ("both", "fitted", "blocks"):
+        raise UsageError(f"--test must be both, fitted or blocks, not {test!r}")
     if (against is None) == (index is None):
         raise UsageError("give exactly one of --against PATH or --index DIR")
     art = None if path.is_file() and path.suffix == ".wwfp" else open_artifact(path)
@@ -123,6 +133,7 @@ def lineage_command(
             _load_or_compute(against),
             child,
             alpha=alpha,
+            test=test,  # type: ignore[arg-type]  # checked above
             child_name=path.name,
             parent_name=against.name,
         )
@@ -164,6 +175,14 @@ def _render(result: Comparison | Lineage) -> None:
             f"score {result.score:.4f}, p = {p_text(result.log10_p)} "
             f"({result.shared_anchors} shared anchors, embedding r {result.embedding_r:.3f})"
         )
+        if result.blocks is not None:
+            b = result.blocks
+            agree = ", ".join(f"{k}/{b.units}" for k in b.agree)
+            fitted = result.log10_p_fitted
+            console.print(
+                f"shared MLP units (population-free): {agree} agree, p = {p_text(b.log10_p)}"
+                + (f"; anchor score vs fitted null: p = {p_text(fitted)}" if fitted else "")
+            )
         t = Table("parent layer", "child layer", "r", title="aligned layers", title_justify="left")
         for m in result.layers:
             t.add_row(str(m.parent_layer), str(m.child_layer), f"{m.r:.4f}")

@@ -110,4 +110,5 @@ def _canonical(vecs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     v = v[:, ::-1][:, :RANK]
     sign = np.sign(((unit @ v) ** 3).sum(axis=0))
     coords = (flat @ v) * np.where(sign == 0, 1.0, sign)
-    return coords.reshape(*vecs.shape[:-1], coords.shape[-1])
+    out: npt.NDArray[np.float64] = coords.reshape(*vecs.shape[:-1], coords.shape[-1])
+    return out

@@ -31,7 +31,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from weightwatch.fingerprint.model import Fingerprint
 from weightwatch.reports import Record
@@ -66,6 +65,8 @@ def _pairs(a: Fingerprint, b: Fingerprint) -> list[tuple[int, int]]:
 
 def _match(sim: F64) -> npt.NDArray[np.int64]:
     """For each row (parent unit), the child unit it is matched to (max total similarity)."""
+    from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]  # lazy
+
     rows, cols = linear_sum_assignment(-sim)
     out = np.empty(sim.shape[0], dtype=np.int64)
     out[rows] = cols

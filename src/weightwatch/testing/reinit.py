@@ -124,3 +124,60 @@ def _build(root: Path, *, size: str, seeds: tuple[int, ...], steps: int, vocab_s
         m.save_pretrained(out)
         fast.save_pretrained(out)
         (out / "README.md").write_text(card(name=f"trained/{size}{k}"))
+
+
+@dataclass(frozen=True)
+class ReinitSet:
+    """A base's new-tokenizer forks and an unrelated model trained on that tokenizer."""
+
+    tokenizer: Path  # the new tokenizer
+    reinit: Path  # the base with new embeddings, fine-tuned
+    reinit_rotated: Path  # the same after a rotation of the residual stream
+    unrelated: Path  # trained from scratch on the new tokenizer
+
+
+def build_reinit(base_dir: Path, *, seed: int = 21, cache: Path | None = None) -> ReinitSet:
+    """Forks of the model in ``base_dir`` with re-initialised embeddings; cached."""
+    cache = cache or default_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    for f in sorted(base_dir.glob("*.safetensors")):
+        digest.update(f.read_bytes())
+    blob = [REINIT_VERSION, 2, seed, digest.hexdigest()]  # 2: unrelated model of the base's shape
+    key = "reinit-" + hashlib.sha256(json.dumps(blob).encode()).hexdigest()[:12]
+    final = cache / key
+    with open(cache / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (final / "COMPLETE").exists():
+            tmp = cache / f"{key}.tmp-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _build_reinit(tmp, base_dir, seed)
+            (tmp / "COMPLETE").write_text("ok\n")
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+    return ReinitSet(
+        final / "tokenizer", final / "reinit", final / "reinit-rotated", final / "unrelated"
+    )
+
+
+def _build_reinit(root: Path, base_dir: Path, seed: int) -> None:
+    import transformers
+
+    from weightwatch.testing.models import load
+
+    transformers.utils.logging.disable_progress_bar()
+    tok = new_tokenizer(root / "tokenizer")
+    base = load(base_dir)
+    for name, rotate in (("reinit", False), ("reinit-rotated", True)):
+        m = reinit_embeddings(base, tok, seed=seed + rotate, rotate=rotate)
+        m.save_pretrained(root / name)
+        tok.save_pretrained(root / name)
+    with deterministic(seed + 2):  # the base's shape, its own initialisation
+        cfg = copy.deepcopy(base.config)
+        cfg.vocab_size = len(tok)
+        other = transformers.AutoModelForCausalLM.from_config(cfg)
+        train(other, tok, TrainSpec(150, 3e-3, "b", seed + 2))
+    other.save_pretrained(root / "unrelated")
+    tok.save_pretrained(root / "unrelated")
