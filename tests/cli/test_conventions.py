@@ -12,7 +12,7 @@ from weightwatch.cli.app import EXIT_CODES
 from weightwatch.cli.lazy import load_module_commands
 
 # Commands that print no report a program would read: they only start a service.
-NO_REPORT = {"serve"}
+NO_REPORT = {"serve", "witness serve"}
 
 
 def _leaves() -> list[tuple[str, object]]:

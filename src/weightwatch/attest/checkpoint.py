@@ -8,7 +8,6 @@ Go's transparency-dev tooling and Sigstore's Rekor v2, so existing witnesses can
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from weightwatch.attest.keys import KeySigner, KeyVerifier
+from weightwatch.attest.note import key_id as note_key_id
 from weightwatch.errors import VerificationError
 from weightwatch.merkle import leaf_hash, verify_inclusion
 
@@ -45,7 +45,7 @@ class Checkpoint:
 
 def _note_key_hash(name: str, key: ed25519.Ed25519PublicKey) -> bytes:
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(name.encode() + b"\n" + b"\x01" + raw).digest()[:4]
+    return note_key_id(name, "ed25519", raw)
 
 
 def sign_checkpoint(cp: Checkpoint, signer: KeySigner, *, name: str | None = None) -> str:

@@ -274,10 +274,43 @@ class LogStore:
         finally:
             raw.close()
 
+    def nodes(self, level: int, start: int, count: int) -> list[bytes]:
+        """``count`` consecutive perfect-subtree hashes of Merkle ``level`` from ``start``
+        (a tlog tile); ``VerificationError`` if the log does not hold them all yet."""
+        keys = [level * _LEVEL + start + i for i in range(count)]
+        with self.engine.connect() as conn:
+            found = self._read_nodes(conn, keys)
+        return [found[k] for k in keys]
+
+    def add_cosignatures(self, size: int, lines: Sequence[str]) -> str:
+        """Append witness cosignature lines to the stored checkpoint at ``size`` (one line
+        per witness key: a newer one replaces the older); returns the note. The caller has
+        verified them; the signed text is untouched, so the log's signature still holds."""
+        with self._writer.begin() as conn:
+            note = conn.execute(
+                select(log_checkpoints.c.note).where(log_checkpoints.c.size == size)
+            ).scalar_one_or_none()
+            if note is None:
+                raise RegistryError(f"no checkpoint at size {size}")
+            kept = {_sig_key(x): x for x in str(note).split("\n\n", 1)[1].splitlines()}
+            kept.update({_sig_key(x): x for x in lines})
+            text = str(note).split("\n\n", 1)[0]
+            new = text + "\n\n" + "".join(x + "\n" for x in kept.values())
+            conn.execute(
+                update(log_checkpoints).where(log_checkpoints.c.size == size).values(note=new)
+            )
+        return new
+
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(log_checkpoints).order_by(log_checkpoints.c.size))
             return [(int(r.size), bytes(r.root), r.note) for r in rows]
+
+
+def _sig_key(line: str) -> str:
+    """A signature line's name and key ID (its first 4 bytes, 8 base64 characters)."""
+    parts = line.rstrip("\n").split(" ")
+    return " ".join(parts[:2]) + " " + (parts[2][:5] if len(parts) > 2 else "")
 
 
 def verify_log(store: LogStore) -> int:

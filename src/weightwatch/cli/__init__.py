@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve_cmd", "Serve the registry over HTTP: web UI, JSON API, Hub downloads."),
     "audit": ("audit_cmd", "Red-team safety audits."),
     "watermark": ("watermark_cmd", "Usage watermarking: keys, generation, detection."),
+    "witness": ("witness_cmd", "A transparency-log witness (C2SP tlog-witness)."),
 }
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from weightwatch.cli.app import EXIT_ERROR, EXIT_FINDINGS
 from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError
-from weightwatch.scan import ScanReport, Severity, Verdict, scan_paths
+from weightwatch.scan import ScanReport, Severity, Verdict
 from weightwatch.scan.sarif import to_sarif
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -22,7 +22,10 @@ _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cya
 
 def scan_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files or folders to scan.", metavar="PATH...")
+        list[str],
+        typer.Argument(
+            help="Files, folders or hf://ORG/NAME[@REV] repositories.", metavar="PATH..."
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     sarif: Annotated[
@@ -32,6 +35,12 @@ def scan_command(
         str,
         typer.Option("--fail-on", help="Exit 1 at or above: critical, high, medium, low, info."),
     ] = "high",
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="Hub endpoint for hf:// (or HF_ENDPOINT).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bearer token for hf:// (or HF_TOKEN).")
+    ] = None,
 ) -> None:
     """Scan without executing anything; exit 0 clean, 1 findings at --fail-on or above, 2 error."""
     try:
@@ -40,13 +49,23 @@ def scan_command(
         raise UsageError(
             f"--fail-on must be one of {', '.join(s.value for s in Severity)}"
         ) from exc
-    report = scan_paths(paths)
+    from weightwatch.scan.remote import scan_sources
+
+    report, remote = scan_sources(paths, endpoint=endpoint, token=token)
     if sarif is not None:
         sarif.write_text(json.dumps(to_sarif(report), indent=2) + "\n")
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
+        doc = report.to_json()
+        if remote:  # what reading hf:// repositories cost (their report is as if local)
+            doc = {**doc, "remote": {src: st.to_json() for src, st in remote.items()}}
+        typer.echo(json.dumps(doc, indent=2))
     else:
         render(report, new_console())
+        for src, st in remote.items():
+            new_console().print(
+                f"{src}: fetched {st.bytes_fetched} of {st.bytes_total} bytes "
+                f"({st.bytes_fetched / max(st.bytes_total, 1):.2%}) in {st.requests} requests"
+            )
     if any(f.severity >= threshold for f in report.findings()):
         raise typer.Exit(EXIT_FINDINGS)
     if report.verdict is Verdict.ERROR:

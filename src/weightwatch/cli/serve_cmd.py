@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from weightwatch.errors import UsageError
+
 
 def serve_command(
     registry: Annotated[
@@ -27,11 +29,42 @@ def serve_command(
     max_file_gib: Annotated[
         float, typer.Option("--max-file-gib", help="Largest single uploaded file, GiB.")
     ] = 100,
+    witness_key: Annotated[
+        Path | None, typer.Option("--witness-key", help="Also run a witness with this key.")
+    ] = None,
+    witness_name: Annotated[
+        str | None, typer.Option("--witness-name", help="The witness's name.")
+    ] = None,
+    witness_log: Annotated[
+        list[str] | None, typer.Option("--witness-log", help="A log to witness (verifier key).")
+    ] = None,
+    witness_state: Annotated[
+        str | None, typer.Option("--witness-state", help="Witness state database URL.")
+    ] = None,
+    ask_witness: Annotated[
+        list[str] | None,
+        typer.Option("--ask-witness", help="URL=VKEY of a witness to cosign this log."),
+    ] = None,
+    cosign_every: Annotated[
+        float, typer.Option("--cosign-every", help="Seconds between cosigning rounds.")
+    ] = 10.0,
 ) -> None:
     """Serve the registry over HTTP: web UI, JSON API (/docs), Hub-compatible downloads."""
     import uvicorn
 
+    from weightwatch.cli.log_cmd import witness_endpoint
+    from weightwatch.cli.witness_cmd import witness_from
     from weightwatch.server import create_app
+    from weightwatch.server.tlog import TlogConfig
+
+    tlog = TlogConfig(
+        witnesses=[witness_endpoint(w) for w in ask_witness or []], cosign_every=cosign_every
+    )
+    if witness_key is not None:
+        if not witness_name or not witness_log:
+            raise UsageError("--witness-key needs --witness-name and --witness-log")
+        state = witness_state or f"sqlite:///{Path(registry or '.') / 'witness.db'}"
+        tlog.witness = witness_from(witness_key, witness_name, witness_log, state)
 
     uvicorn.run(
         create_app(
@@ -40,6 +73,7 @@ def serve_command(
             watermark_master=watermark_master,
             max_upload_bytes=int(max_upload_gib * (1 << 30)),
             max_file_bytes=int(max_file_gib * (1 << 30)),
+            tlog_config=tlog,
         ),
         host=host,
         port=port,

@@ -1,4 +1,7 @@
-"""``weightwatch watermark keygen | generate | detect``: usage watermarking from the shell.
+"""``weightwatch watermark keygen | generate | detect | embed | trace``: watermarking.
+
+``embed``/``trace`` and ``detect --model-dir`` are the weight watermarks
+(``cli.watermark_weights``); the rest are the sampling-time schemes.
 
 ``detect`` exits 0 when the text is not shown to be watermarked (or is too short), 1 when
 it is (a finding), 2 on a usage or input error.
@@ -133,8 +136,33 @@ def detect_command(
         bool, typer.Option("--windowed", help="Also search for watermarked spans.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option("--model-dir", help="Weight watermark: the original or marked model folder."),
+    ] = None,
+    derivative: Annotated[
+        bool, typer.Option("--derivative", help="With --model-dir: FILE is a model folder.")
+    ] = False,
 ) -> None:
     """Exact p-value that FILE was generated with the key; exit 1 when watermarked."""
+    if model_dir is not None:
+        from weightwatch.cli.watermark_weights import detect_with_model
+
+        detect_with_model(
+            DetectionInput() if derivative else _read(file),
+            file=file,
+            model_dir=model_dir,
+            master=MasterSecret.load(key),
+            deployments=deployment or ["default"],
+            rotations=rotation or [0],
+            derivative=derivative,
+            alpha=alpha,
+            as_json=as_json,
+            params=param or [],
+        )
+        return
+    if derivative:
+        raise UsageError("--derivative needs --model-dir (the original model folder)")
     data = _read(file)
     name = scheme or data.scheme or "kgw"
     params = dict(data.params) if name == data.scheme else {}
@@ -205,8 +233,19 @@ def render(report: WatermarkDetection, console: Console) -> None:
     for span in report.spans:
         console.print(
             f"  span tokens [{span.start}, {span.end}): {span.n_scored} scored, "
-            f"p = {span.p_value:.3g} (adjusted for the search: {span.adjusted_p_value:.3g})"
+            f"p = {span.p_value:.3g} adjusted for its boundaries "
+            f"(best window, adjusted for the search: {span.adjusted_p_value:.3g})"
         )
+
+
+def _weight_commands() -> None:
+    from weightwatch.cli.watermark_weights import embed_command, trace_command
+
+    watermark_app.command("embed")(embed_command)
+    watermark_app.command("trace")(trace_command)
+
+
+_weight_commands()
 
 
 def register(app: typer.Typer) -> None:

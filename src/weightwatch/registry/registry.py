@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
+from weightwatch.attest.tlog_client import WitnessEndpoint
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
-from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks
+from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks, witnessing
 from weightwatch.registry.access import Grant, Principal, request_access
 from weightwatch.registry.accounts import check_reason, record
 from weightwatch.registry.inspectable import refuse_without_model
@@ -36,7 +37,7 @@ from weightwatch.registry.queries import FileRow, VersionRow
 from weightwatch.registry.recall import Notice, RecallReport, notices_for, recall
 from weightwatch.registry.runners import InlineRunner, Runner, make_runner
 from weightwatch.registry.states import Access, Moderation, Status, applied_access, values
-from weightwatch.registry.store import LOG_ORIGIN, Store, now, open_store, parse_name, parse_ref
+from weightwatch.registry.store import Store, now, open_store, parse_name, parse_ref
 from weightwatch.registry.views import (
     DecisionProof,
     DecisionView,
@@ -734,7 +735,18 @@ class Registry:
     # -- proofs ----------------------------------------------------------------------------
     def checkpoint(self) -> str:
         """The log's current signed checkpoint (C2SP signed note)."""
-        return self.store.log.checkpoint(self.store.signer, origin=LOG_ORIGIN)
+        return self.store.log.checkpoint(self.store.signer, origin=self.store.origin)
+
+    def log_vkey(self) -> str:
+        """The log's note verifier key (``origin+keyid+key``) for tile clients and witnesses."""
+        return witnessing.log_key(self.store).vkey()
+
+    def set_log_origin(self, origin: str) -> None:
+        witnessing.set_origin(self.store, origin)
+
+    def cosign_checkpoint(self, witnesses: Sequence[WitnessEndpoint]) -> tuple[str, dict[str, str]]:
+        """Collect witness cosignatures on the current checkpoint (see ``witnessing``)."""
+        return witnessing.cosign(self.store, self.checkpoint(), witnesses)
 
     def decision_proof(self, ref: str) -> dict[str, Any]:
         """The version's latest logged event — its latest decision, or a later takedown or

@@ -31,6 +31,7 @@ KEY_FILE = "registry-ed25519.pem"
 NAME = re.compile(r"^([a-z0-9][a-z0-9._-]{0,99})/([A-Za-z0-9][A-Za-z0-9._-]{0,199})\Z")
 REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<number>[0-9]+))?\Z")
 LOG_ORIGIN = "weightwatch-registry"
+ORIGIN_FILE = "log-origin"
 
 
 def now() -> str:
@@ -98,6 +99,14 @@ class Store:
     @property
     def write(self) -> Engine:
         return writer(self.engine)
+
+    @property
+    def origin(self) -> str:
+        """The log's origin line: ``ORIGIN_FILE`` in the data directory, else the default.
+        Registries that witness each other need distinct origins (``registry init
+        --origin``); tlog-tiles suggests the log's URL prefix without its scheme."""
+        path = self.root / ORIGIN_FILE
+        return path.read_text().strip() if path.is_file() else LOG_ORIGIN
 
 
 def private(path: Path, *, mode: int = 0o700) -> None:

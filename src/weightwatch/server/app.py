@@ -32,7 +32,7 @@ from weightwatch.errors import (
 )
 from weightwatch.registry import Registry
 from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
-from weightwatch.server import api, hub, ui, uploads, watermark_api
+from weightwatch.server import api, hub, tlog, ui, uploads, watermark_api
 from weightwatch.server.auth import principal
 from weightwatch.server.deliveries import DeliveryLoop
 from weightwatch.server.guards import GuardPolicy, Guards
@@ -75,13 +75,15 @@ def create_app(
     max_open_uploads: int = uploads.MAX_OPEN_UPLOADS,
     signin: SignInPolicy = DEFAULT_POLICY,
     guards: GuardPolicy | None = None,
+    tlog_config: tlog.TlogConfig | None = None,
 ) -> FastAPI:
     """An app serving the registry at ``root`` (``--registry`` / ``WEIGHTWATCH_REGISTRY``);
     ``watermark_master`` enables the (authenticated, rate-limited) detection endpoint;
     uploads larger than the limits are refused with 413 and leave nothing behind; ``signin``
     throttles password guessing (``registry.signin``) and ``guards`` bounds every other
     request body (``server.guards``, which also refuses cross-origin writes and sets the
-    security headers)."""
+    security headers); ``tlog_config`` runs a witness and names the witnesses to ask
+    (``server.tlog``; the log is always served as tiles under ``/tlog``)."""
     registry = Registry.open(Path(root) if root else None, db_url)
     deliveries = DeliveryLoop(registry)
     app = FastAPI(
@@ -147,6 +149,10 @@ def create_app(
     app.include_router(ui.router(registry, watermark_master=master, detection=detection))
     app.include_router(watermark_api.router(registry, detection))
     app.include_router(hub_router)
+    app.include_router(tlog.router(registry, tlog_config))
+    cosigning = tlog.CosignLoop(registry, tlog_config or tlog.TlogConfig())
+    app.router.on_startup.append(cosigning.start)
+    app.router.on_shutdown.append(cosigning.stop)
     app.add_middleware(  # authentication before parsing, body limits, cross-origin, headers
         Guards, policy=guards, authenticated=_credentials_check(registry)
     )

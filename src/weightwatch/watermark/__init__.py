@@ -38,10 +38,12 @@ from weightwatch.watermark.scheme import (
     registry,
 )
 from weightwatch.watermark.tournament import Tournament, TournamentParams
+from weightwatch.watermark.weightscheme import get_weight_scheme, weight_registry
 from weightwatch.watermark.windows import DEFAULT_WINDOWS
 
 # Register every scheme module's ``SCHEMES`` (a new scheme is a new file in this package).
 registry().discover(__name__)
+weight_registry().discover(__name__)
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -74,6 +76,8 @@ __all__ = [
     "detect_text",
     "encode_text",
     "get_scheme",
+    "get_weight_scheme",
     "hashing_key_of",
     "registry",
+    "weight_registry",
 ]

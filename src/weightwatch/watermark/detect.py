@@ -134,6 +134,7 @@ def detect(
             offset=best.offset,
             tests=per_key_tests * len(key_list),
             alpha=alpha,
+            keys=len(key_list),
         )
     if best.n_scored < min_scored and not span_list:
         verdict = "too_short"

@@ -21,7 +21,8 @@ class WatermarkSpan(Record):
     end: int
     n_scored: int
     score: float
-    #: tail probability of this span alone — NOT adjusted for having searched for it
+    #: tail probability of this span, adjusted (Bonferroni) for choosing its boundaries
+    #: among every sub-interval of the text and for every key tested
     p_value: float
     #: the best window inside the span, adjusted for every window and key tested
     adjusted_p_value: float

@@ -6,6 +6,12 @@ smallest window p-value is adjusted by Bonferroni over every window tested — v
 whatever the overlap between windows, at the price of some power. Significant windows
 are merged, and each merged region is trimmed to its maximum-likelihood-ratio
 sub-interval, which puts span boundaries close to where the watermark starts and ends.
+
+A trimmed span is the most extreme of every sub-interval of the text, so its own tail
+probability is no evidence at all (random text always holds a stretch that looks
+significant alone: one run showed "p = 4e-10" for a span of uniform random tokens). A
+span's ``p_value`` is therefore adjusted by Bonferroni over every sub-interval the trim
+could have chosen (``m (m + 1) / 2`` for ``m`` scoreable positions) and every key.
 """
 
 from __future__ import annotations
@@ -96,6 +102,7 @@ def spans(
     offset: int,
     tests: int,
     alpha: float,
+    keys: int = 1,
 ) -> tuple[WatermarkSpan, ...]:
     """Merge windows significant after adjustment into trimmed spans."""
     adjusted = np.minimum(1.0, window_scan.p_values * tests)
@@ -111,6 +118,7 @@ def spans(
             regions[-1][2:] = [*regions[-1][2:], w]
         else:
             regions.append([start, stop, w])
+    intervals = keys * values.shape[0] * (values.shape[0] + 1) // 2
     out: list[WatermarkSpan] = []
     for region in regions:
         lo, hi, members = region[0], region[1], region[2:]
@@ -131,7 +139,7 @@ def spans(
                 end=offset + j,
                 n_scored=n,
                 score=score,
-                p_value=float(null.sf(score, n)),
+                p_value=bonferroni(float(null.sf(score, n)), intervals),
                 adjusted_p_value=float(adjusted[best]),
             )
         )

@@ -1,0 +1,118 @@
+"""Weight watermarks: the interface, their registry, the record an embedded copy carries.
+
+A *weight* scheme changes a model's weights once, with a key, so that text sampled from
+the weights (with any sampler, no processor) carries a signal the key holder can test.
+Schemes live in their own modules of this package and export ``WEIGHT_SCHEMES``; the
+package registers them when imported, through the same plugin mechanism (and the same
+``MasterSecret.derive`` keys) as the sampling-time schemes in ``scheme``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import ValidationError
+
+from weightwatch.errors import UsageError
+from weightwatch.plugins import Registry
+from weightwatch.reports import Record, Report
+from weightwatch.watermark.keys import WatermarkKey
+from weightwatch.watermark.scheme import SchemeParams
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+RECORD_FILE = "weightwatch-watermark.json"
+RECORD_FORMAT = "weightwatch-weight-watermark/1"
+
+
+class MarkedTensor(Record):
+    """One weight matrix the mark changed, and the standard deviation of its noise."""
+
+    name: str
+    shape: tuple[int, ...]
+    std: float
+
+
+class WeightMarkRecord(Report):
+    """What ``embed`` did to a folder: written beside the weights as ``RECORD_FILE``.
+
+    It names the key only by its public id; the detector needs it to rebuild the
+    original weights (marked minus the keyed noise) when no original copy is at hand.
+    """
+
+    schema_version: Literal["1"] = "1"
+    format: Literal["weightwatch-weight-watermark/1"] = "weightwatch-weight-watermark/1"
+    scheme: str
+    params: dict[str, Any]
+    key_id: str
+    deployment: str
+    rotation: int
+    tensors: tuple[MarkedTensor, ...]
+
+
+class WeightScheme(ABC):
+    """A keyed change of chosen weight matrices and the test that finds it in text."""
+
+    name: ClassVar[str]
+    params_model: ClassVar[type[SchemeParams]]
+
+    def __init__(self, params: SchemeParams) -> None:
+        self.params = params
+
+    @classmethod
+    def from_params(cls, **values: Any) -> WeightScheme:
+        try:
+            params = cls.params_model(**values)
+        except ValidationError as exc:
+            raise UsageError(f"invalid parameters for scheme {cls.name!r}: {exc}") from exc
+        return cls(params)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params.model_dump(mode="json")}
+
+    def check_key(self, key: WatermarkKey) -> None:
+        if key.scheme != self.name:
+            raise UsageError(
+                f"key {key.key_id} was derived for scheme {key.scheme!r}, not {self.name!r}",
+                hint="derive a key for this scheme: master.derive(name, scheme=...)",
+            )
+
+    @abstractmethod
+    def select(self, shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+        """The names of the tensors this scheme marks, among a model's tensors."""
+
+    @abstractmethod
+    def perturbation(
+        self, key: WatermarkKey, name: str, shape: tuple[int, ...], rms: float
+    ) -> tuple[F32, float]:
+        """The keyed change of one tensor (whose root-mean-square is ``rms``) and its std."""
+
+
+_WEIGHT_SCHEMES: Registry[type[WeightScheme]] = Registry(
+    "weight watermark scheme", key=lambda cls: cls.name, export="WEIGHT_SCHEMES"
+)
+
+
+def weight_registry() -> Registry[type[WeightScheme]]:
+    """Every weight scheme class, by name."""
+    return _WEIGHT_SCHEMES
+
+
+def get_weight_scheme(name: str, **params: Any) -> WeightScheme:
+    return _WEIGHT_SCHEMES.lookup(name).from_params(**params)
+
+
+__all__ = [
+    "RECORD_FILE",
+    "RECORD_FORMAT",
+    "MarkedTensor",
+    "WeightMarkRecord",
+    "WeightScheme",
+    "get_weight_scheme",
+    "weight_registry",
+]
