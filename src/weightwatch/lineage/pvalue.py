@@ -35,10 +35,15 @@ def p_from_log10(log10_p: float) -> float:
 
 
 def p_text(log10_p: float) -> str:
-    """How a p-value prints: ``3.2e-45``, or ``10^-412.3`` below what a double holds."""
+    """How a p-value prints: ``3.2e-45``, and below what a double holds the same form
+    built from log10 p (``5.37e-412``), never ``0``."""
     if log10_p > -300:
         return f"{p_from_log10(log10_p):.3g}"
-    return f"10^{log10_p:.1f}"
+    exponent = math.floor(log10_p)
+    mantissa = 10.0 ** (log10_p - exponent)
+    if f"{mantissa:.3g}" == "10":
+        mantissa, exponent = 1.0, exponent + 1
+    return f"{mantissa:.3g}e{exponent}"
 
 
 def log10_adjusted(log10_p: float, n: int) -> float:
