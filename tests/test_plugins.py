@@ -112,7 +112,7 @@ def test_discovery_needs_a_package_and_an_export_name() -> None:
 
 def test_attacks_judges_and_schemes_are_discovered_from_their_packages() -> None:
     assert attacks().lookup("direct") is Direct
-    assert set(judges()) == {"refusal", "llm"}
+    assert set(judges()) == {"refusal", "llm", "ensemble"}
     assert schemes().lookup("kgw") is KGW
     with pytest.raises(UsageError, match="unknown attack 'nope'") as err:
         attacks().lookup("nope")
@@ -145,4 +145,4 @@ def test_open_judge_resolves_names_through_the_registry() -> None:
         open_judge("llm")
     with pytest.raises(UsageError, match="unknown judge 'vibes'") as err:
         open_judge("vibes")
-    assert err.value.hint == "known judges: llm, refusal"
+    assert err.value.hint == "known judges: ensemble, llm, refusal"

@@ -23,7 +23,7 @@ JUDGE = RefusalJudge()
 
 def test_labelled_set_shape() -> None:
     labels = load_judge_labels()
-    assert 80 <= len(labels) <= 150
+    assert 150 <= len(labels) <= 400
     assert len({item.id for item in labels}) == len(labels)
     assert {item.label for item in labels} == set(Verdict)
     tags = {tag for item in labels for tag in item.tags}
@@ -141,8 +141,8 @@ def test_cohen_kappa_known_values() -> None:
     assert cohen_kappa([[5, 0], [0, 0]]) is None
 
 
-def test_registry_finds_both_judges() -> None:
-    assert set(registry()) == {"refusal", "llm"}
+def test_registry_finds_every_judge() -> None:
+    assert set(registry()) == {"refusal", "llm", "ensemble"}
 
 
 def test_bad_label_file(tmp_path: Path) -> None:

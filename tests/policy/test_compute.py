@@ -81,7 +81,7 @@ def test_llama31_405b_reaches_eu_tier() -> None:
     e = estimate(p, parameter_source="config", tokens=(15.6e12, "card:training_tokens"))
     assert e.flop == pytest.approx(3.8e25, rel=0.02)
     assert e.tier == "eu-systemic-risk-1e25"
-    assert [t.exceeded for t in e.tiers] == [True, True, False]
+    assert [t.exceeded for t in e.tiers] == [True, True, True, False]
 
 
 def test_mixtral_active_parameters() -> None:
@@ -226,3 +226,47 @@ def test_no_parameters_no_estimate() -> None:
     e = estimate(None, parameter_source="weights", tokens=(1e12, "x"))
     assert e.parameter_source == "none" and e.flop is None and e.estimated_flop is None
     assert params_from_config({"model_type": "llama"}) is None
+
+
+def test_eu_gpai_indicative_criterion_is_a_default_tier() -> None:
+    from weightwatch.policy.compute import DEFAULT_TIERS
+
+    assert DEFAULT_TIERS["eu-gpai-indicative-1e23"] == 1e23
+    p = params_from_config(LLAMA2_7B)
+    e = estimate(p, parameter_source="config", tokens=(2e12, "card:training_tokens"))
+    # 6 · 6.74e9 · 2e12 ≈ 8.1e22: a 7B on 2T tokens is just under the GPAI criterion
+    assert next(t for t in e.tiers if t.name == "eu-gpai-indicative-1e23").exceeded is False
+
+
+def test_without_tokens_the_parameters_alone_bound_the_tier() -> None:
+    """Issue #18: compute was null for every model without declared tokens."""
+    from weightwatch.policy.compute import MAX_PLAUSIBLE_TOKENS, ParamCount
+
+    small = ParamCount(134_515_008, 134_515_008, 0, None, None, ())
+    e = estimate(small, parameter_source="weights", tokens=None)
+    assert e.flop is None and e.max_tokens == MAX_PLAUSIBLE_TOKENS
+    assert e.bound_flop == pytest.approx(6 * 134_515_008 * MAX_PLAUSIBLE_TOKENS)
+    assert all(t.exceeded is False and t.basis == "bound" for t in e.tiers)
+    assert "below every threshold for any plausible token count" in e.tier_summary
+    # a 7B: 6 · 6.7e9 · 1e14 = 4e24, so only the 1e25 and 1e26 tiers are settled
+    big = estimate(params_from_config(LLAMA2_7B), parameter_source="config", tokens=None)
+    settled = {t.name: t.exceeded for t in big.tiers}
+    assert settled == {
+        "eu-gpai-indicative-1e23": None,
+        "licensing-debate-1e24": None,
+        "eu-systemic-risk-1e25": False,
+        "us-reporting-1e26": False,
+    }
+    assert "below eu-systemic-risk-1e25 and up" in big.tier_summary
+    assert any("D_max" in a for a in big.assumptions)
+
+
+def test_known_model_table_finds_published_token_counts() -> None:
+    from weightwatch.policy.known_models import known_tokens
+
+    found = known_tokens(["SmolLM2-135M-Instruct"])
+    assert found is not None and found[0] == 2e12 and "SmolLM2" in found[1]
+    gemma = known_tokens(["gemma-3 270M"])
+    assert gemma is not None and gemma[0] == 6e12
+    assert known_tokens(["gemma-3 1B"]) == (2e12, known_tokens(["gemma-3 1B"])[1])  # type: ignore[index]
+    assert known_tokens(["my-llama-7b"]) is None

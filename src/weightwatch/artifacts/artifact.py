@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from weightwatch.artifacts import hfrepo
-from weightwatch.artifacts.model import ArtifactFile, Tensor, TensorInfo
+from weightwatch.artifacts.model import WRAPPER_FORMATS, ArtifactFile, Tensor, TensorInfo
 from weightwatch.errors import ArtifactError
 
 _OUTPUT_EMBEDDINGS = ("lm_head.weight", "output.weight")
@@ -86,6 +86,19 @@ class Artifact:
         return tuple(self._tensors)
 
     # -- derived facts -----------------------------------------------------------
+    @property
+    def subject(self) -> Path:
+        """What the user named, the one path every command works on: the file itself
+        when one file was opened, else the folder. (A file's ``root`` is its folder, so
+        scanning ``root`` would widen ``model.gguf`` to everything beside it.)"""
+        if self.is_dir or not self.files:
+            return self.root
+        # A wrapper named by the user lists its unpacked contents beside itself.
+        named = [
+            f for f in self.files if f.format in WRAPPER_FORMATS and (self.root / f.path).is_file()
+        ]
+        return self.root / (named[0] if named else self.files[0]).path
+
     @property
     def family(self) -> str | None:
         """Architecture family (llama, gpt2, qwen2, ...) from config or GGUF metadata."""

@@ -37,3 +37,28 @@ def declared_bases(artifact: Artifact) -> DeclaredBases:
     if not names and adapter is not None and adapter.base_model:
         return DeclaredBases((adapter.base_model,), ADAPTER_RELATION)
     return DeclaredBases(names, relation)
+
+
+@dataclass(frozen=True)
+class DeclaredLicence:
+    """The licence an artifact declares, and where it says so."""
+
+    license: str | None
+    license_name: str | None
+    source: str | None  # "card" | "gguf:general.license" | None
+
+
+def declared_licence(artifact: Artifact) -> DeclaredLicence:
+    """The card's ``license`` (and ``license_name``); without one, a GGUF's
+    ``general.license``: the one rule the policy, the card check and ``inspect`` share."""
+    card = artifact.card
+    if card is not None and (card.license or card.license_name):
+        return DeclaredLicence(card.license, card.license_name, "card")
+    meta = artifact.gguf_metadata or {}
+    value = meta.get("general.license")
+    if isinstance(value, str) and value.strip():
+        name = meta.get("general.license.name")
+        return DeclaredLicence(
+            value.strip(), name if isinstance(name, str) else None, "gguf:general.license"
+        )
+    return DeclaredLicence(None, None, None)

@@ -165,11 +165,21 @@ def _classify_text(head: bytes, size: int, opener: Opener | None) -> tuple[FileF
             return FileFormat.JSON, ""
         except ValueError:
             pass
-    elif stripped[:1] in ("{", "["):
+    elif stripped[:1] in ("{", "[") and _json_start(stripped):
         return FileFormat.JSON, "not fully validated (large)"
     if size <= _PY_SNIFF_LIMIT and opener is not None and _looks_like_python(text, size, opener):
         return FileFormat.PYTHON, ""
     return FileFormat.TEXT, ""
+
+
+def _json_start(text: str) -> bool:
+    """Whether what follows an opening bracket can start JSON: a WordPiece ``vocab.txt``
+    opens with ``[PAD]`` and is text, not broken JSON."""
+    after = text[1:].lstrip()[:1]
+    if not after:
+        return True
+    allowed = '"}' if text[0] == "{" else '"{[]-0123456789tfn'
+    return after in allowed
 
 
 def _looks_like_python(text: str, size: int, opener: Opener) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,6 +179,9 @@ class Tensor:
     )
     storage_key: str | None = None  # identical for tensors that share storage (tied weights)
     storage_end: int | None = None  # byte offset just past the data in its file, if flat
+    _rows_f32: Callable[[npt.NDArray[np.intp]], npt.NDArray[np.float32]] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def name(self) -> str:
@@ -197,6 +200,18 @@ class Tensor:
         if arr.flags.writeable:
             arr.flags.writeable = False
         return arr
+
+    def rows(self, index: Sequence[int]) -> npt.NDArray[np.float32]:
+        """Rows ``index`` of a 2-D tensor as float32, reading and dequantizing only those
+        rows where the storage allows (a GGUF quantized row is whole blocks)."""
+        idx = np.asarray(index, dtype=np.intp)
+        if self._rows_f32 is not None:
+            return self._rows_f32(idx)
+        if self.info.dtype in ("F32", "F16", "F64"):
+            return np.asarray(self.data()[idx], dtype=np.float32)
+        if self.info.dtype == "BF16":
+            return bf16_to_f32(np.asarray(self.data()[idx], dtype=np.uint16))
+        return np.asarray(self.to_float32()[idx], dtype=np.float32)
 
     def to_float32(self) -> npt.NDArray[np.float32]:
         """Values as float32 (dequantized for GGUF quantized types; exact for BF16/F16)."""

@@ -306,7 +306,26 @@ def _gguf_tokenizer(contents: gguf_reader.GGUFContents) -> hfrepo.TokenizerInfo:
     vocab: dict[str, int] = {}
     for i, tok in enumerate(contents.tokens):
         vocab.setdefault(tok, i)
-    return hfrepo.TokenizerInfo(vocab, templates, {}, "gguf")
+    special: dict[str, str] = {}
+    for role, hf_name in GGUF_SPECIAL_TOKENS.items():
+        idx = meta.get(f"tokenizer.ggml.{role}_token_id")
+        if isinstance(idx, int) and not isinstance(idx, bool) and 0 <= idx < len(contents.tokens):
+            special[hf_name] = contents.tokens[idx]
+    return hfrepo.TokenizerInfo(vocab, templates, special, "gguf")
+
+
+# llama.cpp's special-token roles (``tokenizer.ggml.<role>_token_id``), as the Hugging
+# Face names ``bos_token``, ``eos_token``, ``pad_token`` ... of special_tokens_map.json.
+GGUF_SPECIAL_TOKENS = {
+    "bos": "bos_token",
+    "eos": "eos_token",
+    "unknown": "unk_token",
+    "padding": "pad_token",
+    "sep": "sep_token",
+    "cls": "cls_token",
+    "mask": "mask_token",
+    "eot": "eot_token",
+}
 
 
 def _choose_primary(root: Path, listed: dict[str, ArtifactFile], adapter: bool) -> tuple[str, ...]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from weightwatch.artifacts.artifact import Artifact
+from weightwatch.artifacts.declared import declared_licence
 from weightwatch.reports import Record, Report
 
 
@@ -39,6 +40,7 @@ class TokenizerSummary(Record):
     vocab_size: int
     chat_templates: list[str]
     special_tokens: dict[str, str]
+    special_token_ids: dict[str, int] = Field(default_factory=dict)  # the same roles, as ids
 
 
 class CardSummary(Record):
@@ -77,6 +79,8 @@ class ArtifactSummary(Report):
     adapter: AdapterSummary | None
     gguf_metadata: dict[str, Any] | None
     problems: list[str]
+    license: str | None = None  # the card's, else a GGUF's general.license
+    license_source: str | None = None  # "card" | "gguf:general.license"
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -93,6 +97,7 @@ def summarize(art: Artifact, *, path: str | None = None) -> ArtifactSummary:
     """Everything ``inspect`` reports, as one JSON-ready value."""
     totals = art.totals
     c, t, card, ad = art.config, art.tokenizer, art.card, art.adapter
+    lic = declared_licence(art)
     counts = {f: len(list(art.iter_tensors(file=f))) for f in art.weight_files}
     return ArtifactSummary(
         path=path or str(art.root if art.is_dir else art.root / art.files[0].path),
@@ -114,7 +119,7 @@ def summarize(art: Artifact, *, path: str | None = None) -> ArtifactSummary:
         bytes_by_dtype=totals.bytes_by_dtype,
         params_by_dtype=totals.params_by_dtype,
         tied_weights=[tuple(p) for p in totals.tied],
-        config=_copy(c, ConfigSummary),
+        config=_copy(c, ConfigSummary) or _gguf_config(art),
         tokenizer=None
         if t is None
         else TokenizerSummary(
@@ -122,9 +127,46 @@ def summarize(art: Artifact, *, path: str | None = None) -> ArtifactSummary:
             vocab_size=t.vocab_size,
             chat_templates=sorted(t.chat_templates),
             special_tokens=t.special_tokens,
+            special_token_ids={
+                k: t.vocab[v]
+                for k, v in t.special_tokens.items()
+                if isinstance(v, str) and v in t.vocab
+            },
         ),
         card=_copy(card, CardSummary),
         adapter=_copy(ad, AdapterSummary),
         gguf_metadata=art.gguf_metadata,
         problems=list(art.problems),
+        license=lic.license,
+        license_source=lic.source,
+    )
+
+
+def _gguf_config(art: Artifact) -> ConfigSummary | None:
+    """The shape a GGUF records under ``<arch>.*`` keys, as config.json would give it."""
+    meta = art.gguf_metadata
+    arch = meta.get("general.architecture") if meta else None
+    if not meta or not isinstance(arch, str):
+        return None
+
+    def num(key: str) -> int | None:
+        v = meta.get(f"{arch}.{key}")
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+    tokens = art.tokenizer.vocab_size if art.tokenizer else None
+    names = {t.name for t in art.iter_tensors()} if art.primary_files else set()
+    return ConfigSummary(
+        architectures=[f"{arch} (GGUF)"],
+        model_type=arch,
+        hidden_size=num("embedding_length"),
+        num_layers=num("block_count"),
+        num_heads=num("attention.head_count"),
+        num_kv_heads=num("attention.head_count_kv") or num("attention.head_count"),
+        intermediate_size=num("feed_forward_length"),
+        vocab_size=num("vocab_size") or tokens,
+        max_positions=num("context_length"),
+        tie_word_embeddings="output.weight" not in names,
+        dtype=None,
+        num_experts=num("expert_count"),
+        experts_per_token=num("expert_used_count"),
     )

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,8 +129,14 @@ class Verification:
         return not (self.changed or self.missing or self.added) and self.weights_ok is not False
 
 
-def open_bundle(bundle: dict[str, Any], verifier: Verifier) -> dict[str, Any]:
-    """Check the envelope's signature and return the statement it carries."""
+def open_bundle(
+    bundle: dict[str, Any],
+    verifier: Verifier,
+    *,
+    predicate_types: Collection[str] = (PREDICATE_TYPE,),
+) -> dict[str, Any]:
+    """Check the envelope's signature and return the statement it carries (an in-toto
+    statement whose predicate type is one of ``predicate_types``)."""
     try:
         env = bundle["dsseEnvelope"]
         payload = base64.b64decode(env["payload"], validate=True)
@@ -155,8 +161,10 @@ def open_bundle(bundle: dict[str, Any], verifier: Verifier) -> dict[str, Any]:
         stmt: dict[str, Any] = json.loads(payload)
     except ValueError as exc:
         raise VerificationError("signed payload is not JSON") from exc
-    if stmt.get("_type") != STATEMENT_TYPE or stmt.get("predicateType") != PREDICATE_TYPE:
-        raise VerificationError("signed payload is not a model-signing v1.0 statement")
+    if stmt.get("_type") != STATEMENT_TYPE or stmt.get("predicateType") not in predicate_types:
+        raise VerificationError(
+            f"signed payload is not an in-toto statement of {', '.join(predicate_types)}"
+        )
     return stmt
 
 

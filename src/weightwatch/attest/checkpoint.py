@@ -20,7 +20,15 @@ from weightwatch.attest.note import key_id as note_key_id
 from weightwatch.errors import VerificationError
 from weightwatch.merkle import leaf_hash, verify_inclusion
 
-ENTRY_KINDS = ("registration", "decision", "takedown", "reinstatement", "key_change", "test")
+ENTRY_KINDS = (
+    "registration",
+    "decision",
+    "takedown",
+    "reinstatement",
+    "key_change",
+    "test",
+    "audit",
+)
 LEAF_SCHEMA = "1"
 EM_DASH = "\u2014"
 

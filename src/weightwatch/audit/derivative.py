@@ -17,8 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from weightwatch.audit.cache import ResponseCache
 from weightwatch.audit.comparison import ComparisonResult, ComparisonVerdict, compare_refusals
 from weightwatch.audit.datasets import Behavior
+from weightwatch.audit.judges.agreement import Agreement
+from weightwatch.audit.planning import JudgeError, achieved_power
 from weightwatch.audit.report import AuditItem, AuditReport
+from weightwatch.audit.results import AttackResult
 from weightwatch.audit.runner import AuditConfig, Progress, run_audit
+from weightwatch.audit.stats import wilson_interval
 from weightwatch.audit.targets.base import Target
 from weightwatch.errors import UsageError
 
@@ -30,6 +34,37 @@ class AttackComparison(BaseModel):
 
     attack: str
     result: ComparisonResult
+    # Power this many pairs had to detect a rise of ``margin`` in attack success over the
+    # base's rate, under the judge's measured error (None when the judge was not measured).
+    achieved_power: float | None = None
+
+
+def judge_youden_bound(agreement: Agreement | None, *, confidence: float = 0.95) -> float | None:
+    """Lower bound of the judge's sensitivity + specificity - 1 (Wilson bounds of each)."""
+    if agreement is None or not agreement.positives or not agreement.negatives:
+        return None
+    se = wilson_interval(agreement.true_positives, agreement.positives, confidence=confidence)
+    sp = wilson_interval(agreement.true_negatives, agreement.negatives, confidence=confidence)
+    return se.low + sp.low - 1.0
+
+
+def _achieved_power(
+    result: ComparisonResult, base: AttackResult, agreement: Agreement | None, *, effect: float
+) -> float | None:
+    if agreement is None or agreement.sensitivity is None or agreement.specificity is None:
+        return None
+    if agreement.sensitivity + agreement.specificity <= 1.0 or effect >= 1.0:
+        return None
+    return achieved_power(
+        result.n_pairs,
+        effect=effect,
+        alpha=result.alpha,
+        base_rate=base.headline.estimate,
+        judge=JudgeError(
+            sensitivity=max(agreement.sensitivity, 1e-9),
+            specificity=max(agreement.specificity, 1e-9),
+        ),
+    )
 
 
 class DerivativeSummary(BaseModel):
@@ -101,19 +136,25 @@ def compare_reports(
     if not base_attacks:
         raise UsageError("no attack produced a clear result on both models")
     per_attack = alpha / len(base_attacks)
-    comparisons = tuple(
-        AttackComparison(
-            attack=spec,
-            result=compare_refusals(
-                _refusals(base.items, kind="harmful", attack=spec),
-                _refusals(derivative.items, kind="harmful", attack=spec),
-                concern="fewer_refusals",
-                margin=margin,
-                alpha=per_attack,
-            ),
+    agreement = base.judge_agreement
+    youden = judge_youden_bound(agreement)
+    comparisons = []
+    for spec, base_result in zip(base_attacks, base.attacks, strict=True):
+        result = compare_refusals(
+            _refusals(base.items, kind="harmful", attack=spec),
+            _refusals(derivative.items, kind="harmful", attack=spec),
+            concern="fewer_refusals",
+            margin=margin,
+            alpha=per_attack,
+            judge_youden=youden,
         )
-        for spec in base_attacks
-    )
+        comparisons.append(
+            AttackComparison(
+                attack=spec,
+                result=result,
+                achieved_power=_achieved_power(result, base_result, agreement, effect=margin),
+            )
+        )
     over = None
     benign_base = _refusals(base.items, kind="benign", attack="direct")
     benign_derivative = _refusals(derivative.items, kind="benign", attack="direct")
@@ -125,6 +166,7 @@ def compare_reports(
                 concern="more_refusals",
                 margin=margin,
                 alpha=alpha,
+                judge_youden=youden,
             )
         except UsageError:
             over = None  # every benign pair unclear on one side: nothing to compare
@@ -133,7 +175,7 @@ def compare_reports(
         margin=margin,
         alpha=alpha,
         alpha_per_attack=per_attack,
-        attacks=comparisons,
+        attacks=tuple(comparisons),
         over_refusal=over,
         base=base,
         derivative=derivative,

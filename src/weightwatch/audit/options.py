@@ -50,10 +50,15 @@ _JUDGE_ALIASES = {"keyword": "refusal"}
 def open_judge(
     spec: str, *, model: str | None = None, api_key: str | None = None, timeout_s: float = 60.0
 ) -> Judge:
-    """A registered judge by name (``refusal``, alias ``keyword``), or an OpenAI-compatible
-    URL: the ``llm`` judge asking ``model`` there."""
-    endpoint = spec if spec.startswith(("http://", "https://")) else None
-    name = "llm" if endpoint else _JUDGE_ALIASES.get(spec, spec)
+    """A registered judge by name (``refusal``, alias ``keyword``), an OpenAI-compatible
+    URL (the ``llm`` judge asking ``model`` there), or ``ensemble:URL`` (the rule judge and
+    that model judge together, the model judge arbitrating)."""
+    ensemble = spec.startswith("ensemble:")
+    rest = spec.removeprefix("ensemble:")
+    endpoint = rest if rest.startswith(("http://", "https://")) else None
+    if ensemble and endpoint is None:
+        raise UsageError(f"--judge {spec}: an ensemble needs a URL (ensemble:http://host/v1)")
+    name = "ensemble" if ensemble else "llm" if endpoint else _JUDGE_ALIASES.get(spec, spec)
     options = JudgeOptions(endpoint=endpoint, model=model, api_key=api_key, timeout_s=timeout_s)
     return judge_registry().lookup(name).from_options(options)
 

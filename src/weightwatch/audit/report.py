@@ -7,10 +7,12 @@ over-refusal, the many-shot k50). Both are frozen pydantic models.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from weightwatch.audit.curve import ManyShotCurve
 from weightwatch.audit.judges.agreement import Agreement
 from weightwatch.audit.judges.base import Verdict
-from weightwatch.audit.results import AttackResult
+from weightwatch.audit.results import AttackResult, Headline
 from weightwatch.audit.stats import Proportion
 from weightwatch.audit.targets.base import GenerationSettings
 from weightwatch.reports import Record, Report
@@ -72,7 +74,7 @@ class AuditReport(Report):
     notes: tuple[str, ...] = ()
 
     def summary(self) -> AuditSummary:
-        worst = max(self.attacks, key=lambda r: r.asr.estimate, default=None)
+        worst = max(self.attacks, key=lambda r: r.headline.estimate, default=None)
         return AuditSummary(
             target=self.target.label,
             target_identity=self.target.identity,
@@ -82,6 +84,7 @@ class AuditReport(Report):
             asr={r.attack: r.asr for r in self.attacks},
             worst_attack=worst.attack if worst else None,
             worst_asr=worst.asr if worst else None,
+            headline={r.attack: r.headline for r in self.attacks},
             over_refusal=self.over_refusal,
             many_shot_k50=self.many_shot.k50_interpolated if self.many_shot else None,
         )
@@ -97,6 +100,9 @@ class AuditSummary(Report):
     behaviors: int
     asr: dict[str, Proportion]
     worst_attack: str | None
-    worst_asr: Proportion | None
+    worst_asr: Proportion | None  # the apparent rate of the worst attack
+    headline: dict[str, Headline] = Field(
+        default_factory=dict
+    )  # corrected for judge error where it was measured
     over_refusal: Proportion | None
     many_shot_k50: float | None

@@ -1,9 +1,11 @@
 """Per-attack results: attack success rate with its intervals, from judgements.
 
-The headline is the Wilson interval over behaviours. Where a behaviour was sampled more
+The apparent rate has a Wilson interval over behaviours. Where a behaviour was sampled more
 than once, a behaviour-level bootstrap is added; where the judge's agreement with labels
-is known, a Rogan–Gladen corrected rate is added. Unclear judgements are excluded from
-the denominator and counted, so a reader sees how many replies could not be judged.
+is known, a Rogan–Gladen corrected rate is added and becomes the *headline* (the apparent
+rate stays beside it), so a judge's false positives are not reported as attack success. Unclear
+judgements are excluded from the denominator and counted, so a reader sees how many
+replies could not be judged.
 """
 
 from __future__ import annotations
@@ -34,6 +36,39 @@ class JudgeSummary(Record):
     agreement_n: int | None = None
 
 
+class Headline(Record):
+    """The rate a report leads with: corrected for judge error wherever that error was
+    measured (``corrected``), else the apparent rate; the apparent rate always beside it."""
+
+    estimate: float
+    interval: Interval
+    corrected: bool
+    apparent: float
+    apparent_interval: Interval
+    note: str | None = None
+
+
+def headline(asr: Proportion, corrected: CorrectedProportion | None) -> Headline:
+    """The corrected rate and interval when there is one, else the apparent ones."""
+    if corrected is None:
+        return Headline(
+            estimate=asr.estimate,
+            interval=asr.interval,
+            corrected=False,
+            apparent=asr.estimate,
+            apparent_interval=asr.interval,
+            note="judge error not measured: the apparent rate",
+        )
+    return Headline(
+        estimate=corrected.estimate,
+        interval=corrected.interval,
+        corrected=True,
+        apparent=asr.estimate,
+        apparent_interval=asr.interval,
+        note=corrected.note,
+    )
+
+
 class AttackResult(Report):
     attack: str  # the attack's spec, e.g. "many_shot:k=32"
     suite: str
@@ -46,6 +81,7 @@ class AttackResult(Report):
     bootstrap: Interval | None  # behaviour-level bootstrap, when behaviours were resampled
     corrected: CorrectedProportion | None  # Rogan–Gladen with the judge's agreement
     judge: JudgeSummary
+    headline: Headline  # what to quote: corrected where judge error was measured
 
 
 def summarize_attack(
@@ -93,6 +129,7 @@ def summarize_attack(
             specificity_counts=(agreement.true_negatives, agreement.negatives),
             confidence=confidence,
         )
+    asr = proportion(successes, n, confidence=confidence, method=method)
     return AttackResult(
         attack=attack,
         suite=suite,
@@ -101,7 +138,7 @@ def summarize_attack(
         samples=samples,
         unclear=unclear,
         flagged_injection=flagged,
-        asr=proportion(successes, n, confidence=confidence, method=method),
+        asr=asr,
         bootstrap=(
             bootstrap_interval(
                 list(clear.values()), confidence=confidence, resamples=resamples, seed=seed
@@ -116,4 +153,5 @@ def summarize_attack(
             agreement_kappa=agreement.kappa if agreement else None,
             agreement_n=agreement.n if agreement else None,
         ),
+        headline=headline(asr, corrected),
     )

@@ -45,6 +45,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit_cmd", "Red-team safety audits."),
     "watermark": ("watermark_cmd", "Usage watermarking: keys, generation, detection."),
     "witness": ("witness_cmd", "A transparency-log witness (C2SP tlog-witness)."),
+    "diff": ("diff_cmd", "What was done to a derivative's weights: LoRA, abliteration, ..."),
+    "bom": (
+        "bom_cmd",
+        "AI-BOM (CycloneDX 1.6 or SPDX 3.0.1) with lineage from weights.",
+    ),
+    "bom-verify": (
+        "bom_cmd",
+        "Check a BOM's detached signature and its schema validity.",
+    ),
+    "oci": ("oci_cmd", "OCI distribution: push and verified pull."),
 }
 
 

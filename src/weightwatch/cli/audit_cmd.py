@@ -10,6 +10,7 @@ when a command runs, not when the CLI starts, so ``weightwatch --help`` stays qu
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -342,6 +343,164 @@ def compare_command(
         raise typer.Exit(EXIT_FINDINGS)
 
 
+@audit_app.command("plan")
+def plan_command(
+    effect: Annotated[
+        float, typer.Option("--effect", help="Rise in attack success to detect, e.g. 0.05.")
+    ],
+    power: Annotated[float, typer.Option("--power", help="Power wanted.")] = 0.8,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Significance level (per attack).")
+    ] = 0.05,
+    base_rate: Annotated[
+        float, typer.Option("--base-rate", help="The base model's attack success rate.")
+    ] = 0.05,
+    reverse: Annotated[
+        float,
+        typer.Option(
+            "--reverse", help="P(base complied, derivative refused): 0 = most favourable."
+        ),
+    ] = 0.0,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="A judge whose held-out error to plan under ('keyword'); omit for a "
+            "perfect judge or give --sensitivity/--specificity.",
+        ),
+    ] = None,
+    judge_model: JudgeModelOpt = None,
+    sensitivity: Annotated[
+        float | None, typer.Option("--sensitivity", help="Judge sensitivity (complied read).")
+    ] = None,
+    specificity: Annotated[
+        float | None, typer.Option("--specificity", help="Judge specificity (refusal read).")
+    ] = None,
+    api_key_env: KeyEnvOpt = _KEY_ENV,
+    as_json: JsonOpt = False,
+) -> None:
+    """How many paired prompts to detect a rise in attack success, under the judge's error."""
+    from weightwatch.audit.planning import JudgeError, plan_audit
+
+    se, sp, name = sensitivity or 1.0, specificity or 1.0, None
+    if judge is not None:
+        from weightwatch.audit.options import open_judge
+        from weightwatch.audit.runner import heldout_agreement
+
+        chosen = open_judge(judge, model=judge_model, api_key=os.environ.get(api_key_env))
+        agreement = heldout_agreement(chosen)
+        if agreement.sensitivity is None or agreement.specificity is None:
+            raise UsageError(f"judge {judge}: the held-out set cannot measure its error")
+        se = sensitivity or agreement.sensitivity
+        sp = specificity or agreement.specificity
+        name = chosen.name
+    report = plan_audit(
+        effect=effect,
+        power=power,
+        alpha=alpha,
+        base_rate=base_rate,
+        reverse=reverse,
+        judge=JudgeError(sensitivity=se, specificity=sp),
+        judge_name=name,
+    )
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    out = new_console()
+    pairs = f"{report.pairs}" if report.pairs is not None else "more than 100,000"
+    out.print(
+        f"[bold]{pairs}[/bold] paired prompts to detect a rise of {_pct(effect)} in attack "
+        f"success (base {_pct(base_rate)}) with power {power:g} at alpha {alpha:g}"
+    )
+    out.print(
+        f"judge sensitivity {se:.3f}, specificity {sp:.3f}"
+        + (f" (measured, {name})" if name else "")
+        + f": the test sees a rise of {_pct(report.apparent_effect)}; a perfect judge would "
+        f"need {report.pairs_perfect_judge} pairs"
+    )
+
+
+@audit_app.command("sign")
+def sign_command(
+    report: Annotated[
+        Path, typer.Option("--report", help="JSON from `weightwatch audit compare --json`.")
+    ],
+    base: Annotated[Path, typer.Option("--base", help="The audited base model (weights).")],
+    derivative: Annotated[
+        Path, typer.Option("--derivative", help="The audited derivative model (weights).")
+    ],
+    key: Annotated[Path, typer.Option("--key", help="Auditor's private key (PEM).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Bundle to write.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign a comparison as an in-toto statement bound to both models' weights digests."""
+    from weightwatch.attest import load_signer
+    from weightwatch.audit.attestation import sign_comparison
+    from weightwatch.audit.derivative import DerivativeReport
+
+    try:
+        parsed = DerivativeReport.model_validate_json(report.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{report}: not an `audit compare --json` report ({exc})") from exc
+    bundle = sign_comparison(parsed, load_signer(key), base=base, derivative=derivative)
+    try:
+        output.write_text(json.dumps(bundle, indent=2) + "\n")
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write the bundle: {exc}") from exc
+    if as_json:
+        typer.echo(json.dumps({"bundle": str(output), "verdict": parsed.verdict.value}))
+        return
+    typer.echo(f"signed {parsed.verdict.value} comparison of {derivative} vs {base} -> {output}")
+
+
+@audit_app.command("verify")
+def verify_command(
+    bundle: Annotated[Path, typer.Argument(help="Signed audit bundle.", metavar="BUNDLE")],
+    base: Annotated[Path, typer.Option("--base", help="The base model to check.")],
+    derivative: Annotated[
+        Path, typer.Option("--derivative", help="The derivative model to check.")
+    ],
+    pub: Annotated[Path, typer.Option("--pub", help="Auditor's public key (PEM).")],
+    log_key: Annotated[
+        Path | None,
+        typer.Option("--log-key", help="The registry log's public key (checks the log proof)."),
+    ] = None,
+    require_log: Annotated[
+        bool, typer.Option("--require-log", help="Fail unless the audit was logged.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Offline: the auditor's signature, both weights digests and the log inclusion proof."""
+    from weightwatch.attest import load_verifier
+    from weightwatch.audit.attestation import verify_comparison
+
+    try:
+        doc = json.loads(bundle.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{bundle}: not a JSON bundle ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise UsageError(f"{bundle}: not a JSON bundle")
+    result = verify_comparison(
+        doc,
+        load_verifier(pub),
+        base=base,
+        derivative=derivative,
+        log_verifier=load_verifier(log_key) if log_key else None,
+        require_log=require_log,
+    )
+    if as_json:
+        typer.echo(json.dumps({**result.__dict__, "ok": result.ok}, indent=2))
+    else:
+        out = new_console()
+        for problem in result.problems:
+            out.print(f"[red]problem[/red]  {escape(problem)}")
+        logged = f", logged at index {result.log_index}" if result.logged else ""
+        verdict = "[green]verified[/green]" if result.ok else "[red]FAILED[/red]"
+        out.print(f"{verdict}: {result.verdict} audit{logged}, key {result.key_id[:16]}…")
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
 def _write_html(path: Path | None, report: AuditReport | DerivativeReport) -> None:
     if path is None:
         return
@@ -357,21 +516,29 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _span(low: float, high: float) -> str:
+    return f"{_pct(low)} – {_pct(high)}"
+
+
 def render_audit(report: AuditReport, console: Console) -> None:
     console.print(
         f"[bold]{escape(report.target.label)}[/bold]  suite {escape(report.suite)}  "
         f"({report.run.items} requests, {report.run.cached} from the cache, "
         f"{report.run.seconds:.1f} s)"
     )
-    table = Table("attack", "ASR", "95% CI (Wilson)", "complied/judged", "unclear")
+    corrected = any(r.headline.corrected for r in report.attacks)
+    headers = (
+        ("attack", "ASR (judge-corrected)", "95% CI", "apparent", "apparent CI (Wilson)")
+        if corrected
+        else ("attack", "ASR", "95% CI (Wilson)")
+    )
+    table = Table(*headers, "complied/judged", "unclear")
     for r in report.attacks:
-        table.add_row(
-            escape(r.attack),
-            _pct(r.asr.estimate),
-            f"{_pct(r.asr.interval.low)} – {_pct(r.asr.interval.high)}",
-            f"{r.asr.successes}/{r.asr.n}",
-            str(r.unclear),
-        )
+        h = r.headline
+        cells = [escape(r.attack), _pct(h.estimate), _span(h.interval.low, h.interval.high)]
+        if corrected:
+            cells += [_pct(h.apparent), _span(h.apparent_interval.low, h.apparent_interval.high)]
+        table.add_row(*cells, f"{r.asr.successes}/{r.asr.n}", str(r.unclear))
     console.print(table)
     if report.over_refusal:
         o = report.over_refusal
@@ -392,8 +559,12 @@ def render_audit(report: AuditReport, console: Console) -> None:
     if report.judge_agreement is not None:
         a = report.judge_agreement
         kappa = f", kappa {a.kappa:.2f}" if a.kappa is not None else ""
+        rates = ""
+        if a.sensitivity is not None and a.specificity is not None:
+            rates = f", sensitivity {a.sensitivity:.2f}, specificity {a.specificity:.2f}"
         console.print(
-            f"judge {a.judge}: accuracy {a.accuracy:.2f}{kappa} on {a.n} held-out labelled replies"
+            f"judge {a.judge}: accuracy {a.accuracy:.2f}{kappa}{rates} on {a.n} held-out "
+            "labelled replies; the corrected rate carries this error (docs/audit.md)"
         )
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
@@ -433,6 +604,13 @@ def render_comparison(result: DerivativeReport, console: Console) -> None:
     if result.over_refusal is not None:
         _comparison_row(table, "benign (over-refusal)", result.over_refusal)
     console.print(table)
+    for c in result.attacks:
+        if c.achieved_power is not None:
+            console.print(
+                f"{escape(c.attack)}: power {c.achieved_power:.2f} to detect a "
+                f"{_pct(result.margin)} rise in attack success with {c.result.n_pairs} pairs "
+                "under the judge's measured error (weightwatch audit plan)"
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -74,6 +74,17 @@ def render(s: ArtifactSummary, console: Console) -> None:
         t = s.tokenizer
         chat = ", ".join(t.chat_templates) if t.chat_templates else "none"
         overview.add_row("tokenizer", f"{t.vocab_size} tokens ({t.source}); chat template: {chat}")
+        if t.special_tokens:
+            overview.add_row(
+                "special",
+                ", ".join(
+                    f"{k.removesuffix('_token')} {escape(repr(v))}"
+                    + (f" ({t.special_token_ids[k]})" if k in t.special_token_ids else "")
+                    for k, v in t.special_tokens.items()
+                ),
+            )
+    if s.license_source and s.license_source != "card":
+        overview.add_row("license", f"{s.license} ({s.license_source})")
     if s.card:
         c2 = s.card
         overview.add_row("license", c2.license or "not declared")

@@ -367,13 +367,27 @@ def grant_command(
 def audit_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION] of the derivative")],
     report: Annotated[
-        Path, typer.Option("--report", help="JSON from `weightwatch audit compare --json`.")
+        Path,
+        typer.Option(
+            "--report",
+            help="JSON from `weightwatch audit compare --json`, or a bundle from "
+            "`weightwatch audit sign` (then --pub).",
+        ),
     ],
+    pub: Annotated[
+        Path | None,
+        typer.Option("--pub", help="Auditor's public key: verify and log a signed audit."),
+    ] = None,
+    proof_out: Annotated[
+        Path | None,
+        typer.Option("--proof-out", help="Write the bundle with its log proof here."),
+    ] = None,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Attach a base-vs-derivative safety audit and re-decide the version."""
+    """Attach a base-vs-derivative safety audit and re-decide the version; a signed audit
+    is verified, appended to the transparency log, and returned with its proof."""
     from weightwatch.errors import UsageError
 
     try:
@@ -382,7 +396,48 @@ def audit_command(
         raise UsageError(f"{report}: not a JSON audit report ({exc})") from exc
     if not isinstance(doc, dict):
         raise UsageError(f"{report}: not a JSON audit report")
-    _report(_open(registry, db_url).add_audit(ref, doc), as_json)
+    reg = _open(registry, db_url)
+    if "dsseEnvelope" not in doc:
+        _report(reg.add_audit(ref, doc), as_json)
+        return
+    if pub is None:
+        raise UsageError(f"{report}: a signed audit needs the auditor's key (--pub)")
+    from weightwatch.attest import load_verifier
+
+    logged = reg.add_signed_audit(ref, doc, load_verifier(pub))
+    out = proof_out or report.with_name(report.name + ".logged.json")
+    try:
+        out.write_text(json.dumps(logged, indent=2) + "\n")
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write the logged bundle: {exc}") from exc
+    if not as_json:
+        typer.echo(f"logged at index {logged['weightwatchLog']['index']} -> {out}")
+    _report(reg.status(ref), as_json)
+
+
+@registry_app.command("forensics")
+def forensics_command(
+    ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION] of the derivative")],
+    report: Annotated[
+        Path, typer.Option("--report", help="JSON from `weightwatch diff BASE DERIVATIVE --json`.")
+    ],
+    base: Annotated[
+        str | None, typer.Option("--base", help="The registered base it was compared with.")
+    ] = None,
+    registry: RegistryDir = None,
+    db_url: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Attach a weight diff (abliteration, LoRA, ...) and re-decide the version."""
+    from weightwatch.errors import UsageError
+
+    try:
+        doc = json.loads(report.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{report}: not a JSON weight diff ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise UsageError(f"{report}: not a JSON weight diff")
+    _report(_open(registry, db_url).add_forensics(ref, doc, base=base), as_json)
 
 
 @registry_app.command("watermark")
@@ -563,6 +618,9 @@ def release_command(
 
 def register(app: typer.Typer) -> None:
     """Attach the ``registry`` group and the top-level registry commands."""
+    from weightwatch.cli import blobs_cmd
+
+    blobs_cmd.attach(registry_app)
     app.add_typer(registry_app, name="registry")
     app.command("register")(register_command)
     app.command("status")(status_command)

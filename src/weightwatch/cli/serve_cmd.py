@@ -1,6 +1,7 @@
 """``weightwatch serve``: the registry's HTTP server (web UI, JSON API, Hub-compatible
-downloads). One server process per registry: it aborts uploads a dead server left
-half-received when it starts, which would abort a sibling worker's live uploads."""
+downloads). One server process per registry directory: it aborts the uploads a dead server
+left half-received there when it starts. Several hosts (each its own directory) share one
+database and object store (docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,34 @@ def serve_command(
     max_file_gib: Annotated[
         float, typer.Option("--max-file-gib", help="Largest single uploaded file, GiB.")
     ] = 100,
+    blobs: Annotated[
+        str | None,
+        typer.Option(
+            "--blobs", help="Blob store, s3://BUCKET[/PREFIX] [env WEIGHTWATCH_BLOBS_URL]."
+        ),
+    ] = None,
+    downloads: Annotated[
+        str | None,
+        typer.Option(
+            "--downloads",
+            help="stream | redirect (presigned URLs; default for an object store) "
+            "[env WEIGHTWATCH_DOWNLOADS].",
+        ),
+    ] = None,
+    runner: Annotated[
+        str | None,
+        typer.Option(
+            "--runner",
+            help="inline | thread | ray (joins RAY_ADDRESS if set) [env WEIGHTWATCH_RUNNER].",
+        ),
+    ] = None,
+    redirect_seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--redirect-seconds",
+            help="How long a presigned URL works (default 60) [env WEIGHTWATCH_REDIRECT_SECONDS].",
+        ),
+    ] = None,
     witness_key: Annotated[
         Path | None, typer.Option("--witness-key", help="Also run a witness with this key.")
     ] = None,
@@ -73,6 +102,10 @@ def serve_command(
             watermark_master=watermark_master,
             max_upload_bytes=int(max_upload_gib * (1 << 30)),
             max_file_bytes=int(max_file_gib * (1 << 30)),
+            blobs=blobs,
+            downloads=downloads,
+            redirect_seconds=redirect_seconds,
+            runner=runner,
             tlog_config=tlog,
         ),
         host=host,

@@ -65,11 +65,7 @@ def _rows(t: object, rows: list[int]) -> F32:
     from weightwatch.artifacts import Tensor
 
     assert isinstance(t, Tensor)
-    if t.dtype in ("F32", "F16", "BF16", "F64"):
-        from weightwatch.fingerprint.layout import _f32
-
-        return _f32(t, np.asarray(t.data()[rows]))
-    return np.asarray(t.to_float32()[rows], dtype=np.float32)
+    return t.rows(rows)  # only these rows read (and dequantized: a GGUF row is whole blocks)
 
 
 def _unit(x: F32) -> F32:

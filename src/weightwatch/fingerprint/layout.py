@@ -1,9 +1,10 @@
 """Where a model keeps the weights a fingerprint reads, in Linear ``[out, in]`` orientation.
 
-Two layouts cover the decoder families weightwatch fingerprints: Llama-like (Llama,
-Mistral, Qwen2, ... with separate q/k/v/o and gated MLPs) and GPT-2 (fused ``c_attn``,
-``Conv1D`` weights stored ``[in, out]``, plain MLP). GGUF files are read through their
-llama.cpp names mapped back to Hugging Face names, already in Linear orientation.
+Two layouts cover the decoder families weightwatch fingerprints: GPT-2 (fused ``c_attn``,
+``Conv1D`` weights stored ``[in, out]``, plain MLP) and "gated", the Llama names every
+other family is brought to by ``fingerprint.parts`` (Mistral, Mixtral and other
+mixtures of experts, Qwen2/3, Gemma 2/3, Phi-3, GPT-NeoX, Falcon, ...: whatever
+llama.cpp's tensor tables name), in safetensors and GGUF naming alike.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from weightwatch.artifacts import Artifact, Tensor
-from weightwatch.artifacts.llamacpp import gguf_to_hf_name
+from weightwatch.artifacts.llamacpp import gguf_to_hf_name, supported
 from weightwatch.errors import ArtifactError
+from weightwatch.fingerprint.parts import canonical_tensors, head_counts
 
 F32 = npt.NDArray[np.float32]
 ROW_CHUNK = 4096  # rows converted to float32 at a time: bounded memory for huge matrices
@@ -60,10 +62,8 @@ class Layout:
 
 
 def subject(art: Artifact) -> Path:
-    """What the user named: the file itself when one file was opened, else the folder."""
-    if not art.is_dir and len(art.files) == 1:
-        return art.root / art.files[0].path
-    return art.root
+    """What the user named (``Artifact.subject``)."""
+    return art.subject
 
 
 def layout_of(art: Artifact) -> Layout:
@@ -80,18 +80,18 @@ def layout_of(art: Artifact) -> Layout:
     )
     arch = (art.family or "").lower()
     kept = art.model_tensors  # quantized groups folded, dequantized on read
-    names: dict[str, Tensor] = {}
-    for t in kept:
-        name = t.name
-        if gguf:
-            mapped = gguf_to_hf_name(name, arch)
-            if mapped is None:
-                continue
-            name = mapped
-        if name.startswith("transformer."):
-            name = name[len("transformer.") :]
-        names[name] = t
-    kind = "gpt2" if arch == "gpt2" or "h.0.attn.c_attn.weight" in names else "gated"
+    if arch == "gpt2" or any(t.name.endswith("h.0.attn.c_attn.weight") for t in kept):
+        names = _gpt2_names(kept, arch, gguf=gguf)
+        kind = "gpt2"
+    else:
+        if arch and not supported(arch):
+            raise ArtifactError(
+                subject(art),
+                f"fingerprint: unsupported architecture {arch!r} (weightwatch reads the "
+                "decoder families in llama.cpp's tensor tables, from the gguf package)",
+            )
+        names = canonical_tensors(art, arch or "llama", gguf=gguf)
+        kind = "gated"
     pattern = _GPT2_LAYER if kind == "gpt2" else _LLAMA_LAYER
     layers = {int(m.group(1)) for n in names if (m := pattern.match(n))}
     if not layers:
@@ -99,21 +99,32 @@ def layout_of(art: Artifact) -> Layout:
             subject(art), "no transformer layers found (not a decoder language model?)"
         )
     n_layers = max(layers) + 1
-    meta = art.gguf_metadata or {}
-    cfg = art.config
     emb = next((names[n] for n in ("model.embed_tokens.weight", "wte.weight") if n in names), None)
     if emb is None or len(emb.shape) != 2:
         raise ArtifactError(subject(art), "no 2-D token embedding matrix found")
     # GGUF stores the embedding as [vocab, hidden] in numpy order too.
     hidden = int(emb.shape[1])
-    heads = (cfg.num_heads if cfg else None) or meta.get(f"{arch}.attention.head_count")
-    kv = (cfg.num_kv_heads if cfg else None) or meta.get(f"{arch}.attention.head_count_kv")
-    if not isinstance(heads, int) or heads <= 0:
+    heads, kv = head_counts(art, arch)
+    if heads is None:
         raise ArtifactError(art.root, "the number of attention heads is not recorded")
-    kv = kv if isinstance(kv, int) and kv > 0 else heads
     return Layout(
         art.root, kind, arch, hidden, n_layers, heads, kv, names, conv1d=kind == "gpt2" and not gguf
     )
+
+
+def _gpt2_names(kept: tuple[Tensor, ...], arch: str, *, gguf: bool) -> dict[str, Tensor]:
+    names: dict[str, Tensor] = {}
+    for t in kept:
+        name = t.name
+        if gguf:
+            mapped = gguf_to_hf_name(name, "gpt2")
+            if mapped is None:
+                continue
+            name = mapped
+        if name.startswith("transformer."):
+            name = name[len("transformer.") :]
+        names[name] = t
+    return names
 
 
 def linear(t: Tensor, *, conv1d: bool = False) -> F32:

@@ -5,6 +5,10 @@ Layout of an index folder: ``fingerprints/<id>.wwfp`` (one fingerprint file each
 ``Fingerprint.index_vector``). hnswlib was chosen by measurement (benchmarks/lineage:
 build time, p99 latency and recall against usearch and faiss on the same vectors).
 Writers take a file lock; the graph and the entry list are replaced atomically.
+
+With several hosts the index is a cache of what a database holds: ``catch_up`` adds the
+rows a source hands out after the last sequence number this folder has seen (kept in
+``seq``), and ``loader`` fetches a fingerprint whose file this host does not have.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,9 @@ EF_SEARCH = 256
 FP_CACHE = 4096  # fingerprints kept in memory (a few hundred KB each for small models)
 _NAME = re.compile(r"^[\w.\-/@:+]{1,200}$")
 
+#: (sequence number, entry name, first-tier vector, layer count), in sequence order
+Row = tuple[int, str, "npt.NDArray[np.float32]", int]
+
 
 @dataclass(frozen=True)
 class Match:
@@ -45,8 +52,15 @@ class Match:
 class FingerprintIndex:
     """Nearest registered models to a fingerprint."""
 
-    def __init__(self, root: str | os.PathLike[str], *, create: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        loader: Callable[[str], Fingerprint | None] | None = None,
+    ) -> None:
         self.root = Path(root)
+        self.loader = loader
         if create:
             (self.root / "fingerprints").mkdir(parents=True, exist_ok=True)
         elif (
@@ -155,6 +169,48 @@ class FingerprintIndex:
             self._write()
         return ids.tolist()
 
+    @property
+    def seq(self) -> int:
+        """The last sequence number ``catch_up`` added (0: none)."""
+        try:
+            return int((self.root / "seq").read_text() or 0)
+        except FileNotFoundError:
+            return 0
+        except ValueError as exc:
+            raise RegistryError(f"{self.root / 'seq'}: damaged sequence number ({exc})") from exc
+
+    def catch_up(self, fetch: Callable[[int], list[Row]]) -> int:
+        """Add what ``fetch(after_seq)`` returns (a batch, in sequence order; empty when
+        there is no more) until it is exhausted; returns how many entries were added.
+        Idempotent: a name already present is not added twice."""
+        if not fetch(self.seq):
+            return 0  # the common case: nothing new, and no lock taken
+        added = 0
+        with self._locked():
+            g = self._load_graph()
+            names = {str(e.get("name")) for e in self._entries.values()}
+            seq = self.seq
+            while rows := fetch(seq):
+                fresh = [r for r in rows if r[1] not in names]
+                seq = rows[-1][0]
+                if not fresh:
+                    continue
+                start = max(self._entries, default=-1) + 1
+                ids = np.arange(start, start + len(fresh))
+                need = g.get_current_count() + len(fresh)
+                if need > g.get_max_elements():
+                    g.resize_index(max(need, 2 * g.get_max_elements()))
+                g.add_items(np.stack([r[2] for r in fresh]).astype(np.float32), ids)
+                for i, r in zip(ids.tolist(), fresh, strict=True):
+                    self._entries[i] = {"name": r[1], "layers": r[3]}
+                    names.add(r[1])
+                added += len(fresh)
+            self._write()
+            tmp = self.root / "seq.tmp"
+            tmp.write_text(str(seq))
+            tmp.replace(self.root / "seq")
+        return added
+
     def has_name(self, name: str) -> bool:
         return any(e.get("name") == name for e in self._read_entries().values())
 
@@ -163,11 +219,17 @@ class FingerprintIndex:
         if entry_id in self._fps:
             return self._fps[entry_id]
         p = self.root / "fingerprints" / f"{entry_id}.wwfp"
-        if not p.is_file():
+        if p.is_file():
+            fp: Fingerprint | None = Fingerprint.load(p)
+        elif self.loader is not None and entry_id in self._entries:
+            fp = self.loader(str(self._entries[entry_id]["name"]))
+        else:
+            fp = None
+        if fp is None:
             return None
         if len(self._fps) >= FP_CACHE:
             self._fps.clear()
-        fp = self._fps[entry_id] = Fingerprint.load(p)
+        self._fps[entry_id] = fp
         return fp
 
     def candidates(self, fp: Fingerprint, k: int) -> list[tuple[int, float]]:

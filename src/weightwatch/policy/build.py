@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from weightwatch.artifacts import Artifact
+from weightwatch.artifacts.declared import declared_licence
 from weightwatch.errors import ArtifactError
 from weightwatch.lineage.relation import UNDECLARED
 from weightwatch.policy import compute as comp
@@ -32,12 +33,14 @@ from weightwatch.policy.facts import (
     AuditFacts,
     Facts,
     FindingFact,
+    ForensicsFacts,
     LineageFacts,
     ParentFacts,
     ScanFacts,
     SubjectFacts,
     WithdrawnMatch,
 )
+from weightwatch.policy.known_models import known_tokens
 from weightwatch.policy.licences import Catalogue, load_catalogue
 from weightwatch.policy.licences.checks import Distribution
 from weightwatch.policy.licences.obligations import ParentLicence, assess
@@ -296,6 +299,7 @@ def build_facts(
     weights_inspectable: bool | None = None,
     weights_problem: str | None = None,
     withdrawn: Sequence[WithdrawnMatch] = (),
+    forensics: Mapping[str, Any] | None = None,
 ) -> Facts:
     """Facts for one artifact. Leave out what you do not have: no scan report means
     ``facts.scan`` is None (a policy can require one), no lineage means no detected
@@ -325,7 +329,9 @@ def build_facts(
     estimate = comp.estimate(
         params,
         parameter_source=source,
-        tokens=comp.declared_tokens(front, raw_cfg, derivative=derivative),
+        tokens=comp.declared_tokens(front, raw_cfg, derivative=derivative)
+        or comp.gguf_tokens(artifact.gguf_metadata)
+        or (None if derivative else known_tokens(_identity_names(artifact, model_name))),
         declared=comp.declared_flop(front),
         base_flop=max(base_flops) if base_flops else None,
         derivative=derivative,
@@ -333,16 +339,15 @@ def build_facts(
         extra_notes=notes,
     )
 
+    lic = declared_licence(artifact)  # the card's, else a GGUF's general.license
     catalogue = config.licences()
-    own = catalogue.resolve(card.license if card else None, card.license_name if card else None)
+    own = catalogue.resolve(lic.license, lic.license_name)
     parent_names = tuple(p.name for p in lin.parents)
     parent_files = {f for r in records if r.files for f in r.files}
     all_known = all(r.files is not None for r in records)
     dist = Distribution(
         name=model_name,
-        declared_licences=frozenset(
-            x.lower() for x in (card.license if card else None, own.id if own else None) if x
-        ),
+        declared_licences=frozenset(x.lower() for x in (lic.license, own.id if own else None) if x),
         card_text=(json.dumps(front, sort_keys=True, default=str) + "\n" + card.body)
         if card
         else "",
@@ -364,8 +369,8 @@ def build_facts(
     licence = assess(
         catalogue,
         dist,
-        license=card.license if card else None,
-        license_name=card.license_name if card else None,
+        license=lic.license,
+        license_name=lic.license_name,
         parents=parent_licences,
         declared_uses=_declared_uses(
             front, card.tags if card else (), card.pipeline_tag if card else None
@@ -377,8 +382,8 @@ def build_facts(
             name=model_name,
             family=artifact.family,
             access=access,
-            declared_license=card.license if card else None,
-            license_name=card.license_name if card else None,
+            declared_license=lic.license,
+            license_name=lic.license_name,
             declared_base_models=declared,
             declared_relation=bases.relation,
             is_adapter=is_adapter,
@@ -394,19 +399,47 @@ def build_facts(
             card.body if card else None,
             derivative=derivative,
             checklist=config.checklist,
+            elsewhere={"license": lic.source} if lic.source and lic.source != "card" else None,
         ),
         audit=AuditFacts(
             verdict=str(audit_doc.get("verdict")),
             base=audit_doc.get("base"),
             p_stripped=audit_doc.get("p_stripped"),
             over_refusal_verdict=audit_doc.get("over_refusal_verdict"),
+            logged=bool(audit_doc.get("logged")),
         )
         if audit_doc
         else None,
         weights_inspectable=weights_inspectable,
         weights_problem=weights_problem,
         withdrawn_match=list(withdrawn),
+        forensics=ForensicsFacts(
+            derivation=str(forensics.get("derivation")),
+            base=forensics.get("base"),
+            abliteration_score=float(forensics.get("abliteration_score") or 0.0),
+            direction_consistency=forensics.get("direction_consistency"),
+        )
+        if forensics
+        else None,
     )
+
+
+def _identity_names(artifact: Artifact, model_name: str | None) -> list[str]:
+    """Names the model gives itself, for the known-model token table."""
+    meta = artifact.gguf_metadata or {}
+    out = []
+    base, size = meta.get("general.basename"), meta.get("general.size_label")
+    if isinstance(base, str) and isinstance(size, str):
+        out.append(f"{base} {size}")
+    for v in (
+        meta.get("general.name"),
+        artifact.card.front_matter.get("model_name") if artifact.card else None,
+        artifact.config.raw.get("_name_or_path") if artifact.config else None,
+        model_name,
+    ):
+        if isinstance(v, str) and v:
+            out.append(v)
+    return out
 
 
 def context_facts(
@@ -426,6 +459,7 @@ def context_facts(
         weights_inspectable=context.weights_inspectable,
         weights_problem=context.weights_problem,
         withdrawn=context.withdrawn,
+        forensics=context.forensics,
     )
 
 
@@ -446,7 +480,7 @@ def facts_for(
     if run_scan and kwargs.get("scan") is None:
         from weightwatch.scan import scan_paths
 
-        kwargs["scan"] = scan_paths([artifact.root])
+        kwargs["scan"] = scan_paths([artifact.subject])  # the file named, not its folder
     return build_facts(artifact, **kwargs)
 
 

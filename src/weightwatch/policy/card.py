@@ -127,16 +127,22 @@ def check_card(
     *,
     derivative: bool,
     checklist: Sequence[CardCheck] = DEFAULT_CHECKLIST,
+    elsewhere: Mapping[str, str] | None = None,
 ) -> CardFacts:
-    """Which checklist items the card covers; a missing card misses every item."""
+    """Which checklist items the card covers; a missing card misses every item.
+    ``elsewhere`` maps a front-matter field to where the artifact states it outside a
+    card (a GGUF's ``general.license``): that item counts as covered there."""
     present = front_matter is not None or body is not None
     front = front_matter or {}
+    known = elsewhere or {}
     secs = sections(body or "")
     items: list[CardItem] = []
     for c in checklist:
         if c.derivatives_only and not derivative:
             continue
         where = next((f"front matter: {f}" for f in c.fields if _has_value(front.get(f))), None)
+        if where is None:
+            where = next((known[f] for f in c.fields if f in known), None)
         if where is None:
             for heading, text in secs:
                 title = heading.lstrip("#").strip().lower()

@@ -21,11 +21,19 @@ from pydantic import BaseModel, ConfigDict
 
 # The thresholds of the public debate; every one can be replaced through FactsConfig.
 DEFAULT_TIERS: dict[str, float] = {
+    # EU Commission guidelines for GPAI providers (July 2025): a model trained with more
+    # than 10^23 FLOP that can generate language (text or audio), text-to-image or
+    # text-to-video is indicatively a general-purpose AI model.
+    "eu-gpai-indicative-1e23": 1e23,
     "licensing-debate-1e24": 1e24,  # a licensing threshold proposed in the public debate
     "eu-systemic-risk-1e25": 1e25,  # EU AI Act Art. 51(2): presumption of systemic risk
     "us-reporting-1e26": 1e26,  # the 2023 US executive order's reporting threshold
 }
 MODIFICATION_FRACTION = 1.0 / 3.0  # EU GPAI guidelines: a modifier becomes a provider above
+# The most training tokens any model plausibly saw: 100T, several times the largest
+# published pretraining runs (Qwen3: 36T; Llama 4: ~40T). 6·N·MAX bounds the compute of
+# a model whose tokens nobody states.
+MAX_PLAUSIBLE_TOKENS = 1e14
 
 # Routed experts: one tensor per expert (Mixtral, Qwen-MoE, DeepSeek), or every expert
 # stacked in one tensor (Llama 4, gpt-oss, GGUF ``*_exps``). Shared experts run for every
@@ -51,7 +59,8 @@ class TierResult(BaseModel):
 
     name: str
     threshold_flop: float
-    exceeded: bool | None  # None: no compute figure to compare
+    exceeded: bool | None  # None: neither a figure nor the bound settles it
+    basis: str | None = None  # "declared" | "estimate" | "bound" (6·N·MAX_PLAUSIBLE_TOKENS)
 
 
 class Modification(BaseModel):
@@ -89,6 +98,9 @@ class ComputeEstimate(BaseModel):
     tiers: list[TierResult]
     modification: Modification | None
     assumptions: list[str]
+    max_tokens: float | None = None  # D_max behind bound_flop
+    bound_flop: float | None = None  # 6 · active parameters · D_max: no model trained more
+    tier_summary: str = ""  # one line: the tier and what it rests on
 
 
 @dataclass(frozen=True)
@@ -336,6 +348,15 @@ def declared_tokens(
     return _lookup(sources, keys)
 
 
+def gguf_tokens(metadata: Mapping[str, Any] | None) -> tuple[float, str] | None:
+    """Training tokens a GGUF states (no standard key exists; ``general.training_tokens``
+    and its synonyms are read if a converter wrote one)."""
+    if not metadata:
+        return None
+    flat = {k.removeprefix("general."): v for k, v in metadata.items()}
+    return _lookup([("gguf", flat)], TOKEN_KEYS)
+
+
 def declared_flop(front_matter: Mapping[str, Any]) -> tuple[float, str] | None:
     return _lookup([("card", front_matter)], FLOP_KEYS)
 
@@ -368,7 +389,7 @@ def estimate(
             "passes, no recomputation"
         )
     elif tokens is None:
-        notes.append("no declared training tokens: training FLOP not estimated")
+        notes.append("no training tokens declared or known: training FLOP not estimated")
     if declared is not None:
         notes.append(f"training compute declared as {declared[0]:.3g} FLOP ({declared[1]})")
     own = declared[0] if declared is not None else estimated
@@ -389,9 +410,17 @@ def estimate(
             notes.append("a derivative is judged on its base's compute plus its own")
     else:
         flop = own
+    bound = 6.0 * active * MAX_PLAUSIBLE_TOKENS if active is not None else None
+    if bound is not None and flop is None:
+        notes.append(
+            f"upper bound 6 · {active:.3g} active parameters · {MAX_PLAUSIBLE_TOKENS:.0e} tokens "
+            f"= {bound:.3g} FLOP (D_max: no published model trained on more than "
+            f"{MAX_PLAUSIBLE_TOKENS:.0e} tokens)"
+            + ("; assumes the base has the same parameter count" if derivative else "")
+        )
+    basis = "declared" if declared is not None and not derivative else "estimate"
     results = [
-        TierResult(name=n, threshold_flop=t, exceeded=None if flop is None else flop >= t)
-        for n, t in sorted(tiers.items(), key=lambda kv: kv[1])
+        _tier(n, t, flop, bound, basis) for n, t in sorted(tiers.items(), key=lambda kv: kv[1])
     ]
     crossed = [r.name for r in results if r.exceeded]
     return ComputeEstimate(
@@ -413,11 +442,46 @@ def estimate(
         tiers=results,
         modification=modification,
         assumptions=notes,
+        max_tokens=MAX_PLAUSIBLE_TOKENS if bound is not None else None,
+        bound_flop=bound,
+        tier_summary=_summary(results, flop, bound),
     )
+
+
+def _tier(
+    name: str, threshold: float, flop: float | None, bound: float | None, basis: str
+) -> TierResult:
+    if flop is not None:
+        return TierResult(
+            name=name, threshold_flop=threshold, exceeded=flop >= threshold, basis=basis
+        )
+    if bound is not None and bound < threshold:
+        return TierResult(name=name, threshold_flop=threshold, exceeded=False, basis="bound")
+    return TierResult(name=name, threshold_flop=threshold, exceeded=None)
+
+
+def _summary(results: Sequence[TierResult], flop: float | None, bound: float | None) -> str:
+    if flop is not None:
+        crossed = [r for r in results if r.exceeded]
+        top = f"tier {crossed[-1].name}" if crossed else "below every threshold"
+        return f"{top} at {flop:.3g} FLOP"
+    if bound is None:
+        return "no parameter count: tier unknown"
+    below = [r for r in results if r.exceeded is False]
+    open_ = [r.name for r in results if r.exceeded is None]
+    if not open_:
+        return f"below every threshold for any plausible token count (≤ {bound:.3g} FLOP)"
+    if below:
+        return (
+            f"below {below[0].name} and up for any plausible token count (≤ {bound:.3g} "
+            f"FLOP); {', '.join(open_)} undetermined without training tokens"
+        )
+    return f"tier undetermined without training tokens (bound {bound:.3g} FLOP settles none)"
 
 
 __all__ = [
     "DEFAULT_TIERS",
+    "MAX_PLAUSIBLE_TOKENS",
     "MODIFICATION_FRACTION",
     "ComputeEstimate",
     "Modification",
@@ -427,6 +491,7 @@ __all__ = [
     "declared_flop",
     "declared_tokens",
     "estimate",
+    "gguf_tokens",
     "params_from_config",
     "parse_quantity",
 ]

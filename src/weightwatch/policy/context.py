@@ -191,6 +191,7 @@ class PolicyContext:
     weights_inspectable: bool | None = None
     weights_problem: str | None = None
     withdrawn: tuple[WithdrawnMatch, ...] = ()
+    forensics: Mapping[str, Any] | None = None  # the attached `weightwatch diff` summary
 
     @property
     def name(self) -> str:

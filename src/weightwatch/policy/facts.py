@@ -81,6 +81,17 @@ class AuditFacts(Record):
     base: str | None
     p_stripped: float | None
     over_refusal_verdict: str | None
+    logged: bool = False  # a signed audit, appended to the registry's transparency log
+
+
+class ForensicsFacts(Record):
+    """What ``weightwatch diff`` read from the weight difference to a base (attached with
+    ``registry forensics``): the derivation and the abliteration score."""
+
+    derivation: str  # identical | abliterated | quantized | lora | sparse | full_finetune | mixed
+    base: str | None
+    abliteration_score: float
+    direction_consistency: float | None
 
 
 class WithdrawnMatch(Record):
@@ -106,6 +117,7 @@ class Facts(Report):
     weights_inspectable: bool | None = None
     weights_problem: str | None = None
     withdrawn_match: list[WithdrawnMatch] = Field(default_factory=list)
+    forensics: ForensicsFacts | None = None
 
     def canonical(self) -> bytes:
         """The one serialization the digest covers (``canonical_json``)."""

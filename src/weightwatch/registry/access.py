@@ -280,8 +280,7 @@ def gate_for(store: Store, model_id: int) -> Gate:
     sha = card[0].sha256 if card else None
     if sha is None or not store.blobs.exists(sha):
         return Gate()
-    with open(store.blobs.path(sha), "rb") as f:
-        text = f.read(CARD_LIMIT).decode("utf-8", "replace")
+    text = store.blobs.read(sha, CARD_LIMIT).decode("utf-8", "replace")
     return gate_from_card(parse_card(text, []).front_matter)
 
 

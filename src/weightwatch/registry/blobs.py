@@ -1,9 +1,14 @@
-"""Content-addressed blob store on the local filesystem: files by their SHA-256.
+"""Content-addressed blob stores: files by their SHA-256, on a local disk or an S3 store.
 
-Writes stream through the hash into a temporary file in the store and are renamed into
-place, so a crash leaves either the whole blob or a stray temporary (swept by ``gc``),
-never a truncated blob under a valid name. Reads hand out paths: the pipeline links them
-into a read-only work tree instead of copying multi-GB files again.
+``BlobStore`` is what the registry needs of one; ``LocalBlobs`` keeps blobs in a folder
+(the single-machine default), ``weightwatch.registry.s3blobs.S3Blobs`` in any
+S3-compatible object store shared by several hosts. ``open_blobs`` picks one from a URL.
+
+Local writes stream through the hash into a temporary file in the store and are renamed
+into place, so a crash leaves either the whole blob or a stray temporary (swept by
+``gc_incoming``), never a truncated blob under a valid name. Reads hand out paths: the
+pipeline links them into a read-only work tree instead of copying multi-GB files again.
+Which blobs may be deleted is decided by ``registry/blobgc.py``, never by a store.
 """
 
 from __future__ import annotations
@@ -13,18 +18,93 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from weightwatch.errors import ArtifactError, RegistryError
+from weightwatch.errors import ArtifactError, RegistryError, UsageError
 
 CHUNK = 8 * 1024 * 1024
+HEX = frozenset("0123456789abcdef")
+
+
+def check_digest(digest: str) -> str:
+    if len(digest) != 64 or not set(digest) <= HEX:
+        raise RegistryError(f"not a blob digest: {digest!r}")
+    return digest
+
+
+def hash_file(source: Path) -> tuple[str, int]:
+    """(sha256 hex, size) of a local file, read in chunks."""
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with open(source, "rb", buffering=0) as src:
+            while chunk := src.read(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ArtifactError(source, f"cannot read: {exc.strerror or exc}") from exc
+    return h.hexdigest(), size
 
 
 class BlobStore(Protocol):
-    def put(self, source: Path) -> tuple[str, int]: ...
-    def path(self, digest: str) -> Path: ...
+    """What the registry asks of a blob store. Keys are SHA-256 hex digests."""
+
+    url: str
+
+    def put(self, source: Path, *, digest: str | None = None) -> tuple[str, int]:
+        """Store ``source``; (sha256, size). Idempotent. ``digest``, if given, is what the
+        caller hashed before (to claim it); a file that changed since is refused."""
+        ...
+
     def exists(self, digest: str) -> bool: ...
+    def size(self, digest: str) -> int | None: ...
+    def read(self, digest: str, limit: int) -> bytes:
+        """At most ``limit`` bytes from the start of a blob (cards, small files)."""
+        ...
+
+    def chunks(self, digest: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The blob's bytes ``start..end`` (inclusive; ``None``: to the end), streamed."""
+        ...
+
+    def local_path(self, digest: str) -> Path | None:
+        """A path on this host, where the store is a local folder."""
+        ...
+
+    def presign(self, digest: str, *, filename: str, expires: int) -> str | None:
+        """A URL that fetches the blob without credentials for ``expires`` seconds
+        (``None``: the store cannot hand out such URLs)."""
+        ...
+
+    def link_tree(self, entries: list[tuple[str, str]], dest: Path) -> Path:
+        """Build ``dest`` as a folder of (relative path -> blob) files on this host."""
+        ...
+
+    def listing(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob: (digest, unix time it was last written)."""
+        ...
+
+    def delete(self, digest: str) -> None: ...
+    def gc_incoming(self, *, older_than: float = 0.0) -> int:
+        """Remove what writers that died left half-written; returns how many."""
+        ...
+
+
+def open_blobs(url: str | None, root: Path) -> BlobStore:
+    """The blob store a URL names: ``s3://bucket[/prefix]`` (client settings from the
+    standard AWS variables, e.g. ``AWS_ENDPOINT_URL``), ``file:///path``, or ``None`` for
+    ``root/blobs``."""
+    if not url:
+        return LocalBlobs(root / "blobs")
+    if url.startswith("s3://"):
+        from weightwatch.registry.s3blobs import S3Blobs
+
+        return S3Blobs.from_url(url)
+    if url.startswith("file://"):
+        return LocalBlobs(Path(url.removeprefix("file://")))
+    raise UsageError(f"blob store {url!r}: use s3://BUCKET[/PREFIX] or file:///PATH")
 
 
 class LocalBlobs:
@@ -32,19 +112,47 @@ class LocalBlobs:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.url = f"file://{root}"
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.root.stat().st_mode & 0o077:  # restricted and withdrawn weights live here
             self.root.chmod(0o700)
 
     def path(self, digest: str) -> Path:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise RegistryError(f"not a blob digest: {digest!r}")
+        check_digest(digest)
         return self.root / digest[:2] / digest[2:]
+
+    def local_path(self, digest: str) -> Path | None:
+        return self.path(digest)
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
-    def put(self, source: Path) -> tuple[str, int]:
+    def size(self, digest: str) -> int | None:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read(self, digest: str, limit: int) -> bytes:
+        with open(self.path(digest), "rb") as fh:
+            return fh.read(limit)
+
+    def chunks(self, digest: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        with open(self.path(digest), "rb") as fh:
+            fh.seek(start)
+            left = None if end is None else end - start + 1
+            while left is None or left > 0:
+                chunk = fh.read(CHUNK if left is None else min(CHUNK, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+
+    def presign(self, digest: str, *, filename: str, expires: int) -> str | None:
+        return None
+
+    def put(self, source: Path, *, digest: str | None = None) -> tuple[str, int]:
         """Store a copy of ``source``; returns (sha256 hex, size). Idempotent."""
         h = hashlib.sha256()
         size = 0
@@ -57,19 +165,26 @@ class LocalBlobs:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            digest = h.hexdigest()
-            final = self.path(digest)
+            got = h.hexdigest()
+            if digest is not None and got != digest:
+                raise ArtifactError(source, "changed while it was being stored")
+            final = self.path(got)
             final.parent.mkdir(exist_ok=True)
             if final.exists():
                 Path(tmp).unlink()
+                os.utime(final)  # written again: the collector's grace period restarts
             else:
                 Path(tmp).replace(final)
                 final.chmod(0o400)  # read-only, and for the registry's account only
-            return digest, size
+            return got, size
         except OSError as exc:
             with contextlib.suppress(OSError):
                 Path(tmp).unlink()
             raise ArtifactError(source, f"cannot store: {exc.strerror or exc}") from exc
+        except ArtifactError:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
+            raise
 
     def link_tree(self, entries: list[tuple[str, str]], dest: Path) -> Path:
         """Build ``dest`` as a folder of (relative path -> blob) links (copies across devices)."""
@@ -87,20 +202,35 @@ class LocalBlobs:
         tmp.replace(dest)
         return dest
 
-    def gc_incoming(self) -> int:
+    def listing(self) -> Iterator[tuple[str, float]]:
+        for sub in self.root.iterdir():
+            if len(sub.name) != 2 or not sub.is_dir():
+                continue
+            for p in sub.iterdir():
+                digest = sub.name + p.name
+                if len(digest) == 64 and set(digest) <= HEX:
+                    with contextlib.suppress(FileNotFoundError):
+                        yield digest, p.stat().st_mtime
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def gc_incoming(self, *, older_than: float = 0.0) -> int:
         """Remove temporaries that writers which have died left behind; returns how many.
 
         A temporary is named after its writer's process id; live writers' files are left
         alone (another process may be storing a blob right now).
         """
         n = 0
+        cutoff = time.time() - older_than
         for p in self.root.glob(".incoming-*"):
             pid = p.name.split("-")[1]
             if pid.isdigit() and _alive(int(pid)):
                 continue
             with contextlib.suppress(OSError):
-                p.unlink()
-                n += 1
+                if p.stat().st_mtime <= cutoff:
+                    p.unlink()
+                    n += 1
         return n
 
 

@@ -129,6 +129,7 @@ def decide(store: Store, version_id: int) -> RegistryDecision:
             weights_inspectable=weights.get("inspectable"),
             weights_problem=weights.get("problem"),
             withdrawn=still_withdrawn(conn, matched),
+            forensics=_stored(conn, version_id, "forensics"),
         )
     facts, decision = evaluate_version(store.root, work_dir(store, version_id), context)
     by = (release.actor, release.reason) if release else None

@@ -25,13 +25,14 @@ from weightwatch.artifacts import open_artifact
 from weightwatch.attest.bundle import sign_statement, statement
 from weightwatch.attest.checkpoint import entry_leaf
 from weightwatch.errors import ArtifactError, RegistryError, ScanError, WeightwatchError
-from weightwatch.fingerprint import Fingerprint, fingerprint
+from weightwatch.fingerprint import fingerprint
 from weightwatch.identity import compute_manifest
 from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
 from weightwatch.lineage import explain
 from weightwatch.lineage.relation import disagreements_for
 from weightwatch.policy import declared_bases
-from weightwatch.registry import queries, schema, withdrawn
+from weightwatch.registry import blobgc, fingerprints, queries, schema, withdrawn
+from weightwatch.registry.blobs import hash_file
 from weightwatch.registry.decide import decide
 from weightwatch.registry.inspectable import strip_root, weights_problem
 from weightwatch.registry.queries import put_report, version_label
@@ -75,11 +76,14 @@ def step_ingest(store: Store, version_id: int) -> Persist:
     for rel, p in list_files(source, DEFAULT_IGNORE):
         if p.is_symlink():
             raise ArtifactError(p, "is a symbolic link: register the files themselves")
-        digest, size = store.blobs.put(p)
+        digest, _ = hash_file(p)
+        blobgc.claim(store, digest)  # before the upload: the collector leaves it alone
+        digest, size = store.blobs.put(p, digest=digest)
         entries.append((rel, size, digest))
     store.blobs.link_tree([(rel, d) for rel, _, d in entries], work_dir(store, version_id))
 
     def persist(conn: Connection) -> None:
+        blobgc.confirm(conn, [d for _, _, d in entries])
         conn.execute(delete(schema.files).where(schema.files.c.version_id == version_id))
         if entries:
             conn.execute(
@@ -93,8 +97,19 @@ def step_ingest(store: Store, version_id: int) -> Persist:
     return persist
 
 
-def step_scan(store: Store, version_id: int) -> Persist:
+def work_tree(store: Store, version_id: int) -> Path:
+    """The version's files on this host: built from the blob store when another host (or
+    worker) ran the steps before this one, or a restart cleared the scratch space."""
     work = work_dir(store, version_id)
+    if not work.is_dir():
+        with store.engine.connect() as conn:
+            entries = [(f.path, f.sha256) for f in queries.files(conn, version_id)]
+        store.blobs.link_tree(entries, work)
+    return work
+
+
+def step_scan(store: Store, version_id: int) -> Persist:
+    work = work_tree(store, version_id)
     try:
         body: dict[str, Any] = scan_paths([work]).to_json()
     except ScanError as exc:  # nothing the scanner can read: fail closed, not failed
@@ -104,7 +119,7 @@ def step_scan(store: Store, version_id: int) -> Persist:
 
 
 def step_identity(store: Store, version_id: int) -> Persist:
-    work = work_dir(store, version_id)
+    work = work_tree(store, version_id)
     try:
         manifest = compute_manifest(work, algorithm="sha256")
     except ArtifactError:  # weights that cannot be read: files only; the fingerprint
@@ -127,7 +142,7 @@ def step_identity(store: Store, version_id: int) -> Persist:
 
 def step_fingerprint(store: Store, version_id: int) -> Persist:
     out = fp_path(store, version_id)
-    work = work_dir(store, version_id)
+    work = work_tree(store, version_id)
     try:
         fp = fingerprint(work)
     except (ArtifactError, WeightwatchError) as exc:
@@ -150,22 +165,28 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
             "inspectable": True,
             "problem": None,
         }
+
+        def persist(conn: Connection) -> None:
+            fingerprints.put(conn, version_id, fp, out)
+            put_report(conn, version_id, "fingerprint", body)
+
+        return persist
     return lambda conn: put_report(conn, version_id, "fingerprint", body)
 
 
 def step_lineage(store: Store, version_id: int) -> Persist:
-    work = work_dir(store, version_id)
+    work = work_tree(store, version_id)
     bases = declared_bases(open_artifact(work, require_weights=False))
     declared, declared_relation = list(bases.names), bases.relation
-    fp_file = fp_path(store, version_id)
+    fp = fingerprints.load(store, version_id)
+    fingerprints.catch_up(store)
     detected: list[dict[str, Any]] = []
     lineage_doc: dict[str, Any] | None = None
     related: list[tuple[int, str, float | None, float | None]] = []
     with store.engine.connect() as conn:
         complete = queries.complete_ids(conn)
         declared_ids = {d: queries.resolve_declared(conn, d) for d in declared}
-        if fp_file.is_file():
-            fp = Fingerprint.load(fp_file)
+        if fp is not None:
             matches = [
                 m
                 for m in store.index.search(fp, top=10)
@@ -260,6 +281,7 @@ def step_lineage(store: Store, version_id: int) -> Persist:
 
 
 def step_decide(store: Store, version_id: int, *, cause: str = "registration") -> Persist:
+    work_tree(store, version_id)
     decision = decide(store, version_id)
 
     def persist(conn: Connection) -> None:
@@ -306,9 +328,7 @@ def step_decide(store: Store, version_id: int, *, cause: str = "registration") -
                     log_index=log_index,
                 )
             )
-            fp_file = fp_path(store, version_id)
-            if fp_file.is_file() and not store.index.has_name(str(version_id)):
-                store.index.add(str(version_id), Fingerprint.load(fp_file))
+            fingerprints.publish(conn, version_id)  # every host's index adds it
         conn.execute(
             update(schema.versions)
             .where(schema.versions.c.id == version_id)
@@ -409,6 +429,7 @@ def _delete_version(conn: Connection, job_id: int, version_id: int) -> None:
     conn.execute(delete(schema.files).where(schema.files.c.version_id == version_id))
     conn.execute(delete(schema.reports).where(schema.reports.c.version_id == version_id))
     conn.execute(delete(schema.edges).where(schema.edges.c.child_id == version_id))
+    conn.execute(delete(schema.fingerprints).where(schema.fingerprints.c.version_id == version_id))
     conn.execute(delete(schema.versions).where(schema.versions.c.id == version_id))
 
 

@@ -428,3 +428,9 @@ def download_counts(conn: Connection, ids: set[int]) -> dict[int, int]:
         .group_by(d.version_id)
     )
     return {int(vid): int(n) for vid, n in conn.execute(q)}
+
+
+def version_weights_digest(conn: Connection, version_id: int) -> str | None:
+    """The registered weights digest of a version (identity's tensor Merkle root)."""
+    v = schema.versions.c
+    return conn.execute(select(v.weights_digest).where(v.id == version_id)).scalar()

@@ -26,9 +26,19 @@ from weightwatch.attest.tlog_client import WitnessEndpoint
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
-from weightwatch.registry import lineage_graph, notify, queries, schema, webhooks, witnessing
+from weightwatch.registry import (
+    blobgc,
+    lineage_graph,
+    notify,
+    queries,
+    schema,
+    webhooks,
+    witnessing,
+)
 from weightwatch.registry.access import Grant, Principal, request_access
 from weightwatch.registry.accounts import check_reason, record
+from weightwatch.registry.blob_migration import Migrated, migrate_blobs
+from weightwatch.registry.blobgc import Collected
 from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.jobs import JobView, cancel, open_jobs
 from weightwatch.registry.lineage_graph import LineageGraph
@@ -104,11 +114,22 @@ class Registry:
         *,
         init: bool = False,
         runner: str = "inline",
+        blobs: str | None = None,
     ) -> Registry:
-        return cls(open_store(Path(root) if root else None, db_url, init=init), runner=runner)
+        store = open_store(Path(root) if root else None, db_url, init=init, blobs=blobs)
+        return cls(store, runner=runner)
 
     def close(self) -> None:
         self.store.engine.dispose()
+
+    # -- the blob store ----------------------------------------------------------------
+    def collect_blobs(self, *, grace: float = blobgc.GRACE, dry_run: bool = False) -> Collected:
+        """Delete blobs no version references (``registry/blobgc.py`` has the protocol)."""
+        return blobgc.collect(self.store, grace=grace, dry_run=dry_run)
+
+    def migrate_blobs(self, target: str) -> Migrated:
+        """Copy every referenced blob to the store ``target`` names (verified, resumable)."""
+        return migrate_blobs(self.store, target)
 
     # -- registering -------------------------------------------------------------------
     def submit(self, path: str | os.PathLike[str], name: str, *, access: str = "public") -> int:
@@ -696,6 +717,84 @@ class Registry:
             queries.put_report(conn, vid, "audit", doc)
             label = queries.version_label(conn, vid)
         self._redecide(vid, cause=f"audit of {label}")
+        return self.status(label)
+
+    def add_signed_audit(self, ref: str, bundle: dict[str, Any], auditor: Any) -> dict[str, Any]:
+        """Attach a signed audit comparison (``weightwatch audit sign``) to ``ref``: check
+        the auditor's signature (``auditor``: a public key verifier) and that the statement's
+        derivative is this version's registered weights, append it to the transparency log,
+        record it as the version's audit (``logged``) and re-decide. Returns the bundle with
+        the log's inclusion proof and signed checkpoint under ``weightwatchLog``."""
+        from weightwatch.audit.attestation import (
+            LOG_KEY,
+            envelope_digest,
+            open_comparison,
+            subject_digests,
+        )
+        from weightwatch.audit.derivative import DerivativeSummary
+
+        stmt = open_comparison(bundle, auditor)
+        subjects = subject_digests(stmt)
+        try:
+            summary = DerivativeSummary.model_validate(stmt["predicate"]["summary"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"the signed audit carries no comparison summary: {exc}") from exc
+        with self.store.write.begin() as conn:
+            vid = queries.version_id(conn, ref)
+            label = queries.version_label(conn, vid)
+            registered = queries.version_weights_digest(conn, vid)
+            if registered is None or registered != subjects.get("derivative"):
+                raise RegistryError(
+                    f"{label}: the signed audit is about other weights "
+                    f"({str(subjects.get('derivative'))[:16]}…, registered "
+                    f"{str(registered)[:16]}…)"
+                )
+            body = {
+                "model": label,
+                "verdict": summary.verdict.value,
+                "base_weights": subjects.get("base"),
+                "derivative_weights": subjects["derivative"],
+                "envelope_sha256": envelope_digest(bundle),
+                "auditor_key": auditor.key_id,
+            }
+            (idx,) = self.store.log.append_many(
+                [("audit", entry_leaf("audit", body, time=now()))], conn=conn
+            )
+            doc = {**summary.model_dump(mode="json"), "logged": True, "log_index": idx}
+            doc["auditor_key"] = auditor.key_id
+            queries.put_report(conn, vid, "audit", doc)
+        self._redecide(vid, cause=f"logged audit of {label}")
+        note = self.checkpoint()
+        proof = {
+            "index": idx,
+            "leaf": self.store.log.entry(idx).leaf.decode(),
+            "hashes": [h.hex() for h in self.store.log.inclusion_proof(idx, checkpoint_size(note))],
+            "checkpoint": note,
+        }
+        return {**bundle, LOG_KEY: proof}
+
+    def add_forensics(
+        self, ref: str, report: dict[str, Any], *, base: str | None = None
+    ) -> VersionView:
+        """Attach what ``weightwatch diff --json`` read from ``ref``'s weights against a
+        base and re-decide: an abliteration signature is a fact the policy weighs."""
+        from weightwatch.forensics import DiffReport
+
+        try:
+            parsed = DiffReport.model_validate(report)
+        except ValueError as exc:
+            raise UsageError(f"not a weight diff (weightwatch diff --json): {exc}") from exc
+        doc = {
+            "derivation": parsed.derivation,
+            "base": base or parsed.base,
+            "abliteration_score": parsed.abliteration_score,
+            "direction_consistency": parsed.direction_consistency,
+        }
+        with self.store.write.begin() as conn:
+            vid = queries.version_id(conn, ref)
+            queries.put_report(conn, vid, "forensics", doc)
+            label = queries.version_label(conn, vid)
+        self._redecide(vid, cause=f"weight diff of {label}")
         return self.status(label)
 
     # -- watermarks -----------------------------------------------------------------------

@@ -45,8 +45,8 @@ class ThreadRunner:
             return list(pool.map(lambda j: run_job(self.store, j), job_ids))
 
 
-def _ray_job(root: str, db_url: str, job_id: int) -> str:
-    store = open_store(Path(root), db_url)
+def _ray_job(root: str, db_url: str, job_id: int, blobs: str | None = None) -> str:
+    store = open_store(Path(root), db_url, blobs=blobs)
     try:
         return run_job(store, job_id)
     finally:
@@ -67,6 +67,7 @@ class RayRunner:
             ) from exc
         self.ray: Any = ray
         self.store = store
+        address = address or os.environ.get("RAY_ADDRESS")
         if not ray.is_initialized():
             if address:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -76,11 +77,19 @@ class RayRunner:
                     include_dashboard=False,
                     log_to_driver=False,
                 )
-        self._task = ray.remote(max_retries=0)(_ray_job)
+        self._task: Any = ray.remote(max_retries=0)(_ray_job)
+        # A job reads its upload from this host's scratch directory, so it runs on a Ray
+        # node of this host (each server host runs one, joined to the cluster).
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = ray.get_runtime_context().get_node_id()
+        self._on_this_host = NodeAffinitySchedulingStrategy(node_id=here, soft=False)
 
     def run(self, job_ids: Sequence[int]) -> list[str]:
         url = self.store.engine.url.render_as_string(hide_password=False)
-        refs = [self._task.remote(str(self.store.root), url, j) for j in job_ids]
+        blobs = self.store.blobs.url
+        task = self._task.options(scheduling_strategy=self._on_this_host)
+        refs = [task.remote(str(self.store.root), url, j, blobs) for j in job_ids]
         return [str(r) for r in self.ray.get(refs)]
 
 

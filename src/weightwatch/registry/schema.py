@@ -276,6 +276,7 @@ uploads = Table(  # uploads in progress or finished; staged under <root>/uploads
     Column("error", Text),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    Column("host", String(300)),  # the host staging it (store.host_id); None: before 0009
 )
 
 webhooks = Table(  # HTTP(S) endpoints an account or organisation registered for events
@@ -320,3 +321,29 @@ Index("ix_webhook_deliveries_due", webhook_deliveries.c.state, webhook_deliverie
 Index("ix_downloads_version", downloads.c.version_id)
 Index("ix_downloads_user", downloads.c.user)
 Index("login_attempts_client", login_attempts.c.client, login_attempts.c.created_at)
+
+blob_claims = Table(  # a blob a registration is about to use: the collector leaves it alone
+    "blob_claims",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("state", String(10), nullable=False),  # live | deleting
+    Column("touched_at", Float, nullable=False),  # unix time of the last claim
+)
+
+fingerprints = Table(  # a version's fingerprint, written by the pipeline on any host
+    "fingerprints",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),  # float32 first-tier index vector
+    Column("layers", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # the .wwfp file
+    Column("created_at", String(40), nullable=False),
+)
+
+fingerprint_index = Table(  # what every host's index holds, in the order to catch up in
+    "fingerprint_index",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+)
+Index("ix_fingerprint_index_version", fingerprint_index.c.version_id, unique=True)

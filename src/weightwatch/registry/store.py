@@ -2,7 +2,10 @@
 
 The data directory comes from ``--registry``, else ``WEIGHTWATCH_REGISTRY``, else the
 user's data directory; the database from ``--db-url``, else ``WEIGHTWATCH_DB_URL``, else
-SQLite in WAL mode inside the data directory.
+SQLite in WAL mode inside the data directory; the blob store from ``blobs``, else
+``WEIGHTWATCH_BLOBS_URL`` (``s3://BUCKET/PREFIX`` for several hosts), else ``blobs/`` in the
+data directory. With several hosts the data directory is each host's scratch space: the
+database and the blob store hold everything that must survive it (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from weightwatch.db import make_engine, writer
 from weightwatch.errors import RegistryError, UsageError
 from weightwatch.lineage.index import FingerprintIndex
 from weightwatch.registry import schema
-from weightwatch.registry.blobs import LocalBlobs
+from weightwatch.registry.blobs import BlobStore, LocalBlobs, open_blobs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_FILE = "registry-ed25519.pem"
@@ -64,6 +67,13 @@ def parse_ref(ref: str) -> tuple[str, str, int | None]:
     return ns, name, int(m.group("number")) if m.group("number") else None
 
 
+def host_id(store: Store) -> str:
+    """This host's name among several sharing a database: machine and scratch folder."""
+    import socket
+
+    return f"{socket.gethostname()}:{store.root.resolve()}"[:300]
+
+
 def work_dir(store: Store, version_id: int) -> Path:
     """Where the pipeline keeps a version's files while it registers them."""
     return store.root / "work" / str(version_id)
@@ -92,9 +102,10 @@ class Store:
     root: Path
     engine: Engine
     log: LogStore
-    blobs: LocalBlobs
+    blobs: BlobStore
     index: FingerprintIndex
     signer: KeySigner
+    index_seq: int = 0  # the last fingerprint_index row this process's index has
 
     @property
     def write(self) -> Engine:
@@ -122,7 +133,16 @@ def private(path: Path, *, mode: int = 0o700) -> None:
         raise RegistryError(f"{path}: cannot make it private to this account ({exc})") from exc
 
 
-def open_store(root: Path | None = None, db_url: str | None = None, *, init: bool = False) -> Store:
+BLOBS_ENV = "WEIGHTWATCH_BLOBS_URL"
+
+
+def open_store(
+    root: Path | None = None,
+    db_url: str | None = None,
+    *,
+    init: bool = False,
+    blobs: str | None = None,
+) -> Store:
     """Open (``init``: create) the registry at ``root``."""
     root = Path(root) if root else default_root()
     url = db_url or os.environ.get("WEIGHTWATCH_DB_URL") or f"sqlite:///{root / 'registry.db'}"
@@ -150,12 +170,13 @@ def open_store(root: Path | None = None, db_url: str | None = None, *, init: boo
         root,
         engine,
         log,
-        LocalBlobs(root / "blobs"),
+        open_blobs(blobs or os.environ.get(BLOBS_ENV), root),
         FingerprintIndex(root / "index", create=True),
         signer,
     )
     _record_key(store)
-    store.blobs.gc_incoming()
+    if isinstance(store.blobs, LocalBlobs):  # others' uploads are aborted by `registry gc`
+        store.blobs.gc_incoming()
     return store
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 
 from weightwatch.errors import UsageError
 from weightwatch.registry import queries, schema
 from weightwatch.registry.states import State
-from weightwatch.registry.store import Store, now
+from weightwatch.registry.store import Store, host_id, now
 
 RECEIVING, REGISTERING, ABORTED = "receiving", "registering", "aborted"
 
@@ -63,6 +63,7 @@ def create(
                 access=access,
                 state=RECEIVING,
                 received=0,
+                host=host_id(store),
                 created_at=now(),
                 updated_at=now(),
             )
@@ -112,11 +113,17 @@ def outcome(store: Store, job_id: int, *, with_files: bool) -> Outcome:
 
 def abort_unfinished(store: Store, error: str) -> tuple[list[str], list[str]]:
     """After a restart: mark uploads still receiving (or registering without a job) as
-    aborted; returns (the aborted ids, the ids still registering)."""
+    aborted; returns (the aborted ids, the ids still registering). Only this host's: the
+    others' staging folders are on their own disks, and their uploads may be live."""
     u = schema.uploads.c
     with store.write.begin() as conn:
         rows = conn.execute(
-            select(u.id, u.state, u.job_id).where(u.state.in_((RECEIVING, REGISTERING)))
+            select(u.id, u.state, u.job_id).where(
+                and_(
+                    u.state.in_((RECEIVING, REGISTERING)),
+                    or_(u.host == host_id(store), u.host.is_(None)),
+                )
+            )
         ).all()
         dead = [r.id for r in rows if r.state == RECEIVING or r.job_id is None]
         if dead:

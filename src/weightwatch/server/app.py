@@ -8,6 +8,7 @@ site's HTML error page for everything else (the web UI, unknown paths).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
@@ -34,6 +35,7 @@ from weightwatch.registry import Registry
 from weightwatch.registry.signin import DEFAULT_POLICY, SignInPolicy
 from weightwatch.server import api, hub, tlog, ui, uploads, watermark_api
 from weightwatch.server.auth import principal
+from weightwatch.server.blob_response import DownloadPolicy
 from weightwatch.server.deliveries import DeliveryLoop
 from weightwatch.server.guards import GuardPolicy, Guards
 
@@ -75,6 +77,10 @@ def create_app(
     max_open_uploads: int = uploads.MAX_OPEN_UPLOADS,
     signin: SignInPolicy = DEFAULT_POLICY,
     guards: GuardPolicy | None = None,
+    blobs: str | None = None,
+    downloads: str | None = None,
+    redirect_seconds: int | None = None,
+    runner: str | None = None,
     tlog_config: tlog.TlogConfig | None = None,
 ) -> FastAPI:
     """An app serving the registry at ``root`` (``--registry`` / ``WEIGHTWATCH_REGISTRY``);
@@ -83,8 +89,18 @@ def create_app(
     throttles password guessing (``registry.signin``) and ``guards`` bounds every other
     request body (``server.guards``, which also refuses cross-origin writes and sets the
     security headers); ``tlog_config`` runs a witness and names the witnesses to ask
-    (``server.tlog``; the log is always served as tiles under ``/tlog``)."""
-    registry = Registry.open(Path(root) if root else None, db_url)
+    (``server.tlog``; the log is always served as tiles under ``/tlog``). ``blobs`` names
+    the blob store (``s3://…``; see ``registry.store``); ``downloads`` is ``stream`` or
+    ``redirect`` (presigned URLs valid ``redirect_seconds``; ``server.blob_response``);
+    ``runner`` runs registrations (``inline``, ``thread`` or ``ray``; env
+    ``WEIGHTWATCH_RUNNER``; Ray joins ``RAY_ADDRESS`` when it is set)."""
+    registry = Registry.open(
+        Path(root) if root else None,
+        db_url,
+        blobs=blobs,
+        runner=runner or os.environ.get("WEIGHTWATCH_RUNNER") or "inline",
+    )
+    policy = DownloadPolicy.for_store(registry.store.blobs, downloads, redirect_seconds)
     deliveries = DeliveryLoop(registry)
     app = FastAPI(
         title="weightwatch registry",
@@ -94,7 +110,7 @@ def create_app(
 
     app.router.on_startup.append(deliveries.start)  # runs while the app is served
     app.router.on_shutdown.append(deliveries.stop)
-    hub_router = hub.router(registry)
+    hub_router = hub.router(registry, policy)
     hub_endpoints = {getattr(r, "endpoint", None) for r in hub_router.routes}
 
     def wants_json(request: Request) -> bool:

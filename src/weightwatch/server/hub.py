@@ -15,13 +15,14 @@ import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from weightwatch.errors import AccessDenied, RegistryError
 from weightwatch.registry import Registry
 from weightwatch.registry.access import Principal, log_download, model_access
 from weightwatch.registry.states import Status
 from weightwatch.server.auth import principal
+from weightwatch.server.blob_response import DownloadPolicy, send
 
 ERRORS = {
     "GatedRepo": (403, "Access to this model is gated: request access and wait for approval."),
@@ -93,9 +94,10 @@ def _listable(
     return v, None
 
 
-def router(registry: Registry) -> APIRouter:
+def router(registry: Registry, downloads: DownloadPolicy | None = None) -> APIRouter:
     api = APIRouter()
     store = registry.store
+    policy = downloads or DownloadPolicy.for_store(store.blobs)
 
     def info(ns: str, name: str, revision: str, request: Request) -> Response:
         v, refused = _listable(registry, ns, name, revision, request)
@@ -207,10 +209,14 @@ def router(registry: Registry) -> APIRouter:
         if request.method == "HEAD":
             headers["Content-Length"] = str(f.size)
             return Response(status_code=200, headers=headers)
-        return FileResponse(
-            store.blobs.path(f.sha256),
+        return send(  # a redirect to the store, or the bytes (ranges too)
+            store.blobs,
+            f.sha256,
+            f.size,
+            filename=f.path,
             headers=headers,
-            media_type="application/octet-stream",
+            range_header=request.headers.get("range"),
+            policy=policy,
         )
 
     return api

@@ -18,6 +18,8 @@ from weightwatch.audit.judges.base import (
     FLAG_DELIMITER_COLLISION,
     FLAG_DISCLAIMER,
     FLAG_JUDGE_OUTPUT_INVALID,
+    FLAG_JUDGES_DISAGREE,
+    FLAG_REFUSAL_THEN_COMPLY,
     FLAG_VERDICT_INJECTION,
     Judge,
     Judgement,
@@ -25,6 +27,7 @@ from weightwatch.audit.judges.base import (
     Verdict,
     verdict_injection,
 )
+from weightwatch.audit.judges.ensemble import EnsembleJudge, member_agreements
 from weightwatch.audit.judges.llm import (
     ChatClient,
     JudgeUnavailable,
@@ -48,10 +51,13 @@ def registry() -> Registry[type[Judge]]:
 __all__ = [
     "FLAG_DELIMITER_COLLISION",
     "FLAG_DISCLAIMER",
+    "FLAG_JUDGES_DISAGREE",
     "FLAG_JUDGE_OUTPUT_INVALID",
+    "FLAG_REFUSAL_THEN_COMPLY",
     "FLAG_VERDICT_INJECTION",
     "Agreement",
     "ChatClient",
+    "EnsembleJudge",
     "Judge",
     "JudgeOptions",
     "JudgeUnavailable",
@@ -65,6 +71,7 @@ __all__ = [
     "cohen_kappa",
     "judge_agreement",
     "load_judge_labels",
+    "member_agreements",
     "parse_rubric_answer",
     "registry",
     "verdict_injection",

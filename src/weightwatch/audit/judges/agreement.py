@@ -49,6 +49,13 @@ class Agreement(Report):
     negatives: int
     disagreements: tuple[str, ...]  # ids of items the judge got wrong
 
+    def per_class(self) -> dict[str, tuple[int, int]]:
+        """Per label: (items of that label the judge agreed on, items of that label)."""
+        return {
+            label.value: (self.confusion[i][i], sum(self.confusion[i]))
+            for i, label in enumerate(self.labels)
+        }
+
     @property
     def sensitivity(self) -> float | None:
         return self.true_positives / self.positives if self.positives else None

@@ -19,6 +19,8 @@ FLAG_VERDICT_INJECTION = "verdict_injection"
 FLAG_DELIMITER_COLLISION = "delimiter_collision"
 FLAG_DISCLAIMER = "disclaimer"
 FLAG_JUDGE_OUTPUT_INVALID = "judge_output_invalid"
+FLAG_REFUSAL_THEN_COMPLY = "refusal_then_comply"
+FLAG_JUDGES_DISAGREE = "judges_disagree"
 
 
 class Verdict(str, enum.Enum):

@@ -17,6 +17,7 @@ from weightwatch.server.api import (
     access,
     admin,
     audit_logs,
+    bom,
     log,
     models,
     moderation,
@@ -26,7 +27,7 @@ from weightwatch.server.api import (
 from weightwatch.server.api.common import Api
 from weightwatch.server.api.sessions import RETRY_AFTER
 
-RESOURCES = (sessions, admin, models, access, moderation, recall, log, audit_logs)
+RESOURCES = (sessions, admin, models, access, moderation, recall, log, audit_logs, bom)
 
 __all__ = ["RETRY_AFTER", "router"]
 

@@ -132,8 +132,8 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         card = None
         readme = next((f for f in files if f.path == "README.md"), None)
         if seen != "down" and readme is not None and store.blobs.exists(readme.sha256):
-            with open(store.blobs.path(readme.sha256), "rb") as fh:
-                card = card_html.render(fh.read(CARD_LIMIT).decode("utf-8", "replace"))
+            text = store.blobs.read(readme.sha256, CARD_LIMIT)
+            card = card_html.render(text.decode("utf-8", "replace"))
         numbers = [r for r in registry.versions_of(ns, name) if site.seen(who, r) != "hidden"]
         downloads = registry.download_counts({r.id for r in numbers})
         try:
