@@ -43,16 +43,18 @@ def test_new_embeddings_do_not_hide_the_blocks(llama_family, forks):
     base = fingerprint(llama_family.base)
     for fork in (forks.reinit, forks.reinit_rotated):
         child = fingerprint(fork)
-        c = compare(base, child)
+        c = compare(base, child, test="both")
         # the anchors see nothing (every anchor is a new token embedding) ...
         assert c.log10_p_fitted is not None and c.log10_p_fitted > -3, fork
         # ... the blocks do (main called this unrelated, p ~ 0.005)
         assert c.blocks is not None and c.blocks.log10_p <= -3, fork
         assert (c.verdict, c.relation) == ("derived", "finetune"), fork
+    # the default verdict is the fitted null's alone: the fork stays unlinked there
+    assert compare(base, fingerprint(forks.reinit)).verdict == "unrelated"
     # an unrelated model trained on the same new tokenizer is not linked to either
     other = fingerprint(forks.unrelated)
     for parent in (base, fingerprint(forks.reinit)):
-        c = compare(parent, other)
+        c = compare(parent, other, test="both")
         assert c.verdict == "unrelated", (c.log10_p, c.blocks)
 
 
@@ -73,3 +75,18 @@ def test_block_p_values_are_uniform_on_unrelated_tiny_models(llama_family, forks
     assert len(ps) == 21
     assert min(ps) > 1e-3  # none linked
     assert stats.kstest(ps, "uniform").pvalue > 0.01
+
+
+def test_models_of_different_width_get_no_block_test(llama_family):
+    from weightwatch.fingerprint.model import Fingerprint as Fp
+
+    base = fingerprint(llama_family.base)
+    wider = Fp(
+        base.anchors,
+        base.emb,
+        base.layers,
+        {**base.info, "hidden": 999},
+        base.units,
+        base.unit_layers,
+    )
+    assert block_test(base, base) is not None and block_test(base, wider) is None

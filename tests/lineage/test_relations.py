@@ -33,7 +33,8 @@ def test_p_values_far_in_the_tail_are_never_exactly_zero():
 
 
 def test_json_and_cli_report_log10_p(llama_family, tmp_path, capsys):
-    assert main(["lineage", str(llama_family.int8), "--against", str(llama_family.base), "--json"])
+    argv = ["lineage", str(llama_family.int8), "--against", str(llama_family.base)]
+    assert main([*argv, "--test", "both", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["p_value"] > 0 and doc["log10_p"] < -100
     assert doc["blocks"]["log10_p"] < -100 and doc["log10_p_fitted"] < -100

@@ -171,8 +171,8 @@ def block_test(parent: Fingerprint, child: Fingerprint) -> BlockTest | None:
     """The shared-units test, or ``None`` where either fingerprint has no units."""
     if parent.units is None or child.units is None or not parent.unit_layers:
         return None
-    if not child.unit_layers:
-        return None
+    if not child.unit_layers or parent.info.get("hidden") != child.info.get("hidden"):
+        return None  # a fork that keeps the blocks keeps the residual width
     rank = min(parent.units.shape[-1], child.units.shape[-1])
     ua = parent.units[..., :rank].astype(np.float64)
     ub = child.units[..., :rank].astype(np.float64)
