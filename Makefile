@@ -144,3 +144,9 @@ vllm-env: $(VLLM_VENV)/bin/python
 # our detector (about 5 minutes on 2 cores; not part of `make test`)
 test-vllm: $(STAMP) vllm-env
 	WEIGHTWATCH_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(VENV)/bin/pytest -q -m vllm -s
+
+# Lineage p-values on unrelated trained populations (tiny and medium Llama bases) and the
+# re-initialised-embedding forks (issue #18; ~10 min on an idle 2-core machine; docs/lineage.md).
+.PHONY: lineage-calibration
+lineage-calibration: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/calibrate_blocks.py

@@ -49,7 +49,7 @@ from weightwatch.audit.runner import AuditConfig, run_audit
 from weightwatch.audit.targets import GenerationSettings, Target
 from weightwatch.identity import compute_manifest
 from weightwatch.lineage.explain import Lineage, Parent
-from weightwatch.lineage.relation import Comparison, LayerMatch
+from weightwatch.lineage.relation import BlockTest, Comparison, LayerMatch
 from weightwatch.policy import ParentRecord, evaluate, load_policy
 from weightwatch.registry.registry import (
     DecisionProof,
@@ -186,10 +186,14 @@ def comparison() -> Comparison:
         child="acme/chat",
         score=0.8125,
         p_value=1e-12,
+        log10_p=-12.0,
+        log10_p_fitted=-12.3,
+        blocks=BlockTest(log10_p=-40.5, layers=[(0, 0), (1, 1)], agree=[100, 97], units=128),
         verdict="derived",
         relation="finetune",
         per_kind={"attn": 0.75, "mlp": 0.875},
         embedding_r=0.5,
+        parent_share=0.98,
         shared_anchors=512,
         layers=[LayerMatch(parent_layer=0, child_layer=0, r=0.75)],
         declared_base_model=["acme/base"],
@@ -270,7 +274,11 @@ def _lineage(tmp: Path) -> str:  # weightwatch lineage --index --json
     lineage = Lineage(
         verdict="derived",
         relation="finetune",
-        parents=[Parent(name="acme/base", relation="finetune", score=0.8125, p_value=2e-11)],
+        parents=[
+            Parent(
+                name="acme/base", relation="finetune", score=0.8125, p_value=2e-11, log10_p=-10.7
+            )
+        ],
         searched=20,
         matches=[comparison()],
         disagreements=["card declares no base_model"],

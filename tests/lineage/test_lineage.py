@@ -52,8 +52,8 @@ def test_relations_on_the_llama_family(llama_family, evasions):
         "int8": "quantized",
         "int4": "quantized",
         "gguf_q8_0": "quantized",
-        "pruned": "finetune",
-        "merged": "finetune",
+        "pruned": "pruned",
+        "merged": "finetune",  # ft + LoRA of the same base: a fine-tune of it
         "permuted": "identical",
         "independent": "unrelated",
     }

@@ -79,13 +79,18 @@ def test_parent_status_passes_down(status: str, action: str, access: str) -> Non
 
 
 def test_undeclared_and_misdeclared_lineage_gate() -> None:
+    # An undeclared parent is one finding (lineage-undeclared), not also a "misdeclared"
+    # card saying the same thing again (#18); a real disagreement still is one.
     facts = make_facts(
         lineage={
             "relation": "finetune",
             "parents": [
                 {"name": "org/base@1", "relation": "finetune", "score": 0.93, "p_value": 2e-12}
             ],
-            "disagreements": ["derived (finetune) but the card declares no base_model"],
+            "disagreements": [
+                "derived (finetune) but the card declares no base_model",
+                "declares base_model_relation 'merge', detected 'finetune'",
+            ],
         },
         parents=[ParentRecord(name="org/base@1", license="mit")],
     )
@@ -93,7 +98,7 @@ def test_undeclared_and_misdeclared_lineage_gate() -> None:
     assert d.action == "gate"
     assert [r.message for r in d.reasons if r.rule_id.startswith("lineage")] == [
         "lineage: weights derive from org/base@1 (finetune, p = 2e-12) but the card does not declare it as base_model",
-        "lineage: derived (finetune) but the card declares no base_model",
+        "lineage: declares base_model_relation 'merge', detected 'finetune'",
     ]
 
 

@@ -21,7 +21,7 @@ from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.fingerprint.model import FORMAT
-from weightwatch.lineage import Comparison, FingerprintIndex, Lineage, compare, explain
+from weightwatch.lineage import Comparison, FingerprintIndex, Lineage, compare, explain, p_text
 
 
 def _load_or_compute(path: Path) -> Fingerprint:
@@ -108,9 +108,20 @@ def lineage_command(
     alpha: Annotated[
         float, typer.Option("--alpha", help="Call it derived below this (adjusted) p-value.")
     ] = 1e-3,
+    test: Annotated[
+        str,
+        typer.Option(
+            "--test",
+            help="p-value with --against: fitted (default: anchor score vs the fitted null), "
+            "blocks (the shared-units test, no fitted population; see docs/lineage.md for "
+            "where its null fails) or both.",
+        ),
+    ] = "fitted",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Is PATH derived from a registered model? Exit 1 when derived, 0 when unrelated."""
+    if test not in ("both", "fitted", "blocks"):
+        raise UsageError(f"--test must be both, fitted or blocks, not {test!r}")
     if (against is None) == (index is None):
         raise UsageError("give exactly one of --against PATH or --index DIR")
     art = None if path.is_file() and path.suffix == ".wwfp" else open_artifact(path)
@@ -123,6 +134,7 @@ def lineage_command(
             _load_or_compute(against),
             child,
             alpha=alpha,
+            test=test,  # type: ignore[arg-type]  # checked above
             child_name=path.name,
             parent_name=against.name,
         )
@@ -161,9 +173,17 @@ def _render(result: Comparison | Lineage) -> None:
         colour = "red" if result.verdict == "derived" else "green"
         console.print(
             f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/], "
-            f"score {result.score:.4f}, p = {result.p_value:.3g} "
+            f"score {result.score:.4f}, p = {p_text(result.log10_p)} "
             f"({result.shared_anchors} shared anchors, embedding r {result.embedding_r:.3f})"
         )
+        if result.blocks is not None:
+            b = result.blocks
+            agree = ", ".join(f"{k}/{b.units}" for k in b.agree)
+            fitted = result.log10_p_fitted
+            console.print(
+                f"shared MLP units (population-free): {agree} agree, p = {p_text(b.log10_p)}"
+                + (f"; anchor score vs fitted null: p = {p_text(fitted)}" if fitted else "")
+            )
         t = Table("parent layer", "child layer", "r", title="aligned layers", title_justify="left")
         for m in result.layers:
             t.add_row(str(m.parent_layer), str(m.child_layer), f"{m.r:.4f}")
@@ -173,7 +193,7 @@ def _render(result: Comparison | Lineage) -> None:
         return
     colour = "red" if result.verdict == "derived" else "green"
     parents = ", ".join(
-        f"{escape(p.name)} ({p.relation}, p = {p.p_value:.3g})" for p in result.parents
+        f"{escape(p.name)} ({p.relation}, p = {p_text(p.log10_p)})" for p in result.parents
     )
     console.print(
         f"[bold {colour}]{result.verdict}[/] — relation [bold]{result.relation}[/]"
@@ -189,7 +209,7 @@ def _render(result: Comparison | Lineage) -> None:
         title_justify="left",
     )
     for c in result.matches:
-        t.add_row(escape(c.parent), f"{c.score:.4f}", f"{c.p_value:.3g}", c.relation)
+        t.add_row(escape(c.parent), f"{c.score:.4f}", p_text(c.log10_p), c.relation)
     console.print(t)
     for d in result.disagreements:
         console.print(f"[yellow]card disagrees:[/] {escape(d)}")

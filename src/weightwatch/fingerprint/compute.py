@@ -17,6 +17,7 @@ from weightwatch.artifacts.declared import declared_bases
 from weightwatch.errors import ArtifactError
 from weightwatch.fingerprint.layout import F32, Layout, layout_of, project
 from weightwatch.fingerprint.model import Fingerprint
+from weightwatch.fingerprint.units import mlp_units
 from weightwatch.fingerprint.vocab import ANCHORS, anchor_ids
 
 MIN_ANCHORS = 32
@@ -46,6 +47,7 @@ def fingerprint(path: str | os.PathLike[str] | Artifact) -> Fingerprint:
         for kind, mat in _layer(lay, i, unit).items():
             layers[kind].append(mat)
     info = _info(art, lay, emb_t.dtype)
+    blocks = mlp_units(lay)
     return Fingerprint(
         anchors=anchors,
         emb=(unit @ unit.T).astype(np.float32),
@@ -53,6 +55,9 @@ def fingerprint(path: str | os.PathLike[str] | Artifact) -> Fingerprint:
         # against a fingerprint file as against the folder it was computed from.
         layers={k: np.stack(v).astype(np.float16).astype(np.float32) for k, v in layers.items()},
         info=info,
+        # Rounded to float16 like the anchor matrices, for the same reason.
+        units=blocks[1].astype(np.float16).astype(np.float32) if blocks else None,
+        unit_layers=tuple(blocks[0]) if blocks else (),
     )
 
 
@@ -142,6 +147,7 @@ def _info(art: Artifact, lay: Layout, emb_dtype: str) -> dict[str, object]:
         "dtypes": dtypes,
         "tied_embeddings": not any(n in lay.tensors for n in ("lm_head.weight", "output.weight")),
         "quantized": _looks_quantized(art, dtypes),
+        "zero_fraction": _zero_fraction(lay),
         "source": Path(art.root).name,
         "declared_base_model": list(declared.names),
         "declared_relation": declared.relation,
@@ -165,3 +171,25 @@ def _looks_quantized(art: Artifact, dtypes: list[str]) -> bool:
             levels = [np.unique(r[r != 0]).size / max(1, int(np.count_nonzero(r))) for r in rows]
             return max(distinct) <= 257 and max(levels) < 0.75
     return False
+
+
+def _zero_fraction(lay: Layout, rows: int = 16) -> float:
+    """Share of exact zeros in the first rows of layer 0's and the middle layer's attention
+    and MLP weights: ~0 for trained or quantized weights, the pruned fraction for a
+    magnitude-pruned copy (zeros survive quantization, so a pruned GGUF shows them too)."""
+    names = ("self_attn.q_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight")
+    if lay.kind == "gpt2":
+        names = ("attn.c_attn.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+    zeros = total = 0
+    for i in sorted({0, lay.n_layers // 2}):
+        for name in names:
+            full = _full(lay, i, name)
+            if not lay.has(full):
+                continue
+            t = lay.tensors[full]
+            if len(t.shape) != 2 or t.shape[0] * t.shape[1] > 1 << 26:
+                continue  # a whole quantized matrix would be dequantized: skip giants
+            x = _rows(t, list(range(min(rows, int(t.shape[0])))))
+            zeros += int(np.count_nonzero(x == 0))
+            total += int(x.size)
+    return round(zeros / total, 4) if total else 0.0

@@ -45,6 +45,10 @@ class Fingerprint:
     emb: npt.NDArray[np.float32]  # [m, m]
     layers: dict[str, npt.NDArray[np.float32]]  # kind -> [n_layers, m, m]
     info: dict[str, Any] = field(default_factory=dict)  # arch, sizes, dtypes, card facts
+    # MLP units of a few layers in a canonical residual basis (``units``), for recognising
+    # blocks whose embeddings were replaced: [layers, units, 3 (gate, up, down), rank].
+    units: npt.NDArray[np.float32] | None = None
+    unit_layers: tuple[int, ...] = ()
     # Derived values (whitened matrices per anchor subset), kept for repeated comparisons.
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -83,11 +87,14 @@ class Fingerprint:
         tensors = {"emb": np.ascontiguousarray(self.emb, dtype=np.float32)}
         for kind, arr in self.layers.items():
             tensors[f"layers.{kind}"] = np.ascontiguousarray(arr, dtype=np.float16)
+        if self.units is not None:
+            tensors["units"] = np.ascontiguousarray(self.units, dtype=np.float16)
         meta = {
             "format": FORMAT,
             "version": VERSION,
             "anchors": json.dumps([a.hex() for a in self.anchors]),
             "info": json.dumps(self.info, sort_keys=True),
+            "unit_layers": json.dumps(list(self.unit_layers)),
         }
         # Serialized in memory (a few hundred KB) and written by us, so an unwritable
         # path is an OSError naming ``p`` rather than safetensors' temporary file.
@@ -109,6 +116,7 @@ class Fingerprint:
         try:
             anchors = tuple(bytes.fromhex(a) for a in json.loads(meta["anchors"]))
             info = json.loads(meta.get("info", "{}"))
+            unit_layers = tuple(int(i) for i in json.loads(meta.get("unit_layers", "[]")))
         except (KeyError, ValueError, TypeError) as exc:
             raise ArtifactError(p, f"fingerprint metadata is damaged ({exc})") from exc
         arrays = {t.name: np.asarray(t.to_float32()) for t in iter_tensors(p)}
@@ -116,11 +124,21 @@ class Fingerprint:
         emb = arrays.pop("emb", None)
         if emb is None or emb.shape != (m, m):
             raise ArtifactError(p, f"fingerprint has no {m}x{m} 'emb' matrix")
+        units = arrays.pop("units", None)
+        if units is not None and (units.ndim != 4 or units.shape[0] != len(unit_layers)):
+            raise ArtifactError(p, f"fingerprint units have shape {units.shape}")
         layers = {k.removeprefix("layers."): v for k, v in arrays.items()}
         for kind, arr in layers.items():
             if arr.ndim != 3 or arr.shape[1:] != (m, m):
                 raise ArtifactError(p, f"fingerprint matrix {kind!r} has shape {arr.shape}")
-        return cls(anchors, emb, layers, info if isinstance(info, dict) else {})
+        return cls(
+            anchors,
+            emb,
+            layers,
+            info if isinstance(info, dict) else {},
+            units=units,
+            unit_layers=unit_layers if units is not None else (),
+        )
 
 
 _PROJ_CACHE: dict[int, npt.NDArray[np.float32]] = {}

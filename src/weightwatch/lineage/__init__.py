@@ -2,6 +2,7 @@
 
 from weightwatch.lineage.explain import Lineage, Parent, explain
 from weightwatch.lineage.index import FingerprintIndex, Match
+from weightwatch.lineage.pvalue import p_text
 from weightwatch.lineage.relation import Comparison, Null, Nulls, compare, model_class
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "compare",
     "explain",
     "model_class",
+    "p_text",
 ]

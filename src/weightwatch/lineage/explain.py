@@ -11,9 +11,11 @@ original as the named parent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from weightwatch.lineage.index import FingerprintIndex, Match
+from weightwatch.lineage.pvalue import log10_adjusted, p_from_log10
 from weightwatch.lineage.relation import Comparison, Nulls, compare
 from weightwatch.reports import Record, Report
 
@@ -22,7 +24,8 @@ class Parent(Record):
     name: str
     relation: str
     score: float
-    p_value: float  # adjusted for the number of models searched
+    p_value: float  # adjusted for the number of models searched; floored at 2.2e-308
+    log10_p: float  # the same, exact
 
 
 class Lineage(Report):
@@ -48,8 +51,8 @@ def explain(
     copy of: a derivative of a copy looks like a derivative of the original (the copy
     adds nothing), so when both match, the original is named as the parent."""
     n = max(1, len(index))
-    adjusted = [(m, min(1.0, m.comparison.p_value * n)) for m in matches]
-    significant = [(m, p) for m, p in adjusted if p < alpha]
+    adjusted = [(m, log10_adjusted(m.comparison.log10_p, n)) for m in matches]
+    significant = [(m, p) for m, p in adjusted if p < math.log10(alpha)]
     comparisons = [m.comparison for m in matches]
     if not significant:
         return Lineage(
@@ -71,7 +74,8 @@ def explain(
             name=best.name,
             relation=best.comparison.relation,
             score=best.comparison.score,
-            p_value=best_p,
+            p_value=p_from_log10(best_p),
+            log10_p=best_p,
         )
     ]
     best_fp = index.fingerprint(best.id)
@@ -83,7 +87,13 @@ def explain(
             continue
         if compare(best_fp, other_fp, nulls=nulls, alpha=alpha / n).verdict == "unrelated":
             parents.append(
-                Parent(name=other.name, relation="merge", score=other.comparison.score, p_value=p)
+                Parent(
+                    name=other.name,
+                    relation="merge",
+                    score=other.comparison.score,
+                    p_value=p_from_log10(p),
+                    log10_p=p,
+                )
             )
     relation = "merge" if len(parents) > 1 else parents[0].relation
     if relation == "merge":

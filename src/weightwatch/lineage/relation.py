@@ -10,104 +10,44 @@ trained on similar data share structure.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from weightwatch.errors import UsageError
 from weightwatch.fingerprint.model import KINDS, Fingerprint
+from weightwatch.lineage.blocks import BlockTest, block_test
+from weightwatch.lineage.pvalue import Null, Nulls, model_class, p_from_log10
 from weightwatch.reports import Record, Report
+
+__all__ = [
+    "RELATIONS",
+    "BlockTest",
+    "Comparison",
+    "LayerMatch",
+    "Null",
+    "Nulls",
+    "compare",
+    "model_class",
+]
 
 MIN_SHARED = 32
 IDENTICAL = 0.99999
 QUANTIZED = 0.9  # int4 copies score >= 0.94, a quantized fine-tune ~0.82 (benchmarks)
-RELATIONS = ("identical", "quantized", "finetune", "adapter", "merge", "unrelated")
-
-
-@dataclass(frozen=True)
-class Null:
-    """What unrelated pairs of one model class score: a sample of atanh(score).
-
-    p-values are empirical, (1 + #{null >= z}) / (n + 1), where the sample has data; in
-    the far tail, beyond its 90th percentile, an exponential fitted to the exceedances
-    extrapolates (peaks-over-threshold). Both are conservative where a normal fit is
-    not: the alignment takes a maximum, so unrelated scores have a heavier upper tail.
-    """
-
-    sample: tuple[float, ...]  # sorted
-    source: str
-
-    @property
-    def n_pairs(self) -> int:
-        return len(self.sample)
-
-    def p_value(self, score: float) -> float:
-        z = math.atanh(min(max(score, -0.999999), 0.999999))
-        x = np.asarray(self.sample)
-        n = x.size
-        k = int(n - np.searchsorted(x, z, side="left"))  # sample values >= z
-        empirical = (k + 1) / (n + 1)
-        u = float(np.quantile(x, 0.9))
-        if z <= u:
-            return empirical
-        excess = x[x > u] - u
-        beta = float(excess.mean()) if excess.size else 1e-3
-        tail = (excess.size + 1) / (n + 1) * math.exp(-(z - u) / max(beta, 1e-6))
-        return float(min(empirical, tail))
-
-    def caution(self) -> float:
-        """The 99th percentile of the null: how high unrelated models of this class reach."""
-        return float(np.quantile(np.asarray(self.sample), 0.99))
-
-    @classmethod
-    def fit(cls, scores: list[float], source: str) -> Null:
-        if len(scores) < 10:
-            raise UsageError(f"need at least 10 unrelated pairs to fit a null, got {len(scores)}")
-        z = np.arctanh(np.clip(np.asarray(scores, dtype=np.float64), -0.999999, 0.999999))
-        return cls(tuple(sorted(round(float(v), 6) for v in z)), source)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "n_pairs": self.n_pairs, "atanh_scores": list(self.sample)}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Null:
-        return cls(tuple(sorted(float(v) for v in raw["atanh_scores"])), str(raw["source"]))
-
-
-def model_class(fp: Fingerprint) -> str:
-    """Null classes: models whose embeddings are also the output layer learn much more
-    shared structure from the data, so unrelated pairs of them score higher."""
-    layout = str(fp.info.get("layout", "gated"))
-    return f"{layout}-tied" if fp.info.get("tied_embeddings") else layout
-
-
-@dataclass(frozen=True)
-class Nulls:
-    """One ``Null`` per model class; a pair uses the more cautious of its two classes."""
-
-    by_class: dict[str, Null]
-
-    def for_pair(self, a: Fingerprint, b: Fingerprint) -> Null:
-        known = [self.by_class[c] for c in (model_class(a), model_class(b)) if c in self.by_class]
-        pool = known or list(self.by_class.values())
-        return max(pool, key=lambda n: n.caution())
-
-    def to_json(self) -> dict[str, Any]:
-        return {"classes": {k: v.to_json() for k, v in sorted(self.by_class.items())}}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Nulls:
-        return cls({k: Null.from_json(v) for k, v in raw["classes"].items()})
-
-    @classmethod
-    def default(cls) -> Nulls:
-        text = resources.files("weightwatch.lineage").joinpath("null.json").read_text()
-        return cls.from_json(json.loads(text))
+PRUNED = 0.1  # the child's weights hold this many more exact zeros than the parent's
+MERGE_SHARE = 0.6  # a merge keeps this fraction or less of the parent's invariants
+RELATIONS = (
+    "identical",
+    "quantized",
+    "pruned",
+    "finetune",
+    "adapter",
+    "merge",
+    "unrelated",
+)
+Test = Literal["both", "fitted", "blocks"]
+UNDECLARED = "but the card declares no base_model"  # the disagreement policy names itself
 
 
 class LayerMatch(Record):
@@ -122,11 +62,15 @@ class Comparison(Report):
     parent: str
     child: str
     score: float
-    p_value: float
+    p_value: float  # floored at 2.2e-308 (a bound); ``log10_p`` is exact
+    log10_p: float  # the verdict's: the tests run, Bonferroni-combined
+    log10_p_fitted: float | None  # the anchor score against the fitted null
+    blocks: BlockTest | None  # the population-free shared-units test
     verdict: str  # "derived" | "unrelated"
     relation: str  # one of RELATIONS
     per_kind: dict[str, float]
     embedding_r: float
+    parent_share: float  # child invariants regressed on the parent's: ~1 kept, ~0.25 merged
     shared_anchors: int
     layers: list[LayerMatch]
     declared_base_model: list[str]
@@ -208,6 +152,7 @@ def compare(
     *,
     nulls: Nulls | None = None,
     alpha: float = 1e-3,
+    test: Test = "fitted",
     parent_name: str | None = None,
     child_name: str | None = None,
     parent_id: str | None = None,
@@ -215,7 +160,11 @@ def compare(
     """Score, p-value and relation of ``child`` to ``parent``.
 
     ``parent_id`` is the parent's registered name (``namespace/name``), checked against the
-    card's ``base_model``; ``parent_name`` only labels the report.
+    card's ``base_model``; ``parent_name`` only labels the report. ``test`` picks the
+    p-value: ``fitted`` (anchor score against the fitted null; the default), ``blocks``
+    (the population-free shared-units test, ``lineage.blocks``) or ``both`` (the smaller,
+    doubled: Bonferroni over the two). The shared-units test is not the default: on a
+    real unrelated pair (SmolLM2 / Gemma 3) its null did not hold (docs/lineage.md).
     """
     null = (nulls or Nulls.default()).for_pair(parent, child)
     pos = {a: i for i, a in enumerate(child.anchors)}
@@ -223,6 +172,7 @@ def compare(
     ia = np.array([s[0] for s in shared], dtype=np.int64)
     ib = np.array([s[1] for s in shared], dtype=np.int64)
     kinds = [k for k in KINDS if k in parent.layers and k in child.layers]
+    share = 0.0
     if len(shared) < MIN_SHARED or not kinds or not parent.n_layers or not child.n_layers:
         score, per_kind, layers, emb_r = 0.0, {}, [], 0.0
     else:
@@ -238,20 +188,29 @@ def compare(
         score = float(np.mean([m.r for m in layers]))
         per_kind = {k: float(np.mean([rs[k][i, j] for i, j in path])) for k in kinds}
         emb_r = _pearson(parent.emb[sub[0]][off], child.emb[sub[1]][off])
-    p = null.p_value(score)
-    derived = p < alpha
-    relation = _relation(parent, child, score, emb_r, derived)
+        share = _share(parent, child, sub, kinds, path)
+    fitted = null.log10_p(score) if test != "blocks" else None
+    blocks = block_test(parent, child) if test != "fitted" else None
+    ran = [p for p in (fitted, blocks.log10_p if blocks else None) if p is not None]
+    log10_p = min(0.0, min(ran) + math.log10(len(ran))) if ran else 0.0
+    derived = log10_p < math.log10(alpha)
+    anchors = fitted is None or fitted < math.log10(alpha) or not blocks
+    relation = _relation(parent, child, score, emb_r, share, derived, anchors=anchors)
     declared = [str(b) for b in child.info.get("declared_base_model", [])]
     declared_rel = child.info.get("declared_relation")
     return Comparison(
         parent=parent_name or str(parent.info.get("source", "parent")),
         child=child_name or str(child.info.get("source", "child")),
         score=score,
-        p_value=p,
+        p_value=p_from_log10(log10_p),
+        log10_p=log10_p,
+        log10_p_fitted=fitted,
+        blocks=blocks,
         verdict="derived" if derived else "unrelated",
         relation=relation,
         per_kind=per_kind,
         embedding_r=emb_r,
+        parent_share=share,
         shared_anchors=len(shared),
         layers=layers,
         declared_base_model=declared,
@@ -260,19 +219,71 @@ def compare(
     )
 
 
+def _share(
+    parent: Fingerprint,
+    child: Fingerprint,
+    sub: tuple[Any, Any],
+    kinds: list[str],
+    path: list[tuple[int, int]],
+) -> float:
+    """How much of the parent's (unwhitened) invariants the child keeps: the median, over
+    aligned layers and kinds, of the least-squares slope of child on parent entries.
+
+    A fine-tune, a quantized or a pruned copy keeps about all of it (~1); a 50/50 merge
+    with an unrelated model keeps (1/2)^2 of each bilinear product, seen through anchor
+    embeddings that are themselves averaged (~0.1-0.3; SLERP ~0.3-0.5). The invariants
+    are unchanged by rotation, permutation and rescaling, so the slope is too.
+    """
+    slopes = []
+    for k in kinds:
+        for i, j in path:
+            p = parent.layers[k][i][sub[0]].astype(np.float64)
+            c = child.layers[k][j][sub[1]].astype(np.float64)
+            den = float((p * p).sum())
+            if den > 0:
+                slopes.append(float((c * p).sum()) / den)
+    return float(np.median(slopes)) if slopes else 0.0
+
+
 def _relation(
-    parent: Fingerprint, child: Fingerprint, score: float, emb_r: float, derived: bool
+    parent: Fingerprint,
+    child: Fingerprint,
+    score: float,
+    emb_r: float,
+    share: float,
+    derived: bool,
+    *,
+    anchors: bool = True,
 ) -> str:
+    """Name a significant relation from what the weights show (never from the card).
+
+    ``anchors`` is false when only the blocks are shared (new token embeddings): the
+    anchor statistics then say nothing about the relation, and a model that kept the
+    blocks and retrained the rest is a fine-tune."""
     if not derived:
         return "unrelated"
+    if not anchors:
+        return "finetune"
     same_shape = parent.n_layers == child.n_layers and parent.info.get("hidden") == child.info.get(
         "hidden"
     )
+    q_parent, q_child = bool(parent.info.get("quantized")), bool(child.info.get("quantized"))
     if score >= IDENTICAL and emb_r >= IDENTICAL and same_shape:
-        q_parent, q_child = bool(parent.info.get("quantized")), bool(child.info.get("quantized"))
         return "quantized" if q_child and not q_parent else "identical"
-    if score >= QUANTIZED and child.info.get("quantized") and not parent.info.get("quantized"):
+    zeros = float(child.info.get("zero_fraction", 0.0)) - float(
+        parent.info.get("zero_fraction", 0.0)
+    )
+    # Low-bit grids round small weights to 0: extra zeros mean pruning only when the
+    # parent is stored the same way (both float, or both quantized).
+    if zeros >= PRUNED and q_child == q_parent:
+        return "pruned"
+    # Against a quantized parent too: an int8 copy of a Q4 GGUF is a quantized copy of it.
+    if score >= QUANTIZED and q_child:
         return "quantized"
+    if zeros >= PRUNED:
+        return "pruned"
+    if share <= MERGE_SHARE:
+        return "merge"
     return "finetune"
 
 
@@ -283,7 +294,7 @@ def disagreements_for(
     if relation == "unrelated":
         return out
     if not declared:
-        out.append(f"derived ({relation}) but the card declares no base_model")
+        out.append(f"derived ({relation}) {UNDECLARED}")
     elif parent_name and parent_name not in declared:
         out.append(f"declares base_model {declared} but derives from {parent_name}")
     if isinstance(declared_rel, str) and declared_rel != relation and relation != "identical":

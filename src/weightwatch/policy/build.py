@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from weightwatch.artifacts import Artifact
 from weightwatch.artifacts.declared import declared_licence
 from weightwatch.errors import ArtifactError
+from weightwatch.lineage.relation import UNDECLARED
 from weightwatch.policy import compute as comp
 from weightwatch.policy.card import DEFAULT_CHECKLIST, CardCheck, check_card
 from weightwatch.policy.context import ParentRecord, PolicyContext, declared_bases, parse_access
@@ -198,7 +199,13 @@ def lineage_facts(
         parents=sorted(out, key=lambda p: p.name),
         undeclared=sorted(undeclared),
         declared_not_detected=sorted(declared_not_detected),
-        disagreements=[str(d) for d in (doc or {}).get("disagreements", [])],
+        # An undeclared parent is the ``lineage-undeclared`` fact; the same finding worded
+        # as a card disagreement would also fire ``lineage-misdeclared`` for it.
+        disagreements=[
+            str(d)
+            for d in (doc or {}).get("disagreements", [])
+            if not (undeclared and UNDECLARED in str(d))
+        ],
     )
 
 

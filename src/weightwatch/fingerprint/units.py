@@ -1,0 +1,114 @@
+"""MLP hidden units, kept so that a model's blocks can be recognised without its embeddings.
+
+For a few layers (``UNIT_LAYERS``, evenly spaced), the ``UNITS`` most important MLP units
+(by |gate row|·|up row|·|down column|, which rescaling a unit's up/down cannot change):
+each unit's gate row, up row (the MLP's norm weights folded in) and down column — the
+directions it reads from and writes to the residual stream. They are expressed in the
+model's own canonical residual basis (eigenvectors of the units' second moment, signs
+fixed by the third moment) and cut to its first ``RANK`` directions, so a rotated or
+permuted copy stores (nearly) the same numbers and the file stays small whatever the
+width. ``lineage.blocks`` matches them across models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from weightwatch.artifacts import Tensor
+from weightwatch.fingerprint.layout import F32, ROW_CHUNK, Layout, _f32, linear
+
+UNITS = 128  # units kept per layer
+UNIT_LAYERS = 8  # layers kept (evenly spaced, first and last included)
+RANK = 256  # canonical residual directions kept
+
+
+def unit_layers(n_layers: int) -> list[int]:
+    if n_layers <= UNIT_LAYERS:
+        return list(range(n_layers))
+    return sorted({round(i * (n_layers - 1) / (UNIT_LAYERS - 1)) for i in range(UNIT_LAYERS)})
+
+
+def _names(lay: Layout) -> tuple[str, str | None, str, str | None]:
+    """(read matrix, second read matrix, write matrix, norm) for this layout."""
+    if lay.kind == "gpt2":
+        return "mlp.c_fc.weight", None, "mlp.c_proj.weight", "ln_2.weight"
+    return (
+        "mlp.gate_proj.weight",
+        "mlp.up_proj.weight",
+        "mlp.down_proj.weight",
+        ("post_attention_layernorm.weight"),
+    )
+
+
+def _rows_out(lay: Layout, t: Tensor, *, reads: bool) -> F32:
+    """The matrix as [units, residual]: reading matrices are Linear [f, d] (Conv1D in
+    Hugging Face GPT-2 is [d, f]); the writing one is Linear [d, f] (Conv1D [f, d]),
+    so its rows here are the units' down columns."""
+    transposed = lay.conv1d if reads else not lay.conv1d
+    w = _as_f32(t)
+    return np.ascontiguousarray(w.T) if transposed else w
+
+
+def _as_f32(t: Tensor) -> F32:
+    if t.dtype in ("F32", "F16", "BF16", "F64") and len(t.shape) == 2:
+        raw = t.data()
+        return np.concatenate(
+            [_f32(t, raw[a : a + ROW_CHUNK]) for a in range(0, raw.shape[0], ROW_CHUNK)]
+        )
+    return linear(t)
+
+
+def _unit(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    out: npt.NDArray[np.float64] = x / np.where(n > 0, n, 1.0)
+    return out
+
+
+def mlp_units(lay: Layout) -> tuple[list[int], F32] | None:
+    """(layer indices, [layers, units, 3, rank] float32) or ``None`` where the layout has
+    no plain MLP (mixture-of-experts layouts keep their experts elsewhere)."""
+    read, read2, write, norm = _names(lay)
+    layers = unit_layers(lay.n_layers)
+    prefix = "model.layers.{}." if lay.kind == "gated" else "h.{}."
+    if not all(lay.has(prefix.format(i) + read) for i in layers):
+        return None
+    per_layer: list[npt.NDArray[np.float64]] = []
+    for i in layers:
+        g = lay.layer(i, read)
+        full_norm = prefix.format(i) + norm if norm else ""
+        scale = lay.layer(i, norm).to_float32().reshape(-1) if norm and lay.has(full_norm) else None
+        gate = _rows_out(lay, g, reads=True)
+        up = (
+            _rows_out(lay, lay.layer(i, read2), reads=True)
+            if read2 and lay.has(prefix.format(i) + read2)
+            else gate
+        )
+        down = _rows_out(lay, lay.layer(i, write), reads=False)
+        if down.shape != gate.shape or up.shape != gate.shape:
+            return None
+        if scale is not None and scale.shape[0] == gate.shape[1]:
+            gate, up = gate * scale[None, :], up * scale[None, :]
+        importance = (
+            np.linalg.norm(gate, axis=1) * np.linalg.norm(up, axis=1) * np.linalg.norm(down, axis=1)
+        )
+        keep = np.sort(np.argsort(-importance, kind="stable")[:UNITS])
+        picked = [m[keep].astype(np.float64) for m in (gate, up, down)]
+        per_layer.append(np.stack(picked, axis=1))
+    k = min(v.shape[0] for v in per_layer)
+    vecs = np.stack([v[:k] for v in per_layer])  # [L, k, 3, d]
+    return layers, _canonical(vecs).astype(np.float32)
+
+
+def _canonical(vecs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Express residual vectors in the basis of their (unit-length) second moment's
+    eigenvectors, largest first, each sign chosen so the third moment is positive; keep
+    ``RANK`` directions. Lengths are kept: they are part of what identifies a unit."""
+    flat = vecs.reshape(-1, vecs.shape[-1])
+    unit = _unit(flat)
+    _, v = np.linalg.eigh(unit.T @ unit)
+    v = v[:, ::-1][:, :RANK]
+    sign = np.sign(((unit @ v) ** 3).sum(axis=0))
+    coords = (flat @ v) * np.where(sign == 0, 1.0, sign)
+    out: npt.NDArray[np.float64] = coords.reshape(*vecs.shape[:-1], coords.shape[-1])
+    return out

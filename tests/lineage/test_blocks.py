@@ -1,0 +1,92 @@
+"""The population-free shared-units test (issue #18): new embeddings, calibration."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from weightwatch.fingerprint import Fingerprint, fingerprint
+from weightwatch.lineage import compare
+from weightwatch.lineage.blocks import _fisher, _layer_log_p, _poisson1_log_sf, block_test
+
+pytestmark = pytest.mark.slow
+
+
+def test_poisson_and_fisher_tails_stay_finite_and_exact():
+    # ln P(X > 3), X ~ Poisson(1), and Fisher's tail against closed forms
+    assert _poisson1_log_sf(3) == pytest.approx(float(stats.poisson.logsf(3, 1.0)), rel=1e-9)
+    assert _fisher([-1.0, -2.0]) == pytest.approx(
+        float(stats.chi2.logsf(6.0, 4)) / np.log(10), rel=1e-9
+    )
+    assert np.isfinite(_fisher([-2000.0] * 8)) and _fisher([-2000.0] * 8) < -6000
+    # the randomised layer p-value is uniform when agreement is Poisson(1)
+    rng = np.random.default_rng(0)
+    ps = [
+        np.exp(_layer_log_p(int(k), float(u)))
+        for k, u in zip(rng.poisson(1.0, 4000), rng.random(4000), strict=True)
+    ]
+    assert stats.kstest(ps, "uniform").pvalue > 0.01
+
+
+@pytest.fixture(scope="module")
+def forks(llama_family):  # type: ignore[no-untyped-def]
+    from tests.conftest import _cache
+    from weightwatch.testing.reinit import build_reinit
+
+    return build_reinit(llama_family.base, cache=_cache())
+
+
+def test_new_embeddings_do_not_hide_the_blocks(llama_family, forks):
+    base = fingerprint(llama_family.base)
+    for fork in (forks.reinit, forks.reinit_rotated):
+        child = fingerprint(fork)
+        c = compare(base, child, test="both")
+        # the anchors see nothing (every anchor is a new token embedding) ...
+        assert c.log10_p_fitted is not None and c.log10_p_fitted > -3, fork
+        # ... the blocks do (main called this unrelated, p ~ 0.005)
+        assert c.blocks is not None and c.blocks.log10_p <= -3, fork
+        assert (c.verdict, c.relation) == ("derived", "finetune"), fork
+    # the default verdict is the fitted null's alone: the fork stays unlinked there
+    assert compare(base, fingerprint(forks.reinit)).verdict == "unrelated"
+    # an unrelated model trained on the same new tokenizer is not linked to either
+    other = fingerprint(forks.unrelated)
+    for parent in (base, fingerprint(forks.reinit)):
+        c = compare(parent, other, test="both")
+        assert c.verdict == "unrelated", (c.log10_p, c.blocks)
+
+
+def test_block_p_values_are_uniform_on_unrelated_tiny_models(llama_family, forks):
+    from tests.conftest import _cache
+    from weightwatch.testing.reinit import build_trained
+
+    trained = build_trained(
+        size="tiny", seeds=(500, 501, 502, 503), steps=150, vocab_size=1024, cache=_cache()
+    )
+    fps: list[Fingerprint] = [fingerprint(p) for p in trained.bases]
+    fps += [fingerprint(p) for p in (llama_family.base, llama_family.independent, forks.unrelated)]
+    ps = []
+    for a, b in itertools.combinations(fps, 2):
+        t = block_test(a, b)
+        assert t is not None
+        ps.append(10**t.log10_p)
+    assert len(ps) == 21
+    assert min(ps) > 1e-3  # none linked
+    assert stats.kstest(ps, "uniform").pvalue > 0.01
+
+
+def test_models_of_different_width_get_no_block_test(llama_family):
+    from weightwatch.fingerprint.model import Fingerprint as Fp
+
+    base = fingerprint(llama_family.base)
+    wider = Fp(
+        base.anchors,
+        base.emb,
+        base.layers,
+        {**base.info, "hidden": 999},
+        base.units,
+        base.unit_layers,
+    )
+    assert block_test(base, base) is not None and block_test(base, wider) is None
