@@ -16,7 +16,8 @@ import pytest
 
 from weightwatch.errors import ArtifactError, RegistryError
 from weightwatch.registry import blobgc
-from weightwatch.registry.blobs import hash_file, open_blobs
+from weightwatch.registry.blob_backends import open_blobs
+from weightwatch.registry.blobs import hash_file
 from weightwatch.registry.s3blobs import PART, S3Blobs
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,7 @@ KILLER = """
 import os, signal, sys
 from pathlib import Path
 from weightwatch.registry import s3blobs
-from weightwatch.registry.blobs import open_blobs
+from weightwatch.registry.blob_backends import open_blobs
 s3blobs.INFLIGHT = 1
 blobs = open_blobs(sys.argv[1], Path(sys.argv[2]))
 real = blobs.client.upload_part

@@ -96,8 +96,10 @@ def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-u
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setenv("RAY_raylet_start_wait_time_s", "180")
     monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")
-    if runner == "ray":
+    owned = runner == "ray" and not ray.is_initialized()  # an earlier test's instance is reused
+    if owned:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    if runner == "ray":
         address = ray.get_runtime_context().gcs_address
     else:
         address = ""
@@ -122,7 +124,7 @@ def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-u
         for h in hosts:
             h.stop()
         reg.close()
-        if runner == "ray":
+        if owned:
             ray.shutdown()
 
 

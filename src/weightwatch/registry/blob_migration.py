@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from weightwatch.errors import RegistryError
 from weightwatch.registry import schema
-from weightwatch.registry.blobs import BlobStore, open_blobs
+from weightwatch.registry.blob_backends import open_blobs
+from weightwatch.registry.blobs import BlobStore
 from weightwatch.registry.store import Store
 
 

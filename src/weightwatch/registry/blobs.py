@@ -2,7 +2,8 @@
 
 ``BlobStore`` is what the registry needs of one; ``LocalBlobs`` keeps blobs in a folder
 (the single-machine default), ``weightwatch.registry.s3blobs.S3Blobs`` in any
-S3-compatible object store shared by several hosts. ``open_blobs`` picks one from a URL.
+S3-compatible object store shared by several hosts; ``blob_backends.open_blobs`` picks one
+from a URL.
 
 Local writes stream through the hash into a temporary file in the store and are renamed
 into place, so a crash leaves either the whole blob or a stray temporary (swept by
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from weightwatch.errors import ArtifactError, RegistryError, UsageError
+from weightwatch.errors import ArtifactError, RegistryError
 
 CHUNK = 8 * 1024 * 1024
 HEX = frozenset("0123456789abcdef")
@@ -90,21 +91,6 @@ class BlobStore(Protocol):
     def gc_incoming(self, *, older_than: float = 0.0) -> int:
         """Remove what writers that died left half-written; returns how many."""
         ...
-
-
-def open_blobs(url: str | None, root: Path) -> BlobStore:
-    """The blob store a URL names: ``s3://bucket[/prefix]`` (client settings from the
-    standard AWS variables, e.g. ``AWS_ENDPOINT_URL``), ``file:///path``, or ``None`` for
-    ``root/blobs``."""
-    if not url:
-        return LocalBlobs(root / "blobs")
-    if url.startswith("s3://"):
-        from weightwatch.registry.s3blobs import S3Blobs
-
-        return S3Blobs.from_url(url)
-    if url.startswith("file://"):
-        return LocalBlobs(Path(url.removeprefix("file://")))
-    raise UsageError(f"blob store {url!r}: use s3://BUCKET[/PREFIX] or file:///PATH")
 
 
 class LocalBlobs:

@@ -27,7 +27,8 @@ from weightwatch.db import make_engine, writer
 from weightwatch.errors import RegistryError, UsageError
 from weightwatch.lineage.index import FingerprintIndex
 from weightwatch.registry import schema
-from weightwatch.registry.blobs import BlobStore, LocalBlobs, open_blobs
+from weightwatch.registry.blob_backends import open_blobs
+from weightwatch.registry.blobs import BlobStore, LocalBlobs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_FILE = "registry-ed25519.pem"

@@ -14,12 +14,23 @@ import io
 import json
 import lzma
 import pickle
-import struct
 import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from weightwatch.testing.pickle_bytes import (  # noqa: F401 (re-exported for tests)
+    SYSTEM,
+    _const,
+    _str,
+    call,
+    legacy_torch,
+    proto0_global,
+    proto0_inst,
+    stack_global,
+    torch_zip,
+)
 
 PS = "https://github.com/mmaitre314/picklescan/security/advisories/"
 
@@ -31,56 +42,6 @@ class Entry:
     technique: str
     source: str
     path: Path
-
-
-# --- pickle building blocks (bytes only: nothing is pickled from live objects) --------------
-
-
-def _str(s: str) -> bytes:
-    b = s.encode()
-    return b"\x8c" + bytes([len(b)]) + b if len(b) < 256 else b"X" + struct.pack("<I", len(b)) + b
-
-
-def stack_global(module: str, qualname: str) -> bytes:
-    return _str(module) + _str(qualname) + b"\x93"
-
-
-def call(module: str, qualname: str, *args: str | bytes, proto: int = 4) -> bytes:
-    """PROTO, STACK_GLOBAL module.qualname, a tuple of constant args, REDUCE, STOP."""
-    body = stack_global(module, qualname) + b"(" + b"".join(_const(a) for a in args) + b"tR."
-    return b"\x80" + bytes([proto]) + body
-
-
-def _const(a: str | bytes) -> bytes:
-    if isinstance(a, bytes):
-        return b"C" + bytes([len(a)]) + a if len(a) < 256 else b"B" + struct.pack("<I", len(a)) + a
-    return _str(a)
-
-
-def proto0_global(module: str, name: str, arg: str) -> bytes:
-    return f"c{module}\n{name}\n(V{arg}\ntR.".encode()
-
-
-def proto0_inst(module: str, name: str, arg: str) -> bytes:
-    return f"(V{arg}\ni{module}\n{name}\n.".encode()
-
-
-def torch_zip(data_pkl: bytes, *, name: str = "archive", pkl_name: str = "data.pkl") -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(f"{name}/{pkl_name}", data_pkl)
-        zf.writestr(f"{name}/byteorder", b"little")
-        zf.writestr(f"{name}/version", b"3\n")
-    return buf.getvalue()
-
-
-def legacy_torch(data_pkl: bytes) -> bytes:
-    head = (
-        b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little") + b"."
-        b"\x80\x02M\xe9\x03."
-        b"\x80\x02}q\x00(X\x10\x00\x00\x00protocol_versionq\x01M\xe9\x03u."
-    )
-    return head + data_pkl + b"\x80\x02]q\x00."
 
 
 def _flag_bit_zip(data_pkl: bytes) -> bytes:
@@ -98,9 +59,6 @@ def _tar(name: str, data: bytes) -> bytes:
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-SYSTEM = call("posix", "system", "true")
 
 
 def _malicious() -> list[tuple[str, str, str, Callable[[], bytes]]]:

@@ -16,7 +16,7 @@ import tarfile
 import zipfile
 from collections.abc import Callable
 
-from weightwatch.testing.scan_corpus import SYSTEM, _const, _str, call, stack_global, torch_zip
+from weightwatch.testing.pickle_bytes import SYSTEM, _const, _str, call, stack_global, torch_zip
 
 HS = "Liu et al., 'The Art of Hide and Seek' (arXiv:2508.19774, 2025): "
 
