@@ -12,7 +12,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from weightwatch.policy import ParentRecord, evaluate, facts_for, load_policy
-from weightwatch.testing.scan_corpus import call, torch_zip
+from weightwatch.testing.pickle_bytes import call, torch_zip
 
 POLICY = load_policy()
 BASE = "weightwatch-testing/tiny-llama-s0"

@@ -12,7 +12,7 @@ from weightwatch.attest.checkpoint import verify_entry_offline
 from weightwatch.attest.keys import load_verifier
 from weightwatch.attest.logstore import verify_log
 from weightwatch.errors import RegistryError, UsageError
-from weightwatch.testing.scan_corpus import call, torch_zip
+from weightwatch.testing.pickle_bytes import call, torch_zip
 
 pytestmark = pytest.mark.slow
 

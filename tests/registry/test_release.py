@@ -11,7 +11,7 @@ import pytest
 from tests.registry.conftest import with_card
 from tests.registry.test_registry import _every_decision_logged, _proof_ok
 from weightwatch.errors import RegistryError, UsageError
-from weightwatch.testing.scan_corpus import call, torch_zip
+from weightwatch.testing.pickle_bytes import call, torch_zip
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,7 @@ from tests.scan.real_loaders import RealLoaders
 from weightwatch.errors import ScanError
 from weightwatch.scan import Severity, scan_paths
 from weightwatch.scan.callables import Outcome, canonical, classify
-from weightwatch.testing.scan_corpus import SYSTEM, legacy_torch, torch_zip
+from weightwatch.testing.pickle_bytes import SYSTEM, legacy_torch, torch_zip
 from weightwatch.testing.scan_corpus_paths import joblib_stream
 
 torch = pytest.importorskip("torch")

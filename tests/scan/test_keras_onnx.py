@@ -98,7 +98,7 @@ def test_polyglot_tail_after_weights(tmp_path):
     import numpy as np
     from safetensors.numpy import save_file
 
-    from weightwatch.testing.scan_corpus import SYSTEM, torch_zip
+    from weightwatch.testing.pickle_bytes import SYSTEM, torch_zip
 
     save_file({"w": np.ones(8, np.float32)}, tmp_path / "clean.safetensors")
     assert scan_paths([tmp_path / "clean.safetensors"]).files[0].verdict is Verdict.CLEAN
@@ -158,7 +158,7 @@ def test_seven_zip_and_zlib_streams(tmp_path):
 
     import py7zr
 
-    from weightwatch.testing.scan_corpus import SYSTEM
+    from weightwatch.testing.pickle_bytes import SYSTEM
 
     with py7zr.SevenZipFile(tmp_path / "weights.7z", "w") as z:
         z.writestr(SYSTEM, "docs/notes.txt")  # a pickle under an innocent name

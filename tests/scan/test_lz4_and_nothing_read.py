@@ -7,7 +7,7 @@ import pytest
 
 from weightwatch.errors import ScanError
 from weightwatch.scan import Verdict, scan_paths
-from weightwatch.testing.scan_corpus import SYSTEM
+from weightwatch.testing.pickle_bytes import SYSTEM
 
 
 def test_pickle_inside_lz4_is_found(tmp_path):

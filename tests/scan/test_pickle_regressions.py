@@ -7,7 +7,7 @@ import pickle
 
 from weightwatch.scan import Location, Severity
 from weightwatch.scan.pickles import analyze
-from weightwatch.testing.scan_corpus import SYSTEM, call
+from weightwatch.testing.pickle_bytes import SYSTEM, call
 
 LOC = Location(file="t.pkl")
 
@@ -58,7 +58,7 @@ def test_a_break_inside_the_legacy_data_pickle_is_judged():
     imports posix.system and then breaks. torch.load resolves the global (it reads five
     pickles before the raw storages); the scanner dropped the import as raw bytes."""
     from weightwatch.scan import scan_paths
-    from weightwatch.testing.scan_corpus import legacy_torch
+    from weightwatch.testing.pickle_bytes import legacy_torch
 
     data = legacy_torch(b"\x80\x04\x8c\x05posix\x8c\x06system\x93\x10\x00garbage")
     import tempfile

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from weightwatch.errors import ScanError
 from weightwatch.scan import Verdict, scan_paths
-from weightwatch.testing.scan_corpus import SYSTEM, torch_zip
+from weightwatch.testing.pickle_bytes import SYSTEM, torch_zip
 
 
 def _scan(tmp_path, name, data):

@@ -20,7 +20,7 @@ from weightwatch.registry.accounts import create_user
 from weightwatch.scan import scan_paths
 from weightwatch.scan.remote import scan_sources
 from weightwatch.testing.demo import _malicious
-from weightwatch.testing.scan_corpus import call
+from weightwatch.testing.pickle_bytes import call
 
 UNSCANNED_HUB = """schema_version: 1
 id: unscanned-hub

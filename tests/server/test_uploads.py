@@ -21,7 +21,7 @@ from weightwatch.attest.logstore import verify_log
 from weightwatch.registry import Registry, schema
 from weightwatch.registry.access import create_token
 from weightwatch.registry.accounts import add_member, create_user, events, set_namespace_owner
-from weightwatch.testing.scan_corpus import call, torch_zip
+from weightwatch.testing.pickle_bytes import call, torch_zip
 
 pytestmark = pytest.mark.slow
 

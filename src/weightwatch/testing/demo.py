@@ -97,7 +97,7 @@ def _with_card(src: Path, dest: Path, card: str) -> Path:
 
 def _malicious(src: Path, dest: Path) -> Path:
     """A copy of ``src`` with a pickle that would run a shell command when loaded."""
-    from weightwatch.testing.scan_corpus import call, torch_zip
+    from weightwatch.testing.pickle_bytes import call, torch_zip
 
     if not dest.exists():
         shutil.copytree(src, dest)

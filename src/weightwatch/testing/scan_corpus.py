@@ -20,9 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from weightwatch.testing.pickle_bytes import (  # noqa: F401 (re-exported for tests)
+from weightwatch.testing.pickle_bytes import (
     SYSTEM,
-    _const,
     _str,
     call,
     legacy_torch,
