@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from weightwatch.cli import verifying
 from weightwatch.cli.output import progress
 from weightwatch.errors import ArtifactError, UsageError
 
@@ -132,7 +133,7 @@ def bom_verify_command(
     except ValueError as exc:
         raise ArtifactError(bom, f"not JSON ({exc})") from exc
     fmt = "spdx" if isinstance(doc, dict) and "@context" in doc else "cyclonedx"
-    verifier = _verifier(pub, registry, db_url)
+    verifier = verifying.verifier(pub, registry, db_url)
     stmt = verify_bom(data, bundle, verifier)
     validate(doc, fmt)
     model = stmt["predicate"].get("model")
@@ -141,21 +142,6 @@ def bom_verify_command(
         typer.echo(json.dumps({**out, "ok": True}, indent=2))
         return
     typer.echo(f"verified: {bom} ({fmt}, {model}) signed by key {verifier.key_id[:16]}…")
-
-
-def _verifier(pub: Path | None, registry: Path | None, db_url: str | None) -> Any:
-    from weightwatch.attest import KeyVerifier, load_verifier
-
-    if pub is not None:
-        return load_verifier(pub)
-    from weightwatch.registry import Registry
-
-    reg = Registry.open(registry, db_url)
-    try:
-        signer = reg.store.signer
-        return KeyVerifier(signer.public_key, signer.key_id)
-    finally:
-        reg.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from weightwatch.cli import verifying
 from weightwatch.cli.app import typer_app
 from weightwatch.cli.output import progress
 
@@ -73,7 +74,7 @@ def pull_command(
     """Pull a ModelPack artifact, verifying digests and the signature before writing."""
     from weightwatch.oci import pull
 
-    verifier = _verifier(pub, registry, db_url)
+    verifier = verifying.verifier(pub, registry, db_url)
     with progress(f"pulling {source}", quiet=as_json):
         done = pull(source, output, verifier, plain_http=plain_http)
     if as_json:
@@ -81,21 +82,6 @@ def pull_command(
         return
     typer.echo(f"pulled {done.reference} -> {done.out} ({done.files} files, {done.bytes} bytes)")
     typer.echo(f"verified: signed by key {done.key_id[:16]}…, weights {done.weights_digest}")
-
-
-def _verifier(pub: Path | None, registry: Path | None, db_url: str | None) -> Any:
-    from weightwatch.attest import KeyVerifier, load_verifier
-
-    if pub is not None:
-        return load_verifier(pub)
-    from weightwatch.registry import Registry
-
-    reg = Registry.open(registry, db_url)
-    try:
-        signer = reg.store.signer
-        return KeyVerifier(signer.public_key, signer.key_id)
-    finally:
-        reg.close()
 
 
 def register(app: typer.Typer) -> None:

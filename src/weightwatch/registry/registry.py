@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
+from weightwatch.attest.keys import KeyVerifier
 from weightwatch.attest.tlog_client import WitnessEndpoint
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
 from weightwatch.identity.hashing import hash_file
@@ -835,6 +836,10 @@ class Registry:
     def checkpoint(self) -> str:
         """The log's current signed checkpoint (C2SP signed note)."""
         return self.store.log.checkpoint(self.store.signer, origin=self.store.origin)
+
+    def verifier(self) -> KeyVerifier:
+        """The registry's public signing key, to check what it signed (bundles, BOMs)."""
+        return KeyVerifier(self.store.signer.public_key, self.store.signer.key_id)
 
     def log_vkey(self) -> str:
         """The log's note verifier key (``origin+keyid+key``) for tile clients and witnesses."""
