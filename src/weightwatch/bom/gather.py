@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from weightwatch.bom.model import BomFile, BomSubject, parents_from
 from weightwatch.errors import RegistryError
 from weightwatch.policy.facts import Facts
+from weightwatch.registry.redaction import HIDDEN, redact
 
 if TYPE_CHECKING:
     from weightwatch.registry import Registry
@@ -92,19 +92,6 @@ def from_path(path: str | os.PathLike[str]) -> BomSubject:
         watermarks=[],
         signer_key_id=None,
     )
-
-
-HIDDEN = "<a model you may not see>"
-
-
-def redact(text: str, labels: list[str]) -> str:
-    """``text`` with every mention of the versions ``labels`` (``ns/name@n``, and their
-    ``ns/name``) replaced by ``HIDDEN``."""
-    for label in labels:
-        text = text.replace(label, HIDDEN)
-        base = re.escape(label.rsplit("@", 1)[0])
-        text = re.sub(rf"(?<![A-Za-z0-9_./\-]){base}(?![A-Za-z0-9_.\-])", HIDDEN, text)
-    return text
 
 
 def _redacted(doc: Any, hidden: list[str]) -> Any:

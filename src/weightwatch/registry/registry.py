@@ -17,8 +17,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Connection, and_, func, select, update
 
 from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
@@ -32,6 +33,7 @@ from weightwatch.registry import (
     lineage_graph,
     notify,
     queries,
+    redaction,
     schema,
     webhooks,
     witnessing,
@@ -93,6 +95,7 @@ def _signals_deferred() -> Iterator[None]:
 
 
 _DEFERRED = (signal.SIGINT, signal.SIGTERM)
+_Shown = TypeVar("_Shown")
 
 
 class Registry:
@@ -388,6 +391,29 @@ class Registry:
         with self._read() as conn:
             graph = lineage_graph.read(conn, queries.version_id(conn, ref))
         return graph.prune(lambda n: self.label_visible(who, n.model))
+
+    def redacted(self, who: Principal | None, doc: _Shown) -> _Shown:
+        """``doc`` (a stored report's JSON, or a view) with every version ``who`` may not
+        see named ``redaction.HIDDEN`` (see ``redaction``)."""
+        if doc is None:
+            return doc
+        text = doc.model_dump_json() if isinstance(doc, BaseModel) else json.dumps(doc)
+        hidden = sorted(
+            label for label in redaction.mentioned(text) if not self._label_seen(who, label)
+        )
+        if not hidden:
+            return doc
+        text = redaction.redact(text, hidden)
+        if isinstance(doc, BaseModel):
+            return type(doc).model_validate_json(text)
+        shown: _Shown = json.loads(text)
+        return shown
+
+    def _label_seen(self, who: Principal | None, label: str) -> bool:
+        try:
+            return self.label_visible(who, label)
+        except (UsageError, RegistryError):
+            return False
 
     def label_visible(self, who: Principal | None, label: str) -> bool:
         """Whether ``who`` may see the version ``namespace/name@number``."""

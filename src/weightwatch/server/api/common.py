@@ -68,13 +68,19 @@ class Api:
             raise HTTPException(403, f"{r.label} is taken down")
 
     def view(self, who: Principal | None, r: VersionRow) -> VersionView:
-        """The version's view with only the lineage edges ``who`` may see."""
+        """The version's view with only the lineage edges ``who`` may see, and no name of a
+        version hidden from ``who`` in its reasons."""
         v = self.registry.view(r.id)
-        return v.model_copy(
-            update={
-                "parents": [e for e in v.parents if self.registry.label_visible(who, e.model)],
-                "children": [e for e in v.children if self.registry.label_visible(who, e.model)],
-            }
+        return self.registry.redacted(
+            who,
+            v.model_copy(
+                update={
+                    "parents": [e for e in v.parents if self.registry.label_visible(who, e.model)],
+                    "children": [
+                        e for e in v.children if self.registry.label_visible(who, e.model)
+                    ],
+                }
+            ),
         )
 
     def managed(self, who: Principal, ns: str, name: str) -> VersionRow:

@@ -93,7 +93,7 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         body = registry.report(r.id, kind)
         if body is None:
             raise HTTPException(404, f"{ns}/{name}@{n} has no {kind} report")
-        return body
+        return registry.redacted(who, body)
 
     @api.get(
         "/models/{ns}/{name}/versions/{n}/decisions",

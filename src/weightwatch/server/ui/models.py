@@ -116,10 +116,10 @@ def add_routes(ui: APIRouter, site: Site) -> None:
         if seen == "hidden":
             return site.not_found(request, ref)
         vid = row.id
-        view = registry.view(vid)
+        view = registry.redacted(who, registry.view(vid))
         files = registry.files(vid)
         scan = registry.report(vid, "scan") or {}
-        audit = registry.report(vid, "audit")
+        audit = registry.redacted(who, registry.report(vid, "audit"))
         att = registry.attestation(vid) if seen != "down" else None  # lists the files
         takedown = last_takedown(view) if view.status == Status.TAKEN_DOWN else None
         findings = [
