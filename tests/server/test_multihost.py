@@ -96,10 +96,12 @@ def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-u
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setenv("RAY_raylet_start_wait_time_s", "180")
     monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")
-    owned = runner == "ray" and not ray.is_initialized()  # an earlier test's instance is reused
-    if owned:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     if runner == "ray":
+        # an instance an earlier test started requires Ray's auth token, which the server
+        # processes do not have: start this test's own (later tests re-initialise lazily)
+        if ray.is_initialized():
+            ray.shutdown()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         address = ray.get_runtime_context().gcs_address
     else:
         address = ""
@@ -124,7 +126,7 @@ def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-u
         for h in hosts:
             h.stop()
         reg.close()
-        if owned:
+        if runner == "ray":
             ray.shutdown()
 
 
