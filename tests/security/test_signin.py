@@ -36,8 +36,14 @@ def test_parallel_guesses_get_no_more_than_the_policy(site: Site) -> None:
     assert set(codes) <= {401, 429}, codes
     assert codes.count(401) <= DEFAULT_POLICY.per_account_client, codes.count(401)
     assert codes.count(429) >= 200 - DEFAULT_POLICY.per_account_client
-    # the same attacker, right after: still refused, even with the right password
-    assert _attempt(site.url, "victim", PASSWORD, "203.0.113.7") == 429
+    # the same attacker, right after: once the pair's limit is reached, refused for the whole
+    # window even with the right password. Short of the limit the pair is in backoff, which
+    # a slow machine can outlive while the 200 guesses run (seen once in CI at load ~20).
+    last = _attempt(site.url, "victim", PASSWORD, "203.0.113.7")
+    if codes.count(401) >= DEFAULT_POLICY.per_account_client:
+        assert last == 429
+    else:
+        assert last in (200, 429)
 
 
 def test_owner_is_not_locked_out_from_another_client(site: Site) -> None:
