@@ -15,6 +15,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -296,3 +297,20 @@ def seaweedfs() -> Iterator[dict[str, str]]:
             proc.wait()
         log.close()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def hub_client(url: str, home, code: str) -> str:  # type: ignore[no-untyped-def]
+    """Run ``code`` with the real client in a fresh process, online, pointed at ``url``."""
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": url,
+        "HF_HOME": str(home),
+        "HF_HUB_OFFLINE": "0",
+        "TRANSFORMERS_OFFLINE": "0",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.registry.conftest import STRIPPED
 from weightwatch.bom import completeness, render
 from weightwatch.bom.gather import from_path, from_registry
 from weightwatch.cli import main
@@ -18,19 +19,6 @@ from weightwatch.watermark import MasterSecret
 from weightwatch.watermark.deployments import WatermarkDeployment
 
 pytestmark = pytest.mark.slow
-
-STRIPPED = {
-    "base": "org/base@1",
-    "derivative": "org/ft@1",
-    "verdict": "stripped",
-    "p_stripped": 1e-9,
-    "p_equivalence": 0.9,
-    "alpha_per_attack": 0.05,
-    "over_refusal_verdict": None,
-    "p_over_refusal": None,
-    "base_asr": {"direct": 0.0},
-    "derivative_asr": {"direct": 0.8},
-}
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,10 @@ licence, and both come back through the Hub API with the real huggingface_hub cl
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.services import serving
+from tests.services import hub_client, serving
 from weightwatch.registry import Registry
 
 pytestmark = pytest.mark.slow
@@ -88,28 +86,12 @@ def test_registered_models_show_a_compute_tier_and_licence(registered):
         )
 
 
-def _client(url: str, home, code: str) -> str:  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": url,
-        "HF_HOME": str(home),
-        "HF_HUB_OFFLINE": "0",
-        "TRANSFORMERS_OFFLINE": "0",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
-
-
 def test_snapshot_download_and_gguf_tokenizer_through_the_hub_api(registered, smollm2, tmp_path):
     from weightwatch.server import create_app
 
     _, root, _ = registered
     with serving(create_app(root)) as url:
-        out = _client(
+        out = hub_client(
             url,
             tmp_path / "hf",
             "from huggingface_hub import snapshot_download\n"

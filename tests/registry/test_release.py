@@ -8,25 +8,12 @@ import shutil
 
 import pytest
 
-from tests.registry.conftest import with_card
+from tests.registry.conftest import STRIPPED, with_card
 from tests.registry.test_registry import _every_decision_logged, _proof_ok
 from weightwatch.errors import RegistryError, UsageError
 from weightwatch.testing.pickle_bytes import call, torch_zip
 
 pytestmark = pytest.mark.slow
-
-STRIPPED = {
-    "base": "org/base@1",
-    "derivative": "org/ft@1",
-    "verdict": "stripped",
-    "p_stripped": 1e-9,
-    "p_equivalence": 0.9,
-    "alpha_per_attack": 0.05,
-    "over_refusal_verdict": None,
-    "p_over_refusal": None,
-    "base_asr": {"direct": 0.0},
-    "derivative_asr": {"direct": 0.8},
-}
 
 
 def _rules(lines: list[str], prefix: str = "") -> set[str]:

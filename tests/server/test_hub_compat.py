@@ -9,32 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import hub_client
 from weightwatch.registry.access import create_token, set_grant
 from weightwatch.registry.accounts import create_user
 
 pytestmark = pytest.mark.slow
 
 
-def _client(url: str, home, code: str) -> str:  # type: ignore[no-untyped-def]
-    """Run ``code`` with the real client in a fresh process, online, pointed at ``url``."""
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": url,
-        "HF_HOME": str(home),
-        "HF_HUB_OFFLINE": "0",
-        "TRANSFORMERS_OFFLINE": "0",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
-
-
 def test_snapshot_download_and_hf_hub_download(hub, llama_family, tmp_path):
     reg, url = hub
-    out = _client(
+    out = hub_client(
         url,
         tmp_path / "hf",
         "import sys\n"
@@ -81,7 +65,7 @@ def test_gates_tokens_and_takedowns_raise_what_the_hub_would(hub, tmp_path):
     def fetch(repo: str, token: str | None = None) -> str:
         args = [repo] + ([token] if token else [])
         code = "import sys; sys.argv = ['x'] + " + repr(args) + "\n" + GATES
-        return _client(url, tmp_path / f"hf-{len(os.listdir(tmp_path))}", code).strip()
+        return hub_client(url, tmp_path / f"hf-{len(os.listdir(tmp_path))}", code).strip()
 
     assert fetch("org/gated") == "gated"
     create_user(reg.store, "alice", "alice-password")
@@ -120,7 +104,7 @@ def test_range_requests_and_head(hub, llama_family):
 
 def test_transformers_from_pretrained_unchanged(hub, tmp_path):
     _, url = hub
-    out = _client(
+    out = hub_client(
         url,
         tmp_path / "hfhome",
         "from transformers import AutoModelForCausalLM, AutoTokenizer\n"
@@ -157,7 +141,7 @@ def test_gated_and_restricted_models_load_only_once_allowed(hub, llama_family, t
 
     def load(repo: str, token: str) -> str:
         code = "import sys; sys.argv = ['x', " + repr(repo) + ", " + repr(token) + "]\n" + LOAD
-        return _client(url, tmp_path / f"hf-{len(os.listdir(tmp_path))}", code).strip()
+        return hub_client(url, tmp_path / f"hf-{len(os.listdir(tmp_path))}", code).strip()
 
     refused = load("org/gated", bob)
     assert refused.startswith("refused GatedRepoError"), refused

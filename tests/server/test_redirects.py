@@ -12,8 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.server.test_hub_compat import _client
-from tests.services import serving
+from tests.services import hub_client, serving
 from weightwatch.registry import Registry, schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -109,7 +108,7 @@ def test_streaming_from_the_object_store_serves_ranges(tmp_path, llama_family, s
 
 def test_huggingface_hub_and_transformers_follow_the_redirect(s3hub, llama_family, tmp_path):
     reg, url = s3hub
-    out = _client(
+    out = hub_client(
         url,
         tmp_path / "hf",
         "from huggingface_hub import snapshot_download\n"

@@ -20,14 +20,11 @@ XSTest's safe prompts, none of which any model was trained on.
 from __future__ import annotations
 
 import copy
-import fcntl
 import hashlib
 import json
 import os
 import random
 import re
-import shutil
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -37,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from weightwatch.testing.corpus import text
-from weightwatch.testing.family import default_cache
+from weightwatch.testing.family import cached, default_cache
 from weightwatch.testing.models import deterministic
 from weightwatch.testing.tokenizer import save_tokenizer, train_tokenizer
 
@@ -186,21 +183,7 @@ def _cache_key(seed: int) -> str:
 
 def build_chat_models(*, seed: int = 0, cache: Path | None = None) -> ChatModels:
     """Build (or reuse from the cache) the base chat model and its two derivatives."""
-    cache = cache or default_cache()
-    cache.mkdir(parents=True, exist_ok=True)
-    key = _cache_key(seed)
-    final = cache / key
-    with open(cache / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (final / "COMPLETE").exists():
-            tmp = cache / f"{key}.tmp-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _build(tmp, seed=seed)
-            (tmp / "COMPLETE").write_text("ok\n")
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+    final = cached(cache or default_cache(), _cache_key(seed), lambda tmp: _build(tmp, seed=seed))
     return _paths(final)
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from importlib import metadata
 from pathlib import Path
@@ -79,6 +80,26 @@ def default_cache() -> Path:
     return Path(env) if env else Path.cwd() / ".cache" / "fixtures"
 
 
+def cached(cache: Path, key: str, build: Callable[[Path], object]) -> Path:
+    """``cache/key``, built once by ``build(folder)`` under a file lock (several test
+    processes share the cache), into a temporary folder renamed into place when complete;
+    library warnings during the build are silenced."""
+    cache.mkdir(parents=True, exist_ok=True)
+    final = cache / key
+    with open(cache / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (final / "COMPLETE").exists():
+            tmp = cache / f"{key}.tmp-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                build(tmp)
+            (tmp / "COMPLETE").write_text("ok\n")
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+    return final
+
+
 def _cache_key(arch: str, size: str, seed: int) -> str:
     libs = {n: metadata.version(n) for n in ("torch", "transformers", "peft", "tokenizers", "gguf")}
     data_dir = Path(__file__).parent / "data"
@@ -99,19 +120,11 @@ def build_family(
     *, arch: str = "llama", size: str = "tiny", seed: int = 0, cache: Path | None = None
 ) -> Family:
     """Build (or reuse from the cache) the family for ``arch``/``size``/``seed``."""
-    cache = cache or default_cache()
-    cache.mkdir(parents=True, exist_ok=True)
-    key = _cache_key(arch, size, seed)
-    final = cache / key
-    with open(cache / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (final / "COMPLETE").exists():
-            tmp = cache / f"{key}.tmp-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            _build(tmp, arch=arch, size=size, seed=seed)
-            (tmp / "COMPLETE").write_text("ok\n")
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+    final = cached(
+        cache or default_cache(),
+        _cache_key(arch, size, seed),
+        lambda tmp: _build(tmp, arch=arch, size=size, seed=seed),
+    )
     return _paths(final, arch)
 
 

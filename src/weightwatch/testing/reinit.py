@@ -11,18 +11,15 @@ lineage test is calibrated on.
 from __future__ import annotations
 
 import copy
-import fcntl
 import hashlib
 import json
 import os
-import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from weightwatch.testing import evasion
-from weightwatch.testing.family import _cache_key, default_cache
+from weightwatch.testing.family import _cache_key, cached, default_cache
 from weightwatch.testing.models import TrainSpec, card, deterministic, new_model, train
 from weightwatch.testing.tokenizer import save_tokenizer, train_tokenizer
 
@@ -91,22 +88,14 @@ def build_trained(
     """Independently trained Llama bases of ``size`` (one per seed, alternating data),
     sharing one BPE tokenizer of ``vocab_size``; built once per key, cached."""
     cache = cache or default_cache()
-    cache.mkdir(parents=True, exist_ok=True)
     # REINIT_VERSION, not this file's hash: bump it when ``_build`` changes the bytes.
     blob = [REINIT_VERSION, size, list(seeds), steps, vocab_size, _cache_key("llama", size, 0)]
     key = f"trained-{size}-" + hashlib.sha256(json.dumps(blob).encode()).hexdigest()[:12]
-    final = cache / key
-    with open(cache / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (final / "COMPLETE").exists():
-            tmp = cache / f"{key}.tmp-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _build(tmp, size=size, seeds=seeds, steps=steps, vocab_size=vocab_size)
-            (tmp / "COMPLETE").write_text("ok\n")
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+    final = cached(
+        cache,
+        key,
+        lambda tmp: _build(tmp, size=size, seeds=seeds, steps=steps, vocab_size=vocab_size),
+    )
     return Trained(final / "tokenizer", tuple(final / f"base{k}" for k in range(len(seeds))))
 
 
@@ -139,24 +128,12 @@ class ReinitSet:
 def build_reinit(base_dir: Path, *, seed: int = 21, cache: Path | None = None) -> ReinitSet:
     """Forks of the model in ``base_dir`` with re-initialised embeddings; cached."""
     cache = cache or default_cache()
-    cache.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     for f in sorted(base_dir.glob("*.safetensors")):
         digest.update(f.read_bytes())
     blob = [REINIT_VERSION, 2, seed, digest.hexdigest()]  # 2: unrelated model of the base's shape
     key = "reinit-" + hashlib.sha256(json.dumps(blob).encode()).hexdigest()[:12]
-    final = cache / key
-    with open(cache / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (final / "COMPLETE").exists():
-            tmp = cache / f"{key}.tmp-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _build_reinit(tmp, base_dir, seed)
-            (tmp / "COMPLETE").write_text("ok\n")
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+    final = cached(cache, key, lambda tmp: _build_reinit(tmp, base_dir, seed))
     return ReinitSet(
         final / "tokenizer", final / "reinit", final / "reinit-rotated", final / "unrelated"
     )
