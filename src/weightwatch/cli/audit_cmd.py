@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from weightwatch.cli import inputs
 from weightwatch.cli.app import EXIT_FINDINGS, typer_app
 from weightwatch.cli.output import console as new_console
 from weightwatch.errors import UsageError
@@ -474,12 +475,7 @@ def verify_command(
     from weightwatch.attest import load_verifier
     from weightwatch.audit.attestation import verify_comparison
 
-    try:
-        doc = json.loads(bundle.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{bundle}: not a JSON bundle ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise UsageError(f"{bundle}: not a JSON bundle")
+    doc = inputs.json_object(bundle, "bundle")
     result = verify_comparison(
         doc,
         load_verifier(pub),

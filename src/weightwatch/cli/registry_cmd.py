@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from weightwatch.cli import inputs
 from weightwatch.cli.app import EXIT_ERROR, typer_app
 from weightwatch.cli.output import console as new_console
 from weightwatch.cli.output import progress
@@ -390,12 +391,7 @@ def audit_command(
     is verified, appended to the transparency log, and returned with its proof."""
     from weightwatch.errors import UsageError
 
-    try:
-        doc = json.loads(report.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{report}: not a JSON audit report ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise UsageError(f"{report}: not a JSON audit report")
+    doc = inputs.json_object(report, "audit report")
     reg = _open(registry, db_url)
     if "dsseEnvelope" not in doc:
         _report(reg.add_audit(ref, doc), as_json)
@@ -429,14 +425,8 @@ def forensics_command(
     as_json: AsJson = False,
 ) -> None:
     """Attach a weight diff (abliteration, LoRA, ...) and re-decide the version."""
-    from weightwatch.errors import UsageError
 
-    try:
-        doc = json.loads(report.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{report}: not a JSON weight diff ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise UsageError(f"{report}: not a JSON weight diff")
+    doc = inputs.json_object(report, "weight diff")
     _report(_open(registry, db_url).add_forensics(ref, doc, base=base), as_json)
 
 
