@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,9 +22,15 @@ from rich.markup import escape
 from weightwatch.cli.app import EXIT_FINDINGS, typer_app
 from weightwatch.cli.output import console as new_console
 from weightwatch.cli.output import progress
+from weightwatch.cli.watermark_weights import (
+    detect_with_model,
+    embed_command,
+    read_text_input,
+    trace_command,
+)
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, detect, encode_text
-from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input
+from weightwatch.watermark.inputs import DetectionInput, parse_params
 from weightwatch.watermark.keys import MasterSecret
 from weightwatch.watermark.report import WatermarkDetection
 from weightwatch.watermark.scheme import get_scheme
@@ -146,10 +151,8 @@ def detect_command(
 ) -> None:
     """Exact p-value that FILE was generated with the key; exit 1 when watermarked."""
     if model_dir is not None:
-        from weightwatch.cli.watermark_weights import detect_with_model
-
         detect_with_model(
-            DetectionInput() if derivative else _read(file),
+            DetectionInput() if derivative else read_text_input(file),
             file=file,
             model_dir=model_dir,
             master=MasterSecret.load(key),
@@ -163,7 +166,7 @@ def detect_command(
         return
     if derivative:
         raise UsageError("--derivative needs --model-dir (the original model folder)")
-    data = _read(file)
+    data = read_text_input(file)
     name = scheme or data.scheme or "kgw"
     params = dict(data.params) if name == data.scheme else {}
     params.update(_scheme_params(name, param or [], None))
@@ -195,12 +198,6 @@ def detect_command(
         render(report, new_console())
     if report.verdict == "watermarked":
         raise typer.Exit(EXIT_FINDINGS)
-
-
-def _read(file: Path) -> DetectionInput:
-    if str(file) == "-":
-        return parse_input(sys.stdin.read(), path=Path("<stdin>"))
-    return read_input(file)
 
 
 def _scheme_params(name: str, items: list[str], model: Path | None) -> dict[str, Any]:
@@ -238,14 +235,8 @@ def render(report: WatermarkDetection, console: Console) -> None:
         )
 
 
-def _weight_commands() -> None:
-    from weightwatch.cli.watermark_weights import embed_command, trace_command
-
-    watermark_app.command("embed")(embed_command)
-    watermark_app.command("trace")(trace_command)
-
-
-_weight_commands()
+watermark_app.command("embed")(embed_command)
+watermark_app.command("trace")(trace_command)
 
 
 def register(app: typer.Typer) -> None:

@@ -125,7 +125,7 @@ def trace_command(
     if not grants or len(set(grants)) != len(grants):
         raise UsageError(f"{recipients} must list distinct grant ids, one a line")
     keys = [recipient_key(master, g) for g in grants]
-    data = DetectionInput() if derivative else _read(file)
+    data = DetectionInput() if derivative else read_text_input(file)
     _run(
         data,
         file=file,
@@ -138,7 +138,8 @@ def trace_command(
     )
 
 
-def _read(file: Path) -> DetectionInput:
+def read_text_input(file: Path) -> DetectionInput:
+    """The text or token ids to test, from ``file`` or standard input (``-``)."""
     if str(file) == "-":
         return parse_input(sys.stdin.read(), path=Path("<stdin>"))
     return read_input(file)

@@ -1,7 +1,7 @@
 """Evaluating weight watermarks on tiny models: texts, the downloader's edits, the table.
 
-Shared by the bounded tests (tests/watermark/test_gaussmark_model.py) and the full run
-(``make watermark-eval``, benchmarks/watermark_eval.py). "Human" text is the docstrings
+Shared by the bounded tests (tests/watermark/test_weight_marks.py) and the full run
+(``make watermark-eval``, benchmarks/watermark/weights_eval.py). "Human" text is the docstrings
 of this Python's standard library (PSF-2.0), cut into 200-token pieces; generated text
 is plain multinomial sampling from BOS with no logits processor — what a downloader of
 the weights does. Model edits follow Gloaguen et al. (2025): fine-tuning on unrelated

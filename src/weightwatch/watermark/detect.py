@@ -79,7 +79,8 @@ def _test_key(
     )
 
 
-def _adjust_keys(p: float, log10_p: float, m: int, correction: Correction) -> tuple[float, float]:
+def adjust_keys(p: float, log10_p: float, m: int, correction: Correction) -> tuple[float, float]:
+    """The p-value of the best of ``m`` independent tests (one per key), Šidák or Bonferroni."""
     if m == 1:
         return p, log10_p
     bonferroni = min(1.0, p * m), min(0.0, log10_p + math.log10(m))
@@ -122,7 +123,7 @@ def detect(
     per_key_tests = 1 + windows_tested
     p_key = win.bonferroni(best.p_best, per_key_tests)
     log10_key = win.log10_bonferroni(best.log10_best, per_key_tests)
-    p_final, log10_final = _adjust_keys(p_key, log10_key, len(key_list), correction)
+    p_final, log10_final = adjust_keys(p_key, log10_key, len(key_list), correction)
     null = scheme.null
     span_list: tuple[WatermarkSpan, ...] = ()
     if best.scan is not None and best.scan.count:
@@ -211,4 +212,11 @@ def detect_text(
     )
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_MIN_SCORED", "detect", "detect_text", "encode_text"]
+__all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_MIN_SCORED",
+    "adjust_keys",
+    "detect",
+    "detect_text",
+    "encode_text",
+]

@@ -3,9 +3,7 @@
 Embedding adds ``xi = std * z`` to chosen weight matrices, ``z`` standard normal drawn
 from a generator seeded by the key and the tensor's name, ``std = sigma * rms(W)`` (one
 relative scale for every matrix, so the same ``sigma`` means the same thing in any
-model). Defaults mark the MLP projections of every layer: they hold most of a
-transformer's parameters, LoRA recipes usually leave them alone (they adapt attention),
-and a larger marked matrix carries more signal for the same change per weight.
+model). Which matrices are marked by default, and why, is said below.
 
 Detection, for text ``y`` and the *original* weights ``theta``: ``g`` is the gradient of
 ``log p_theta(y)`` with respect to the marked matrices, and
@@ -108,12 +106,16 @@ class GaussMark(WeightScheme):
         rng = np.random.Generator(np.random.PCG64(int.from_bytes(digest, "little")))
         return rng.standard_normal(shape, dtype=np.float32)
 
+    def noise_std(self, name: str, rms: float) -> float:
+        """The mark's standard deviation on a tensor whose root-mean-square is ``rms``."""
+        if not math.isfinite(rms) or rms <= 0.0:
+            raise UsageError(f"tensor {name} is all zeros or not finite: cannot scale a mark")
+        return self.params.sigma * rms
+
     def perturbation(
         self, key: WatermarkKey, name: str, shape: tuple[int, ...], rms: float
     ) -> tuple[F32, float]:
-        if not math.isfinite(rms) or rms <= 0.0:
-            raise UsageError(f"tensor {name} is all zeros or not finite: cannot scale a mark")
-        std = self.params.sigma * rms
+        std = self.noise_std(name, rms)
         return (self.unit_noise(key, name, shape) * np.float32(std)).astype(np.float32), std
 
     def statistic(

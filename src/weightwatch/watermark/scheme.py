@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +55,37 @@ class TokenScores:
         return keep
 
 
-class WatermarkScheme(ABC):
+class KeyedScheme:
+    """What every scheme, sampling-time or in the weights, shares: its parameters, how it is
+    built from them, how reports describe it, and the check that a key was derived for it."""
+
+    name: ClassVar[str]
+    params_model: ClassVar[type[SchemeParams]]
+
+    def __init__(self, params: SchemeParams) -> None:
+        self.params = params
+
+    @classmethod
+    def from_params(cls, **values: Any) -> Self:
+        try:
+            params = cls.params_model(**values)
+        except ValidationError as exc:
+            raise UsageError(f"invalid parameters for scheme {cls.name!r}: {exc}") from exc
+        return cls(params)
+
+    def describe(self) -> dict[str, Any]:
+        """Name and parameters, as reports carry them."""
+        return {"name": self.name, **self.params.model_dump(mode="json")}
+
+    def check_key(self, key: WatermarkKey) -> None:
+        if key.scheme != self.name:
+            raise UsageError(
+                f"key {key.key_id} was derived for scheme {key.scheme!r}, not {self.name!r}",
+                hint="derive a key for this scheme: master.derive(name, scheme=...)",
+            )
+
+
+class WatermarkScheme(KeyedScheme, ABC):
     """One watermarking method with fixed parameters."""
 
     name: ClassVar[str]
@@ -63,17 +93,6 @@ class WatermarkScheme(ABC):
     #: "bias" schemes shift logits (distortionary); "sampler" schemes pick the token;
     #: "reweight" schemes return the log of a new distribution to sample from as is.
     kind: ClassVar[str]
-
-    def __init__(self, params: SchemeParams) -> None:
-        self.params = params
-
-    @classmethod
-    def from_params(cls, **values: Any) -> WatermarkScheme:
-        try:
-            params = cls.params_model(**values)
-        except ValidationError as exc:
-            raise UsageError(f"invalid parameters for scheme {cls.name!r}: {exc}") from exc
-        return cls(params)
 
     @property
     @abstractmethod
@@ -104,17 +123,6 @@ class WatermarkScheme(ABC):
         bias schemes keep their dtype. Sampler schemes return 0 for the chosen
         token and -inf elsewhere; reweight schemes return log-probabilities.
         """
-
-    def describe(self) -> dict[str, Any]:
-        """Name and parameters, as reports carry them."""
-        return {"name": self.name, **self.params.model_dump(mode="json")}
-
-    def check_key(self, key: WatermarkKey) -> None:
-        if key.scheme != self.name:
-            raise UsageError(
-                f"key {key.key_id} was derived for scheme {key.scheme!r}, not {self.name!r}",
-                hint="derive a key for this scheme: master.derive(name, scheme=...)",
-            )
 
 
 def as_token_array(token_ids: npt.ArrayLike) -> IntArray:

@@ -12,7 +12,6 @@ it traces one, and never stores it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from weightwatch.errors import UsageError
-from weightwatch.watermark.detect import DEFAULT_ALPHA
+from weightwatch.watermark.detect import DEFAULT_ALPHA, adjust_keys
 from weightwatch.watermark.gaussmark import z_p_value
 from weightwatch.watermark.keys import MasterSecret, WatermarkKey
 from weightwatch.watermark.weightio import LoadedReference, log_likelihood_gradient, weight_delta
@@ -38,13 +37,8 @@ def recipient_key(master: MasterSecret, grant: str, *, scheme: str = "gaussmark"
 
 
 def adjust_max(p: float, log10_p: float, m: int) -> tuple[float, float]:
-    """Exact p-value of the best of ``m`` independent N(0, 1) statistics."""
-    if m == 1:
-        return p, log10_p
-    if p > 1e-12:
-        adj = -math.expm1(m * math.log1p(-p))
-        return adj, math.log10(adj) if adj > 0 else -math.inf
-    return min(1.0, p * m), log10_p + math.log10(m)  # equal to first order down here
+    """Exact p-value of the best of ``m`` independent N(0, 1) statistics (Šidák)."""
+    return adjust_keys(p, log10_p, m, "sidak")
 
 
 def _report(

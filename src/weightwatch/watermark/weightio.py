@@ -108,8 +108,7 @@ def embed_folder(
         tensors = load_file(str(f))
         for name in sorted(chosen & tensors.keys()):
             w = tensors[name].to(torch.float32)
-            rms = float(w.square().mean().sqrt())
-            noise, std = scheme.perturbation(key, name, tuple(w.shape), rms)
+            noise, std = scheme.perturbation(key, name, tuple(w.shape), _rms(w))
             tensors[name] = (w + torch.from_numpy(noise)).to(tensors[name].dtype).contiguous()
             marked.append(MarkedTensor(name=name, shape=tuple(w.shape), std=std))
         save_file(tensors, str(dst / f.name), metadata=metadata)
@@ -161,10 +160,7 @@ def load_reference(
             scheme = GaussMark.from_params()  # type: ignore[assignment]
         assert isinstance(scheme, GaussMark)
         names = scheme.select({n: tuple(p.shape) for n, p in params.items()})
-        stds = {
-            n: scheme.params.sigma * float(params[n].detach().float().square().mean().sqrt())
-            for n in names
-        }
+        stds = {n: scheme.noise_std(n, _rms(params[n].detach().float())) for n in names}
         return LoadedReference(model, tok, scheme, names, stds, "original", None)
     built = get_weight_scheme(record.scheme, **_params_only(record.params))
     if not isinstance(built, GaussMark):
@@ -261,3 +257,8 @@ __all__ = [
     "tensor_shapes",
     "weight_delta",
 ]
+
+
+def _rms(w: Any) -> float:
+    """Root-mean-square of a float tensor: the scale GaussMark's noise is relative to."""
+    return float(w.square().mean().sqrt())

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import ValidationError
 
-from weightwatch.errors import UsageError
 from weightwatch.plugins import Registry
 from weightwatch.reports import Record, Report
 from weightwatch.watermark.keys import WatermarkKey
-from weightwatch.watermark.scheme import SchemeParams
+from weightwatch.watermark.scheme import KeyedScheme
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 RECORD_FILE = "weightwatch-watermark.json"
-RECORD_FORMAT = "weightwatch-weight-watermark/1"
 
 
 class MarkedTensor(Record):
@@ -55,32 +52,8 @@ class WeightMarkRecord(Report):
     tensors: tuple[MarkedTensor, ...]
 
 
-class WeightScheme(ABC):
+class WeightScheme(KeyedScheme, ABC):
     """A keyed change of chosen weight matrices and the test that finds it in text."""
-
-    name: ClassVar[str]
-    params_model: ClassVar[type[SchemeParams]]
-
-    def __init__(self, params: SchemeParams) -> None:
-        self.params = params
-
-    @classmethod
-    def from_params(cls, **values: Any) -> WeightScheme:
-        try:
-            params = cls.params_model(**values)
-        except ValidationError as exc:
-            raise UsageError(f"invalid parameters for scheme {cls.name!r}: {exc}") from exc
-        return cls(params)
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, **self.params.model_dump(mode="json")}
-
-    def check_key(self, key: WatermarkKey) -> None:
-        if key.scheme != self.name:
-            raise UsageError(
-                f"key {key.key_id} was derived for scheme {key.scheme!r}, not {self.name!r}",
-                hint="derive a key for this scheme: master.derive(name, scheme=...)",
-            )
 
     @abstractmethod
     def select(self, shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
@@ -109,7 +82,6 @@ def get_weight_scheme(name: str, **params: Any) -> WeightScheme:
 
 __all__ = [
     "RECORD_FILE",
-    "RECORD_FORMAT",
     "MarkedTensor",
     "WeightMarkRecord",
     "WeightScheme",
