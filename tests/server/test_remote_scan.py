@@ -49,6 +49,15 @@ def hub(tmp_path_factory, llama_family):  # type: ignore[no-untyped-def]
     with (tail / "model.safetensors").open("ab") as f:
         f.write(call("os", "system", "echo " + "pwned " * 20))  # > the 64-byte slack
     reg.register(tail, "mallory/trailing")
+    short = tmp / "short-tail"  # under 64 bytes: no GGUF-style padding slack for safetensors
+    shutil.copytree(llama_family.base, short)
+    with (short / "model.safetensors").open("ab") as f:
+        f.write(SHORT_PICKLE)
+    reg.register(short, "mallory/short-tail")
+    gguf_tail = tmp / "gguf-tail" / "model.gguf"  # a GGUF's padding must be zeros
+    gguf_tail.parent.mkdir()
+    gguf_tail.write_bytes(llama_family.gguf_q8_0.read_bytes() + SHORT_PICKLE)
+    reg.register(gguf_tail.parent, "mallory/gguf-tail")
     create_user(reg.store, "admin", "correct horse battery staple", role="admin")
     token = create_token(reg.store, "admin")
     with serving(create_app(tmp / "reg")) as url:
@@ -60,6 +69,8 @@ def hub(tmp_path_factory, llama_family):  # type: ignore[no-untyped-def]
                 "demo/llama-bin": llama_family.base_bin,
                 "demo/llama-q8": llama_family.gguf_q8_0,
                 "mallory/trailing": tail,
+                "mallory/short-tail": short,
+                "mallory/gguf-tail": gguf_tail.parent,
             },
         )
     reg.close()
@@ -138,7 +149,19 @@ def test_hostile_listings_are_refused(tmp_path, sibling, why) -> None:  # type: 
     assert not (tmp_path / "evil").exists() and not (tmp_path / "m" / "big.bin").exists()
 
 
-@pytest.mark.parametrize("repo", ["demo/llama-bin", "demo/llama-q8", "mallory/trailing"])
+SHORT_PICKLE = b"cos\nsystem\n(S'id'\ntR."  # 22 bytes
+
+
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "demo/llama-bin",
+        "demo/llama-q8",
+        "mallory/trailing",
+        "mallory/short-tail",
+        "mallory/gguf-tail",
+    ],
+)
 def test_zip_gguf_and_trailing_data_match_a_local_scan(hub, repo: str) -> None:  # type: ignore[no-untyped-def]
     url, token, _, local_paths = hub
     local = scan_paths([local_paths[repo]])
@@ -153,8 +176,8 @@ def test_zip_gguf_and_trailing_data_match_a_local_scan(hub, repo: str) -> None: 
     assert strip(remote) == strip(local)
     st = next(iter(stats.values()))
     print(repo, st.to_json())
-    if repo == "mallory/trailing":
-        assert local.verdict.value == "malicious"  # the tail was fetched and scanned
+    if repo.startswith("mallory/"):
+        assert local.verdict.value != "clean"  # the tail was fetched and scanned
     else:
         assert local.verdict.value == "clean"
         big = max(

@@ -27,14 +27,13 @@ from urllib.parse import quote
 
 import httpx
 
+from weightwatch.artifacts.limits import MAX_INFLATE
 from weightwatch.errors import ScanError, UsageError
 
 SMALL = 64 << 10  # files up to this size are fetched whole
 PROBE = 4 << 10  # first bytes fetched to recognise a large file
 READ_AHEAD = 16 << 10  # bytes fetched at once while walking a GGUF header
 MAX_HEADER = 256 << 20  # a safetensors/GGUF header larger than this is fetched no further
-TRAILING_SLACK = 64  # as the scanner: GGUF pads its data section to its alignment
-MAX_TAIL = 512 << 20  # bytes after the last tensor fetched (the scanner reads this much)
 MAX_FILE = 1 << 44  # 16 TiB: a listed size beyond this is a hostile or broken listing
 STORAGE = re.compile(r"(^|/)data/\d+$")  # torch zip storages, never read by the scanner
 _REF = re.compile(r"^hf://(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[\w./-]+))?\Z")
@@ -191,8 +190,10 @@ def _safetensors(s: _Sparse, head: bytes) -> None:
 
 
 def _tail(s: _Sparse, end: int) -> None:
-    if 0 <= end < s.size and s.size - end > TRAILING_SLACK:
-        s.get(end, min(s.size, end + MAX_TAIL))
+    """Every byte after the last tensor, as far as the scanner reads (it judges even a few
+    bytes of GGUF padding, which must be zeros: a hole would read as zeros)."""
+    if 0 <= end < s.size:
+        s.get(end, min(s.size, end + MAX_INFLATE))
 
 
 def _gguf(s: _Sparse) -> None:
@@ -216,7 +217,7 @@ def _gguf(s: _Sparse) -> None:
 
     fixed = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 
-    def value(t: int) -> int | None:
+    def value(t: int, depth: int = 0) -> int | None:
         if t in fixed:
             raw = take(fixed[t])
             return int.from_bytes(raw, "little") if t in (4, 5, 10, 11) else None
@@ -225,11 +226,13 @@ def _gguf(s: _Sparse) -> None:
             return None
         if t == 9:
             inner, count = u("I"), u("Q")
+            if depth >= 2 or count > s.size:  # as the local reader: arrays nest once at most
+                raise ValueError("array nested too deep or longer than the file")
             if inner in fixed:
                 take(fixed[inner] * count)
             else:
                 for _ in range(count):
-                    value(inner)
+                    value(inner, depth + 1)
             return None
         raise ValueError(f"unknown GGUF value type {t}")
 
