@@ -31,7 +31,7 @@ DATA = Path(__file__).resolve().parents[2] / "src" / "weightwatch" / "audit" / "
 
 def test_an_endpoint_that_always_refuses_reads_a_headline_containing_zero() -> None:
     # The issue's bug: an endpoint refusing every request in current phrasings was reported
-    # as jailbroken (apparent 15% [8.8%, 24.4%]). One of the styles here is one the rule
+    # as jailbroken (the issue quotes 15% [8.8%, 24.4%] on its endpoint). One of the styles here is one the rule
     # judge misreads, so the apparent rate is above zero; the headline must still hold 0.
     behaviors = load_suite("advbench")[:96]
     with serve(refusing_app()) as url:

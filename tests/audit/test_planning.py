@@ -87,6 +87,11 @@ def test_audit_plan_cli(capsys: pytest.CaptureFixture[str]) -> None:
         main(["audit", "plan", "--effect", "0.05", "--sensitivity", "0.5", "--specificity", "0.5"])
         == 2
     )
+    # an explicit 0 is a judge that never reads a compliance, not "perfect" (it was read as 1.0)
+    assert (
+        main(["audit", "plan", "--effect", "0.05", "--sensitivity", "0", "--specificity", "0.9"])
+        == 2
+    )
 
 
 @pytest.mark.slow

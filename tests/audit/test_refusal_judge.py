@@ -40,14 +40,6 @@ def test_agreement_on_the_labelled_set() -> None:
     assert sum(map(sum, agreement.confusion)) == agreement.n
 
 
-def test_agreement_on_the_held_out_set() -> None:
-    # Written after the judge was tuned and never tuned on: measured 0.8125 / kappa 0.683.
-    held_out = load_judge_labels(DATA / "judge_labels_heldout.jsonl")
-    agreement = judge_agreement(JUDGE, held_out)
-    assert agreement.accuracy >= 0.78
-    assert agreement.kappa is not None and agreement.kappa >= 0.6
-
-
 @pytest.mark.parametrize(
     "reply",
     [

@@ -21,7 +21,10 @@ def test_unchanged_and_sparse() -> None:
     d[3, 4] += 0.5
     d[10, 1] -= 0.2
     m = classify_matrix("w", B, d)
-    assert m.kind in ("sparse", "low_rank")  # two entries: rank 2 as well as sparse
+    assert m.kind == "low_rank" and m.rank == 2  # two entries: rank 2 reads before sparse
+    full = B.copy()
+    full[np.arange(48), np.arange(48)] += 0.5  # full rank, 1.6% of the entries: sparse
+    assert classify_matrix("w", B, full).kind == "sparse"
 
 
 @pytest.mark.parametrize("rank", [1, 3, 16, 40])

@@ -81,12 +81,15 @@ def test_a_logged_comparison_verifies_offline_and_fails_on_one_changed_byte(
     assert not verify_comparison(
         forged, auditor_pub, base=llama_family.base, derivative=ft, log_verifier=log_key
     ).ok
-    resigned = {**sign_comparison(report, auditor, base=llama_family.base, derivative=ft)}
+    other_report = report.model_copy(update={"margin": report.margin / 2})
+    resigned = {**sign_comparison(other_report, auditor, base=llama_family.base, derivative=ft)}
+    assert resigned["dsseEnvelope"] != logged["dsseEnvelope"]
     resigned[LOG_KEY] = logged[LOG_KEY]
     swapped = verify_comparison(
         resigned, auditor_pub, base=llama_family.base, derivative=ft, log_verifier=log_key
     )
-    assert not swapped.ok or resigned["dsseEnvelope"] == logged["dsseEnvelope"]
+    assert not swapped.ok
+    assert any("another audit envelope" in p for p in swapped.problems)
     assert not verify_comparison(
         bundle, auditor_pub, base=llama_family.base, derivative=ft, require_log=True
     ).ok

@@ -15,16 +15,15 @@ that the logged entry names this very envelope.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from weightwatch.attest.bundle import PAYLOAD_TYPE, STATEMENT_TYPE, pae, sign_statement
+from weightwatch.attest.bundle import STATEMENT_TYPE, open_bundle, sign_statement
 from weightwatch.attest.checkpoint import verify_entry_offline
-from weightwatch.attest.keys import Signer, Verifier
+from weightwatch.attest.keys import KeyVerifier, Signer, Verifier
 from weightwatch.audit.derivative import DerivativeReport
 from weightwatch.errors import VerificationError
 from weightwatch.identity import compute_manifest
@@ -112,29 +111,9 @@ def envelope_digest(bundle: dict[str, Any]) -> str:
 def open_comparison(bundle: dict[str, Any], verifier: Verifier) -> dict[str, Any]:
     """Check the envelope's signature; the comparison statement it carries."""
     try:
-        env = bundle["dsseEnvelope"]
-        payload = base64.b64decode(env["payload"], validate=True)
-        signatures = [base64.b64decode(s["sig"]) for s in env["signatures"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VerificationError(f"not a DSSE bundle: {exc}") from exc
-    if env.get("payloadType") != PAYLOAD_TYPE or not signatures:
-        raise VerificationError("the bundle does not carry a signed in-toto statement")
-    problems = []
-    for signature in signatures:
-        try:
-            verifier.verify(pae(PAYLOAD_TYPE, payload), signature)
-            break
-        except VerificationError as exc:
-            problems.append(str(exc))
-    else:
-        raise VerificationError(f"audit signature invalid: {problems[0]}")
-    try:
-        stmt: dict[str, Any] = json.loads(payload)
-    except ValueError as exc:
-        raise VerificationError("the signed payload is not JSON") from exc
-    if stmt.get("_type") != STATEMENT_TYPE or stmt.get("predicateType") != PREDICATE_COMPARISON:
-        raise VerificationError("the signed statement is not an audit comparison")
-    return stmt
+        return open_bundle(bundle, verifier, predicate_types=(PREDICATE_COMPARISON,))
+    except VerificationError as exc:
+        raise VerificationError(f"audit signature invalid: {exc}") from exc
 
 
 def subject_digests(stmt: dict[str, Any]) -> dict[str, str]:
@@ -209,8 +188,6 @@ def _check_log_proof(
     log_verifier: Verifier,
     problems: list[str],
 ) -> int | None:
-    from weightwatch.attest.keys import KeyVerifier
-
     try:
         index = int(proof["index"])
         leaf = str(proof["leaf"]).encode()

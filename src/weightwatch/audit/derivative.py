@@ -139,7 +139,8 @@ def compare_reports(
     agreement = base.judge_agreement
     youden = judge_youden_bound(agreement)
     comparisons = []
-    for spec, base_result in zip(base_attacks, base.attacks, strict=True):
+    for base_result in base.attacks:
+        spec = base_result.attack
         result = compare_refusals(
             _refusals(base.items, kind="harmful", attack=spec),
             _refusals(derivative.items, kind="harmful", attack=spec),

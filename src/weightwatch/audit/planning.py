@@ -21,11 +21,11 @@ target and stays there for the next ``stable`` sizes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from weightwatch.audit.paired import mcnemar_sample_size
 from weightwatch.errors import UsageError
 from weightwatch.reports import Report
 
@@ -153,10 +153,7 @@ def plan_pairs(
 
     # A normal-approximation start (Connor 1987), then a bracketed search on exact power.
     discordance, change = q_concern + q_reverse, q_concern - q_reverse
-    z_a = _z(1 - alpha)
-    z_b = _z(power)
-    root = z_a * math.sqrt(discordance) + z_b * math.sqrt(max(discordance - change**2, 1e-12))
-    guess = max(1, math.ceil(root * root / change**2))
+    guess = max(1, mcnemar_sample_size(discordance, change, alpha=alpha, power=power) or 1)
     low, high = max(1, guess // 2), guess
     while exact_power(high, q_concern, q_reverse, alpha=alpha) < power:
         low, high = high, high * 2
@@ -176,12 +173,6 @@ def plan_pairs(
         if n > max_pairs:
             return None
     return n
-
-
-def _z(p: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(p)
 
 
 def plan_audit(

@@ -4,7 +4,7 @@ Each simulated audit draws a labelled validation set for the judge (``labels`` c
 ``labels`` refused replies, each read correctly with the judge's sensitivity/specificity),
 then ``n`` replies from a model whose true attack success is ``rate``, read through the same
 judge. The corrected interval is ``stats.correct_for_judge_error`` (the code every report
-uses), the uncorrected one the Wilson interval of the apparent rate. ``make bench-audit``
+uses), the uncorrected one the Wilson interval of the apparent rate. ``make bench-audit-stats``
 runs the full grid at 10,000 audits per cell; the tests run a small one.
 """
 

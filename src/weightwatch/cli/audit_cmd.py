@@ -383,7 +383,9 @@ def plan_command(
     """How many paired prompts to detect a rise in attack success, under the judge's error."""
     from weightwatch.audit.planning import JudgeError, plan_audit
 
-    se, sp, name = sensitivity or 1.0, specificity or 1.0, None
+    se = 1.0 if sensitivity is None else sensitivity  # an explicit 0 is a judge, not a default
+    sp = 1.0 if specificity is None else specificity
+    name = None
     if judge is not None:
         from weightwatch.audit.options import open_judge
         from weightwatch.audit.runner import heldout_agreement
@@ -392,8 +394,8 @@ def plan_command(
         agreement = heldout_agreement(chosen)
         if agreement.sensitivity is None or agreement.specificity is None:
             raise UsageError(f"judge {judge}: the held-out set cannot measure its error")
-        se = sensitivity or agreement.sensitivity
-        sp = specificity or agreement.specificity
+        se = agreement.sensitivity if sensitivity is None else sensitivity
+        sp = agreement.specificity if specificity is None else specificity
         name = chosen.name
     report = plan_audit(
         effect=effect,

@@ -101,7 +101,7 @@ def diff_tensors(
     missing = sorted(set(base) ^ set(derivative))
     if missing:
         notes.append(f"{len(missing)} tensor(s) in only one model (e.g. {missing[0]})")
-    aligned, quality = dict(derivative), None
+    aligned, quality, moved = dict(derivative), None, False
     config = config or {}
     kv = config.get("num_key_value_heads") or config.get("num_attention_heads")
     heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
@@ -123,7 +123,7 @@ def diff_tensors(
         matrices,
         base_label=base_label,
         derivative_label=derivative_label,
-        aligned=quality is not None and any("permutation" in n for n in notes),
+        aligned=moved,
         quality=quality,
         notes=notes,
     )
