@@ -117,12 +117,16 @@ def database_url(request: pytest.FixtureRequest, tmp: Path) -> str:
     requesting fixture's param (``sqlite`` or ``postgresql``); usable at any fixture scope."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp / 'registry.db'}"
-    server = str(request.getfixturevalue("postgres_url"))
+    return fresh_database(str(request.getfixturevalue("postgres_url")), "reg")
+
+
+def fresh_database(server: str, prefix: str) -> str:
+    """A new, empty database on the test PostgreSQL ``server``; its URL."""
     import uuid
 
     import psycopg
 
-    name = f"reg_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = server.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -237,3 +237,25 @@ def test_append_joins_the_callers_transaction(tmp_path):
     with writer(store.engine).begin() as conn:
         store.append_many([("decision", b"second")], conn=conn)
     assert store.size() == 2 and verify_log(store) == 2
+
+
+def test_cosignatures_of_two_keys_under_one_witness_name_are_both_kept(tmp_path):
+    """Key rotation: a witness name with two keys whose IDs differ only in their last bits
+    (they shared a 30-bit prefix that a line's key used to be cut to) keeps both lines;
+    the same key's newer cosignature replaces its older one."""
+    store = _store(tmp_path)
+    store.append(entry_leaf("registration", {"n": 1}, time="t"), kind="registration")
+    key = generate("ed25519")
+    note = store.checkpoint(key, origin="weightwatch.example/log")
+
+    def line(key_id: bytes, fill: int) -> str:
+        blob = base64.b64encode(key_id + bytes([fill]) * 72).decode()
+        return f"\u2014 witness.example {blob}"
+
+    a, b = bytes.fromhex("01020304"), bytes.fromhex("01020307")
+    store.add_cosignatures(1, [line(a, 1), line(b, 2)])
+    updated = store.add_cosignatures(1, [line(a, 3)])
+    lines = updated.split("\n\n", 1)[1].splitlines()
+    assert lines[0] == note.split("\n\n", 1)[1].splitlines()[0]  # the log's own signature
+    assert lines[1:] == [line(a, 3), line(b, 2)]
+    verify_checkpoint(updated, KeyVerifier(key.public_key, key.key_id))

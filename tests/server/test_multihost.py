@@ -17,15 +17,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.server.test_hub_compat import _client
-from tests.services import free_port
+from tests.services import free_port, fresh_database, hub_client
 from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token
 from weightwatch.registry.accounts import create_user
@@ -35,13 +33,7 @@ PASSWORD = "correct horse battery"
 
 
 def _database(server: str) -> str:
-    import psycopg
-
-    name = f"hosts_{uuid.uuid4().hex[:12]}"
-    admin = server.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server.rsplit("/", 1)[0] + f"/{name}"
+    return fresh_database(server, "hosts")
 
 
 class Host:
@@ -166,7 +158,7 @@ def test_two_hosts_share_everything(cluster, llama_family, tmp_path):
     # visible on B, and downloaded from B through redirects to the object store
     r = httpx.get(f"{b.url}/acme/base/resolve/main/model.safetensors")
     assert r.status_code == 302 and r.headers["location"].startswith(os.environ["AWS_ENDPOINT_URL"])
-    out = _client(
+    out = hub_client(
         b.url,
         tmp_path / "hf",
         "from huggingface_hub import snapshot_download\nprint(snapshot_download('acme/base'))\n",

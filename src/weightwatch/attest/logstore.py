@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from weightwatch.attest.checkpoint import Checkpoint, sign_checkpoint
 from weightwatch.attest.keys import KeySigner
+from weightwatch.attest.note import split_note
 from weightwatch.db import make_engine, writer
 from weightwatch.errors import RegistryError, VerificationError
 from weightwatch.merkle import TreeView, leaf_hash, node_hash, parents_completed_by, sha256
@@ -292,10 +293,10 @@ class LogStore:
             ).scalar_one_or_none()
             if note is None:
                 raise RegistryError(f"no checkpoint at size {size}")
-            kept = {_sig_key(x): x for x in str(note).split("\n\n", 1)[1].splitlines()}
-            kept.update({_sig_key(x): x for x in lines})
-            text = str(note).split("\n\n", 1)[0]
-            new = text + "\n\n" + "".join(x + "\n" for x in kept.values())
+            text, stored = split_note(str(note))
+            added = split_note(text + "\n" + "".join(x.rstrip("\n") + "\n" for x in lines))[1]
+            kept = {(x.name, x.key_id): x for x in [*stored, *added]}  # newer replaces older
+            new = text + "\n" + "".join(x.line() for x in kept.values())
             conn.execute(
                 update(log_checkpoints).where(log_checkpoints.c.size == size).values(note=new)
             )
@@ -305,12 +306,6 @@ class LogStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(log_checkpoints).order_by(log_checkpoints.c.size))
             return [(int(r.size), bytes(r.root), r.note) for r in rows]
-
-
-def _sig_key(line: str) -> str:
-    """A signature line's name and key ID (its first 4 bytes, 8 base64 characters)."""
-    parts = line.rstrip("\n").split(" ")
-    return " ".join(parts[:2]) + " " + (parts[2][:5] if len(parts) > 2 else "")
 
 
 def verify_log(store: LogStore) -> int:

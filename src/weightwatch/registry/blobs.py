@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from weightwatch.errors import ArtifactError, RegistryError
+from weightwatch.identity.hashing import hash_file as identity_hash
 
 CHUNK = 8 * 1024 * 1024
 HEX = frozenset("0123456789abcdef")
@@ -37,17 +38,11 @@ def check_digest(digest: str) -> str:
 
 
 def hash_file(source: Path) -> tuple[str, int]:
-    """(sha256 hex, size) of a local file, read in chunks."""
-    h = hashlib.sha256()
-    size = 0
+    """(sha256 hex, size) of a local file, through identity's mapped reader."""
     try:
-        with open(source, "rb", buffering=0) as src:
-            while chunk := src.read(CHUNK):
-                h.update(chunk)
-                size += len(chunk)
+        return identity_hash(source, "sha256"), source.stat().st_size
     except OSError as exc:
         raise ArtifactError(source, f"cannot read: {exc.strerror or exc}") from exc
-    return h.hexdigest(), size
 
 
 class BlobStore(Protocol):

@@ -319,6 +319,7 @@ webhook_attempts = Table(  # append-only: every try, its outcome
 Index("ix_webhooks_owner", webhooks.c.owner_kind, webhooks.c.owner)
 Index("ix_webhook_deliveries_due", webhook_deliveries.c.state, webhook_deliveries.c.next_at)
 Index("ix_downloads_version", downloads.c.version_id)
+Index("ix_files_sha256", files.c.sha256)  # the blob collector: does any file name a blob?
 Index("ix_downloads_user", downloads.c.user)
 Index("login_attempts_client", login_attempts.c.client, login_attempts.c.created_at)
 

@@ -106,7 +106,6 @@ class Store:
     blobs: BlobStore
     index: FingerprintIndex
     signer: KeySigner
-    index_seq: int = 0  # the last fingerprint_index row this process's index has
 
     @property
     def write(self) -> Engine:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from weightwatch.attest.checkpoint import checkpoint_size
 from weightwatch.attest.note import NoteKey, parse_checkpoint_text, split_note
 from weightwatch.attest.tlog_client import WitnessEndpoint, request_cosignatures
 from weightwatch.errors import RegistryError, UsageError
@@ -32,13 +31,13 @@ def set_origin(store: Store, origin: str) -> None:
     (store.root / ORIGIN_FILE).write_text(origin + "\n")
 
 
-def _last_cosigned(store: Store, key: NoteKey) -> int:
-    """The largest size whose stored checkpoint carries ``key``'s cosignature."""
-    best = 0
+def _last_cosigned(store: Store) -> dict[tuple[str, bytes], int]:
+    """For each witness key (name, key ID), the largest size whose stored checkpoint
+    carries its cosignature: read once per round, whatever the number of witnesses."""
+    best: dict[tuple[str, bytes], int] = {}
     for size, _root, note in store.log.checkpoints():
-        _text, sigs = split_note(note)
-        if any(s.name == key.name and s.key_id == key.key_id for s in sigs):
-            best = max(best, size)
+        for s in split_note(note)[1]:
+            best[(s.name, s.key_id)] = max(best.get((s.name, s.key_id), 0), size)
     return best
 
 
@@ -47,13 +46,13 @@ def cosign(
 ) -> tuple[str, dict[str, str]]:
     """Ask each witness to cosign ``note`` (the log's current checkpoint); store the
     cosignatures with it. Returns the note as now stored and each refusal."""
-    size = checkpoint_size(note)
-    parse_checkpoint_text(split_note(note)[0])
+    _origin, size, _root = parse_checkpoint_text(split_note(note)[0])
+    cosigned = _last_cosigned(store)
     lines, refusals = request_cosignatures(
         note,
         size,
         witnesses,
         lambda old: store.log.consistency_proof(old, size),
-        guess=lambda key: _last_cosigned(store, key),
+        guess=lambda key: cosigned.get((key.name, key.key_id), 0),
     )
     return (store.log.add_cosignatures(size, lines) if lines else note), refusals

@@ -94,10 +94,9 @@ def _listable(
     return v, None
 
 
-def router(registry: Registry, downloads: DownloadPolicy | None = None) -> APIRouter:
+def router(registry: Registry, policy: DownloadPolicy) -> APIRouter:
     api = APIRouter()
     store = registry.store
-    policy = downloads or DownloadPolicy.for_store(store.blobs)
 
     def info(ns: str, name: str, revision: str, request: Request) -> Response:
         v, refused = _listable(registry, ns, name, revision, request)

@@ -40,9 +40,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_fingerprint_index_version", "fingerprint_index", ["version_id"], unique=True
     )
+    # the blob collector asks, per candidate blob, whether any file still names it
+    op.create_index("ix_files_sha256", "files", ["sha256"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_files_sha256", "files")
     op.drop_index("ix_fingerprint_index_version", "fingerprint_index")
     op.drop_table("fingerprint_index")
     op.drop_table("fingerprints")
