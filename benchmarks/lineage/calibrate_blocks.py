@@ -28,25 +28,30 @@ SIZES = {
 
 
 def main(sizes: list[str]) -> int:
-    print("| models | unrelated pairs | test | KS two-sided p | KS one-sided p | min p |")
-    print("|---|---:|---|---:|---:|---:|")
+    print(
+        "| models | unrelated pairs | test | KS two-sided p | KS one-sided p | min p | mean agree |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|")
     forks = []
     for size in sizes:
         spec = SIZES[size]
         trained = build_trained(size=size, **spec)  # type: ignore[arg-type]
         fps = [fingerprint(p) for p in trained.bases]
         rows: dict[str, list[float]] = {"blocks": [], "fitted": []}
+        agree: list[int] = []  # units both matchings agree on, per layer (Poisson(1) expects 1)
         for a, b in itertools.combinations(fps, 2):
-            c = compare(a, b)
+            c = compare(a, b, test="both")  # the block test is opt-in since it misfired
             assert c.blocks is not None and c.log10_p_fitted is not None
             rows["blocks"].append(10**c.blocks.log10_p)
+            agree.extend(c.blocks.agree)
             rows["fitted"].append(10**c.log10_p_fitted)
         for test, ps in rows.items():
             two = stats.kstest(ps, "uniform").pvalue
             one = stats.kstest(ps, "uniform", alternative="greater").pvalue
+            mean = f"{sum(agree) / len(agree):.2f}" if test == "blocks" and agree else "-"
             print(
                 f"| {size} ({len(fps)} bases) | {len(ps)} | {test} | {two:.3f} | {one:.3f} "
-                f"| {min(ps):.3g} |"
+                f"| {min(ps):.3g} | {mean} |"
             )
         forks.append((size, trained.bases[0], build_reinit(trained.bases[0])))
     print()
@@ -59,7 +64,7 @@ def main(sizes: list[str]) -> int:
             ("... after a rotation", f.reinit_rotated),
             ("unrelated, same new tokenizer", f.unrelated),
         ):
-            c = compare(base, fingerprint(path))
+            c = compare(base, fingerprint(path), test="both")
             b = c.blocks
             print(
                 f"| {size} | {name} | {c.log10_p_fitted:.1f} | {b.log10_p if b else 0:.1f} "

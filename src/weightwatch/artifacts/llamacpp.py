@@ -150,7 +150,7 @@ def supported(arch: str) -> bool:
     return gguf_arch(arch) is not None
 
 
-def role_of(name: str, arch: str, *, n_blocks: int = 0) -> Role | None:
+def role_of(name: str, arch: str) -> Role | None:
     """The role of a tensor named the Hugging Face or the llama.cpp way (None if unknown)."""
     a = gguf_arch(arch)
     if a is None:
@@ -164,7 +164,7 @@ def role_of(name: str, arch: str, *, n_blocks: int = 0) -> Role | None:
     e = _EXPERT.match(stem)
     if e is not None:  # one expert of a mixture: the table names the stacked tensor
         stem, expert = f"{e.group(1)}.{e.group(3)}", int(e.group(2))
-    blocks = max(n_blocks, _block_hint(stem) + 1)
+    blocks = _block_hint(stem) + 1
     hit = _name_map(a, blocks).get_type_and_name(stem)
     if hit is None:
         return None

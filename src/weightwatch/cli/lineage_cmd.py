@@ -180,9 +180,9 @@ def _render(result: Comparison | Lineage) -> None:
             b = result.blocks
             agree = ", ".join(f"{k}/{b.units}" for k in b.agree)
             fitted = result.log10_p_fitted
+            also = "" if fitted is None else f"; anchor score vs fitted null: p = {p_text(fitted)}"
             console.print(
-                f"shared MLP units (population-free): {agree} agree, p = {p_text(b.log10_p)}"
-                + (f"; anchor score vs fitted null: p = {p_text(fitted)}" if fitted else "")
+                f"shared MLP units (population-free): {agree} agree, p = {p_text(b.log10_p)}{also}"
             )
         t = Table("parent layer", "child layer", "r", title="aligned layers", title_justify="left")
         for m in result.layers:

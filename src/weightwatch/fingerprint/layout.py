@@ -61,16 +61,11 @@ class Layout:
         return t
 
 
-def subject(art: Artifact) -> Path:
-    """What the user named (``Artifact.subject``)."""
-    return art.subject
-
-
 def layout_of(art: Artifact) -> Layout:
     """Find the layout of ``art``'s primary weights; a clear error for other models."""
     if not art.primary_files and not (art.adapter is not None and not art.config):
         found = ", ".join(f"{f.path} reads as {f.format.value}" for f in art.files[:5])
-        raise ArtifactError(subject(art), f"no weight file found ({found or 'no files'})")
+        raise ArtifactError(art.subject, f"no weight file found ({found or 'no files'})")
     if art.adapter is not None and not art.config:
         raise ArtifactError(
             art.root, "a PEFT adapter holds only weight deltas: fingerprint it merged into its base"
@@ -81,12 +76,12 @@ def layout_of(art: Artifact) -> Layout:
     arch = (art.family or "").lower()
     kept = art.model_tensors  # quantized groups folded, dequantized on read
     if arch == "gpt2" or any(t.name.endswith("h.0.attn.c_attn.weight") for t in kept):
-        names = _gpt2_names(kept, arch, gguf=gguf)
+        names = _gpt2_names(kept, gguf=gguf)
         kind = "gpt2"
     else:
         if arch and not supported(arch):
             raise ArtifactError(
-                subject(art),
+                art.subject,
                 f"fingerprint: unsupported architecture {arch!r} (weightwatch reads the "
                 "decoder families in llama.cpp's tensor tables, from the gguf package)",
             )
@@ -96,12 +91,12 @@ def layout_of(art: Artifact) -> Layout:
     layers = {int(m.group(1)) for n in names if (m := pattern.match(n))}
     if not layers:
         raise ArtifactError(
-            subject(art), "no transformer layers found (not a decoder language model?)"
+            art.subject, "no transformer layers found (not a decoder language model?)"
         )
     n_layers = max(layers) + 1
     emb = next((names[n] for n in ("model.embed_tokens.weight", "wte.weight") if n in names), None)
     if emb is None or len(emb.shape) != 2:
-        raise ArtifactError(subject(art), "no 2-D token embedding matrix found")
+        raise ArtifactError(art.subject, "no 2-D token embedding matrix found")
     # GGUF stores the embedding as [vocab, hidden] in numpy order too.
     hidden = int(emb.shape[1])
     heads, kv = head_counts(art, arch)
@@ -112,7 +107,7 @@ def layout_of(art: Artifact) -> Layout:
     )
 
 
-def _gpt2_names(kept: tuple[Tensor, ...], arch: str, *, gguf: bool) -> dict[str, Tensor]:
+def _gpt2_names(kept: tuple[Tensor, ...], *, gguf: bool) -> dict[str, Tensor]:
     names: dict[str, Tensor] = {}
     for t in kept:
         name = t.name

@@ -67,7 +67,7 @@ def _unit(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 def mlp_units(lay: Layout) -> tuple[list[int], F32] | None:
     """(layer indices, [layers, units, 3, rank] float32) or ``None`` where the layout has
-    no plain MLP (mixture-of-experts layouts keep their experts elsewhere)."""
+    no gate/up/down MLP (a mixture of experts has one: its experts side by side)."""
     read, read2, write, norm = _names(lay)
     layers = unit_layers(lay.n_layers)
     prefix = "model.layers.{}." if lay.kind == "gated" else "h.{}."

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from weightwatch.fingerprint.model import KINDS, Fingerprint
 from weightwatch.lineage.blocks import BlockTest, block_test
-from weightwatch.lineage.pvalue import Null, Nulls, model_class, p_from_log10
+from weightwatch.lineage.pvalue import Null, Nulls, log10_adjusted, model_class, p_from_log10
 from weightwatch.reports import Record, Report
 
 __all__ = [
@@ -192,7 +192,7 @@ def compare(
     fitted = null.log10_p(score) if test != "blocks" else None
     blocks = block_test(parent, child) if test != "fitted" else None
     ran = [p for p in (fitted, blocks.log10_p if blocks else None) if p is not None]
-    log10_p = min(0.0, min(ran) + math.log10(len(ran))) if ran else 0.0
+    log10_p = log10_adjusted(min(ran), len(ran)) if ran else 0.0
     derived = log10_p < math.log10(alpha)
     anchors = fitted is None or fitted < math.log10(alpha) or not blocks
     relation = _relation(parent, child, score, emb_r, share, derived, anchors=anchors)

@@ -10,7 +10,6 @@ the whole checked again, against the pin and, where the publisher ships one, its
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,8 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from weightwatch.identity.hashing import hash_file
 
 REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "data" / "real-models" / "models.json"
@@ -53,11 +54,7 @@ def fetch(cache: Path | None = None, names: list[str] | None = None) -> dict[str
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
+    return hash_file(path, "sha256")
 
 
 def _ensure(cache: Path, entry: dict[str, Any]) -> Path:
