@@ -208,6 +208,7 @@ def _uniform(a: Fingerprint, b: Fingerprint, n: int) -> float:
     """A uniform draw fixed by the pair (the same pair always gets the same p-value)."""
     h = hashlib.sha256()
     for fp in (a, b):
+        assert fp.units is not None  # block_test runs only on fingerprints that have units
         h.update(np.ascontiguousarray(fp.units.reshape(-1)[:2048], dtype=np.float16).tobytes())
     h.update(n.to_bytes(4, "little"))
     return (int.from_bytes(h.digest()[:8], "little") + 0.5) / 2.0**64
