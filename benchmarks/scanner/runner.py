@@ -55,39 +55,11 @@ def modelaudit(path: str) -> tuple[bool, str | None]:
     return "critical" in sev, ("scan error" if errors else None)
 
 
-def aisbom(path: str) -> tuple[bool, str | None]:
-    """aisbom-cli, offline; "dangerous" = a component whose risk is CRITICAL or HIGH (what
-    `--fail-on-risk` fails on); a file it lists no component for was not read."""
-    import os
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "sbom.json")
-        env = dict(os.environ, AISBOM_NO_TELEMETRY="1", AISBOM_OFFLINE="1", AISBOM_NO_OSV="1")
-        exe = os.path.join(os.path.dirname(sys.executable), "aisbom")
-        subprocess.run(
-            [exe, "scan", path, "--offline", "--output", out],
-            capture_output=True, env=env, cwd=tmp, timeout=300, check=False,
-        )  # fmt: skip
-        if not os.path.exists(out):
-            return False, "no SBOM written"
-        with open(out) as f:
-            comps = json.load(f).get("components", [])
-    risks = [
-        p["value"] for c in comps for p in c.get("properties", []) if p["name"] == "aisbom:risk"
-    ]
-    if not risks:
-        return False, "no component for the file"
-    return any(r.startswith(("CRITICAL", "HIGH")) for r in risks), None
-
-
 TOOLS = {
     "picklescan": picklescan,
     "fickling": fickling,
     "modelscan": modelscan,
     "modelaudit": modelaudit,
-    "aisbom": aisbom,
 }
 
 

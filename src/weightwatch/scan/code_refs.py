@@ -21,11 +21,13 @@ script) is reported as informational. Parsing only: nothing is imported or run.
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-MAX_JSON = 16 * 1024 * 1024
+from weightwatch.artifacts.hfrepo import load_json
+from weightwatch.errors import ArtifactError
+
+MAX_SOURCE = 16 * 1024 * 1024  # bytes of a Python file parsed
 MAX_FILES = 10_000
 # Libraries diffusers/sentence-transformers name in their configs: not repository files.
 _LIBRARIES = frozenset(
@@ -49,11 +51,6 @@ def loaded_python(root: Path, *, recursive: bool = True) -> frozenset[Path]:
     return frozenset(_closure(start, root))
 
 
-def remote_references(doc: object) -> list[str]:
-    """``auto_map`` values that name code in another repository (``repo--module.Class``)."""
-    return sorted(ref for ref in _auto_map_refs(doc) if "--" in ref)
-
-
 def _walk(root: Path, pattern: str, *, recursive: bool) -> Iterator[Path]:
     found = root.rglob(pattern) if recursive else root.glob(pattern)
     for n, path in enumerate(sorted(found)):
@@ -64,11 +61,10 @@ def _walk(root: Path, pattern: str, *, recursive: bool) -> Iterator[Path]:
 
 
 def _load(path: Path) -> object:
+    """The JSON document, or None where it cannot be read (the scanner reports that file)."""
     try:
-        if path.stat().st_size > MAX_JSON:
-            return None
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        return load_json(path, path.name)
+    except (ArtifactError, OSError):
         return None
 
 
@@ -137,7 +133,7 @@ def _closure(start: Iterable[Path], root: Path) -> set[Path]:
 
 def _local_imports(path: Path, root: Path) -> Iterator[Path]:
     try:
-        tree = ast.parse(path.read_bytes()[:MAX_JSON])
+        tree = ast.parse(path.read_bytes()[:MAX_SOURCE])
     except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
         return
     for node in ast.walk(tree):

@@ -35,7 +35,6 @@ class ArrayLayout:
     nbytes: int
     has_object: bool
     aligned: bool
-    alignment: int
 
 
 def layout(
@@ -65,13 +64,14 @@ def layout(
     alignment = state.get("numpy_array_alignment_bytes")
     aligned = alignment is not None
     if aligned and (
-        not isinstance(alignment, int) or isinstance(alignment, bool) or not 0 < alignment <= 64
+        not isinstance(alignment, int)
+        or isinstance(alignment, bool)
+        or not 0 < alignment <= MAX_ALIGNMENT
     ):
         return f"array alignment {alignment!r} is not one joblib writes"
-    count = math.prod(shape) if shape else 1
+    count = math.prod(shape)  # 1 for a 0-d array
     return ArrayLayout(
         nbytes=0 if has_object else count * itemsize,
         has_object=has_object,
         aligned=aligned,
-        alignment=alignment if isinstance(alignment, int) else 0,
     )

@@ -390,7 +390,6 @@ class _Machine:
         if found.has_object:  # joblib runs a fresh unpickler over a nested pickle here
             inner = _Machine(self.source, self.loc, self.depth, self.out, self.limits, joblib=False)
             inner._run(stream)
-            self.stream = stream
             return Result("numpy.ndarray", Tup(()))
         if found.aligned:
             pad = stream.read(1)

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from weightwatch.testing import benign_producers, chat_templates
+from weightwatch.testing.family import cached
 
 LIBRARIES = (
     "torch", "transformers", "peft", "tokenizers", "numpy", "scikit-learn", "joblib",
@@ -66,28 +67,8 @@ def _key(scale: int) -> str:
 
 
 def build_benign_corpus(cache: Path, *, scale: int = 1) -> BenignCorpus:
-    root = cache / _key(scale)
+    root = cached(cache, _key(scale), lambda tmp: _produce(tmp, scale))
     manifest = root / "manifest.json"
-    if not manifest.exists():
-        if root.exists():
-            shutil.rmtree(root)
-        root.mkdir(parents=True)
-        skipped: dict[str, str] = {}
-        for name, produce in benign_producers.PRODUCERS.items():
-            out = root / name
-            out.mkdir()
-            try:
-                produce(out, scale)
-            except ImportError as exc:
-                skipped[name] = f"not installed here: {exc}"
-                shutil.rmtree(out)
-            except Exception as exc:  # a producer that breaks is reported, never hidden
-                skipped[name] = f"failed: {type(exc).__name__}: {exc}"
-                (root / f"{name}.error.txt").write_text(traceback.format_exc())
-                shutil.rmtree(out)
-        manifest.write_text(
-            json.dumps({"skipped": skipped, "versions": versions()}, indent=1, sort_keys=True)
-        )
     doc = json.loads(manifest.read_text())
     files = [
         BenignFile(f, f.relative_to(root).parts[0])
@@ -95,6 +76,27 @@ def build_benign_corpus(cache: Path, *, scale: int = 1) -> BenignCorpus:
         if f.is_file() and f.parent != root
     ]
     return BenignCorpus(root, files, doc["skipped"], doc["versions"])
+
+
+def _produce(root: Path, scale: int) -> None:
+    """Every producer's files under ``root/<producer>``, and the manifest."""
+    root.mkdir(parents=True)
+    skipped: dict[str, str] = {}
+    for name, produce in benign_producers.PRODUCERS.items():
+        out = root / name
+        out.mkdir()
+        try:
+            produce(out, scale)
+        except ImportError as exc:
+            skipped[name] = f"not installed here: {exc}"
+            shutil.rmtree(out)
+        except Exception as exc:  # a producer that breaks is reported, never hidden
+            skipped[name] = f"failed: {type(exc).__name__}: {exc}"
+            (root / f"{name}.error.txt").write_text(traceback.format_exc())
+            shutil.rmtree(out)
+    (root / "manifest.json").write_text(
+        json.dumps({"skipped": skipped, "versions": versions()}, indent=1, sort_keys=True)
+    )
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The scanner corpus's newer malicious entries: files that reach a pickle load through a
 library's own loader (the model-loading surface of Hide-and-Seek, arXiv:2508.19774), and
 gadgets outside the usual denylists from public proof-of-concept write-ups. Built from
-bytes; payloads are harmless (``true``). Every entry is checked to run in its real loader
-by ``tests/scan/test_real_loaders.py``.
+bytes; payloads are harmless (``true``). The entries whose loader installs here (joblib,
+numpy, pandas, pickle, legacy torch) are checked to run in it by
+``tests/scan/test_real_loaders.py``.
 """
 
 from __future__ import annotations
