@@ -60,8 +60,7 @@ def test_garbage_and_unsigned_requests(server) -> None:  # type: ignore[no-untyp
 @pytest.mark.parametrize(
     "path",
     [
-        "../../registry.db",
-        "0/..%2F..%2Fregistry.db",
+        "0/..%2F..%2Fregistry.db",  # (a plain "../" is normalised away by the client itself)
         "0/000%00",
         "99/000",
         "0/" + "x999/" * 20 + "000",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from weightwatch.errors import UsageError, VerificationError
-from weightwatch.merkle import TreeView, leaf_hash, node_hash, sha256
+from weightwatch.merkle import TreeView, node_hash, sha256
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT  # hashes in a full tile
@@ -172,9 +172,3 @@ class TiledTree(TreeView):
         while len(layer) > 1:
             layer = [node_hash(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
         return layer[0]
-
-    def check_entries(self, tile: Tile, entries: list[bytes]) -> None:
-        """That an entry bundle's leaves hash to its level-0 tile."""
-        want = self._hashes(Tile(0, tile.index, tile.width))
-        if len(entries) != tile.width or [leaf_hash(e) for e in entries] != want:
-            raise VerificationError(f"{tile.path}: entries do not hash to the level-0 tile")

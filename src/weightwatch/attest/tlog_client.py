@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -27,13 +27,14 @@ from weightwatch.attest.note import (
     split_note,
     verified_keys,
 )
-from weightwatch.attest.tiles import Tile, TiledTree, unbundle
+from weightwatch.attest.tiles import HASH, MAX_ENTRY, WIDTH, Tile, TiledTree, unbundle
 from weightwatch.attest.witness import SIZE_TYPE, request_body
 from weightwatch.errors import ServiceError, UsageError, VerificationError
 from weightwatch.merkle import leaf_hash, verify_consistency, verify_inclusion
 
 TIMEOUT = 30.0
-MAX_TILE = 256 * 32
+MAX_TILE = WIDTH * HASH
+MAX_BUNDLE = WIDTH * (2 + MAX_ENTRY)  # an entry bundle: u16 length and entry, each
 MAX_CHECKPOINT = 64 << 10
 
 
@@ -61,6 +62,8 @@ class LogClient:
     witnesses: Sequence[NoteKey] = ()
     min_witnesses: int = 0
     http: httpx.Client | None = None
+    # tiles never change, so one tree per size serves every proof asked of it
+    _trees: dict[int, TiledTree] = field(default_factory=dict, repr=False)
 
     def _client(self) -> httpx.Client:
         if self.http is None:
@@ -78,7 +81,9 @@ class LogClient:
         def fetch(tile: Tile) -> bytes:
             return _get(self._client(), f"{self.prefix}/{tile.path}", MAX_TILE)
 
-        return TiledTree(size, fetch)
+        if size not in self._trees:
+            self._trees[size] = TiledTree(size, fetch)
+        return self._trees[size]
 
     def check_root(self, cp: OpenedCheckpoint) -> None:
         """That the tiles hash to the checkpoint's root (the log serves what it signed)."""
@@ -106,13 +111,13 @@ class LogClient:
         """Entry ``index`` from its bundle, proven included under ``cp``."""
         if not 0 <= index < cp.size:
             raise UsageError(f"entry {index} is not in a log of {cp.size} entries")
-        n = index // 256
-        width = min(256, cp.size - n * 256)
-        data = _get(self._client(), f"{self.prefix}/{Tile(None, n, width).path}", 256 * 65538)
+        n = index // WIDTH
+        width = min(WIDTH, cp.size - n * WIDTH)
+        data = _get(self._client(), f"{self.prefix}/{Tile(None, n, width).path}", MAX_BUNDLE)
         entries = unbundle(data)
         if len(entries) != width:
             raise VerificationError(f"entry bundle {n} holds {len(entries)} entries, not {width}")
-        leaf = entries[index - n * 256]
+        leaf = entries[index - n * WIDTH]
         tree = self.tree(cp.size)
         proof = tree.inclusion_proof(index)
         verify_inclusion(leaf_hash(leaf), index, cp.size, proof, cp.root)

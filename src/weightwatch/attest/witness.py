@@ -22,7 +22,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from weightwatch.attest.note import NoteKey, cosign, parse_checkpoint_text, verified_keys
+from weightwatch.attest.note import (
+    NoteKey,
+    cosign,
+    parse_checkpoint_text,
+    split_note,
+    verified_keys,
+)
 from weightwatch.db import make_engine, writer
 from weightwatch.errors import VerificationError
 from weightwatch.merkle import verify_consistency
@@ -124,16 +130,17 @@ class Witness:
         keys = self.logs.get(first)
         if keys is None:
             raise WitnessRefusal(404, f"unknown log origin {first[:100]!r}")
-        try:
-            if not verified_keys(req.note, list(keys)):
-                raise WitnessRefusal(403, "no signature by a key this witness trusts for the log")
-            text = req.note[: req.note.rfind("\n\n") + 1]
+        try:  # a malformed note or checkpoint is a bad request ...
+            text, _sigs = split_note(req.note)
             origin, size, root = parse_checkpoint_text(text)
-        except WitnessRefusal:
-            raise
         except VerificationError as exc:
-            status = 403 if "does not verify" in exc.message else 400
-            raise WitnessRefusal(status, exc.message) from None
+            raise WitnessRefusal(400, exc.message) from None
+        try:  # ... a signature that fails, or none by a trusted key, is forbidden
+            trusted = verified_keys(req.note, list(keys))
+        except VerificationError as exc:
+            raise WitnessRefusal(403, exc.message) from None
+        if not trusted:
+            raise WitnessRefusal(403, "no signature by a key this witness trusts for the log")
         if req.old > size:
             raise WitnessRefusal(400, f"old size {req.old} is beyond the checkpoint's {size}")
         if req.old == 0 and req.proof:

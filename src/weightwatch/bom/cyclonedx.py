@@ -29,9 +29,6 @@ from weightwatch.bom.model import BomParent, BomSubject
 from weightwatch.bom.properties import subject_properties
 from weightwatch.errors import VerificationError
 
-MEDIA_TYPE = "application/vnd.cyclonedx+json"
-SPEC_VERSION = "1.6"
-
 
 def _licence(declared: str | None) -> list[DisjunctiveLicense]:
     if not declared:
@@ -147,4 +144,4 @@ def validate(doc: dict[str, Any]) -> None:
         raise VerificationError(f"not a valid CycloneDX 1.6 document: {error}")
 
 
-__all__ = ["MEDIA_TYPE", "SPEC_VERSION", "build", "render", "validate"]
+__all__ = ["build", "render", "validate"]

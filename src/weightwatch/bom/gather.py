@@ -28,9 +28,7 @@ def from_registry(
     view = registry.status(ref)
     ns_name, _, number = view.model.rpartition("@")
     ns, _, name = ns_name.partition("/")
-    row = next((r for r in registry.versions_of(ns, name) if str(r.number) == number), None)
-    if row is None:
-        raise RegistryError(f"{view.model} is not a complete version (state {view.state})")
+    row = registry.resolve(ns, name, number)  # status() found it: a complete version
     facts_json = registry.report(row.id, "facts")
     if facts_json is None:
         raise RegistryError(f"{view.model} has no facts report")

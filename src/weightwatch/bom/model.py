@@ -35,10 +35,6 @@ class BomParent(Record):
     evidence: Evidence
     licence: str | None
 
-    @property
-    def verified(self) -> bool:
-        return self.evidence != "declared"
-
 
 class BomSubject(Report):
     """Everything a BOM records about one version. ``facts`` is the policy's view of the

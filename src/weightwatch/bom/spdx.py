@@ -23,7 +23,6 @@ from weightwatch.bom.model import BomParent, BomSubject
 from weightwatch.bom.properties import subject_properties
 from weightwatch.errors import VerificationError
 
-MEDIA_TYPE = "application/spdx+json"
 SPEC_VERSION = "3.0.1"
 CONTEXT = "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
 NO_ASSERTION_LICENSE = "expandedlicensing_NoAssertionLicense"  # the context's named individual
@@ -255,4 +254,4 @@ def _ai_profile(doc: dict[str, Any]) -> None:
                 raise VerificationError(f"SPDX AI profile: {sid} has {n} {kind}, needs one")
 
 
-__all__ = ["CONTEXT", "MEDIA_TYPE", "SPEC_VERSION", "render", "validate"]
+__all__ = ["CONTEXT", "SPEC_VERSION", "render", "validate"]

@@ -157,7 +157,7 @@ class OciClient:
             "GET", f"{self.base}/{repo}/referrers/{digest}", headers={"Accept": INDEX}, stream=True
         )
         if r.status_code == 200 and INDEX in r.headers.get("Content-Type", ""):
-            doc = _json(_read_bounded(r, MAX_MANIFEST, what="referrers"), "referrers index")
+            doc = json_object(_read_bounded(r, MAX_MANIFEST, what="referrers"), "referrers index")
         else:
             doc = self._fallback_index(repo, digest.replace(":", "-")) or {}
         found = doc.get("manifests", [])
@@ -168,7 +168,7 @@ class OciClient:
             data, _ = self.get_manifest(repo, tag, accept=INDEX)
         except UsageError:
             return None
-        return _json(data, f"referrers tag {tag}")
+        return json_object(data, f"referrers tag {tag}")
 
     def fetch_blob(self, repo: str, blob: Blob, dest: Path) -> None:
         """Stream a blob to ``dest``, checking its size and SHA-256 as it comes."""
@@ -226,7 +226,8 @@ def _read_bounded(r: Any, limit: int, *, what: str) -> bytes:
     return data
 
 
-def _json(data: bytes, what: str) -> dict[str, Any]:
+def json_object(data: bytes, what: str) -> dict[str, Any]:
+    """A JSON object fetched from the registry (``what`` names it in the error)."""
     try:
         doc = json.loads(data)
     except ValueError as exc:

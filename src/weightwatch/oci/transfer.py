@@ -11,7 +11,6 @@ failure removes the staging folder: the destination is never partly written.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from weightwatch.attest.bundle import PREDICATE_TYPE, open_bundle, verify_model
 from weightwatch.attest.keys import KeyVerifier
 from weightwatch.errors import UsageError, VerificationError
 from weightwatch.oci import layout
-from weightwatch.oci.client import OciClient, parse_reference
+from weightwatch.oci.client import OciClient, json_object, parse_reference
 
 if TYPE_CHECKING:
     from weightwatch.registry import Registry
@@ -58,9 +57,9 @@ def push(registry: Registry, ref: str, target: str, *, plain_http: bool | None =
     view = registry.status(ref)
     ns_name, _, number = view.model.rpartition("@")
     ns, _, name = ns_name.partition("/")
-    row = next((r for r in registry.versions_of(ns, name) if str(r.number) == number), None)
-    attestation = registry.attestation(row.id) if row is not None else None
-    if row is None or attestation is None:
+    row = registry.resolve(ns, name, number)  # status() found it: a complete version
+    attestation = registry.attestation(row.id)
+    if attestation is None:
         raise UsageError(f"{view.model} is not a complete, signed version")
     client = OciClient(dest.host, plain_http=plain_http)
     layers = []
@@ -119,7 +118,7 @@ def pull(
     raw, digest = client.get_manifest(src.repo, src.ref)
     if src.digest and digest != src.digest:
         raise UsageError(f"{src}: the registry served a manifest with digest {digest}")
-    manifest = _json(raw, f"{src} manifest")
+    manifest = json_object(raw, f"{src} manifest")
     layers = layout.model_layers(manifest)
     config = layout.blob_of(manifest.get("config") or {})
     bundle, stmt = _signature(client, src.repo, digest, verifier, str(src))
@@ -130,7 +129,7 @@ def pull(
         raise UsageError(f"{src}: layers differ from the signed files: {diff[:3]}")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.pull-", dir=out.parent.resolve()))
     try:
-        config_doc = _json(client.fetch_small(src.repo, config), "ModelPack config")
+        config_doc = json_object(client.fetch_small(src.repo, config), "ModelPack config")
         diff_ids = (config_doc.get("modelfs") or {}).get("diffIds")
         if diff_ids is not None and diff_ids != [b.digest for b in layers]:
             raise UsageError(f"{src}: config diffIds do not match the layers")
@@ -177,7 +176,7 @@ def _signature(
             raw, got = client.get_manifest(repo, ref.digest)
             if got != ref.digest:
                 raise UsageError(f"referrer {ref.digest} was served with digest {got}")
-            manifest = _json(raw, "referrer manifest")
+            manifest = json_object(raw, "referrer manifest")
             if (manifest.get("subject") or {}).get("digest") != digest:
                 raise UsageError(f"referrer {ref.digest} is about another manifest")
             layer = next(
@@ -186,7 +185,9 @@ def _signature(
             )
             if layer is None:
                 raise UsageError(f"referrer {ref.digest} carries no bundle")
-            bundle = _json(client.fetch_small(repo, layout.blob_of(layer)), "signature bundle")
+            bundle = json_object(
+                client.fetch_small(repo, layout.blob_of(layer)), "signature bundle"
+            )
             return bundle, open_bundle(bundle, verifier)
         except (UsageError, VerificationError) as exc:
             problems.append(str(exc))
@@ -210,16 +211,6 @@ def _blob_file(registry: Registry, digest: str) -> Iterator[Path]:
             for chunk in blobs.chunks(digest):
                 out.write(chunk)
         yield path
-
-
-def _json(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        raise UsageError(f"{what} is not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise UsageError(f"{what} is not a JSON object")
-    return doc
 
 
 __all__ = ["Pulled", "Pushed", "pull", "push"]

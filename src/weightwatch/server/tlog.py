@@ -22,7 +22,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from weightwatch.attest.tiles import bundle, parse_tile_path
+from weightwatch.attest.tiles import WIDTH, bundle, parse_tile_path
 from weightwatch.attest.tlog_client import WitnessEndpoint
 from weightwatch.attest.witness import MAX_BODY, Witness, WitnessRefusal
 from weightwatch.errors import UsageError, VerificationError
@@ -118,13 +118,13 @@ def router(registry: Registry, config: TlogConfig | None = None) -> APIRouter:
         if t.end_leaf() > log.size():
             raise HTTPException(404, f"the log does not hold {t.path} yet")
         if t.level is None:
-            start = t.index * 256
+            start = t.index * WIDTH
             try:
                 data = bundle(e.leaf for e in log.entries(start, start + t.width))
             except UsageError as exc:
                 raise HTTPException(500, exc.message) from None
         else:
-            data = b"".join(log.nodes(t.merkle_level, t.index * 256, t.width))
+            data = b"".join(log.nodes(t.merkle_level, t.index * WIDTH, t.width))
         return Response(
             data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
         )
