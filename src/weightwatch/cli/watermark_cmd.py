@@ -23,10 +23,12 @@ from weightwatch.cli.app import EXIT_FINDINGS, typer_app
 from weightwatch.cli.output import console as new_console
 from weightwatch.cli.output import progress
 from weightwatch.cli.watermark_weights import (
+    detect_distill,
     detect_with_model,
     embed_command,
     read_text_input,
     trace_command,
+    weight_scheme_name,
 )
 from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, detect, encode_text
@@ -150,6 +152,19 @@ def detect_command(
     ] = False,
 ) -> None:
     """Exact p-value that FILE was generated with the key; exit 1 when watermarked."""
+    if model_dir is not None and weight_scheme_name(model_dir, scheme) == "distill":
+        if derivative:
+            raise UsageError("--derivative tests GaussMark weights, not the distillation mark")
+        report = detect_distill(
+            read_text_input(file),
+            model_dir=model_dir,
+            master=MasterSecret.load(key),
+            keys=list(itertools.product(deployment or ["default"], rotation or [0])),
+            alpha=alpha,
+            params=param or [],
+        )
+        _output(report, as_json)
+        return
     if model_dir is not None:
         detect_with_model(
             DetectionInput() if derivative else read_text_input(file),
@@ -192,6 +207,10 @@ def detect_command(
         alpha=alpha,
         windows=DEFAULT_WINDOWS if windowed else None,
     )
+    _output(report, as_json)
+
+
+def _output(report: WatermarkDetection, as_json: bool) -> None:
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:

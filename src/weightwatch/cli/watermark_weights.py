@@ -23,6 +23,7 @@ from weightwatch.errors import UsageError
 from weightwatch.watermark.detect import DEFAULT_ALPHA, encode_text
 from weightwatch.watermark.inputs import DetectionInput, parse_input, parse_params, read_input
 from weightwatch.watermark.keys import MasterSecret, WatermarkKey
+from weightwatch.watermark.report import WatermarkDetection
 from weightwatch.watermark.weightreport import WeightWatermarkDetection
 
 _KEY_HELP = "Master secret file (from `weightwatch watermark keygen`)."
@@ -92,6 +93,44 @@ def detect_with_model(
         as_json=as_json,
         params=params,
     )
+
+
+def weight_scheme_name(model_dir: Path, scheme: str | None) -> str:
+    """The weight scheme to test: the marked folder's record, else ``--scheme``, else
+    GaussMark."""
+    from weightwatch.watermark.weightio import read_record
+
+    record = read_record(model_dir)
+    if record is not None:
+        if scheme in ("gaussmark", "distill") and scheme != record.scheme:
+            raise UsageError(f"{model_dir} was marked with {record.scheme!r}, not {scheme!r}")
+        return record.scheme
+    return scheme or "gaussmark"
+
+
+def detect_distill(
+    data: DetectionInput,
+    *,
+    model_dir: Path,
+    master: MasterSecret,
+    keys: list[tuple[str, int]],
+    alpha: float,
+    params: list[str],
+) -> WatermarkDetection:
+    """``detect --model-dir`` for the distillation mark: the KGW test with the record's
+    parameters (or ``--param``) under each deployment's ``distill`` key."""
+    from weightwatch.watermark.distill import DistillMark, detect_distilled
+    from weightwatch.watermark.weightio import read_record
+
+    record = read_record(model_dir)
+    values = {k: v for k, v in (record.params if record else {}).items() if k != "name"}
+    values.update(_params(params))
+    scheme = DistillMark.from_params(**values)
+    ids = data.token_ids
+    if ids is None:
+        ids = encode_text(data.text or "", model_dir)
+    derived = [master.derive(d, scheme="distill", rotation=r) for d, r in keys]
+    return detect_distilled(ids, scheme, derived, alpha=alpha)
 
 
 def trace_command(
@@ -209,4 +248,11 @@ def render(report: WeightWatermarkDetection) -> None:
     )
 
 
-__all__ = ["detect_with_model", "embed_command", "render", "trace_command"]
+__all__ = [
+    "detect_distill",
+    "detect_with_model",
+    "embed_command",
+    "render",
+    "trace_command",
+    "weight_scheme_name",
+]

@@ -107,6 +107,33 @@ def substitute(texts: list[I64], *, fraction: float, vocab: int, seed: int = 0) 
     return out
 
 
+def paraphrase(
+    texts: list[I64], paraphraser: Any, *, copy_bias: float, bos: int = 0
+) -> tuple[list[I64], float]:
+    """Rewrite each text with another model; returns the texts and the share of tokens changed.
+
+    Token by token, teacher-forced on the original: the rewrite's token ``i`` is the
+    paraphraser's greedy choice given the original's first ``i`` tokens, with
+    ``copy_bias`` nats added to the original token (a paraphraser that keeps a word when
+    it finds it plausible; ``copy_bias = 0`` is pure greedy re-generation). Both models
+    must share the tokenizer (the tiny families do).
+    """
+    import torch
+
+    out: list[I64] = []
+    changed = 0
+    with torch.no_grad():
+        for t in texts:
+            ids = torch.from_numpy(np.concatenate([[bos], t[:-1]]))[None]
+            logits = paraphraser(input_ids=ids).logits[0].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            logp[torch.arange(t.size), torch.from_numpy(t)] += copy_bias
+            new = logp.argmax(-1).numpy().astype(np.int64)
+            changed += int((new != t).sum())
+            out.append(new)
+    return out, changed / max(1, sum(t.size for t in texts))
+
+
 def _each_matrix(model: Any, fn: Callable[[npt.NDArray[np.float32]], npt.NDArray[Any]]) -> Any:
     import torch
 
@@ -209,6 +236,7 @@ __all__ = [
     "human_texts",
     "mean_nll",
     "model_edits",
+    "paraphrase",
     "prune_all",
     "ratio_interval",
     "sample",

@@ -47,7 +47,7 @@ from scipy import special  # type: ignore[import-untyped]  # no stubs installed
 from weightwatch.errors import UsageError
 from weightwatch.watermark.keys import WatermarkKey
 from weightwatch.watermark.scheme import SchemeParams
-from weightwatch.watermark.weightscheme import F32, WeightScheme
+from weightwatch.watermark.weightscheme import F32, PerturbationScheme
 
 _SEED_PREFIX = b"weightwatch/gaussmark/v1\x00"
 _LAYER = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
@@ -70,7 +70,7 @@ def z_p_value(psi: float) -> tuple[float, float]:
     return math.exp(log_p), log_p / math.log(10.0)
 
 
-class GaussMark(WeightScheme):
+class GaussMark(PerturbationScheme):
     name: ClassVar[str] = "gaussmark"
     params_model: ClassVar[type[SchemeParams]] = GaussMarkParams
     params: GaussMarkParams

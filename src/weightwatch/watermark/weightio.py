@@ -29,6 +29,7 @@ from weightwatch.watermark.weightreport import Reference
 from weightwatch.watermark.weightscheme import (
     RECORD_FILE,
     MarkedTensor,
+    PerturbationScheme,
     WeightMarkRecord,
     WeightScheme,
     get_weight_scheme,
@@ -45,7 +46,7 @@ def _torch() -> Any:
     return torch
 
 
-def _weight_files(model_dir: Path) -> list[Path]:
+def weight_files(model_dir: Path) -> list[Path]:
     if not (model_dir / "config.json").is_file():
         raise ArtifactError(model_dir, "not a model folder (no config.json)")
     files = sorted(model_dir.glob("*.safetensors"))
@@ -61,7 +62,7 @@ def tensor_shapes(model_dir: Path) -> dict[str, tuple[int, ...]]:
     from safetensors import safe_open
 
     shapes: dict[str, tuple[int, ...]] = {}
-    for f in _weight_files(model_dir):
+    for f in weight_files(model_dir):
         try:
             with safe_open(str(f), framework="np") as fh:
                 for name in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
@@ -91,11 +92,18 @@ def embed_folder(
 
     src, dst = Path(model_dir), Path(out)
     scheme.check_key(key)
-    files = _weight_files(src)
+    files = weight_files(src)
     if read_record(src) is not None:
         raise UsageError(f"{src} is already watermarked ({RECORD_FILE}); mark the original")
     if dst.exists() and any(dst.iterdir()):
         raise UsageError(f"{dst} exists and is not empty; choose a new output folder")
+    if not isinstance(scheme, PerturbationScheme):
+        from weightwatch.watermark.distill import DistillMark
+        from weightwatch.watermark.distill_train import embed_distilled
+
+        if not isinstance(scheme, DistillMark):
+            raise UsageError(f"weight scheme {scheme.name!r} cannot embed into a folder")
+        return embed_distilled(src, dst, scheme=scheme, key=key, progress=None)
     chosen = set(scheme.select(tensor_shapes(src)))
     dst.mkdir(parents=True, exist_ok=True)
     for item in src.iterdir():
@@ -234,7 +242,7 @@ def weight_delta(ref: LoadedReference, derivative_dir: str | Path) -> dict[str, 
     shapes = tensor_shapes(path)
     params = dict(ref.model.named_parameters())
     out: dict[str, F64] = {}
-    for f in _weight_files(path):
+    for f in weight_files(path):
         with safe_open(str(f), framework="pt") as fh:
             for name in ref.names:
                 if name in shapes and name in fh.keys():  # noqa: SIM118
@@ -256,6 +264,7 @@ __all__ = [
     "read_record",
     "tensor_shapes",
     "weight_delta",
+    "weight_files",
 ]
 
 

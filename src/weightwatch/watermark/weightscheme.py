@@ -53,7 +53,16 @@ class WeightMarkRecord(Report):
 
 
 class WeightScheme(KeyedScheme, ABC):
-    """A keyed change of chosen weight matrices and the test that finds it in text."""
+    """A keyed change of a model's weights and the test that finds it in text.
+
+    Two kinds: ``PerturbationScheme`` adds keyed noise to chosen matrices (GaussMark);
+    a *trained* scheme (``distill``) fine-tunes the whole model so that its own sampling
+    carries a keyed token-level signal. ``weightio.embed_folder`` handles both.
+    """
+
+
+class PerturbationScheme(WeightScheme, ABC):
+    """A keyed change of chosen weight matrices, one tensor at a time."""
 
     @abstractmethod
     def select(self, shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
@@ -83,6 +92,7 @@ def get_weight_scheme(name: str, **params: Any) -> WeightScheme:
 __all__ = [
     "RECORD_FILE",
     "MarkedTensor",
+    "PerturbationScheme",
     "WeightMarkRecord",
     "WeightScheme",
     "get_weight_scheme",
