@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval test-s3 bench-scaleout scanner-corpus fuzz
+.PHONY: help install services serve demo test test-fast lint format typecheck bench clean watermark-eval watermark-durability test-s3 bench-scaleout scanner-corpus fuzz
 
 help:
 	@echo "make serve      set up .venv and run the demo (see README)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint       ruff + mypy only"
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make watermark-eval  the weight-watermark durability table (~30 min; docs/watermark.md)"
+	@echo "make watermark-durability  GaussMark vs distillation vs KGW/Gumbel durability (~1 h)"
 	@echo "make scanner-corpus  build and scan the full benign corpus (1,000+ files)"
 	@echo "make fuzz       differential fuzzing of the scanner against the real loaders"
 
@@ -116,6 +117,11 @@ bench-audit-stats: $(STAMP)
 # Weight watermarks: 200 texts per cell, 2,000 human texts (about 30 min on 2 cores).
 watermark-eval: $(STAMP)
 	$(PY) benchmarks/watermark/weights_eval.py
+
+# Every weight mark side by side (GaussMark, distillation, sampling-time KGW/Gumbel without
+# their processor) under the downloader's edits and text attacks (about 1 h on 2 busy cores).
+watermark-durability: $(STAMP)
+	$(PY) benchmarks/watermark/durability_eval.py
 
 # The scanner against files real producers write: the full benign corpus (scale 4, over
 # 1,000 files; `make test` scans the scale-1 subset), built once into the fixture cache.
