@@ -122,6 +122,8 @@ watermark-eval: $(STAMP)
 # their processor) under the downloader's edits and text attacks (about 1 h on 2 busy cores).
 watermark-durability: $(STAMP)
 	$(PY) benchmarks/watermark/durability_eval.py
+	$(PY) benchmarks/watermark/finetune_length.py
+	$(PY) benchmarks/watermark/distill_null.py
 
 # The scanner against files real producers write: the full benign corpus (scale 4, over
 # 1,000 files; `make test` scans the scale-1 subset), built once into the fixture cache.
