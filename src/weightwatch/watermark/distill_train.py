@@ -90,7 +90,7 @@ def distill(
         ids = texts[rows]
         with torch.no_grad():
             target = teacher(input_ids=ids).logits.float()
-            target += p.delta * _green(scheme, key, ids, vocab)
+            target[_green(scheme, key, ids, vocab)] += p.delta
             target = torch.log_softmax(target, dim=-1)
         logp = torch.log_softmax(model(input_ids=ids).logits.float(), dim=-1)
         # positions before context_width tokens exist have no green list: not trained
@@ -120,7 +120,13 @@ def _frozen_copy(model: Any) -> Any:
 
 
 def _green(scheme: DistillMark, key: WatermarkKey, ids: Any, vocab: int) -> Any:
-    """(B, T, V) float mask: green after the ``context_width`` tokens ending at each t."""
+    """(B, T, V) bool mask: green after the ``context_width`` tokens ending at each t.
+
+    Memory: with the teacher's log-probabilities, the student's logits and log-probabilities
+    and the KL terms, a step holds about 17 bytes per (sequence, position, vocabulary
+    entry): lower ``batch`` or ``seq_len`` for large vocabularies (16 x 128 x 49,152 is
+    about 1.7 GB).
+    """
     import torch
 
     h = scheme.params.context_width
@@ -133,7 +139,7 @@ def _green(scheme: DistillMark, key: WatermarkKey, ids: Any, vocab: int) -> Any:
     flat = ctx.reshape(-1, h)
     uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
     rows = scheme.green_rows(uniq, vocab, key)
-    return torch.from_numpy(rows[inverse.reshape(-1)].reshape(b, t, vocab)).float()
+    return torch.from_numpy(rows[inverse.reshape(-1)].reshape(b, t, vocab))
 
 
 def embed_distilled(
