@@ -146,3 +146,32 @@ def test_trace_names_the_recipient_from_text_and_from_a_derivative(gated, tmp_pa
     ):
         assert recipients.trace(registry.store, v, token_ids=ids).recipient is None
     assert recipients.trace(registry.store, v, derivative=folders["acme"]).recipient is None
+
+
+def test_cli_enables_lists_and_traces(gated, tmp_path, capsys):
+    import json
+
+    from weightwatch.cli import main
+
+    registry, v = gated
+    url = str(registry.store.engine.url.render_as_string(hide_password=False))
+    args = ["--registry", str(registry.store.root), "--db-url", url]
+    assert main(["registry", "recipients", "acme/gated", "--enable", "--sigma", "0.7", *args]) == 0
+    assert "served as recipient copies" in capsys.readouterr().out
+    served = _served(registry, v, "bob")  # bob's first download makes his copy
+    folder = tmp_path / "bob"
+    folder.mkdir()
+    for s in served.values():
+        (folder / s.path).write_bytes(b"".join(registry.store.blobs.chunks(s.sha256)))
+    assert main(["registry", "recipients", "acme/gated", "--json", *args]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["marking"]["params"]["sigma"] == 0.7
+    assert [c["user"] for c in doc["copies"]] == ["bob"]
+    code = main(["registry", "trace", "acme/gated", str(folder), "--derivative", "--json", *args])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["recipient"] == "bob" and out["recipients_tested"] == 1
+    text = tmp_path / "t.txt"
+    text.write_text("An unrelated sentence, written by a person, to be traced.")
+    assert main(["registry", "trace", "acme/gated", str(text), *args]) == 0
+    assert "no recipient named" in capsys.readouterr().out
+    assert main(["registry", "trace", "acme/gated", str(tmp_path / "nope.txt"), *args]) == 2
