@@ -86,7 +86,9 @@ def copy_folder(base: Path, dest: Path, m: Any, key: Any) -> Path:
     for item in base.iterdir():
         if item.is_file() and item.name != WEIGHTS:
             shutil.copy2(item, dest / item.name)
-    mark_file(base / WEIGHTS, dest / WEIGHTS, scheme=m.build_scheme(), key=key, names=m.files[WEIGHTS])
+    mark_file(
+        base / WEIGHTS, dest / WEIGHTS, scheme=m.build_scheme(), key=key, names=m.files[WEIGHTS]
+    )
     return dest
 
 
@@ -118,7 +120,9 @@ def main() -> None:
                 if i == 0:
                     derived = derive.finetune(model, tok, steps=FT_STEPS, lr=1e-4, domain="b")
                     derived.save_pretrained(work / "derived")
-                    d = np.asarray(ref.scheme.statistic(weight_delta(ref, work / "derived"), ref.stds, keys))
+                    d = np.asarray(
+                        ref.scheme.statistic(weight_delta(ref, work / "derived"), ref.stds, keys)
+                    )
                     row["derivative_weights"] = {
                         "named_right": int(d.argmax()) == 0,
                         "log10_p": adjust_max(*z_p_value(float(d.max())), RECIPIENTS)[1],

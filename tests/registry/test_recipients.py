@@ -5,7 +5,6 @@ derivation record verifies, and a trace names the recipient (and no one for the 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +52,9 @@ def gated(registry, llama_family):  # type: ignore[no-untyped-def]
 
 def _served(registry, v, user):  # type: ignore[no-untyped-def]
     who = principal_for(registry.store, user)
-    return {s.path: s for s in recipients.served_files(registry.store, who, v, registry.files(v.id))}
+    return {
+        s.path: s for s in recipients.served_files(registry.store, who, v, registry.files(v.id))
+    }
 
 
 def test_each_recipient_gets_their_own_copy_of_the_marked_file_only(gated, llama_family):

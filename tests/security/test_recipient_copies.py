@@ -89,7 +89,11 @@ def test_each_route_serves_the_callers_own_copy(site, llama_family):
         info = _get(f"{url}/api/models/acme/gated", headers=_auth(tokens[u])).json()
         sib = {s["rfilename"]: s["lfs"]["sha256"] for s in info["siblings"]}
         tree = _get(f"{url}/api/models/acme/gated/tree/main", headers=_auth(tokens[u]))
-        assert sib[WEIGHTS] == _sha(got[u]) == {e["path"]: e["lfs"]["oid"] for e in tree.json()}[WEIGHTS]
+        assert (
+            sib[WEIGHTS]
+            == _sha(got[u])
+            == {e["path"]: e["lfs"]["oid"] for e in tree.json()}[WEIGHTS]
+        )
     assert got["owner"] == original  # owners get the original
     assert got["alice"] != original and got["bob"] != original and got["alice"] != got["bob"]
     # another file is the original for everyone
@@ -188,7 +192,8 @@ def test_a_presigned_redirect_points_at_the_recipients_copy_only(tmp_path, llama
             assert mine.status_code == 200 and _sha(mine.content) != original
             assert f"{original[:2]}/{original[2:]}" not in where
             swapped = where.replace(
-                f"{_sha(mine.content)[:2]}/{_sha(mine.content)[2:]}", f"{original[:2]}/{original[2:]}"
+                f"{_sha(mine.content)[:2]}/{_sha(mine.content)[2:]}",
+                f"{original[:2]}/{original[2:]}",
             )
             assert swapped != where and _get(swapped).status_code == 403
     finally:

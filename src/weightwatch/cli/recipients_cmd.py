@@ -60,17 +60,17 @@ def recipients_command(
             f"{m.params['sigma']}, files {', '.join(m.files)})"
         )
         return
-    m = recipients.marking(reg.store, v.id)
+    current = recipients.marking(reg.store, v.id)
     rows = recipients.copies(reg.store, v.id)
     doc = {
         "version": v.label,
-        "marking": m.to_json() if m else None,
+        "marking": current.to_json() if current else None,
         "copies": [r.__dict__ for r in rows],
     }
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
-    if m is None:
+    if current is None:
         typer.echo(f"{v.label} is served as the original to everyone")
         return
     typer.echo(f"{v.label}: {len({r.user for r in rows})} recipient copies made")

@@ -134,11 +134,12 @@ def collect(store: Store, *, grace: float = GRACE, dry_run: bool = False) -> Col
                         kept += 1  # claimed lately, or another collector has it
                         continue
                     conn.execute(insert(claims).values(digest=digest, state=DELETING, touched_at=t))
-                if conn.execute(
-                    select(files.c.sha256).where(files.c.sha256 == digest)
-                ).first() or conn.execute(
-                    select(copies.c.sha256).where(copies.c.sha256 == digest)
-                ).first():
+                if (
+                    conn.execute(select(files.c.sha256).where(files.c.sha256 == digest)).first()
+                    or conn.execute(
+                        select(copies.c.sha256).where(copies.c.sha256 == digest)
+                    ).first()
+                ):
                     conn.execute(update(claims).where(claims.c.digest == digest).values(state=LIVE))
                     kept += 1
                     continue

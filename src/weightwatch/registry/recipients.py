@@ -17,14 +17,18 @@ only); keys are derived when needed and never stored or sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
 import struct
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from weightwatch.attest.bundle import sign_statement
@@ -47,6 +51,9 @@ from weightwatch.watermark.recipients import (
 )
 
 MASTER_FILE = "watermark-master.json"
+#: the recipient of a required mark's copy for callers who are not signed in (not a
+#: possible user name, so no account can be mistaken for it)
+ANONYMOUS = "*anonymous*"
 HEADER_LIMIT = 100 * 1024 * 1024  # a safetensors header larger than this is refused
 
 
@@ -65,10 +72,11 @@ def master_secret(store: Store) -> MasterSecret:
     path = store.root / "keys" / MASTER_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            MasterSecret.generate().save(path)
-        except UsageError:  # another process made it first
-            pass
+        tmp = path.with_name(f".{MASTER_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        MasterSecret.generate().save(tmp)  # whole before it has its name: no torn reads
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.link(tmp, path)
+        tmp.unlink()
     return MasterSecret.load(path)
 
 
@@ -97,40 +105,81 @@ def _header_shapes(store: Store, f: FileRow) -> dict[str, tuple[int, ...]]:
         raise RegistryError(f"{f.path}: unreadable safetensors header: {exc}") from exc
 
 
+def plan(
+    store: Store,
+    version_id: int,
+    label: str,
+    *,
+    deployment: str | None = None,
+    sigma: float | None = None,
+    required_by: Sequence[str] = (),
+) -> RecipientMarking:
+    """The marking of a version's stored safetensors files (headers read, nothing stored)."""
+    with store.engine.connect() as conn:
+        files = queries.files(conn, version_id)
+    headers = {f.path: _header_shapes(store, f) for f in files if f.path.endswith(".safetensors")}
+    if not headers:
+        raise UsageError(f"{label} has no safetensors weights to mark")
+    return marking_for(
+        master_secret(store),
+        deployment or label,
+        headers,
+        sigma=RECIPIENT_SIGMA if sigma is None else sigma,
+        required_by=required_by,
+    )
+
+
+def record(conn: Connection, version_id: int, m: RecipientMarking) -> None:
+    """Store a marking in the caller's transaction (IntegrityError: one exists)."""
+    conn.execute(
+        schema.recipient_marks.insert().values(
+            version_id=version_id, record=m.model_dump_json(), created_at=now()
+        )
+    )
+
+
 def enable(
     store: Store, version: VersionRow, *, deployment: str | None = None, sigma: float | None = None
 ) -> RecipientMarking:
     """Serve ``version`` to recipients as marked copies from now on (public record)."""
-    with store.engine.connect() as conn:
-        files = queries.files(conn, version.id)
-        if queries.recipient_marking(conn, version.id) is not None:
-            raise RegistryError(f"{version.label} is already served as recipient copies")
-    headers = {f.path: _header_shapes(store, f) for f in files if f.path.endswith(".safetensors")}
-    if not headers:
-        raise UsageError(f"{version.label} has no safetensors weights to mark")
-    record = marking_for(
-        master_secret(store),
-        deployment or version.label,
-        headers,
-        sigma=RECIPIENT_SIGMA if sigma is None else sigma,
-    )
+    if marking(store, version.id) is not None:
+        raise RegistryError(f"{version.label} is already served as recipient copies")
+    m = plan(store, version.id, version.label, deployment=deployment, sigma=sigma)
     try:
         with store.write.begin() as conn:
-            conn.execute(
-                schema.recipient_marks.insert().values(
-                    version_id=version.id, record=record.model_dump_json(), created_at=now()
-                )
-            )
+            record(conn, version.id, m)
     except IntegrityError as exc:
         raise RegistryError(f"{version.label} is already served as recipient copies") from exc
-    return record
+    return m
 
 
-def recipient(store: Store, who: Principal | None, version: VersionRow) -> str | None:
-    """The recipient ``who`` is for ``version``'s copies, or None (they get the original).
+def required(
+    store: Store, version_id: int, label: str, decision: Mapping[str, Any]
+) -> RecipientMarking | None:
+    """The marking a decision requires (``require: weight_watermark``) and the version
+    lacks, to record with the decision; None when none is required or one exists."""
+    rules = [
+        str(r.get("rule_id"))
+        for r in decision.get("requirements") or []
+        if isinstance(r, dict) and r.get("requirement") == "weight_watermark"
+    ]
+    if not rules or marking(store, version_id) is not None:
+        return None
+    return plan(store, version_id, label, deployment=f"policy/{label}", required_by=rules)
+
+
+def recipient(
+    store: Store, who: Principal | None, version: VersionRow, m: RecipientMarking
+) -> str | None:
+    """The recipient ``who`` is for ``version``'s copies under ``m``, or None (they get
+    the original): owners and staff get the original; an anonymous caller gets the
+    ``ANONYMOUS`` copy where a policy required the mark (else the original — anonymous
+    callers reach only published versions, by the owner's choice).
 
     Only for callers who may download (the caller checks visibility first)."""
-    if who is None or who.staff:
+    if who is None:
+        return ANONYMOUS if m.required_by else None
+    if who.staff:
         return None
     ma = model_access(store, version.model_id)
     if who.owns(version.namespace, ma.owner_org):
@@ -145,7 +194,7 @@ def served_files(
 
     Call only after visibility allowed the download; materialises the copy if needed."""
     m = marking(store, version.id)
-    user = recipient(store, who, version) if m is not None else None
+    user = recipient(store, who, version, m) if m is not None else None
     if m is None or user is None:
         return [Served(f.path, f.sha256, f.size, None) for f in files]
     with store.engine.connect() as conn:
@@ -219,7 +268,7 @@ def derivation(store: Store, who: Principal | None, version: VersionRow) -> dict
     """The registry-signed derivation statement of ``who``'s copy (a DSSE bundle):
     each changed file's original digest, copy digest and key id — never the key."""
     m = marking(store, version.id)
-    user = recipient(store, who, version) if m is not None else None
+    user = recipient(store, who, version, m) if m is not None and who is not None else None
     if m is None or user is None:
         raise RegistryError(f"{version.label}: no recipient copy for this caller")
     with store.engine.connect() as conn:
@@ -287,6 +336,7 @@ def trace(
 
 
 __all__ = [
+    "ANONYMOUS",
     "MASTER_FILE",
     "Served",
     "copies",
@@ -294,7 +344,10 @@ __all__ = [
     "enable",
     "marking",
     "master_secret",
+    "plan",
     "recipient",
+    "record",
+    "required",
     "served_files",
     "trace",
 ]

@@ -203,10 +203,10 @@ def router(registry: Registry, policy: DownloadPolicy) -> APIRouter:
         if refusal is not None:
             log_download(store, who, v.id, path, client, "denied")
             return _error(str(refusal))
-        f = next((f for f in registry.files(v.id) if f.path == path), None)
-        if f is None:
+        found = next((f for f in registry.files(v.id) if f.path == path), None)
+        if found is None:
             return _error("EntryNotFound")
-        f = served_files(store, who, v, [f])[0]  # a recipient's marked copy, or the original
+        f = served_files(store, who, v, [found])[0]  # a recipient's marked copy, or the original
         if request.method == "GET":
             log_download(store, who, v.id, path, client, "served", copy_key_id=f.key_id)
         headers = {  # every file is served like an LFS file: its SHA-256 is its ETag

@@ -57,6 +57,11 @@ class RecipientMarking(Report):
     files: dict[str, tuple[str, ...]] = Field(
         description="path -> the marked tensors it holds (every other file is the original)"
     )
+    required_by: tuple[str, ...] = Field(
+        (),
+        description="policy rules that required a weight watermark (then every caller "
+        "but the owners and staff, the anonymous public included, gets a marked copy)",
+    )
 
     def build_scheme(self) -> GaussMark:
         built = get_weight_scheme(self.scheme, **self.params)
@@ -73,6 +78,18 @@ class RecipientMarking(Report):
         return recipient_key(master, grant_of(self.deployment, user), scheme=self.scheme)
 
 
+def recipient_lines(doc: str | None) -> list[str]:
+    """How a version's view lists its recipient marking (beside sampling deployments)."""
+    if doc is None:
+        return []
+    m = RecipientMarking.model_validate_json(doc)
+    why = f", required by {', '.join(m.required_by)}" if m.required_by else ""
+    return [
+        f"{m.deployment} ({m.scheme} weights, sigma {m.params.get('sigma')}, per-recipient "
+        f"copies{why}): master key id {m.master_key_id}"
+    ]
+
+
 def grant_of(deployment: str, user: str) -> str:
     """The grant id a recipient key derives from: the deployment and the recipient."""
     if not deployment or not user:
@@ -86,6 +103,7 @@ def marking_for(
     headers: Mapping[str, Mapping[str, tuple[int, ...]]],
     *,
     sigma: float = RECIPIENT_SIGMA,
+    required_by: Sequence[str] = (),
 ) -> RecipientMarking:
     """A marking over a version whose safetensors files have these tensor shapes
     (path -> name -> shape, read from the headers only)."""
@@ -99,6 +117,7 @@ def marking_for(
         params={k: v for k, v in scheme.describe().items() if k != "name"},
         master_key_id=master.key_id,
         files={p: names for p, names in sorted(files.items()) if names},
+        required_by=tuple(required_by),
     )
 
 
@@ -203,4 +222,5 @@ __all__ = [
     "mark_file",
     "marking_for",
     "read_statement",
+    "recipient_lines",
 ]
