@@ -109,6 +109,7 @@ def test_the_signed_derivation_record_names_original_copy_and_key_id(gated):
         recipients.derivation(registry.store, principal_for(registry.store, "acme"), v)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the model, not the database
 def test_trace_names_the_recipient_from_text_and_from_a_derivative(gated, tmp_path):
     import torch
 
@@ -149,6 +150,7 @@ def test_trace_names_the_recipient_from_text_and_from_a_derivative(gated, tmp_pa
     assert recipients.trace(registry.store, v, derivative=folders["acme"]).recipient is None
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_cli_enables_lists_and_traces(gated, tmp_path, capsys):
     import json
 
