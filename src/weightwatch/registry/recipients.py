@@ -51,8 +51,8 @@ from weightwatch.watermark.recipients import (
 )
 
 MASTER_FILE = "watermark-master.json"
-#: the recipient of a required mark's copy for callers who are not signed in (not a
-#: possible user name, so no account can be mistaken for it)
+#: the recipient whose copy callers who are not signed in share (not a possible user
+#: name, so no account can be mistaken for it)
 ANONYMOUS = "*anonymous*"
 HEADER_LIMIT = 100 * 1024 * 1024  # a safetensors header larger than this is refused
 
@@ -168,17 +168,13 @@ def required(
     return plan(store, version_id, label, deployment=f"policy/{label}", required_by=rules)
 
 
-def recipient(
-    store: Store, who: Principal | None, version: VersionRow, m: RecipientMarking
-) -> str | None:
-    """The recipient ``who`` is for ``version``'s copies under ``m``, or None (they get
-    the original): owners and staff get the original; an anonymous caller gets the
-    ``ANONYMOUS`` copy where a policy required the mark (else the original — anonymous
-    callers reach only published versions, by the owner's choice).
-
-    Only for callers who may download (the caller checks visibility first)."""
+def recipient(store: Store, who: Principal | None, version: VersionRow) -> str | None:
+    """The recipient ``who`` is for ``version``'s copies, or None (they get
+    the original). Owners and staff get the original; every anonymous caller gets the one
+    ``ANONYMOUS`` copy (so no caller but owners and staff reaches the original, whatever
+    the version's tier). Only for callers who may download (visibility decides first)."""
     if who is None:
-        return ANONYMOUS if m.required_by else None
+        return ANONYMOUS
     if who.staff:
         return None
     ma = model_access(store, version.model_id)
@@ -194,7 +190,7 @@ def served_files(
 
     Call only after visibility allowed the download; materialises the copy if needed."""
     m = marking(store, version.id)
-    user = recipient(store, who, version, m) if m is not None else None
+    user = recipient(store, who, version) if m is not None else None
     if m is None or user is None:
         return [Served(f.path, f.sha256, f.size, None) for f in files]
     with store.engine.connect() as conn:
@@ -268,7 +264,7 @@ def derivation(store: Store, who: Principal | None, version: VersionRow) -> dict
     """The registry-signed derivation statement of ``who``'s copy (a DSSE bundle):
     each changed file's original digest, copy digest and key id — never the key."""
     m = marking(store, version.id)
-    user = recipient(store, who, version, m) if m is not None and who is not None else None
+    user = recipient(store, who, version) if m is not None and who is not None else None
     if m is None or user is None:
         raise RegistryError(f"{version.label}: no recipient copy for this caller")
     with store.engine.connect() as conn:

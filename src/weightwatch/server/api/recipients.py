@@ -25,7 +25,6 @@ def add_routes(api: APIRouter, ctx: Api) -> None:
         r = ctx.version(who, ns, name, n)
         if registry.visibility(who, r).refusal is not None:
             raise HTTPException(403, f"you may not download {r.label}")
-        m = marking(store, r.id)
-        if m is None or recipient(store, who, r, m) is None:
+        if marking(store, r.id) is None or recipient(store, who, r) is None:
             raise HTTPException(404, f"{r.label} has no recipient copy for you")
         return derivation(store, who, r)
