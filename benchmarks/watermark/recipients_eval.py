@@ -101,8 +101,10 @@ def main() -> None:
     results: dict[str, Any] = {"recipients": RECIPIENTS, "per": PER, "n_human": N_HUMAN}
     shapes = {WEIGHTS: tensor_shapes(fam.base)}
     try:
-        _, tok = load_model(fam.base)
+        base, tok = load_model(fam.base)
         human = ev.human_texts(tok, N_HUMAN)
+        held = ev.human_texts(tok, 200, skip=N_HUMAN)  # held-out text for the quality cost
+        nll_base = ev.mean_nll(base, held)
         for sigma in SIGMAS:
             m = marking_for(master, "acme/model@1", shapes, sigma=sigma)
             keys = [m.key(master, u) for u in users]
@@ -118,6 +120,7 @@ def main() -> None:
                 texts += ev.sample(model, PER, seed=1000 + i)
                 truth += [i] * PER
                 if i == 0:
+                    row["ppl_ratio"] = ev.ratio_interval(ev.mean_nll(model, held) - nll_base)
                     derived = derive.finetune(model, tok, steps=FT_STEPS, lr=1e-4, domain="b")
                     derived.save_pretrained(work / "derived")
                     d = np.asarray(
@@ -151,15 +154,17 @@ def render(r: dict[str, Any]) -> str:
         f"{r['per']} per recipient; wrong accusations over {r['n_human']} human texts: "
         f"{h['0.001']['wrong']} at 1e-3, {h[a]['wrong']} at {a}.",
         "",
-        f"| sigma | named right at {a} | wrong | right at 1e-3 | wrong | fine-tune ({r.get('ft', FT_STEPS)} "
-        f"steps) texts, right at {a} | fine-tune weights |",
-        "|---|---|---|---|---|---|---|",
+        f"| sigma | perplexity ratio (95% CI) | named right at {a} | wrong | right at 1e-3 | "
+        f"wrong | fine-tune ({FT_STEPS} steps) texts, right at {a} | fine-tune weights |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
         c, d = row["copies"], row["derivative_text"]
         w = row["derivative_weights"]
+        q = row.get("ppl_ratio")
+        ppl = f"{q[0]:.3f} ({q[1]:.3f}–{q[2]:.3f})" if q else "—"
         out.append(
-            f"| {row['sigma']} | {c[a]['right']}/{c[a]['n']} | {c[a]['wrong']} | "
+            f"| {row['sigma']} | {ppl} | {c[a]['right']}/{c[a]['n']} | {c[a]['wrong']} | "
             f"{c['0.001']['right']}/{c['0.001']['n']} | {c['0.001']['wrong']} | "
             f"{d[a]['right']}/{d[a]['n']} (wrong {d[a]['wrong']}) | "
             f"{'right' if w['named_right'] else 'WRONG'}, log10 p {w['log10_p']:.0f} |"
