@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.registry.conftest import with_card
 from weightwatch.attest.bundle import open_bundle
 from weightwatch.errors import RegistryError, UsageError
 from weightwatch.registry import recipients
@@ -173,6 +174,11 @@ def test_cli_enables_lists_and_traces(gated, tmp_path, capsys):
     code = main(["registry", "trace", "acme/gated", str(folder), "--derivative", "--json", *args])
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["recipient"] == "bob" and out["recipients_tested"] == 1
+    # a registered derivative of bob's copy, found as a child of the version by lineage
+    child = with_card(folder, tmp_path / "child", base_model="acme/gated", relation="finetune")
+    registry.register(child, "eve/child")
+    code = main(["registry", "trace", "acme/gated", "--children", "--json", *args])
+    assert code == 1 and json.loads(capsys.readouterr().out)["eve/child@1"]["recipient"] == "bob"
     text = tmp_path / "t.txt"
     text.write_text("An unrelated sentence, written by a person, to be traced.")
     assert main(["registry", "trace", "acme/gated", str(text), *args]) == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -20,6 +20,7 @@ from rich.markup import escape
 from weightwatch.cli.app import EXIT_FINDINGS
 from weightwatch.cli.output import console as new_console
 from weightwatch.cli.output import progress
+from weightwatch.errors import UsageError
 from weightwatch.watermark.recipients import TRACE_ALPHA
 
 Registry = Annotated[Path | None, typer.Option("--registry", help="Registry directory.")]
@@ -81,8 +82,15 @@ def recipients_command(
 def trace_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@N]", metavar="NAME")],
     file: Annotated[
-        Path, typer.Argument(help="Text, token ids (JSON), or with --derivative a model folder.")
-    ],
+        Path | None,
+        typer.Argument(help="Text, token ids (JSON), or with --derivative a model folder."),
+    ] = None,
+    children: Annotated[
+        bool,
+        typer.Option(
+            "--children", help="Trace every registered version lineage found derived from NAME."
+        ),
+    ] = False,
     derivative: Annotated[
         bool, typer.Option("--derivative", help="FILE is a model folder: test its weights.")
     ] = False,
@@ -102,6 +110,11 @@ def trace_command(
     reg = Reg.open(registry, db_url)
     ns, name, number = parse_ref(ref)
     v = reg.resolve(ns, name, number)
+    if children:
+        _trace_children(reg, v, alpha=alpha, as_json=as_json)
+        return
+    if file is None:
+        raise UsageError("give a FILE to trace, or --children")
     with progress("tracing", quiet=as_json):
         if derivative:
             report = recipients.trace(reg.store, v, derivative=file, alpha=alpha)
@@ -125,6 +138,28 @@ def trace_command(
             + (f"{d.n_tokens} tokens" if d.evidence == "text" else "weight difference")
         )
     if report.recipient is not None:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _trace_children(reg: Any, v: Any, *, alpha: float, as_json: bool) -> None:
+    """``trace --children``: each registered child of ``v`` (declared or detected)."""
+    from weightwatch.registry import recipients
+    from weightwatch.registry.store import parse_ref
+
+    reports = []
+    for edge in reg.status(v.label).children:
+        cns, cname, cnum = parse_ref(edge.model)
+        child = reg.resolve(cns, cname, cnum)
+        reports.append((edge.model, recipients.trace_registered(reg.store, v, child, alpha=alpha)))
+    if as_json:
+        typer.echo(json.dumps({m: r.to_json() for m, r in reports}, indent=2))
+    else:
+        if not reports:
+            typer.echo(f"{v.label} has no registered children")
+        for model, r in reports:
+            who = r.recipient or "no recipient named"
+            typer.echo(f"{model}: {who} (p = {r.detection.p_value:.3g})")
+    if any(r.recipient is not None for _, r in reports):
         raise typer.Exit(EXIT_FINDINGS)
 
 

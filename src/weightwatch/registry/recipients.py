@@ -331,6 +331,18 @@ def trace(
     )
 
 
+def trace_registered(
+    store: Store, version: VersionRow, child: VersionRow, *, alpha: float = TRACE_ALPHA
+) -> RecipientTrace:
+    """Trace a registered version (e.g. one lineage found derived from ``version``) by
+    its weights: whose copy of ``version`` was it made from?"""
+    with store.engine.connect() as conn:
+        files = queries.files(conn, child.id)
+    with tempfile.TemporaryDirectory(dir=store.root, prefix="trace-child-") as tmp:
+        folder = store.blobs.link_tree([(f.path, f.sha256) for f in files], Path(tmp) / "c")
+        return trace(store, version, derivative=folder, alpha=alpha)
+
+
 __all__ = [
     "ANONYMOUS",
     "MASTER_FILE",
@@ -346,4 +358,5 @@ __all__ = [
     "required",
     "served_files",
     "trace",
+    "trace_registered",
 ]
