@@ -7,7 +7,8 @@ against all 100 keys (exact max-over-m correction) and names a recipient only wh
 adjusted p-value is at most alpha. 2,000 human texts (CPython docstrings) count wrong
 accusations; a fine-tune of one copy on unrelated text is traced from its texts and from
 its weights. Sizes from the environment: WW_TRACE_SIGMAS (0.6,0.8,1.0), WW_TRACE_PER (2
-texts per recipient), WW_TRACE_HUMAN (2000), WW_EVAL_FT_STEPS (200). Prints Markdown and
+texts per recipient), WW_TRACE_HUMAN (2000), WW_EVAL_FT_STEPS (200; 0 skips the derivative), WW_TRACE_TOKENS
+(200), WW_TRACE_OUT (recipients_eval.json). Prints Markdown and
 writes the figures to recipients_eval.json next to this file.
 """
 
@@ -45,7 +46,8 @@ from weightwatch.watermark.weightio import (
 SIGMAS = tuple(float(s) for s in os.environ.get("WW_TRACE_SIGMAS", "0.6,0.8,1.0").split(","))
 PER = int(os.environ.get("WW_TRACE_PER", "2"))
 N_HUMAN = int(os.environ.get("WW_TRACE_HUMAN", "2000"))
-FT_STEPS = int(os.environ.get("WW_EVAL_FT_STEPS", "200"))
+FT_STEPS = int(os.environ.get("WW_EVAL_FT_STEPS", "200"))  # 0: no fine-tuned derivative
+TOKENS = int(os.environ.get("WW_TRACE_TOKENS", "200"))
 RECIPIENTS = 100
 ALPHAS = (1e-3, TRACE_ALPHA)
 HERE = Path(__file__).resolve().parent
@@ -98,7 +100,13 @@ def main() -> None:
     master = MasterSecret(bytes(range(32)))
     users = [f"user-{i:03d}" for i in range(RECIPIENTS)]
     work = Path(tempfile.mkdtemp(prefix="ww-trace-eval-"))
-    results: dict[str, Any] = {"recipients": RECIPIENTS, "per": PER, "n_human": N_HUMAN}
+    results: dict[str, Any] = {
+        "recipients": RECIPIENTS,
+        "per": PER,
+        "n_human": N_HUMAN,
+        "tokens": TOKENS,
+        "ft_steps": FT_STEPS,
+    }
     shapes = {WEIGHTS: tensor_shapes(fam.base)}
     try:
         base, tok = load_model(fam.base)
@@ -117,10 +125,11 @@ def main() -> None:
             for i, _user in enumerate(users):
                 folder = copy_folder(fam.base, work / f"copy-{i}", m, keys[i])
                 model, _ = load_model(folder)
-                texts += ev.sample(model, PER, seed=1000 + i)
+                texts += ev.sample(model, PER, tokens=TOKENS, seed=1000 + i)
                 truth += [i] * PER
                 if i == 0:
                     row["ppl_ratio"] = ev.ratio_interval(ev.mean_nll(model, held) - nll_base)
+                if i == 0 and FT_STEPS > 0:
                     derived = derive.finetune(model, tok, steps=FT_STEPS, lr=1e-4, domain="b")
                     derived.save_pretrained(work / "derived")
                     d = np.asarray(
@@ -142,7 +151,9 @@ def main() -> None:
             results.setdefault("rows", []).append(row)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    (HERE / "recipients_eval.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / os.environ.get("WW_TRACE_OUT", "recipients_eval.json")).write_text(
+        json.dumps(results, indent=2) + "\n"
+    )
     print(render(results))
 
 
@@ -150,7 +161,7 @@ def render(r: dict[str, Any]) -> str:
     a = f"{TRACE_ALPHA:g}"
     h = r["human"]
     out = [
-        f"Tracing among {r['recipients']} recipients, tiny Llama, 200-token texts, "
+        f"Tracing among {r['recipients']} recipients, tiny Llama, {r['tokens']}-token texts, "
         f"{r['per']} per recipient; wrong accusations over {r['n_human']} human texts: "
         f"{h['0.001']['wrong']} at 1e-3, {h[a]['wrong']} at {a}.",
         "",
@@ -159,15 +170,15 @@ def render(r: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
-        c, d = row["copies"], row["derivative_text"]
-        w = row["derivative_weights"]
+        c = row["copies"]
         q = row.get("ppl_ratio")
         ppl = f"{q[0]:.3f} ({q[1]:.3f}–{q[2]:.3f})" if q else "—"
+        d, w = row.get("derivative_text"), row.get("derivative_weights")
+        dt = f"{d[a]['right']}/{d[a]['n']} (wrong {d[a]['wrong']})" if d else "—"
+        dw = f"{'right' if w['named_right'] else 'WRONG'}, log10 p {w['log10_p']:.0f}" if w else "—"
         out.append(
             f"| {row['sigma']} | {ppl} | {c[a]['right']}/{c[a]['n']} | {c[a]['wrong']} | "
-            f"{c['0.001']['right']}/{c['0.001']['n']} | {c['0.001']['wrong']} | "
-            f"{d[a]['right']}/{d[a]['n']} (wrong {d[a]['wrong']}) | "
-            f"{'right' if w['named_right'] else 'WRONG'}, log10 p {w['log10_p']:.0f} |"
+            f"{c['0.001']['right']}/{c['0.001']['n']} | {c['0.001']['wrong']} | {dt} | {dw} |"
         )
     return "\n".join(out)
 
