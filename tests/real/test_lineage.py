@@ -98,7 +98,9 @@ def new_tokenizer_forks(smollm2, gemma3, tmp_path_factory) -> dict[str, Path]:
     return made
 
 
-def test_new_tokenizer_fork_of_smollm2_is_linked_by_default(smollm2, gemma3, new_tokenizer_forks, fp):
+def test_new_tokenizer_fork_of_smollm2_is_linked_by_default(
+    smollm2, gemma3, new_tokenizer_forks, fp
+):
     """Issue #18: a fork with re-initialised embeddings and a new tokenizer is linked to its
     base at p <= 1e-3 by the default test, a trained unrelated model with the same new
     tokenizer is linked to neither, and neither is linked to Gemma 3."""

@@ -6,11 +6,11 @@ independently trained models have no reason to share any. Each fingerprint keeps
 few layers, its most important units' read directions (gate and up rows) and write
 directions (down columns) in a canonical residual basis (``fingerprint.units``).
 
-1. Split the compared layers into two interleaved folds and align the two residual
-   bases on each fold, to be used on the other one (cross-fitting): alternate a unit matching on read directions (the Hungarian
-   algorithm, per layer) with an orthogonal Procrustes fit, seeded by matching units on
-   rotation-invariant descriptors.
-2. In the held-out layer, match the units twice, once on read and once on write
+1. Split the compared layers into two interleaved folds; for each fold, align the two
+   residual bases on the *other* fold (cross-fitting): alternate a unit matching on read
+   directions (the Hungarian algorithm, per layer) with an orthogonal Procrustes fit,
+   seeded by matching units on rotation-invariant descriptors.
+2. In each held-out layer, match the units twice, once on read and once on write
    directions.
 3. A shared unit is matched the same way by both; for unrelated models the two
    matchings are two unrelated permutations, and the number of units they agree on
@@ -22,10 +22,10 @@ Why cross-fitting: a rotation of the residual stream has r(r-1)/2 free parameter
 (32,640 at r = 256). Fitted to make one layer's read directions match, it also drags
 the matched units' write directions together (a unit's read and write directions are
 linked inside every trained model), so an in-sample fit made SmolLM2-135M and Gemma 3
-270M agree on up to 17 of 128 units per layer (log10 p = -37). Fitted on the other
-layers (the other fold), the rotation cannot have been tuned to the layer it is tested on: the same pair
-agrees on 0-4 units (Poisson(1) expects 1), while a derivative, whose residual basis is
-one basis throughout, still lines up (docs/lineage.md has the figures).
+270M agree on up to 17 of 128 units per layer (log10 p = -37). Fitted on the other fold,
+the rotation cannot have been tuned to the layer it is tested on: the same pair agrees on
+0-2 units (Poisson(1) expects 1), while a derivative, whose residual basis is one basis
+throughout, still lines up (docs/lineage.md has the figures).
 
 Nothing here is fitted on other models: the null comes from the permutation symmetry of
 hidden units. Its assumption is that, with the basis fixed elsewhere, an unrelated

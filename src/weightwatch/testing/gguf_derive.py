@@ -136,7 +136,9 @@ def new_vocabulary(
     old = len(next(f[1] for f in src.fields if f[0] == "tokenizer.ggml.tokens"))
     vt = gguf.GGUFValueType
     fields = [
-        f for f in src.fields if not f[0].startswith("tokenizer.") and not f[0].endswith("vocab_size")
+        f
+        for f in src.fields
+        if not f[0].startswith("tokenizer.") and not f[0].endswith("vocab_size")
     ]
     fields += [
         ("tokenizer.ggml.model", "gpt2", vt.STRING, None),
