@@ -132,23 +132,44 @@ def main() -> None:
 
 
 def _run_tool(py: Path, tool: str, listing: Path) -> dict:
-    proc = subprocess.run(
-        [str(tool_python(py, tool)), str(HERE / "runner.py"), tool, str(listing)],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        env={**os.environ, **QUIET},
-    )
-    try:
-        return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-    except (ValueError, IndexError):  # the tool killed its own process: say so, keep going
+    """One tool over every file in ``listing``. A tool that kills its own process (a
+    segfault, an abort, os._exit in a dependency) is restarted after the file it died on,
+    which is counted as an error ("crashed the tool"), so one file cannot lose a run."""
+    todo: list[str] = json.loads(listing.read_text())
+    results: dict[str, dict] = {}
+    seconds = 0.0
+    while todo:
+        part = listing.with_name(f"{listing.stem}-{tool}-rest.json")
+        part.write_text(json.dumps(todo))
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [str(tool_python(py, tool)), str(HERE / "runner.py"), tool, str(part)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            env={**os.environ, **QUIET},
+        )
+        seconds += time.perf_counter() - t0
+        finished = False
+        for line in proc.stdout.splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:  # a tool's own print on stdout
+                continue
+            if isinstance(doc, dict) and "path" in doc:
+                results[doc["path"]] = {"flagged": doc["flagged"], "error": doc["error"]}
+            elif isinstance(doc, dict) and "seconds" in doc:
+                finished = True
+        todo = [p for p in todo if p not in results]
+        if finished or not todo:
+            for p in todo:  # aisbom's batch lists no component for a file it skipped
+                results[p] = {"flagged": False, "error": "no result"}
+            break
         tail = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        print(f"<!-- {tool} crashed: {tail[0][:200]} -->", file=sys.stderr)
-        paths = json.loads(listing.read_text())
-        return {
-            "seconds": float("nan"),
-            "results": {p: {"flagged": False, "error": "tool crashed"} for p in paths},
-        }
+        print(f"<!-- {tool} crashed on {todo[0]}: {tail[0][:200]} -->", file=sys.stderr)
+        results[todo[0]] = {"flagged": False, "error": f"crashed the tool: {tail[0][:100]}"}
+        todo = todo[1:]
+    return {"seconds": seconds, "results": results}
 
 
 def real_producers(py: Path, cache: Path, order: list[str]) -> None:
@@ -158,6 +179,7 @@ def real_producers(py: Path, cache: Path, order: list[str]) -> None:
     corpus = build_benign_corpus(cache, scale=int(os.environ.get("SCANNER_BENCH_SCALE", "1")))
     paths = [str(f.path) for f in corpus.files]
     rows: dict[str, tuple[int, int, float]] = {}
+    errors_by_tool: dict[str, dict[str, int]] = {}
     t0 = time.perf_counter()
     result = evaluate(corpus)  # weightwatch scans each producer's folder, as models are uploaded
     rows["weightwatch"] = (len(result.flagged), len(result.errors), time.perf_counter() - t0)
@@ -167,6 +189,12 @@ def real_producers(py: Path, cache: Path, order: list[str]) -> None:
         for tool in TOOLS:
             doc = _run_tool(py, tool, listing)
             res = doc["results"].values()
+            kinds: dict[str, int] = {}
+            for r in res:
+                if r["error"] and not r["flagged"]:
+                    kinds[str(r["error"])[:60]] = kinds.get(str(r["error"])[:60], 0) + 1
+            if kinds:
+                errors_by_tool[tool] = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:5])
             rows[tool] = (
                 sum(r["flagged"] for r in res),
                 sum(1 for r in res if r["error"] and not r["flagged"]),
@@ -189,6 +217,12 @@ def real_producers(py: Path, cache: Path, order: list[str]) -> None:
     for t in order:
         fp, err, sec = rows[t]
         print(f"| {t} | {fp}/{len(paths)} | {fp / len(paths):.1%} | {err} | {sec:.1f} |")
+    for rel, reasons in sorted(result.flagged.items()):
+        print(f"\nweightwatch flagged `{rel}`: " + "; ".join(reasons))
+    for rel, why in sorted(result.errors.items()):
+        print(f"\nweightwatch could not read `{rel}`: {why}")
+    for tool, kinds in errors_by_tool.items():
+        print(f"\n{tool} could not read: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
 
 
 if __name__ == "__main__":
