@@ -1,7 +1,7 @@
 """The real loaders, in a sandboxed worker process, for the differential tests.
 
 Run as ``python sandbox_loader.py``: reads one JSON job per line on stdin
-(``{"kind": "pickle|torch|joblib|numpy|pandas", "path": ...}``) and answers one JSON line
+(``{"kind": "pickle|torch|joblib|numpy|pandas|torch-hub-zip|torch-dcp", "path": ...}``) and answers one JSON line
 each: the globals the loader's unpickler resolved (``pickle.find_class`` audit events),
 the dangerous actions it attempted, and the error it ended with.
 
@@ -31,6 +31,14 @@ try:
     import pandas as pd
 except ImportError:  # pandas is optional for the fuzz seeds
     pd = None
+try:  # the loaders' own lazy imports, loaded before the import policy starts
+    import bz2  # noqa: F401
+    import lzma  # noqa: F401
+
+    import torch.distributed.checkpoint  # noqa: F401
+    import zstandard  # noqa: F401
+except ImportError:
+    pass
 
 BLOCKED = ("os.system", "os.exec", "os.spawn", "os.fork", "os.posix_spawn", "subprocess.Popen")
 state: dict[str, object] = {"on": False, "globals": [], "attempts": []}
@@ -71,6 +79,12 @@ def load(kind: str, path: str) -> None:
                 loaded[name]
     elif kind == "pandas" and pd is not None:
         pd.read_pickle(path)
+    elif kind == "torch-hub-zip":  # what load_state_dict_from_url does with a zip download
+        torch.hub._legacy_zip_load(path, os.getcwd(), "cpu", weights_only=False)
+    elif kind == "torch-dcp":  # a distributed checkpoint folder's .metadata
+        from torch.distributed.checkpoint import FileSystemReader
+
+        FileSystemReader(os.path.dirname(path)).read_metadata()
 
 
 def _timeout(signum: int, frame: object) -> None:
