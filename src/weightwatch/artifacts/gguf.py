@@ -51,6 +51,9 @@ class GGUFContents:
     metadata: dict[str, Any]  # scalars and short arrays; long arrays summarised
     tokens: tuple[str, ...]
     tensors: tuple[tuple[TensorInfo, int, int], ...]  # (info, absolute offset, ggml type)
+    header_end: int = 0  # where the tensor table ends (alignment padding follows)
+    data_start: int = 0  # where the data section starts
+    alignment: int = 32
 
 
 class _Walker:
@@ -214,7 +217,7 @@ def _parse(w: _Walker, name: str, size: int) -> GGUFContents:
         raise ArtifactError(name, f"GGUF general.alignment {align!r} is not a power of two")
     data_start = -(-w.pos // align) * align
     tensors = _tensor_table(infos, name, size, data_start)
-    return GGUFContents(version, meta, tokens, tensors)
+    return GGUFContents(version, meta, tokens, tensors, w.pos, data_start, align)
 
 
 def _tensor_table(
