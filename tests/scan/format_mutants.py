@@ -38,7 +38,9 @@ def safetensors_files(draw: st.DrawFn) -> tuple[str, bytes]:
     n = draw(st.integers(0, 3))
     entries: list[tuple[str, dict[str, object]]] = []
     data = b""
-    names = draw(st.lists(NAMES.filter(lambda s: s != "__metadata__"), min_size=n, max_size=n, unique=True))
+    names = draw(
+        st.lists(NAMES.filter(lambda s: s != "__metadata__"), min_size=n, max_size=n, unique=True)
+    )
     for name in names:
         dtype = draw(st.sampled_from(sorted(ST_DTYPES)))
         shape = draw(st.lists(st.integers(0, 3), max_size=2))
@@ -48,7 +50,9 @@ def safetensors_files(draw: st.DrawFn) -> tuple[str, bytes]:
         blob = draw(st.binary(min_size=size, max_size=size))
         if dtype == "BOOL":
             blob = bytes(b & 1 for b in blob)
-        entries.append((name, {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + size]}))
+        entries.append(
+            (name, {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + size]})
+        )
         data += blob
     if draw(st.booleans()):
         meta: object = {"format": "pt"}
@@ -96,7 +100,9 @@ def safetensors_files(draw: st.DrawFn) -> tuple[str, bytes]:
     elif what == "non-utf8":
         raw = _st_bytes(entries, data, pad=pad)
         at = draw(st.integers(8, max(8, len(raw) - len(data) - 1)))
-        return what, raw[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])) + raw[at:]
+        return what, raw[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])) + raw[
+            at:
+        ]
     elif what == "meta-odd":
         odd = draw(st.sampled_from([{"a": 1}, ["x"], None, {"a": {"b": "c"}}, "s", {"": ""}]))
         entries = [e for e in entries if e[0] != "__metadata__"] + [("__metadata__", odd)]  # type: ignore[list-item]
@@ -150,7 +156,11 @@ def gguf_files(draw: st.DrawFn) -> tuple[str, bytes]:
     align = 32
     kvs: list[tuple[bytes, int, object]] = [
         (b"general.architecture", _STR, b"llama"),
-        (b"tokenizer.chat_template", _STR, b"{% for m in messages %}{{ m['content'] }}{% endfor %}"),
+        (
+            b"tokenizer.chat_template",
+            _STR,
+            b"{% for m in messages %}{{ m['content'] }}{% endfor %}",
+        ),
         (b"tokenizer.ggml.tokens", _ARR, [b"a", b"b", b"<s>"]),
     ]
     n = draw(st.integers(1, 3))
@@ -211,7 +221,9 @@ def gguf_files(draw: st.DrawFn) -> tuple[str, bytes]:
         header += struct.pack("<IQ", ttype, o)
     if what == "string-length":
         i = header.find(b"llama") - 8
-        header = header[:i] + struct.pack("<Q", draw(st.sampled_from([4, 6, 2**40]))) + header[i + 8 :]
+        header = (
+            header[:i] + struct.pack("<Q", draw(st.sampled_from([4, 6, 2**40]))) + header[i + 8 :]
+        )
     data_start = -(-len(header) // align) * align
     body = bytearray(max(offset, 0))
     at = 0
@@ -253,7 +265,11 @@ def _gguf_gap(
     head = b"GGUF" + struct.pack("<IQQ", 3, len(moved), len(kvs))
     head += b"".join(_kv(k, t, v) for k, t, v in kvs)
     for name, dims, ttype, o in moved:
-        head += _gstr(name) + struct.pack(f"<I{len(dims)}Q", len(dims), *dims) + struct.pack("<IQ", ttype, o)
+        head += (
+            _gstr(name)
+            + struct.pack(f"<I{len(dims)}Q", len(dims), *dims)
+            + struct.pack("<IQ", ttype, o)
+        )
     start = -(-len(head) // align) * align
     body = gap.ljust(span, b"\0")
     for blob in blobs:

@@ -39,8 +39,7 @@ try:  # the loaders' own lazy imports, loaded before the import policy starts
 
     import gguf  # noqa: F401
     import safetensors.torch  # noqa: F401
-
-    import torch.distributed.checkpoint  # noqa: F401
+    import torch.distributed.checkpoint
     import zstandard  # noqa: F401
 except ImportError:
     pass
@@ -100,7 +99,7 @@ def view(kind: str, path: str) -> object:
 
         with safe_open(path, framework="pt") as f:
             tensors = {}
-            for k in f.keys():
+            for k in f.keys():  # noqa: SIM118 (safe_open is not iterable)
                 t = f.get_tensor(k).contiguous()
                 raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
                 tensors[k] = [f.get_slice(k).get_dtype(), list(t.shape), _sha(raw)]
@@ -120,7 +119,12 @@ def view(kind: str, path: str) -> object:
                 value = field.contents()
                 fields[name] = [int(kind_), value if not isinstance(value, float) else repr(value)]
         tensors = {
-            t.name: [int(t.tensor_type), [int(d) for d in t.shape], int(t.data_offset), int(t.n_bytes)]
+            t.name: [
+                int(t.tensor_type),
+                [int(d) for d in t.shape],
+                int(t.data_offset),
+                int(t.n_bytes),
+            ]
             for t in r.tensors
         }
         return {"fields": fields, "tensors": tensors, "alignment": int(r.alignment)}
@@ -133,7 +137,7 @@ def view(kind: str, path: str) -> object:
                 try:
                     out[info.filename] = _sha(zf.read(info))
                 except Exception as exc:  # a member Python refuses (CRC, flags…)
-                    out[info.filename] = f"error {type(exc).__name__}"
+                    out[info.filename] = f"error {type(exc).__name__}: {exc}"[:120]
         return out
     if kind == "view-torchzip":
         reader = torch._C.PyTorchFileReader(path)

@@ -29,6 +29,7 @@ from weightwatch.artifacts.gguf import read_gguf
 from weightwatch.artifacts.safetensors import read_header
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import scan_paths
+from weightwatch.scan.zipcheck import STORAGE
 
 pytest.importorskip("safetensors")
 pytest.importorskip("gguf")
@@ -141,6 +142,18 @@ def test_gguf_matches_the_reference_reader(loaders, tmp_path, mutant):
     _check(what, data, ours, seen, rules)
 
 
+def _differ(python: dict[str, str], torch_view: dict[str, str]) -> bool:
+    """The two readers see different members or bytes — except a raw tensor storage whose
+    CRC Python checks and PyTorch does not: never unpickled, and checking it would mean
+    reading every tensor byte (documented in docs/scanner.md)."""
+    for name in set(python) | set(torch_view):
+        mine, theirs = python.get(name), torch_view.get(name)
+        crc_only = STORAGE.search(name) and "Bad CRC-32" in str(mine)
+        if mine != theirs and not (crc_only and theirs is not None):
+            return True
+    return False
+
+
 def _strip_archive(view: dict[str, str]) -> dict[str, str]:
     """PyTorch's reader names records relative to the archive's top folder."""
     return {name.split("/", 1)[1] if "/" in name else name: h for name, h in view.items()}
@@ -156,7 +169,7 @@ def test_zip_readers_agree_or_the_scanner_says_they_differ(loaders, tmp_path, mu
     torch_view = loaders.run("view-torchzip", path)["view"]
     rules = _rules(path)
     if python is not None and torch_view is not None:
-        if _strip_archive(python) != torch_view:
+        if _differ(_strip_archive(python), torch_view):
             assert rules & {DIFFERENTIAL, UNREADABLE}, (
                 f"{what}: zipfile sees {python}, torch sees {torch_view}; nothing reported"
             )

@@ -190,6 +190,8 @@ def _parse(w: _Walker, name: str, size: int) -> GGUFContents:
     tokens: tuple[str, ...] = ()
     for _ in range(n_kv):
         key = w.text()
+        if key in meta:  # llama.cpp and gguf.GGUFReader refuse it; others keep either value
+            raise ArtifactError(name, f"GGUF header holds the key {key[:200]!r} twice")
         vtype = w.u32()
         if vtype == _ARRAY:
             etype, count = w.u32(), w.u64()
@@ -203,7 +205,10 @@ def _parse(w: _Walker, name: str, size: int) -> GGUFContents:
                 meta[key] = {"array_of": _TYPE_NAMES.get(etype, "?"), "length": count}
         else:
             meta[key] = w.scalar(vtype)
+        if key == "general.alignment" and vtype != 4:  # llama.cpp reads it as a uint32 only
+            raise ArtifactError(name, f"GGUF general.alignment has type {vtype}, not uint32")
     infos: list[tuple[str, tuple[int, ...], int, int]] = []
+    names: set[str] = set()
     for _ in range(n_tensors):
         tname = w.text()
         n_dims = w.u32()
@@ -211,6 +216,9 @@ def _parse(w: _Walker, name: str, size: int) -> GGUFContents:
             raise ArtifactError(name, f"GGUF tensor with {n_dims} dimensions")
         dims = struct.unpack(f"<{n_dims}Q", w.take(8 * n_dims))
         tid, offset = w.u32(), w.u64()
+        if tname in names:
+            raise ArtifactError(name, f"GGUF header names the tensor {tname[:200]!r} twice")
+        names.add(tname)
         infos.append((tname, tuple(int(d) for d in reversed(dims)), tid, offset))
     align = meta.get("general.alignment", 32)
     if not isinstance(align, int) or align <= 0 or align & (align - 1):
