@@ -47,13 +47,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
             raise ScanError(f"{root}: no such file or directory")
         these: list[tuple[FileReport, Path]] = []
         if root.is_dir():
-            code = loaded_python(root)
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    f = Path(dirpath) / name
-                    display = f.relative_to(root.parent).as_posix()
-                    these.append((scan_file(f, display=display, root=root, code=code), f))
+            these = _scan_folder(root)
             if not these:
                 raise ScanError(f"{root}: empty folder: nothing to scan")
             _require_something_read(these, every_file=False)
@@ -65,6 +59,29 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
             _require_something_read(these, every_file=True)
         files += [r for r, _ in these]
     return ScanReport(files=files)
+
+
+def _scan_folder(root: Path) -> list[tuple[FileReport, Path]]:
+    """Every file under ``root``; each JSON document is read once, for both the code a
+    loader would run and its own findings."""
+    parsed: dict[Path, list[Finding]] = {}
+    real = root.resolve()
+
+    def judge(path: Path, doc: object) -> None:  # named as the walk below names it
+        display = (root / path.relative_to(real)).relative_to(root.parent).as_posix()
+        parsed[path] = _json_doc_findings(doc, Location(file=display))
+
+    code = loaded_python(root, seen=judge)
+    these: list[tuple[FileReport, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            f = Path(dirpath) / name
+            display = f.relative_to(root.parent).as_posix()
+            found = None if f.is_symlink() else parsed.get(f.resolve())
+            report = scan_file(f, display=display, root=root, code=code, json_findings=found)
+            these.append((report, f))
+    return these
 
 
 def _is_python(path: Path) -> bool:
@@ -114,10 +131,12 @@ def scan_file(
     display: str,
     root: Path | None = None,
     code: frozenset[Path] | None = None,
+    json_findings: list[Finding] | None = None,
 ) -> FileReport:
     """Every analyser that applies to one file; unreadable means a finding, never a pass.
     ``code``: the Python files a loader would run (``code_refs.loaded_python``); None
-    treats every Python file as run."""
+    treats every Python file as run. ``json_findings``: the findings of this file's JSON document
+    where the caller has already read it."""
     loc = Location(file=display)
     try:
         fmt, _detail = detect_format(path)
@@ -139,7 +158,7 @@ def scan_file(
             findings.append(rules.FILE_UNREADABLE.finding(loc, exc.problem))
             error = exc.problem
     elif fmt is FileFormat.JSON:
-        findings.extend(_json_findings(path, loc))
+        findings.extend(json_findings if json_findings is not None else _json_findings(path, loc))
     elif fmt is FileFormat.HDF5:
         findings.extend(_hdf5_findings(path, loc))
     elif fmt is FileFormat.ONNX:
@@ -182,6 +201,10 @@ def _json_findings(path: Path, loc: Location) -> list[Finding]:
         doc = load_json(path, loc.file)
     except ArtifactError as exc:
         return [rules.FILE_UNREADABLE.finding(loc, exc.problem)]
+    return _json_doc_findings(doc, loc)
+
+
+def _json_doc_findings(doc: object, loc: Location) -> list[Finding]:
     if not isinstance(doc, dict):
         return []
     found = list(analyze_auto_map(doc, loc))
