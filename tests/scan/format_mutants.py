@@ -196,7 +196,7 @@ def gguf_files(draw: st.DrawFn) -> tuple[str, bytes]:
     elif what == "align-value":
         align_v = draw(st.sampled_from([0, 3, 1, 64, 2**31]))
         kvs.append((b"general.alignment", _U32, align_v))
-        if align_v and not align_v & (align_v - 1):
+        if align_v and not align_v & (align_v - 1) and align_v <= 64:  # never build 2 GiB
             align = align_v
             tensors, offset = _relayout(tensors, blobs, align)
     elif what == "align-type":
