@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
 from tests.scan.format_mutants import gguf_files, safetensors_files, zip_files
 from tests.scan.real_loaders import RealLoaders
@@ -105,6 +105,9 @@ def _strings_agree(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 def _check(what: str, data: bytes, ours: Any, seen: dict[str, Any], rules: set[str]) -> None:
     theirs = seen["view"]
+    outcome = {(True, True): "both read", (True, False): "only the reference reads"}
+    outcome |= {(False, True): "only we read", (False, False): "both refuse"}
+    event(f"{what}: {outcome[theirs is not None, ours is not None]}")
     if theirs is not None and ours is not None:
         assert ours == theirs, f"{what}: readers see different contents; {data[:300]!r}"
     elif theirs is not None:
@@ -168,6 +171,8 @@ def test_zip_readers_agree_or_the_scanner_says_they_differ(loaders, tmp_path, mu
     python = loaders.run("view-zipfile", path)["view"]
     torch_view = loaders.run("view-torchzip", path)["view"]
     rules = _rules(path)
+    event(f"{what}: zipfile {'reads' if python is not None else 'refuses'}, torch "
+          f"{'reads' if torch_view is not None else 'refuses'}")  # fmt: skip
     if python is not None and torch_view is not None:
         if _differ(_strip_archive(python), torch_view):
             assert rules & {DIFFERENTIAL, UNREADABLE}, (
