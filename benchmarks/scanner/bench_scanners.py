@@ -13,8 +13,10 @@ created here on first use.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,7 +76,10 @@ def main() -> None:
     families = [build_family(arch=a, cache=cache) for a in ("llama", "gpt2")]
     with tempfile.TemporaryDirectory() as tmp:
         folders = [fam.root for fam in families]
-        entries = build_corpus(Path(tmp), families=folders)
+        labelled = RESULTS / "labelled-corpus"  # a stable place, so a stopped run resumes
+        shutil.rmtree(labelled, ignore_errors=True)
+        labelled.mkdir(parents=True)
+        entries = build_corpus(labelled, families=folders)
         paths = [str(e.path) for e in entries]
         listing = Path(tmp) / "files.json"
         listing.write_text(json.dumps(paths))
@@ -142,6 +147,13 @@ RESULTS = Path(os.environ.get("SCANNER_BENCH_RESULTS", HERE / ".results"))
 BUDGET = float(os.environ.get("SCANNER_BENCH_TOOL_BUDGET", "inf"))
 
 
+def _sha(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""
+
+
 def _unreached(n: int) -> str:
     return f" (+{n} not reached in the time budget)" if n else ""
 
@@ -167,7 +179,9 @@ def _run_tool(py: Path, tool: str, listing: Path, corpus: str) -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     store = RESULTS / f"{corpus}-{tool}.jsonl"
     wanted: list[str] = json.loads(listing.read_text())
-    done = _load_results(store)
+    done = {
+        p: d for p, d in _load_results(store).items() if d.get("sha", _sha(p)) == _sha(p)
+    }  # a result is reused only for the same bytes
     seconds = sum(float(d.get("seconds", 0.0)) for d in done.values() if d.get("path") in wanted)
     results = {p: {"flagged": d["flagged"], "error": d["error"]} for p, d in done.items()}
     todo = [p for p in wanted if p not in results]
@@ -202,7 +216,8 @@ def _run_tool(py: Path, tool: str, listing: Path, corpus: str) -> dict:
         new = _load_results(scratch)
         with store.open("a") as f:
             for p, d in new.items():
-                f.write(json.dumps({**d, "seconds": spent / max(1, len(new))}) + "\n")
+                doc = {**d, "seconds": spent / max(1, len(new)), "sha": _sha(p)}
+                f.write(json.dumps(doc) + "\n")
                 results[p] = {"flagged": d["flagged"], "error": d["error"]}
         todo = [p for p in todo if p not in results]
         if proc is None or not todo:
@@ -214,6 +229,7 @@ def _run_tool(py: Path, tool: str, listing: Path, corpus: str) -> dict:
         tail = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
         print(f"<!-- {tool} crashed on {todo[0]}: {tail[0][:200]} -->", file=sys.stderr)
         crash = {"path": todo[0], "flagged": False, "error": f"crashed the tool: {tail[0][:100]}"}
+        crash["sha"] = _sha(todo[0])
         with store.open("a") as f:
             f.write(json.dumps(crash) + "\n")
         results[todo[0]] = {"flagged": False, "error": crash["error"]}
