@@ -251,6 +251,7 @@ def real_producers(py: Path, cache: Path, order: list[str]) -> None:
     paths = [str(f.path) for f in corpus.files]
     rows: dict[str, tuple[int, int, float, int]] = {}
     errors_by_tool: dict[str, dict[str, int]] = {}
+    fp_by_tool: dict[str, dict[str, int]] = {}
     t0 = time.perf_counter()
     result = evaluate(corpus)  # weightwatch scans each producer's folder, as models are uploaded
     rows["weightwatch"] = (len(result.flagged), len(result.errors), time.perf_counter() - t0, 0)
@@ -260,6 +261,13 @@ def real_producers(py: Path, cache: Path, order: list[str]) -> None:
         for tool in TOOLS:
             doc = _run_tool(py, tool, listing, corpus.root.name)
             res = doc["results"].values()
+            producer_of = {str(f.path): f.producer for f in corpus.files}
+            fps: dict[str, int] = {}
+            for path, r in doc["results"].items():
+                if r["flagged"]:
+                    fps[producer_of[path]] = fps.get(producer_of[path], 0) + 1
+            if fps:
+                fp_by_tool[tool] = fps
             kinds: dict[str, int] = {}
             for r in res:
                 if r["error"] and not r["flagged"]:
@@ -288,13 +296,19 @@ def real_producers(py: Path, cache: Path, order: list[str]) -> None:
     print("|---|---:|---:|---:|---:|")
     for t in order:
         fp, err, sec, left = rows[t]
+        seen = len(paths) - left  # a budget-stopped tool is judged on the files it reached
         print(
-            f"| {t} | {fp}/{len(paths)} | {fp / len(paths):.1%} | {err}{_unreached(left)} | {sec:.1f} |"
+            f"| {t} | {fp}/{seen} | {fp / max(1, seen):.1%} | {err}{_unreached(left)} | {sec:.1f} |"
         )
     for rel, reasons in sorted(result.flagged.items()):
         print(f"\nweightwatch flagged `{rel}`: " + "; ".join(reasons))
     for rel, why in sorted(result.errors.items()):
         print(f"\nweightwatch could not read `{rel}`: {why}")
+    for tool, fps in fp_by_tool.items():
+        print(
+            f"\n{tool} flagged, by producer: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(fps.items()))
+        )
     for tool, kinds in errors_by_tool.items():
         print(f"\n{tool} could not read: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
 
