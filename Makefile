@@ -117,6 +117,11 @@ bench-audit-stats: $(STAMP)
 watermark-eval: $(STAMP)
 	$(PY) benchmarks/watermark/weights_eval.py
 
+# Tracing recipient copies among 100 recipients (docs/watermark.md, "Recipient copies").
+.PHONY: watermark-trace-eval
+watermark-trace-eval: $(STAMP)
+	$(PY) benchmarks/watermark/recipients_eval.py
+
 # The scanner against files real producers write: the full benign corpus (scale 4, over
 # 1,000 files; `make test` scans the scale-1 subset), built once into the fixture cache.
 scanner-corpus: $(STAMP)
