@@ -11,14 +11,20 @@ stay in the CPU cache, writing into one preallocated output. The common llama.cp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from weightwatch.artifacts.model import Tensor
+
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
 CHUNK_VALUES = 1 << 16  # values dequantized per step: 256 KiB of float32 stays in L2
+ROW_CHUNK_VALUES = 1 << 20  # values per row block handed to callers (4 MB of float32)
+_SLICEABLE = frozenset({"F32", "F16", "BF16", "F64"})
 
 # type name -> (values per block, bytes per block), as in gguf.GGML_QUANT_SIZES
 _SIZES = {
@@ -152,3 +158,33 @@ def dequantize(raw: npt.NDArray[np.uint8], dtype: str) -> F32:
     for a in range(0, blocks.shape[0], step):
         kernel(blocks[a : a + step], out[a : a + step])
     return out.reshape(*u8.shape[:-1], u8.shape[-1] // nbytes * per_block)
+
+
+def chunked(t: Tensor) -> bool:
+    """Whether ``row_chunks`` reads ``t`` in row blocks (2-D float or GGUF-block rows)."""
+    return len(t.shape) == 2 and (t.dtype in _SLICEABLE or has_kernel(t.dtype))
+
+
+def row_chunks(t: Tensor) -> Iterator[tuple[int, F32]]:
+    """(first row, float32 rows) of a 2-D tensor, a few MB at a time, straight from its
+    mapped file: float rows are sliced, GGUF rows (whole blocks) dequantized here.
+    Other storage (folded quantized groups, other ranks) comes whole, in one piece."""
+    from weightwatch.artifacts.model import bf16_to_f32
+
+    if not chunked(t):
+        w = t.to_float32()
+        yield 0, w.reshape(w.shape[0], -1) if w.ndim != 2 else w
+        return
+    rows, cols = t.shape
+    step = max(1, ROW_CHUNK_VALUES // max(1, cols))
+    raw = t.data()
+    if t.dtype not in _SLICEABLE:
+        raw = raw.reshape(rows, -1)  # packed blocks: a row is whole blocks
+    for a in range(0, rows, step):
+        piece = raw[a : a + step]
+        if t.dtype == "BF16":
+            yield a, bf16_to_f32(np.asarray(piece, dtype=np.uint16))
+        elif t.dtype in _SLICEABLE:
+            yield a, np.asarray(piece, dtype=np.float32)
+        else:
+            yield a, dequantize(piece, t.dtype)

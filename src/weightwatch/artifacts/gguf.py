@@ -12,6 +12,7 @@ dequantized to float32 only on request.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import mmap
 import struct
@@ -149,6 +150,24 @@ def read_gguf(path: Path, *, rel: str | None = None) -> GGUFContents:
     machine; this reads both in well under a second.
     """
     name = rel or str(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ArtifactError(name, f"cannot map GGUF file: {exc}") from exc
+    # A registration opens the same file in each step (scan, identity, fingerprint,
+    # lineage, decide); the header of a 262k-token vocabulary takes a second or two to
+    # walk. Keyed on the file's identity and its change time (which no caller can set),
+    # so a file rewritten in place is parsed afresh.
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return _read_cached(key, str(path), name)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_cached(_key: tuple[int, ...], path: str, name: str) -> GGUFContents:
+    return _read(Path(path), name)
+
+
+def _read(path: Path, name: str) -> GGUFContents:
     # Real headers (vocabularies of a few hundred thousand tokens) are far smaller than
     # 256 MiB; a longer one is refused rather than read into memory.
     limit = 256 * 1024 * 1024

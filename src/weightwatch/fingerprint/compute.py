@@ -73,9 +73,10 @@ def fingerprint(path: str | os.PathLike[str] | Artifact) -> Fingerprint:
 def _parallel() -> Iterator[ThreadPoolExecutor]:
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(
-        max_workers=os.cpu_count() or 1
-    ) as pool:
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+    ):
         yield pool
 
 

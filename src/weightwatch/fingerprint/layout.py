@@ -10,7 +10,6 @@ llama.cpp's tensor tables name), in safetensors and GGUF naming alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,17 +17,15 @@ import numpy as np
 import numpy.typing as npt
 
 from weightwatch.artifacts import Artifact, Tensor
-from weightwatch.artifacts.dequant import dequantize, has_kernel
+from weightwatch.artifacts.dequant import row_chunks
 from weightwatch.artifacts.llamacpp import gguf_to_hf_name, supported
 from weightwatch.errors import ArtifactError
 from weightwatch.fingerprint.parts import canonical_tensors, head_counts
 
 F32 = npt.NDArray[np.float32]
-CHUNK_VALUES = 1 << 20  # values converted to float32 at a time (4 MB): bounded memory, in cache
 
 _LLAMA_LAYER = re.compile(r"^(?:model\.)?layers\.(\d+)\.(.+)$")
 _GPT2_LAYER = re.compile(r"^(?:transformer\.)?h\.(\d+)\.(.+)$")
-_SLICEABLE = frozenset({"F32", "F16", "BF16", "F64"})
 
 
 @dataclass(frozen=True)
@@ -123,24 +120,6 @@ def _gpt2_names(kept: tuple[Tensor, ...], *, gguf: bool) -> dict[str, Tensor]:
     return names
 
 
-def row_chunks(t: Tensor) -> Iterator[tuple[int, F32]]:
-    """(first row, float32 rows) of a 2-D weight, a few MB at a time, straight from the
-    mapped file: float rows are sliced, GGUF rows (whole blocks) dequantized by
-    ``artifacts.dequant``. Other storage (folded quantized groups) comes whole, once."""
-    if len(t.shape) != 2 or not (t.dtype in _SLICEABLE or has_kernel(t.dtype)):
-        w = t.to_float32()
-        yield 0, w.reshape(w.shape[0], -1) if w.ndim != 2 else w
-        return
-    rows, cols = t.shape
-    step = max(1, CHUNK_VALUES // max(1, cols))
-    raw = t.data()
-    if t.dtype not in _SLICEABLE:
-        raw = raw.reshape(rows, -1)  # packed blocks: a row is whole blocks
-    for a in range(0, rows, step):
-        piece = raw[a : a + step]
-        yield a, _f32(t, piece) if t.dtype in _SLICEABLE else dequantize(piece, t.dtype)
-
-
 def project(x: F32, t: Tensor, *, conv1d: bool = False) -> F32:
     """``x @ W.T`` for a Linear weight ``W`` (``x @ W`` for Conv1D), row block by row
     block: memory stays bounded and each block is multiplied while it is in cache."""
@@ -153,11 +132,3 @@ def project(x: F32, t: Tensor, *, conv1d: bool = False) -> F32:
         return out
     parts = [x @ w.T for _, w in row_chunks(t)]
     return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-
-
-def _f32(t: Tensor, raw: npt.NDArray[np.generic]) -> F32:
-    from weightwatch.artifacts.model import bf16_to_f32
-
-    if t.dtype == "BF16":
-        return bf16_to_f32(np.asarray(raw, dtype=np.uint16))
-    return np.asarray(raw, dtype=np.float32)

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from weightwatch.artifacts import Tensor
-from weightwatch.fingerprint.layout import F32, Layout, row_chunks
+from weightwatch.artifacts.dequant import row_chunks
+from weightwatch.fingerprint.layout import F32, Layout
 
 UNITS = 128  # units kept per layer
 UNIT_LAYERS = 8  # layers kept (evenly spaced, first and last included)
