@@ -183,7 +183,9 @@ def compute_manifest(
             algorithm=algorithm, files=entries, weights_digest=None, value_digest=None, tensors=[]
         )
     kept, _ = art.canonical_tensors
-    digests = [tensor_map.get(t.name) or tensor_digest(t) for t in kept]
+    # Tensors the single pass did not cover (GGUF, .bin), in parallel: BLAKE3 releases the GIL.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        digests = list(pool.map(lambda t: tensor_map.get(t.name) or tensor_digest(t), kept))
     values = value_digests(art, known={d.name: d for d in digests})
     return Manifest(
         algorithm=algorithm,
