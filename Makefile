@@ -117,6 +117,11 @@ bench-audit-stats: $(STAMP)
 watermark-eval: $(STAMP)
 	$(PY) benchmarks/watermark/weights_eval.py
 
+# Tracing recipient copies among 100 recipients (docs/watermark.md, "Recipient copies").
+.PHONY: watermark-trace-eval
+watermark-trace-eval: $(STAMP)
+	$(PY) benchmarks/watermark/recipients_eval.py
+
 # The scanner against files real producers write: the full benign corpus (scale 4, over
 # 1,000 files; `make test` scans the scale-1 subset), built once into the fixture cache.
 scanner-corpus: $(STAMP)
@@ -148,5 +153,5 @@ test-vllm: $(STAMP) vllm-env
 # Lineage p-values on unrelated trained populations (tiny and medium Llama bases) and the
 # re-initialised-embedding forks (issue #18; ~10 min on an idle 2-core machine; docs/lineage.md).
 .PHONY: lineage-calibration
-lineage-calibration: $(STAMP)
+lineage-calibration: $(STAMP) real-models
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/calibrate_blocks.py
