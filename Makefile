@@ -138,6 +138,7 @@ scanner-corpus: $(STAMP)
 # Differential fuzzing of the scanner against the real loaders, longer than `make test`'s run.
 fuzz: $(STAMP)
 	WW_FUZZ_EXAMPLES=3000 $(VENV)/bin/pytest -q -p no:cacheprovider tests/scan/test_differential_fuzz.py
+	WW_FUZZ_EXAMPLES=1000 $(VENV)/bin/pytest -q -p no:cacheprovider --hypothesis-show-statistics tests/scan/test_format_differentials.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var

@@ -120,11 +120,15 @@ def step_scan(store: Store, version_id: int) -> Persist:
 
 def step_identity(store: Store, version_id: int) -> Persist:
     work = work_tree(store, version_id)
+    # Ingest hashed every file into the content-addressed store: its SHA-256 digests are
+    # these files' digests, so identity reads the bytes only for what ingest did not do.
+    with store.engine.connect() as conn:
+        known = {f.path: f.sha256 for f in queries.files(conn, version_id)}
     try:
-        manifest = compute_manifest(work, algorithm="sha256")
+        manifest = compute_manifest(work, algorithm="sha256", known=known)
     except ArtifactError:  # weights that cannot be read: files only; the fingerprint
         # step records why and the policy quarantines (weights not inspectable)
-        manifest = compute_manifest(work, algorithm="sha256", tensors=False)
+        manifest = compute_manifest(work, algorithm="sha256", tensors=False, known=known)
 
     def persist(conn: Connection) -> None:
         conn.execute(
