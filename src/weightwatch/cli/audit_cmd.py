@@ -514,11 +514,33 @@ def verify_command(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Offline: the auditor's signature, both weights digests and the log inclusion proof."""
+    """Offline: the auditor's signature, both weights digests and the log inclusion proof
+    (the same check as ``weightwatch verify --bundle BUNDLE``)."""
+    check_audit_bundle(
+        inputs.json_object(bundle, "bundle"),
+        base=base,
+        derivative=derivative,
+        pub=pub,
+        log_key=log_key,
+        require_log=require_log,
+        as_json=as_json,
+    )
+
+
+def check_audit_bundle(
+    doc: dict[str, object],
+    *,
+    base: Path,
+    derivative: Path,
+    pub: Path,
+    log_key: Path | None,
+    require_log: bool,
+    as_json: bool,
+) -> None:
+    """Verify a signed comparison, print the result, exit 1 when a check fails."""
     from weightwatch.attest import load_verifier
     from weightwatch.audit.attestation import verify_comparison
 
-    doc = inputs.json_object(bundle, "bundle")
     result = verify_comparison(
         doc,
         load_verifier(pub),
