@@ -23,7 +23,7 @@ from weightwatch.audit.cache import ResponseCache, cache_key, request_json
 from weightwatch.audit.curve import ManyShotCurve, many_shot_curve
 from weightwatch.audit.datasets import Behavior
 from weightwatch.audit.judges import Agreement, Judge, Judgement, RefusalJudge, Verdict
-from weightwatch.audit.judges.agreement import judge_agreement, load_judge_labels
+from weightwatch.audit.judges.agreement import LabelledReply, judge_agreement, load_judge_labels
 from weightwatch.audit.report import (
     AuditItem,
     AuditReport,
@@ -62,11 +62,16 @@ class _Planned:
     request: str
 
 
-def heldout_agreement(judge: Judge) -> Agreement:
-    """The judge's agreement with the labelled replies it was never tuned on."""
+def heldout_labels() -> tuple[LabelledReply, ...]:
+    """The labelled replies no judge was tuned on."""
     node = resources.files("weightwatch.audit").joinpath("data", "judge_labels_heldout.jsonl")
     with resources.as_file(node) as path:
-        return judge_agreement(judge, load_judge_labels(path))
+        return load_judge_labels(path)
+
+
+def heldout_agreement(judge: Judge) -> Agreement:
+    """The judge's agreement with the labelled replies it was never tuned on."""
+    return judge_agreement(judge, heldout_labels())
 
 
 def check_attacks(target: Target, config: AuditConfig) -> None:

@@ -60,13 +60,17 @@ def _completion(model: str, text: str, prompt_tokens: int = 0, new_tokens: int =
 
 
 def model_app(model_dir: str | Path, *, name: str = "tiny-chat", threads: int = 1) -> FastAPI:
-    """Serve a transformers model folder at ``POST /v1/chat/completions``."""
+    """Serve a transformers model folder (or a ``.gguf`` file, de-quantized by transformers)
+    at ``POST /v1/chat/completions``."""
     import torch
     import transformers
 
     hf: Any = transformers
-    tokenizer = hf.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    model = hf.AutoModelForCausalLM.from_pretrained(model_dir, trust_remote_code=False)
+    where, options = Path(model_dir), {"trust_remote_code": False}
+    if where.suffix == ".gguf":  # transformers de-quantizes a GGUF file into torch weights
+        where, options = where.parent, {**options, "gguf_file": where.name}
+    tokenizer = hf.AutoTokenizer.from_pretrained(where, **options)
+    model = hf.AutoModelForCausalLM.from_pretrained(where, **options)
     model.eval()
     lock = threading.Lock()
     app = FastAPI()
