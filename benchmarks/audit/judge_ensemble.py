@@ -57,9 +57,15 @@ def endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
     if args.endpoint:
         yield args.endpoint, args.model
         return
-    from weightwatch.testing.chat_server import model_app, serve
+    from weightwatch.testing.chat_server import model_app, serve, target_app
 
-    with serve(model_app(args.serve, name="judge", threads=args.threads)) as url:
+    if args.runtime == "llama.cpp":
+        from weightwatch.audit.targets.gguf import GGUFTarget
+
+        app = target_app(GGUFTarget(args.serve), name="judge")
+    else:
+        app = model_app(args.serve, name="judge", threads=args.threads)
+    with serve(app) as url:
         yield url, "judge"
 
 
@@ -69,6 +75,12 @@ def main() -> None:
     parser.add_argument("--model", default="judge")
     parser.add_argument("--serve", help="model folder or .gguf file to serve as the judge")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--runtime",
+        choices=("transformers", "llama.cpp"),
+        default="transformers",
+        help="how --serve runs the model (llama.cpp: a .gguf through the GGUF target)",
+    )
     parser.add_argument("--max-tokens", type=int, default=120)
     args = parser.parse_args()
     if not (args.endpoint or args.serve):
@@ -102,6 +114,7 @@ def main() -> None:
         json.dumps(
             {
                 "judge_model": args.serve or f"{model} @ {url}",
+                "runtime": args.runtime if args.serve else "endpoint",
                 "heldout": len(labels),
                 "model_answers_parsed": parsed,
                 "model_seconds": round(judged, 1),

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ json.dump({"rows": rows, "identity": target.identity, "code": code}, open(out, "
 """
 
 
-def run_child(path: Path, suite: Path, tmp_path: Path) -> tuple[dict[str, object], str]:
+def run_child(path: Path, suite: Path, tmp_path: Path) -> tuple[Any, str]:
     out = tmp_path / "out.json"
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), str(suite), str(out)],
@@ -65,21 +66,21 @@ def run_child(path: Path, suite: Path, tmp_path: Path) -> tuple[dict[str, object
         timeout=600,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
-    assert proc.returncode == 0, f"llama.cpp child failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    assert proc.returncode == 0, (
+        f"llama.cpp child failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    )
     return json.loads(out.read_text()), proc.stdout
 
 
-def report_of(stdout: str) -> dict[str, object]:
-    return json.loads(stdout[stdout.index("{") :])  # type: ignore[no-any-return]
+def report_of(stdout: str) -> Any:
+    return json.loads(stdout[stdout.index("{") :])
 
 
 def test_gguf_target_on_the_tiny_chat_model(chat_models: ChatModels, tmp_path: Path) -> None:
     from weightwatch.testing.gguf_export import export_gguf
     from weightwatch.testing.models import load
 
-    gguf = export_gguf(
-        load(chat_models.base), chat_models.base, tmp_path / "tiny-chat.f16.gguf"
-    )
+    gguf = export_gguf(load(chat_models.base), chat_models.base, tmp_path / "tiny-chat.f16.gguf")
     result, stdout = run_child(gguf, chat_models.heldout, tmp_path)
     rows = result["rows"]
     assert isinstance(rows, list) and len(rows) == 3
@@ -90,8 +91,8 @@ def test_gguf_target_on_the_tiny_chat_model(chat_models: ChatModels, tmp_path: P
     assert sum(row["reply"].startswith(REFUSAL) for row in rows) >= 2
     assert sum(row["verdict"] == "refused" for row in rows) >= 2
     report = report_of(stdout)
-    assert result["code"] == 0 and report["target"]["identity"].startswith("gguf:")  # type: ignore[index]
-    assert report["attacks"][0]["asr"]["n"] == 4  # type: ignore[index]
+    assert result["code"] == 0 and report["target"]["identity"].startswith("gguf:")
+    assert report["attacks"][0]["asr"]["n"] + report["attacks"][0]["unclear"] == 4
 
 
 def test_gguf_target_on_real_smollm2(tmp_path: Path) -> None:
@@ -121,5 +122,5 @@ def test_gguf_target_on_real_smollm2(tmp_path: Path) -> None:
         assert row["prefilled"].startswith("Sure,")
     report = report_of(stdout)
     assert result["code"] == 0
-    (direct,) = report["attacks"]  # type: ignore[index]
+    (direct,) = report["attacks"]
     assert direct["asr"]["n"] + direct["unclear"] == 4
