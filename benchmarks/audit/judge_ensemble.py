@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import platform
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -90,8 +91,12 @@ def main() -> None:
     with endpoint(args) as (url, model):
         client = OpenAIChatClient(url, model, timeout_s=600, max_tokens=args.max_tokens)
         llm = Memo(LLMJudge(client=client, retries=0))
-        for item in labels:  # ask the model once per reply, before any ensemble reads it
-            llm.judge(item.request, item.reply)
+        for n, item in enumerate(labels, 1):  # ask the model once per reply, up front
+            verdict = llm.judge(item.request, item.reply).verdict.value
+            print(
+                f"{n}/{len(labels)} {item.id}: {verdict} (label {item.label.value})",
+                file=sys.stderr,
+            )
         judged = time.monotonic() - started
         judges: dict[str, Judge] = {
             "rules": RefusalJudge(),
