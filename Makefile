@@ -165,8 +165,7 @@ gguf-wheel: $(STAMP)
 
 gguf-install: $(STAMP)
 	@if ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
-		$(PIP) install $(PIN) --no-index --find-links $(WHEELS) --no-deps $(LLAMA_CPP) && \
-		$(PIP) install $(PIN) diskcache 'jinja2>=2.11.3' 'numpy>=1.20.0' 'typing-extensions>=4.5.0'; \
+		$(PIP) install $(PIN) --find-links $(WHEELS) --only-binary llama-cpp-python $(LLAMA_CPP); \
 	else echo "no llama-cpp-python wheel in $(WHEELS): GGUF target tests will skip (make gguf-wheel)"; fi
 
 test-gguf: gguf-wheel gguf-install real-models
