@@ -92,7 +92,7 @@ def test_gguf_target_on_the_tiny_chat_model(chat_models: ChatModels, tmp_path: P
     assert sum(row["verdict"] == "refused" for row in rows) >= 2
     report = report_of(stdout)
     assert result["code"] == 0 and report["target"]["identity"].startswith("gguf:")
-    assert report["attacks"][0]["asr"]["n"] + report["attacks"][0]["unclear"] == 4
+    assert len(report["items"]) == 4 and report["run"]["queried"] == 4
 
 
 def test_gguf_target_on_real_smollm2(tmp_path: Path) -> None:
@@ -123,4 +123,4 @@ def test_gguf_target_on_real_smollm2(tmp_path: Path) -> None:
     report = report_of(stdout)
     assert result["code"] == 0
     (direct,) = report["attacks"]
-    assert direct["asr"]["n"] + direct["unclear"] == 4
+    assert direct["asr"]["n"] + direct["unclear"] == 4 == len(report["items"])
