@@ -334,3 +334,31 @@ def test_adaptive_specs_and_bounds() -> None:
         "improvement": "i",
     }
     assert parse_attacker('{"prompt": 3}', ("prompt",)) is None
+
+
+def test_target_app_serves_any_target_over_http() -> None:
+    """The endpoint a local judge model is served through passes the conversation intact."""
+    from weightwatch.audit.attacks import Conversation, Message
+    from weightwatch.audit.targets import Target
+    from weightwatch.testing.chat_server import target_app
+
+    class Echo(Target):
+        identity, label = "echo", "echo"
+
+        def complete(self, conversation: Conversation, settings: GenerationSettings) -> str:
+            turns = "|".join(f"{m.role}:{m.content}" for m in conversation.messages)
+            return f"{conversation.system}|{turns}|{settings.max_new_tokens}"
+
+    with serve(target_app(Echo(), name="echo")) as url:
+        client = OpenAITarget(url, "echo")
+        asked = Conversation(
+            system="be brief",
+            messages=(
+                Message(role="user", content="a"),
+                Message(role="assistant", content="b"),
+                Message(role="user", content="c"),
+            ),
+        )
+        assert client.complete(asked, SETTINGS) == "be brief|user:a|assistant:b|user:c|32"
+        with pytest.raises(Exception, match="404"):
+            OpenAITarget(url, "other", retries=0).complete(asked, SETTINGS)
