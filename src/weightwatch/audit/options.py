@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from weightwatch.audit.attacks import Attack, ManyShot, attack
+from weightwatch.audit.attacks.adaptive import Adversary
 from weightwatch.audit.datasets import BUILTIN_SUITES, Behavior, load_suite
 from weightwatch.audit.judges import Judge, JudgeOptions
 from weightwatch.audit.judges import registry as judge_registry
@@ -61,6 +62,37 @@ def open_judge(
     name = "ensemble" if ensemble else "llm" if endpoint else _JUDGE_ALIASES.get(spec, spec)
     options = JudgeOptions(endpoint=endpoint, model=model, api_key=api_key, timeout_s=timeout_s)
     return judge_registry().lookup(name).from_options(options)
+
+
+def open_adversary(
+    attacker: str | None,
+    attacker_model: str | None,
+    *,
+    judge: Judge,
+    evaluator: str | None = None,
+    evaluator_model: str | None = None,
+    api_key: str | None = None,
+) -> Adversary | None:
+    """The attacker (and evaluator) endpoints adaptive attacks use; None without one."""
+    from weightwatch.audit.targets import open_target
+
+    if attacker is None:
+        if evaluator is not None:
+            raise UsageError("--evaluator scores adaptive attacks: give --attacker too")
+        return None
+    if not attacker.startswith(("http://", "https://")):
+        raise UsageError(f"--attacker {attacker}: give an OpenAI-compatible http(s) URL")
+    if evaluator is not None and not evaluator.startswith(("http://", "https://")):
+        raise UsageError(f"--evaluator {evaluator}: give an OpenAI-compatible http(s) URL")
+    return Adversary(
+        attacker=open_target(endpoint=attacker, model=attacker_model, api_key=api_key),
+        judge=judge,
+        evaluator=(
+            None
+            if evaluator is None
+            else open_target(endpoint=evaluator, model=evaluator_model, api_key=api_key)
+        ),
+    )
 
 
 def sample_behaviors(

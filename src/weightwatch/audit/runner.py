@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from weightwatch.audit.attacks import Attack, Conversation, ManyShot
+from weightwatch.audit.attacks.adaptive import Adversary, Caller, is_adaptive
 from weightwatch.audit.attacks.direct import Direct
 from weightwatch.audit.cache import ResponseCache, cache_key, request_json
 from weightwatch.audit.curve import ManyShotCurve, many_shot_curve
 from weightwatch.audit.datasets import Behavior
 from weightwatch.audit.judges import Agreement, Judge, Judgement, RefusalJudge, Verdict
-from weightwatch.audit.judges.agreement import judge_agreement, load_judge_labels
+from weightwatch.audit.judges.agreement import LabelledReply, judge_agreement, load_judge_labels
 from weightwatch.audit.report import (
     AuditItem,
     AuditReport,
@@ -31,6 +32,7 @@ from weightwatch.audit.report import (
     TargetInfo,
 )
 from weightwatch.audit.results import AttackResult, summarize_attack
+from weightwatch.audit.search import run_searches, search_notes
 from weightwatch.audit.stats import Proportion, proportion
 from weightwatch.audit.targets.base import GenerationSettings, Target, TargetError
 from weightwatch.errors import UsageError
@@ -48,6 +50,7 @@ class AuditConfig:
     seed: int = 0
     concurrency: int | None = None  # default: what the target says it can take
     measure_agreement: bool = True  # judge the held-out labelled set, state it in the report
+    adversary: Adversary | None = None  # attacker (and evaluator) for adaptive attacks
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,16 @@ class _Planned:
     request: str
 
 
-def heldout_agreement(judge: Judge) -> Agreement:
-    """The judge's agreement with the labelled replies it was never tuned on."""
+def heldout_labels() -> tuple[LabelledReply, ...]:
+    """The labelled replies no judge was tuned on."""
     node = resources.files("weightwatch.audit").joinpath("data", "judge_labels_heldout.jsonl")
     with resources.as_file(node) as path:
-        return judge_agreement(judge, load_judge_labels(path))
+        return load_judge_labels(path)
+
+
+def heldout_agreement(judge: Judge) -> Agreement:
+    """The judge's agreement with the labelled replies it was never tuned on."""
+    return judge_agreement(judge, heldout_labels())
 
 
 def check_attacks(target: Target, config: AuditConfig) -> None:
@@ -76,19 +84,39 @@ def check_attacks(target: Target, config: AuditConfig) -> None:
         )
 
 
-def plan(target: Target, behaviors: Sequence[Behavior], config: AuditConfig) -> list[_Planned]:
-    """Every (behaviour, attack) request of the audit, in a stable order."""
+def check_config(target: Target, config: AuditConfig) -> None:
+    """Refuse a config that cannot run, before any query is made."""
     if not config.attacks:
         raise UsageError("an audit needs at least one attack")
     specs = [a.spec for a in config.attacks]
     if len(set(specs)) != len(specs):
         raise UsageError(f"the same attack is listed twice: {', '.join(specs)}")
-    harmful = [b for b in behaviors if b.kind == "harmful"]
     check_attacks(target, config)
+    adaptive = [a.spec for a in config.attacks if is_adaptive(a)]
+    if adaptive and config.adversary is None:
+        raise UsageError(
+            f"{', '.join(adaptive)}: adaptive attacks need an attacker model",
+            hint="give --attacker URL --attacker-model NAME",
+        )
+
+
+def plan(
+    target: Target,
+    behaviors: Sequence[Behavior],
+    config: AuditConfig,
+    searched: Mapping[tuple[str, str], Conversation] | None = None,
+) -> list[_Planned]:
+    """Every (behaviour, attack) request of the audit, in a stable order; an adaptive
+    attack's conversation is what its search found (``searched``, by behaviour and spec)."""
+    check_config(target, config)
+    harmful = [b for b in behaviors if b.kind == "harmful"]
     planned: list[_Planned] = []
 
     def add(behavior: Behavior, attack: Attack) -> None:
-        conversation = attack.run(behavior, pool=harmful, seed=config.seed)
+        if is_adaptive(attack):
+            conversation = (searched or {})[(behavior.id, attack.spec)]
+        else:
+            conversation = attack.run(behavior, pool=harmful, seed=config.seed)
         request = request_json(target.identity, conversation, config.settings)
         key = cache_key(target.identity, conversation, config.settings)
         planned.append(_Planned(behavior, attack, conversation, key, request))
@@ -167,11 +195,22 @@ def run_audit(
     if not behaviors:
         raise UsageError(f"suite {suite!r} holds no behaviours")
     started = time.monotonic()
-    planned = plan(target, behaviors, config)
+    check_config(target, config)
     own_cache = cache is None
     if cache is None:  # not ``cache or …``: an empty cache is falsy (it has __len__)
         cache = ResponseCache(":memory:")
     try:
+        outcomes = run_searches(
+            target,
+            behaviors,
+            config.attacks,
+            adversary=config.adversary,
+            settings=config.settings,
+            caller=Caller(cache),
+            concurrency=max(1, config.concurrency or target.max_concurrency),
+            progress=progress,
+        )
+        planned = plan(target, behaviors, config, {k: o.conversation for k, o in outcomes.items()})
         replies, cached = collect_replies(
             target,
             planned,
@@ -186,6 +225,7 @@ def run_audit(
     items = _judge(planned, replies, cached, config)
     agreement = heldout_agreement(config.judge) if config.measure_agreement else None
     attacks, categories, notes = _per_attack(planned, items, suite, config.judge.name, agreement)
+    notes.extend(search_notes(outcomes))
     return AuditReport(
         target=TargetInfo(
             label=target.label, identity=target.identity, supports_prefill=target.supports_prefill

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hash": ("hash_cmd", "Digest every file and compute the weights and value digests."),
     "keygen": ("attest_cmd", "Create a signing key pair."),
     "sign": ("attest_cmd", "Hash PATH and write a signed bundle."),
-    "verify": ("attest_cmd", "Check the signature and that every file is what was signed."),
+    "verify": ("attest_cmd", "Check a signed bundle offline: a model's files, or an audit."),
     "log": ("log_cmd", "Transparency log: offline verification of entries."),
     "scan": ("scan_cmd", "Find code execution hidden in model files (runs nothing)."),
     "fingerprint": ("lineage_cmd", "Fingerprint a model from its weights alone (no inference)."),

@@ -93,18 +93,62 @@ def sign_command(
 
 
 def verify_command(
-    path: Annotated[Path, typer.Argument(help="Model folder or file.", metavar="PATH")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Model folder or file (for a model bundle).", metavar="PATH"),
+    ] = None,
     bundle: Annotated[
-        Path, typer.Option("--bundle", help="Bundle written by weightwatch or model_signing.")
-    ],
-    pub: Annotated[Path, typer.Option("--pub", help="Public key (PEM).")],
+        Path,
+        typer.Option(
+            "--bundle", help="Model bundle (weightwatch or model_signing) or signed audit."
+        ),
+    ] = ...,  # type: ignore[assignment]  # required (Typer's spelling after an optional PATH)
+    pub: Annotated[Path, typer.Option("--pub", help="Signer's public key (PEM).")] = ...,  # type: ignore[assignment]
+    base: Annotated[
+        Path | None, typer.Option("--base", help="Audit: the base model to check.")
+    ] = None,
+    derivative: Annotated[
+        Path | None, typer.Option("--derivative", help="Audit: the derivative model to check.")
+    ] = None,
+    log_key: Annotated[
+        Path | None,
+        typer.Option("--log-key", help="Audit: the registry log's public key (checks the proof)."),
+    ] = None,
+    require_log: Annotated[
+        bool, typer.Option("--require-log", help="Audit: fail unless it was logged.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check the signature and that every file is exactly what was signed."""
+    """Check a signed bundle offline: a model's files, or an audit with its log proof.
+
+    The bundle's statement type decides: a signed audit comparison needs --base and
+    --derivative (both weights digests are checked) and, if logged, --log-key."""
     try:
         doc = json.loads(bundle.read_text())
     except ValueError as exc:  # a missing or unreadable file is an OSError naming it (exit 2)
         raise ArtifactError(bundle, f"not a JSON bundle ({exc})") from exc
+    if _predicate_type(doc) == _comparison_predicate():
+        from weightwatch.cli.audit_cmd import check_audit_bundle
+
+        if base is None or derivative is None or path is not None:
+            raise UsageError(
+                f"{bundle}: a signed audit is checked against --base and --derivative",
+                hint="weightwatch verify --bundle AUDIT --pub KEY --base B --derivative D",
+            )
+        check_audit_bundle(
+            doc,
+            base=base,
+            derivative=derivative,
+            pub=pub,
+            log_key=log_key,
+            require_log=require_log,
+            as_json=as_json,
+        )
+        return
+    if path is None:
+        raise UsageError(f"{bundle}: a model bundle is checked against the model: give PATH")
+    if base or derivative or log_key or require_log:
+        raise UsageError(f"{bundle}: --base/--derivative/--log-key are for signed audits")
     verifier = load_verifier(pub)
     with progress(f"hashing and verifying {path}", quiet=as_json):
         result = verify_model(path, doc, verifier, bundle_path=bundle)
@@ -125,6 +169,24 @@ def verify_command(
         console.print(f"{verdict}: {escape(str(path))} signed by key {result.key_id[:16]}…")
     if not result.ok:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _predicate_type(doc: object) -> str | None:
+    """The statement type an (unverified) DSSE bundle claims; only used to pick the check."""
+    import base64
+
+    try:
+        payload = doc["dsseEnvelope"]["payload"]  # type: ignore[index]
+        value = json.loads(base64.b64decode(payload, validate=True))["predicateType"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _comparison_predicate() -> str:
+    from weightwatch.audit.attestation import PREDICATE_COMPARISON
+
+    return PREDICATE_COMPARISON
 
 
 def register(app: typer.Typer) -> None:

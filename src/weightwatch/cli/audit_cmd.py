@@ -80,6 +80,26 @@ ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads f
 KeyEnvOpt = Annotated[
     str, typer.Option("--api-key-env", help="Environment variable holding the API key.")
 ]
+AttackerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--attacker", help="Attacker model's OpenAI-compatible URL (pair, tap, crescendo)."
+    ),
+]
+AttackerModelOpt = Annotated[
+    str | None, typer.Option("--attacker-model", help="Model name at --attacker.")
+]
+EvaluatorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--evaluator",
+        help="URL of the model scoring adaptive attacks 1-10 (PAIR's judge, TAP's "
+        "on-topic check); default: the --judge.",
+    ),
+]
+EvaluatorModelOpt = Annotated[
+    str | None, typer.Option("--evaluator-model", help="Model name at --evaluator.")
+]
 _KEY_ENV = "WEIGHTWATCH_AUDIT_API_KEY"
 
 
@@ -163,8 +183,9 @@ def _config(
     temperature: float,
     seed: int,
     concurrency: int,
+    adversary: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
 ) -> AuditConfig:
-    from weightwatch.audit.options import open_judge, parse_attacks
+    from weightwatch.audit.options import open_adversary, open_judge, parse_attacks
     from weightwatch.audit.runner import AuditConfig
     from weightwatch.audit.targets import GenerationSettings
 
@@ -180,12 +201,22 @@ def _config(
         )
     except ValueError as exc:
         raise UsageError(f"generation settings: {exc}") from exc
+    chosen = open_judge(judge, model=judge_model, api_key=os.environ.get(key_env))
+    attacker, attacker_model, evaluator, evaluator_model = adversary
     return AuditConfig(
         attacks=parse_attacks(attacks, many_shot=shots),
-        judge=open_judge(judge, model=judge_model, api_key=os.environ.get(key_env)),
+        judge=chosen,
         settings=settings,
         seed=seed,
         concurrency=concurrency,
+        adversary=open_adversary(
+            attacker,
+            attacker_model,
+            judge=chosen,
+            evaluator=evaluator,
+            evaluator_model=evaluator_model,
+            api_key=os.environ.get(key_env),
+        ),
     )
 
 
@@ -204,6 +235,10 @@ def run_command(
     many_shot: ManyShotOpt = None,
     judge: JudgeOpt = "keyword",
     judge_model: JudgeModelOpt = None,
+    attacker: AttackerOpt = None,
+    attacker_model: AttackerModelOpt = None,
+    evaluator: EvaluatorOpt = None,
+    evaluator_model: EvaluatorModelOpt = None,
     limit: LimitOpt = None,
     max_new_tokens: MaxTokOpt = 256,
     temperature: TempOpt = 0.0,
@@ -232,6 +267,7 @@ def run_command(
             temperature,
             seed,
             concurrency,
+            (attacker, attacker_model, evaluator, evaluator_model),
         ),
         _behaviors(suite, over_refusal, limit, seed),
     )
@@ -281,6 +317,10 @@ def compare_command(
     many_shot: ManyShotOpt = None,
     judge: JudgeOpt = "keyword",
     judge_model: JudgeModelOpt = None,
+    attacker: AttackerOpt = None,
+    attacker_model: AttackerModelOpt = None,
+    evaluator: EvaluatorOpt = None,
+    evaluator_model: EvaluatorModelOpt = None,
     limit: LimitOpt = None,
     margin: Annotated[
         float, typer.Option("--margin", help="Equivalence margin in refusal rate.")
@@ -312,6 +352,7 @@ def compare_command(
             temperature,
             seed,
             concurrency,
+            (attacker, attacker_model, evaluator, evaluator_model),
         ),
         _behaviors(suite, over_refusal, limit, seed),
     )
@@ -473,11 +514,33 @@ def verify_command(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Offline: the auditor's signature, both weights digests and the log inclusion proof."""
+    """Offline: the auditor's signature, both weights digests and the log inclusion proof
+    (the same check as ``weightwatch verify --bundle BUNDLE``)."""
+    check_audit_bundle(
+        inputs.json_object(bundle, "bundle"),
+        base=base,
+        derivative=derivative,
+        pub=pub,
+        log_key=log_key,
+        require_log=require_log,
+        as_json=as_json,
+    )
+
+
+def check_audit_bundle(
+    doc: dict[str, object],
+    *,
+    base: Path,
+    derivative: Path,
+    pub: Path,
+    log_key: Path | None,
+    require_log: bool,
+    as_json: bool,
+) -> None:
+    """Verify a signed comparison, print the result, exit 1 when a check fails."""
     from weightwatch.attest import load_verifier
     from weightwatch.audit.attestation import verify_comparison
 
-    doc = inputs.json_object(bundle, "bundle")
     result = verify_comparison(
         doc,
         load_verifier(pub),

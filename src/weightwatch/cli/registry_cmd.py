@@ -415,18 +415,25 @@ def audit_command(
 def forensics_command(
     ref: Annotated[str, typer.Argument(help="NAMESPACE/NAME[@VERSION] of the derivative")],
     report: Annotated[
-        Path, typer.Option("--report", help="JSON from `weightwatch diff BASE DERIVATIVE --json`.")
-    ],
+        Path | None,
+        typer.Option(
+            "--report",
+            help="JSON from `weightwatch diff BASE DERIVATIVE --json`; only used when the "
+            "base is not in the registry.",
+        ),
+    ] = None,
     base: Annotated[
-        str | None, typer.Option("--base", help="The registered base it was compared with.")
+        str | None,
+        typer.Option("--base", help="The base; when registered, the registry computes the diff."),
     ] = None,
     registry: RegistryDir = None,
     db_url: DbUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Attach a weight diff (abliteration, LoRA, ...) and re-decide the version."""
+    """Record a weight diff (abliteration, LoRA, ...) against a base and re-decide the
+    version; the registry computes it from stored weights when the base is registered."""
 
-    doc = inputs.json_object(report, "weight diff")
+    doc = inputs.json_object(report, "weight diff") if report is not None else None
     _report(_open(registry, db_url).add_forensics(ref, doc, base=base), as_json)
 
 

@@ -803,28 +803,78 @@ class Registry:
         return {**bundle, LOG_KEY: proof}
 
     def add_forensics(
-        self, ref: str, report: dict[str, Any], *, base: str | None = None
+        self, ref: str, report: dict[str, Any] | None = None, *, base: str | None = None
     ) -> VersionView:
-        """Attach what ``weightwatch diff --json`` read from ``ref``'s weights against a
-        base and re-decide: an abliteration signature is a fact the policy weighs."""
+        """Record the weight diff of ``ref`` against a base and re-decide: an abliteration
+        signature is a fact the policy weighs.
+
+        When ``base`` is a registered version the registry computes the diff itself from
+        both versions' stored weights and an attached ``report`` is not trusted (it is
+        ignored, and where its derivation differs that is noted). Only for a base outside
+        the registry is the attached report (``weightwatch diff --json``) recorded as given.
+        """
         from weightwatch.forensics import DiffReport
 
-        try:
-            parsed = DiffReport.model_validate(report)
-        except ValueError as exc:
-            raise UsageError(f"not a weight diff (weightwatch diff --json): {exc}") from exc
-        doc = {
+        attached: DiffReport | None = None
+        if report is not None:
+            try:
+                attached = DiffReport.model_validate(report)
+            except ValueError as exc:
+                raise UsageError(f"not a weight diff (weightwatch diff --json): {exc}") from exc
+        base_vid = self._registered(base)
+        if base_vid is not None:
+            parsed = self._compute_diff(base_vid, self.version_id(ref))
+        elif attached is not None:
+            parsed = attached
+        else:
+            raise UsageError(
+                f"{ref}: no weight diff to record",
+                hint="give --base NAMESPACE/NAME@VERSION of a registered base, or --report",
+            )
+        doc: dict[str, Any] = {
             "derivation": parsed.derivation,
             "base": base or parsed.base,
             "abliteration_score": parsed.abliteration_score,
             "direction_consistency": parsed.direction_consistency,
+            "computed_by_registry": base_vid is not None,
         }
+        if base_vid is not None and attached is not None:
+            doc["attached_derivation"] = attached.derivation
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
             queries.put_report(conn, vid, "forensics", doc)
             label = queries.version_label(conn, vid)
         self._redecide(vid, cause=f"weight diff of {label}")
         return self.status(label)
+
+    def _registered(self, ref: str | None) -> int | None:
+        if ref is None:
+            return None
+        try:
+            return self.version_id(ref)
+        except RegistryError:
+            return None
+
+    def _compute_diff(self, base_vid: int, vid: int) -> Any:
+        """``forensics.diff_models`` over both versions' stored files (linked, not copied,
+        into a private temporary folder)."""
+        import tempfile
+
+        from weightwatch.forensics import diff_models
+
+        with tempfile.TemporaryDirectory(prefix="ww-forensics-") as tmp:
+            folders = []
+            for which, version in (("base", base_vid), ("derivative", vid)):
+                entries = [(f.path, f.sha256) for f in self.files(version)]
+                folders.append(self.store.blobs.link_tree(entries, Path(tmp) / which))
+            report = diff_models(*folders)
+        return report.model_copy(
+            update={"base": self._label(base_vid), "derivative": self._label(vid)}
+        )
+
+    def _label(self, vid: int) -> str:
+        with self._read() as conn:
+            return queries.version_label(conn, vid)
 
     # -- watermarks -----------------------------------------------------------------------
     def add_watermark(self, ref: str, deployment: WatermarkDeployment) -> None:

@@ -60,13 +60,17 @@ def _completion(model: str, text: str, prompt_tokens: int = 0, new_tokens: int =
 
 
 def model_app(model_dir: str | Path, *, name: str = "tiny-chat", threads: int = 1) -> FastAPI:
-    """Serve a transformers model folder at ``POST /v1/chat/completions``."""
+    """Serve a transformers model folder (or a ``.gguf`` file, de-quantized by transformers)
+    at ``POST /v1/chat/completions``."""
     import torch
     import transformers
 
     hf: Any = transformers
-    tokenizer = hf.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    model = hf.AutoModelForCausalLM.from_pretrained(model_dir, trust_remote_code=False)
+    where, options = Path(model_dir), dict[str, Any](trust_remote_code=False)
+    if where.suffix == ".gguf":  # transformers de-quantizes a GGUF file into torch weights
+        where, options = where.parent, {**options, "gguf_file": where.name}
+    tokenizer = hf.AutoTokenizer.from_pretrained(where, **options)
+    model = hf.AutoModelForCausalLM.from_pretrained(where, **options)
     model.eval()
     lock = threading.Lock()
     app = FastAPI()
@@ -109,6 +113,36 @@ def model_app(model_dir: str | Path, *, name: str = "tiny-chat", threads: int = 
         new = out[0, ids.shape[1] :]
         text = str(tokenizer.decode(new, skip_special_tokens=True))
         return _completion(name, text, ids.shape[1], len(new))
+
+    return app
+
+
+def target_app(target: Any, *, name: str = "target") -> FastAPI:
+    """Serve any audit ``Target`` (a GGUF file through llama.cpp, a transformers folder) as
+    an OpenAI-compatible chat endpoint, e.g. to use a local model as a judge."""
+    from weightwatch.audit.attacks.base import Conversation, Message
+    from weightwatch.audit.targets.base import GenerationSettings
+
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    def complete(request: ChatRequest) -> Any:
+        if request.model != name:
+            raise HTTPException(404, f"model {request.model!r} not found")
+        system = [m.content for m in request.messages if m.role == "system"]
+        turns = tuple(
+            Message(role=m.role, content=m.content)  # type: ignore[arg-type]
+            for m in request.messages
+            if m.role in ("user", "assistant")
+        )
+        conversation = Conversation(system="\n".join(system) or None, messages=turns)
+        settings = GenerationSettings(
+            max_new_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed or 0,
+        )
+        return _completion(name, target.complete(conversation, settings))
 
     return app
 
@@ -208,4 +242,4 @@ def serve(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
-__all__ = ["REFUSAL_STYLES", "model_app", "refusing_app", "serve", "stub_app"]
+__all__ = ["REFUSAL_STYLES", "model_app", "refusing_app", "serve", "stub_app", "target_app"]

@@ -1,9 +1,11 @@
 """A judge ensemble: the rule judge and a model judge read the same reply.
 
 Where both give a clear verdict and agree, that is the verdict. Where one is unclear, the
-other decides. Where they disagree, the *arbiter* decides (by default the last member: the
-model judge, which reads the whole reply where the rules read its opening) and the
-judgement is flagged ``judges_disagree`` so a person can look. Each member's own verdict is
+other decides. Where they disagree, the *arbiter* decides and the judgement is flagged
+``judges_disagree`` so a person can look. The class defaults to the last member; the
+``--judge ensemble:URL`` ensemble makes the rule judge the arbiter, because a small local
+model judge measured far below the rules (docs/audit.md), so the model may only fill in
+what the rules leave unclear. Each member's own verdict is
 kept in ``matched``; ``member_agreements`` measures every member and the ensemble on the
 same labelled set, so a report can say which judge carried which class.
 """
@@ -44,7 +46,10 @@ class EnsembleJudge(Judge):
 
     @classmethod
     def from_options(cls, options: JudgeOptions) -> EnsembleJudge:
-        """The rule judge plus the LLM judge at ``options.endpoint`` (the arbiter)."""
+        """The rule judge plus the LLM judge at ``options.endpoint``. The rules arbitrate:
+        the model judge decides only where the rules are unclear, so on every reply the
+        rules read clearly the ensemble says what the rules say (it cannot be worse than
+        them there), and each disagreement is flagged for a person to look at."""
         from weightwatch.audit.judges.llm import LLMJudge
         from weightwatch.audit.judges.refusal import RefusalJudge
 
@@ -53,7 +58,7 @@ class EnsembleJudge(Judge):
                 "the ensemble judge needs a model judge endpoint",
                 hint="--judge ensemble:http(s)://host/v1 --judge-model M",
             )
-        return cls(members=(RefusalJudge(), LLMJudge.from_options(options)))
+        return cls(members=(RefusalJudge(), LLMJudge.from_options(options)), arbiter=0)
 
     def judge(self, request: str, reply: str) -> Judgement:
         votes = [member.judge(request, reply) for member in self.members]
