@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.services import free_port, fresh_database, hub_client
-from weightwatch.registry import Registry
+from weightwatch.registry import Registry, raystart
 from weightwatch.registry.access import create_token
 from weightwatch.registry.accounts import create_user
 
@@ -83,18 +83,15 @@ def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-u
     ray = pytest.importorskip("ray")
     db = _database(postgres_url)
     runner = os.environ.get("WEIGHTWATCH_TEST_HOSTS_RUNNER", "ray")  # "thread": without Ray
-    # one local Ray instance the server processes join (no token: 127.0.0.1 only); a
-    # loaded test machine may take a while to start its raylet
+    # one local Ray instance the server processes join (no token: 127.0.0.1 only);
+    # raystart gives a loaded machine minutes to start its raylet, and retries
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    monkeypatch.setenv("RAY_raylet_start_wait_time_s", "180")
-    monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")
+    for k, v in raystart.START_TIMEOUTS.items():
+        monkeypatch.setenv(k, v)  # the server processes join with the same patience
     if runner == "ray":
         # an instance an earlier test started requires Ray's auth token, which the server
         # processes do not have: start this test's own (later tests re-initialise lazily)
-        if ray.is_initialized():
-            ray.shutdown()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        address = ray.get_runtime_context().gcs_address
+        address = raystart.connect(num_cpus=2, fresh=True)
     else:
         address = ""
     reg = Registry.open(tmp_path / "a", db, init=True, blobs=s3_blobs)

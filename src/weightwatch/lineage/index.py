@@ -212,7 +212,14 @@ class FingerprintIndex:
         return added
 
     def has_name(self, name: str) -> bool:
-        return any(e.get("name") == name for e in self._read_entries().values())
+        return self.entry_id(name) is not None
+
+    def entry_id(self, name: str) -> int | None:
+        """The id of the entry stored under ``name`` (the first, if several)."""
+        for entry_id, e in sorted(self._read_entries().items()):
+            if e.get("name") == name:
+                return entry_id
+        return None
 
     def fingerprint(self, entry_id: int) -> Fingerprint | None:
         """A stored fingerprint (kept in memory, bounded: comparisons cache on it)."""
