@@ -41,6 +41,23 @@ def gpt2_family():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def ray_address():  # type: ignore[no-untyped-def]
+    """One local Ray instance (2 CPUs) for the whole run, which every Ray test and the
+    server processes they start join. Started once: a loaded machine may take minutes to
+    bring a raylet up, so ``raystart.connect`` retries. No auth token (127.0.0.1 only),
+    so processes the tests start can join it."""
+    ray = pytest.importorskip("ray")
+    from weightwatch.registry import raystart
+
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    for k, v in raystart.START_TIMEOUTS.items():
+        os.environ.setdefault(k, v)
+    address = raystart.connect(num_cpus=2, fresh=True, attempts=5)
+    yield address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def postgres_url():  # type: ignore[no-untyped-def]
     from tests.services import postgres
 

@@ -57,9 +57,7 @@ def test_reindex_backfills_fingerprints_from_before_0009(tmp_path, db_url, llama
     assert [r[1] for r in rows] == [str(base.id), str(other.id)]  # registration order
     with reg.store.engine.connect() as conn:
         data = conn.execute(
-            select(schema.fingerprints.c.data).where(
-                schema.fingerprints.c.version_id == base.id
-            )
+            select(schema.fingerprints.c.data).where(schema.fingerprints.c.version_id == base.id)
         ).scalar_one()
     assert data == fp_path(reg.store, base.id).read_bytes()
 

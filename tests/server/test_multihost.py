@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.services import free_port, fresh_database, hub_client
-from weightwatch.registry import Registry, raystart
+from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token
 from weightwatch.registry.accounts import create_user
 
@@ -79,21 +79,11 @@ class Host:
 
 
 @pytest.fixture
-def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-untyped-def]
-    ray = pytest.importorskip("ray")
+def cluster(tmp_path, postgres_url, s3_blobs, request):  # type: ignore[no-untyped-def]
     db = _database(postgres_url)
     runner = os.environ.get("WEIGHTWATCH_TEST_HOSTS_RUNNER", "ray")  # "thread": without Ray
-    # one local Ray instance the server processes join (no token: 127.0.0.1 only);
-    # raystart gives a loaded machine minutes to start its raylet, and retries
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    for k, v in raystart.START_TIMEOUTS.items():
-        monkeypatch.setenv(k, v)  # the server processes join with the same patience
-    if runner == "ray":
-        # an instance an earlier test started requires Ray's auth token, which the server
-        # processes do not have: start this test's own (later tests re-initialise lazily)
-        address = raystart.connect(num_cpus=2, fresh=True)
-    else:
-        address = ""
+    # the run's one local Ray instance, which the server processes join (tests/conftest.py)
+    address = request.getfixturevalue("ray_address") if runner == "ray" else ""
     reg = Registry.open(tmp_path / "a", db, init=True, blobs=s3_blobs)
     create_user(reg.store, "root", PASSWORD, role="admin")
     token = create_token(reg.store, "root")
@@ -115,8 +105,6 @@ def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-u
         for h in hosts:
             h.stop()
         reg.close()
-        if runner == "ray":
-            ray.shutdown()
 
 
 def _upload(c: httpx.Client, model: str, folder: Path) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
 from weightwatch.errors import ArtifactError, WeightwatchError
-
 from weightwatch.fingerprint import Fingerprint
 from weightwatch.lineage.index import Row
 from weightwatch.registry import schema

@@ -9,6 +9,7 @@ last cause instead of Ray's traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -71,10 +72,8 @@ def connect(
             return str(ray.get_runtime_context().gcs_address)
         except Exception as exc:  # Ray raises many kinds here (ConnectionError, RuntimeError…)
             last = exc
-            try:
+            with contextlib.suppress(Exception):  # nothing more to clean if that fails too
                 ray.shutdown()  # what the failed start left half up
-            except Exception:  # noqa: BLE001 (nothing more to clean if that fails too)
-                pass
             if attempt + 1 < attempts:
                 time.sleep(BACKOFF_S * (attempt + 1))
     raise ServiceError(
