@@ -161,5 +161,5 @@ test-vllm: $(STAMP) vllm-env
 # Lineage p-values on unrelated trained populations (tiny and medium Llama bases) and the
 # re-initialised-embedding forks (issue #18; ~10 min on an idle 2-core machine; docs/lineage.md).
 .PHONY: lineage-calibration
-lineage-calibration: $(STAMP)
+lineage-calibration: $(STAMP) real-models
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/calibrate_blocks.py

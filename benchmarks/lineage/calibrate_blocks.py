@@ -1,13 +1,20 @@
 """Calibration of lineage p-values on unrelated pairs: the population-free shared-units
-test (``lineage.blocks``) beside the fitted null (``null.json``), plus the re-initialised-
-embedding forks they must still link.
+test (``lineage.blocks``) beside the fitted null, plus the re-initialised-embedding forks
+they must still link.
 
 Populations: independently trained Llama bases (``testing.reinit.build_trained``), tiny
 (hidden 128, 2 layers, 1,024-token BPE, 150 steps) and medium (hidden 256, 4 layers,
-4,096-token BPE, 200 steps), none of them in the fitted null's sample. For each size,
-every pair of bases is an unrelated pair; a valid p-value is uniform there, which a
-Kolmogorov-Smirnov test checks (two-sided, and one-sided for "too small").
-Run: ``.venv/bin/python benchmarks/lineage/calibrate_blocks.py [tiny|medium ...]``.
+4,096-token BPE, 200 steps), none of them in the shipped null's sample; and, with
+``real``, the real third-party models of ``make real-models`` (SmolLM2-135M, Gemma 3
+270M, all-MiniLM-L6-v2: three pairs, too few for a KS test, listed one by one).
+
+For each population every pair of bases is an unrelated pair; a valid p-value is uniform
+there, which a Kolmogorov-Smirnov test checks (two-sided, and one-sided for "too small").
+Three p-values per pair: the shared-units test; the shipped fitted null (``null.json``,
+fitted on other tiny models); and the fitted null *re-fitted on this population* as a
+registry would, held out: each pair's p comes from a null fitted on the pairs that share
+neither of its models (needs at least 10 such pairs, so 7 bases or more).
+Run: ``.venv/bin/python benchmarks/lineage/calibrate_blocks.py [tiny|medium|real ...]``.
 """
 
 from __future__ import annotations
@@ -17,14 +24,43 @@ import sys
 
 from scipy import stats
 
-from weightwatch.fingerprint import fingerprint
+from weightwatch.fingerprint import Fingerprint, fingerprint
 from weightwatch.lineage import compare
+from weightwatch.lineage.pvalue import Null
 from weightwatch.testing.reinit import build_reinit, build_trained
 
 SIZES = {
     "tiny": {"seeds": tuple(range(500, 508)), "steps": 150, "vocab_size": 1024},
     "medium": {"seeds": tuple(range(300, 306)), "steps": 200, "vocab_size": 4096},
 }
+REAL = ("smollm2-135m-instruct-q4_1", "gemma-3-270m-q4_k_m", "all-minilm-l6-v2")
+
+
+def _ks(ps: list[float]) -> str:
+    two = stats.kstest(ps, "uniform").pvalue
+    one = stats.kstest(ps, "uniform", alternative="greater").pvalue
+    return f"{two:.3f} | {one:.3f} | {min(ps):.3g}"
+
+
+def population(size: str, fps: list[Fingerprint]) -> None:
+    rows: dict[str, list[float]] = {"blocks": [], "fitted (shipped)": []}
+    agree: list[int] = []  # units both matchings agree on, per layer (Poisson(1) expects 1)
+    scores: dict[tuple[int, int], float] = {}
+    for (i, a), (j, b) in itertools.combinations(enumerate(fps), 2):
+        c = compare(a, b)
+        assert c.blocks is not None and c.log10_p_fitted is not None
+        rows["blocks"].append(10**c.blocks.log10_p)
+        agree.extend(c.blocks.agree)
+        rows["fitted (shipped)"].append(10**c.log10_p_fitted)
+        scores[i, j] = c.score
+    rest = {k: [v for q, v in scores.items() if not set(q) & set(k)] for k in scores}
+    if min(len(v) for v in rest.values()) >= 10:
+        rows["fitted (re-fitted, held out)"] = [
+            10 ** Null.fit(rest[k], "held out").log10_p(s) for k, s in scores.items()
+        ]
+    for test, ps in rows.items():
+        mean = f"{sum(agree) / len(agree):.2f}" if test == "blocks" else "-"
+        print(f"| {size} ({len(fps)} bases) | {len(ps)} | {test} | {_ks(ps)} | {mean} |")
 
 
 def main(sizes: list[str]) -> int:
@@ -33,30 +69,41 @@ def main(sizes: list[str]) -> int:
     )
     print("|---|---:|---|---:|---:|---:|---:|")
     forks = []
+    real: list[tuple[str, str, str]] = []
     for size in sizes:
+        if size == "real":
+            from weightwatch.testing.real_models import fetch
+
+            got = fetch()
+            fps = {name: fingerprint(got[name]) for name in REAL}
+            for a, b in itertools.combinations(REAL, 2):
+                c = compare(fps[a], fps[b])
+                t = c.blocks
+                real.append(
+                    (
+                        f"{a} / {b}",
+                        f"{c.log10_p_fitted:.2f} | {t.log10_p if t else 0:.2f} | "
+                        f"{t.agree if t else '-'}",
+                        c.verdict,
+                    )
+                )
+            continue
         spec = SIZES[size]
         trained = build_trained(size=size, **spec)  # type: ignore[arg-type]
-        fps = [fingerprint(p) for p in trained.bases]
-        rows: dict[str, list[float]] = {"blocks": [], "fitted": []}
-        agree: list[int] = []  # units both matchings agree on, per layer (Poisson(1) expects 1)
-        for a, b in itertools.combinations(fps, 2):
-            c = compare(a, b, test="both")  # the block test is opt-in since it misfired
-            assert c.blocks is not None and c.log10_p_fitted is not None
-            rows["blocks"].append(10**c.blocks.log10_p)
-            agree.extend(c.blocks.agree)
-            rows["fitted"].append(10**c.log10_p_fitted)
-        for test, ps in rows.items():
-            two = stats.kstest(ps, "uniform").pvalue
-            one = stats.kstest(ps, "uniform", alternative="greater").pvalue
-            mean = f"{sum(agree) / len(agree):.2f}" if test == "blocks" and agree else "-"
-            print(
-                f"| {size} ({len(fps)} bases) | {len(ps)} | {test} | {two:.3f} | {one:.3f} "
-                f"| {min(ps):.3g} | {mean} |"
-            )
+        population(size, [fingerprint(p) for p in trained.bases])
         forks.append((size, trained.bases[0], build_reinit(trained.bases[0])))
-    print()
-    print("| base | fork | fitted log10 p | blocks log10 p | units agreeing | verdict |")
-    print("|---|---|---:|---:|---|---|")
+    if real:
+        print()
+        print(
+            "| real pair | fitted log10 p | blocks log10 p | units agreeing per layer | verdict |"
+        )
+        print("|---|---:|---:|---|---|")
+        for pair, figures, verdict in real:
+            print(f"| {pair} | {figures} | {verdict} |")
+    if forks:
+        print()
+        print("| base | fork | fitted log10 p | blocks log10 p | units agreeing | verdict |")
+        print("|---|---|---:|---:|---|---|")
     for size, base_dir, f in forks:
         base = fingerprint(base_dir)
         for name, path in (
@@ -64,7 +111,7 @@ def main(sizes: list[str]) -> int:
             ("... after a rotation", f.reinit_rotated),
             ("unrelated, same new tokenizer", f.unrelated),
         ):
-            c = compare(base, fingerprint(path), test="both")
+            c = compare(base, fingerprint(path))
             b = c.blocks
             print(
                 f"| {size} | {name} | {c.log10_p_fitted:.1f} | {b.log10_p if b else 0:.1f} "
@@ -74,4 +121,4 @@ def main(sizes: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["tiny", "medium"]))
+    sys.exit(main(sys.argv[1:] or ["tiny", "medium", "real"]))

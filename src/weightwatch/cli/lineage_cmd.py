@@ -112,11 +112,11 @@ def lineage_command(
         str,
         typer.Option(
             "--test",
-            help="p-value with --against: fitted (default: anchor score vs the fitted null), "
-            "blocks (the shared-units test, no fitted population; see docs/lineage.md for "
-            "where its null fails) or both.",
+            help="p-value with --against: both (default: the smaller of the two, doubled), "
+            "fitted (anchor score vs the fitted null) or blocks (the shared-units test, "
+            "no fitted population; see docs/lineage.md).",
         ),
-    ] = "fitted",
+    ] = "both",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Is PATH derived from a registered model? Exit 1 when derived, 0 when unrelated."""

@@ -152,7 +152,7 @@ def compare(
     *,
     nulls: Nulls | None = None,
     alpha: float = 1e-3,
-    test: Test = "fitted",
+    test: Test = "both",
     parent_name: str | None = None,
     child_name: str | None = None,
     parent_id: str | None = None,
@@ -161,10 +161,11 @@ def compare(
 
     ``parent_id`` is the parent's registered name (``namespace/name``), checked against the
     card's ``base_model``; ``parent_name`` only labels the report. ``test`` picks the
-    p-value: ``fitted`` (anchor score against the fitted null; the default), ``blocks``
-    (the population-free shared-units test, ``lineage.blocks``) or ``both`` (the smaller,
-    doubled: Bonferroni over the two). The shared-units test is not the default: on a
-    real unrelated pair (SmolLM2 / Gemma 3) its null did not hold (docs/lineage.md).
+    p-value: ``both`` (the default: the smaller of the two below, doubled — Bonferroni,
+    valid whenever either test is), ``fitted`` (anchor score against the fitted null) or
+    ``blocks`` (the population-free shared-units test, ``lineage.blocks``). Where the
+    shared-units test cannot run (no stored units, a single layer) ``both`` is the fitted
+    null alone.
     """
     null = (nulls or Nulls.default()).for_pair(parent, child)
     pos = {a: i for i, a in enumerate(child.anchors)}

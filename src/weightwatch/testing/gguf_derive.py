@@ -122,3 +122,40 @@ def permute_mlp(seed: int = 0) -> Edit:
         return arr[:, perm] if kind == "ffn_down" else arr[perm]
 
     return edit
+
+
+def new_vocabulary(
+    src: Source, tokens: list[str], merges: list[str], *, seed: int, std: float = 0.02
+) -> Source:
+    """``src`` forked onto a new byte-level BPE vocabulary: every ``tokenizer.*`` field
+    replaced by ``tokens`` and ``merges``, and the token embeddings (and an untied output
+    layer) re-drawn from N(0, ``std``) for the new vocabulary, as a fork that adopts a new
+    tokenizer or language does; the transformer blocks are left as they are."""
+    import gguf
+
+    old = len(next(f[1] for f in src.fields if f[0] == "tokenizer.ggml.tokens"))
+    vt = gguf.GGUFValueType
+    fields = [
+        f
+        for f in src.fields
+        if not f[0].startswith("tokenizer.") and not f[0].endswith("vocab_size")
+    ]
+    fields += [
+        ("tokenizer.ggml.model", "gpt2", vt.STRING, None),
+        ("tokenizer.ggml.pre", "default", vt.STRING, None),
+        ("tokenizer.ggml.tokens", tokens, vt.ARRAY, vt.STRING),
+        ("tokenizer.ggml.token_type", [1] * len(tokens), vt.ARRAY, vt.INT32),
+        ("tokenizer.ggml.merges", merges, vt.ARRAY, vt.STRING),
+        ("tokenizer.ggml.bos_token_id", 0, vt.UINT32, None),
+        ("tokenizer.ggml.eos_token_id", 0, vt.UINT32, None),
+    ]
+    rng = np.random.default_rng(seed)
+    tensors = {
+        name: (
+            rng.normal(0.0, std, (len(tokens), arr.shape[1])).astype(np.float32)
+            if name in ("token_embd.weight", "output.weight") and arr.shape[0] == old
+            else arr
+        )
+        for name, arr in src.tensors.items()
+    }
+    return Source(src.arch, fields, tensors)
