@@ -128,6 +128,11 @@ bench-audit-stats: $(STAMP)
 watermark-eval: $(STAMP)
 	$(PY) benchmarks/watermark/weights_eval.py
 
+# Tracing recipient copies among 100 recipients (docs/watermark.md, "Recipient copies").
+.PHONY: watermark-trace-eval
+watermark-trace-eval: $(STAMP)
+	$(PY) benchmarks/watermark/recipients_eval.py
+
 # The scanner against files real producers write: the full benign corpus (scale 4, over
 # 1,000 files; `make test` scans the scale-1 subset), built once into the fixture cache.
 scanner-corpus: $(STAMP)
@@ -136,6 +141,7 @@ scanner-corpus: $(STAMP)
 # Differential fuzzing of the scanner against the real loaders, longer than `make test`'s run.
 fuzz: $(STAMP)
 	WW_FUZZ_EXAMPLES=3000 $(VENV)/bin/pytest -q -p no:cacheprovider tests/scan/test_differential_fuzz.py
+	WW_FUZZ_EXAMPLES=1000 $(VENV)/bin/pytest -q -p no:cacheprovider --hypothesis-show-statistics tests/scan/test_format_differentials.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis var

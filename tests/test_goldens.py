@@ -633,3 +633,68 @@ def test_a_renamed_key_fails(tmp_path: Path) -> None:
     ):
         with pytest.raises(pytest.fail.Exception):
             check_golden(path, changed, update=False)
+
+
+# -- recipient-traceable copies (registry/recipients.py) ----------------------------------
+@golden(GOLDENS / "recipient-marking.json")
+def _recipient_marking(tmp: Path) -> str:  # weightwatch registry recipients NAME --enable --json
+    from weightwatch.watermark.recipients import marking_for
+
+    m = marking_for(
+        master(),
+        "policy/org/name@1",
+        {"model.safetensors": {"lm_head.weight": (1024, 128), "x.weight": (4, 4)}},
+        required_by=("compute-weight-watermark",),
+    )
+    return json.dumps(m.to_json(), indent=2)
+
+
+@golden(GOLDENS / "recipient-copy-derivation.json")
+def _recipient_copy(tmp: Path) -> str:  # the signed predicate of GET …/versions/{n}/copy
+    from weightwatch.watermark.recipients import CopyDerivation, DerivationRecord
+
+    copy = CopyDerivation(
+        version="org/name@1",
+        commit="c" * 40,
+        deployment="org/name@1",
+        scheme="gaussmark",
+        params={"sigma": 0.8, "targets": ["lm_head"], "layers": None},
+        recipient="alice",
+        files=(
+            DerivationRecord(
+                path="model.safetensors",
+                original_sha256="a" * 64,
+                copy_sha256="b" * 64,
+                size=1234,
+                key_id="0123456789abcdef",
+            ),
+        ),
+    )
+    return json.dumps(copy.to_json(), indent=2)
+
+
+@golden(GOLDENS / "recipient-trace.json")
+def _recipient_trace(tmp: Path) -> str:  # weightwatch registry trace NAME FILE --json
+    from weightwatch.watermark.recipients import RecipientTrace
+    from weightwatch.watermark.weightreport import WeightWatermarkDetection
+
+    detection = WeightWatermarkDetection(
+        scheme="gaussmark",
+        params={"sigma": 0.8, "targets": ["lm_head"], "layers": None},
+        evidence="text",
+        reference="original",
+        key_id="0123456789abcdef",
+        deployment="recipient/org/name@1/alice",
+        keys_tested=100,
+        n_tokens=200,
+        psi=7.5,
+        p_value=3.2e-12,
+        log10_p_value=-11.49,
+        p_value_unadjusted=3.2e-14,
+        alpha=1e-5,
+        verdict="watermarked",
+    )
+    trace = RecipientTrace(
+        version="org/name@1", recipients_tested=100, recipient="alice", detection=detection
+    )
+    return trace.model_dump_json(indent=2)

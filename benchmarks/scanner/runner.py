@@ -1,6 +1,9 @@
 """Runs one third-party scanner over a list of files; executed inside the scanners' own venv.
 
-Usage: runner.py TOOL FILE_LIST_JSON  ->  prints JSON {path: {"flagged": bool, "error": str}}
+Usage: runner.py TOOL FILE_LIST_JSON  ->  prints one JSON line per file as it is done
+(``{"path": ..., "flagged": bool, "error": str|null}``, flushed, so a parent whose tool
+killed this process knows which file did it and resumes after it), then
+``{"seconds": ...}``.
 """
 
 from __future__ import annotations
@@ -106,19 +109,29 @@ def aisbom_batch(paths: list[str]) -> dict[str, dict[str, object]]:
     return out
 
 
+def _emit(line: str, out: object) -> None:
+    print(line, flush=True)
+    if out is not None:
+        out.write(line + "\n")  # type: ignore[attr-defined]
+        out.flush()  # type: ignore[attr-defined]
+
+
 if __name__ == "__main__":
     tool, listing = sys.argv[1], sys.argv[2]
+    # optional third argument: a JSONL file the results are appended to as they come
+    # (the parent resumes from it after a crash, a time budget or a restarted run)
+    out = open(sys.argv[3], "a") if len(sys.argv) > 3 else None  # noqa: SIM115
     with open(listing) as f:
         paths = json.load(f)
-    out = {}
     t0 = time.perf_counter()
     if tool == "aisbom":
-        out = aisbom_batch(paths)
+        for p, r in aisbom_batch(paths).items():
+            _emit(json.dumps({"path": p, **r}), out)
         paths = []
     for p in paths:
         try:
             flagged, err = TOOLS[tool](p)
         except BaseException as exc:  # a crash (even SystemExit) is an error, not a detection
             flagged, err = False, f"{type(exc).__name__}: {exc}"[:200]
-        out[p] = {"flagged": bool(flagged), "error": err}
-    print(json.dumps({"seconds": time.perf_counter() - t0, "results": out}))
+        _emit(json.dumps({"path": p, "flagged": bool(flagged), "error": err}), out)
+    print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)

@@ -1,7 +1,7 @@
 """The real loaders, in a sandboxed worker process, for the differential tests.
 
 Run as ``python sandbox_loader.py``: reads one JSON job per line on stdin
-(``{"kind": "pickle|torch|joblib|numpy|pandas", "path": ...}``) and answers one JSON line
+(``{"kind": "pickle|torch|joblib|numpy|pandas|torch-hub-zip|torch-dcp", "path": ...}``) and answers one JSON line
 each: the globals the loader's unpickler resolved (``pickle.find_class`` audit events),
 the dangerous actions it attempted, and the error it ended with.
 
@@ -31,6 +31,18 @@ try:
     import pandas as pd
 except ImportError:  # pandas is optional for the fuzz seeds
     pd = None
+try:  # the loaders' own lazy imports, loaded before the import policy starts
+    import bz2  # noqa: F401
+    import hashlib  # noqa: F401
+    import lzma  # noqa: F401
+    import zipfile  # noqa: F401
+
+    import gguf  # noqa: F401
+    import safetensors.torch  # noqa: F401
+    import torch.distributed.checkpoint
+    import zstandard  # noqa: F401
+except ImportError:
+    pass
 
 BLOCKED = ("os.system", "os.exec", "os.spawn", "os.fork", "os.posix_spawn", "subprocess.Popen")
 state: dict[str, object] = {"on": False, "globals": [], "attempts": []}
@@ -71,6 +83,72 @@ def load(kind: str, path: str) -> None:
                 loaded[name]
     elif kind == "pandas" and pd is not None:
         pd.read_pickle(path)
+    elif kind == "torch-hub-zip":  # what load_state_dict_from_url does with a zip download
+        torch.hub._legacy_zip_load(path, os.getcwd(), "cpu", weights_only=False)
+    elif kind == "torch-dcp":  # a distributed checkpoint folder's .metadata
+        from torch.distributed.checkpoint import FileSystemReader
+
+        FileSystemReader(os.path.dirname(path)).read_metadata()
+
+
+def view(kind: str, path: str) -> object:
+    """What a real format reader sees in a file: its names, shapes, offsets and the hash of
+    each piece of data it would hand on (for the format differential tests)."""
+    if kind == "view-safetensors":
+        from safetensors import safe_open
+
+        with safe_open(path, framework="pt") as f:
+            tensors = {}
+            for k in f.keys():  # noqa: SIM118 (safe_open is not iterable)
+                t = f.get_tensor(k).contiguous()
+                raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+                tensors[k] = [f.get_slice(k).get_dtype(), list(t.shape), _sha(raw)]
+            return {"metadata": f.metadata() or {}, "tensors": tensors}
+    if kind == "view-gguf":
+        from gguf import GGUFReader, GGUFValueType
+
+        r = GGUFReader(path)
+        fields = {}
+        for name, field in r.fields.items():
+            if name.startswith("GGUF."):
+                continue
+            kind_ = field.types[0] if field.types else None
+            if kind_ == GGUFValueType.ARRAY:
+                fields[name] = ["array", len(field.data)]
+            else:
+                value = field.contents()
+                fields[name] = [int(kind_), value if not isinstance(value, float) else repr(value)]
+        tensors = {
+            t.name: [
+                int(t.tensor_type),
+                [int(d) for d in t.shape],
+                int(t.data_offset),
+                int(t.n_bytes),
+            ]
+            for t in r.tensors
+        }
+        return {"fields": fields, "tensors": tensors, "alignment": int(r.alignment)}
+    if kind == "view-zipfile":
+        import zipfile
+
+        out = {}
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                try:
+                    out[info.filename] = _sha(zf.read(info))
+                except Exception as exc:  # a member Python refuses (CRC, flags…)
+                    out[info.filename] = f"error {type(exc).__name__}: {exc}"[:120]
+        return out
+    if kind == "view-torchzip":
+        reader = torch._C.PyTorchFileReader(path)
+        return {name: _sha(reader.get_record(name)) for name in reader.get_all_records()}
+    raise ValueError(kind)
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _timeout(signum: int, frame: object) -> None:
@@ -87,14 +165,23 @@ def main() -> None:
         error = None
         signal.alarm(10)
         state["on"] = True
+        seen = None
         try:
-            load(job["kind"], job["path"])
+            if job["kind"].startswith("view-"):
+                seen = view(job["kind"], job["path"])
+            else:
+                load(job["kind"], job["path"])
         except BaseException as exc:  # everything a mutant can make a loader raise
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
         finally:
             state["on"] = False
             signal.alarm(0)
-        out = {"globals": state["globals"], "attempts": state["attempts"], "error": error}
+        out = {
+            "globals": state["globals"],
+            "attempts": state["attempts"],
+            "error": error,
+            "view": seen,
+        }
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
 

@@ -243,3 +243,23 @@ def test_lzma_alone_detection_is_tight():
     real = b"\x5d\x00\x00\x80\x00" + struct.pack("<q", -1) + b"\x00" * 20
     assert detect_bytes(real, size=1000)[0].value == "xz"
     assert detect_bytes(b"\x5d\x12\x34\x56\x00" + b"\x00" * 30, size=1000)[0].value != "xz"
+
+
+def test_a_real_joblib_array_is_not_read_again_as_a_plain_pickle(tmp_path, monkeypatch):
+    """joblib's padding byte is no opcode, so ``pickle.load`` would stop there: the plain
+    view reads nothing more (it used to read 1 MiB of every array's data)."""
+    import joblib
+
+    import weightwatch.scan.pickles as pickles
+
+    joblib.dump({"a": np.zeros(300_000), "b": np.arange(10)}, tmp_path / "m.joblib")
+    calls: list[int] = []
+    real = pickles.analyze
+
+    def spy(data, **kw):  # only the plain view calls the module-level name
+        calls.append(len(data) if isinstance(data, bytes) else -1)
+        return real(data, **kw)
+
+    monkeypatch.setattr(pickles, "analyze", spy)
+    assert scan_paths([tmp_path / "m.joblib"]).files[0].findings == []
+    assert calls == []

@@ -126,3 +126,30 @@ def test_auto_map_into_another_repository_is_named(tmp_path):
     (r,) = scan_paths([tmp_path]).files
     (f,) = r.findings
     assert f.rule_id == "WW-CODE-001" and "other repositories" in f.explanation
+
+
+def test_a_folder_json_is_read_once(tmp_path, monkeypatch):
+    """The code-reference pass and the findings pass share one parse of each JSON file
+    (the scanner used to parse every config twice)."""
+    import weightwatch.scan.code_refs as code_refs
+    import weightwatch.scan.scanner as scanner
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"auto_map": {"AutoModel": "modeling.M"}, "chat_template": "{{ x }}"})
+    )
+    (folder / "modeling.py").write_text("import os\nos.system('true')\n")
+    reads: list[str] = []
+    real = code_refs.load_json
+
+    def counting(path, rel):
+        reads.append(str(path))
+        return real(path, rel)
+
+    monkeypatch.setattr(code_refs, "load_json", counting)
+    monkeypatch.setattr(scanner, "load_json", counting)
+    report = scan_paths([folder])
+    assert len(reads) == 1
+    by_file = {r.path: {f.rule_id for f in r.findings} for r in report.files}
+    assert by_file["model/config.json"]  # the auto_map finding, named as before

@@ -25,6 +25,16 @@ LOADERS = {
     "eop.pkl": "pickle",
     "broken-pickle.pkl": "pickle",
     "legacy-torch.bin": "torch",
+    "frame.pkl.gz": "pandas",
+    "frame.pkl.bz2": "pandas",
+    "frame.pkl.xz": "pandas",
+    "frame.pkl.zst": "pandas",
+    "frame.pkl.tar.gz": "pandas",
+    "model-gzip.joblib": "joblib",
+    "model-bz2.joblib": "joblib",
+    "model-xz.joblib": "joblib",
+    "hub-weights.zip": "torch-hub-zip",
+    ".metadata": "torch-dcp",
 }
 
 

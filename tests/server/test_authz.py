@@ -147,6 +147,17 @@ restricted    404       404  404     200    200     200   404   200      200
 quarantined   404       404  404     404    200     404   404   200      200
 taken_down    200       200  200     200    200     200   200   200      200
 """)
+# a recipient's signed copy record: signed-in callers who may download (none of these
+# versions is served as recipient copies, so those get 404; the others 403, or 404 where
+# the version is hidden from them)
+COPY = table("""
+              anonymous user granted member auditor owner rival reviewer admin
+public        401       404  404     404    404     404   404   404      404
+gated         401       403  404     403    403     404   403   404      404
+restricted    401       404  404     404    403     404   404   404      404
+quarantined   401       404  404     404    403     404   404   404      404
+taken_down    401       403  403     403    403     403   403   403      403
+""")
 
 V = "/api/v1/models/{m}"
 TIERED: list[tuple[str, str, dict[str, Any] | None, dict[tuple[str, str], str]]] = [
@@ -159,6 +170,7 @@ TIERED: list[tuple[str, str, dict[str, Any] | None, dict[tuple[str, str], str]]]
     ("GET", V + "/versions/1/files", None, CONTENT),
     ("GET", V + "/versions/1/reports/scan", None, CONTENT),
     ("GET", V + "/versions/1/reports/facts", None, CONTENT),
+    ("GET", V + "/versions/1/copy", None, COPY),
     ("PUT", V + "/access", {"gate_mode": "sometimes"}, MANAGE),
     ("POST", V + "/access-requests/user", {"state": "rejected"}, MANAGE),
     ("GET", V + "/access-report.csv", None, REPORT),

@@ -54,6 +54,10 @@ def hub(tmp_path_factory, llama_family):  # type: ignore[no-untyped-def]
     with (short / "model.safetensors").open("ab") as f:
         f.write(SHORT_PICKLE)
     reg.register(short, "mallory/short-tail")
+    gap = tmp / "gap"  # a pickle between two safetensors tensors, not after the last
+    shutil.copytree(llama_family.base, gap)
+    _insert_gap(gap / "model.safetensors", SHORT_PICKLE)
+    reg.register(gap, "mallory/gap")
     gguf_tail = tmp / "gguf-tail" / "model.gguf"  # a GGUF's padding must be zeros
     gguf_tail.parent.mkdir()
     gguf_tail.write_bytes(llama_family.gguf_q8_0.read_bytes() + SHORT_PICKLE)
@@ -71,6 +75,7 @@ def hub(tmp_path_factory, llama_family):  # type: ignore[no-untyped-def]
                 "mallory/trailing": tail,
                 "mallory/short-tail": short,
                 "mallory/gguf-tail": gguf_tail.parent,
+                "mallory/gap": gap,
             },
         )
     reg.close()
@@ -152,6 +157,23 @@ def test_hostile_listings_are_refused(tmp_path, sibling, why) -> None:  # type: 
 SHORT_PICKLE = b"cos\nsystem\n(S'id'\ntR."  # 22 bytes
 
 
+def _insert_gap(path, payload: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Put ``payload`` between the first and second tensors (later offsets move on)."""
+    import json
+    import struct
+
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    data = raw[8 + n :]
+    first = min(v["data_offsets"][1] for k, v in header.items() if k != "__metadata__")
+    for k, v in header.items():
+        if k != "__metadata__" and v["data_offsets"][0] >= first:
+            v["data_offsets"] = [o + len(payload) for o in v["data_offsets"]]
+    head = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(head)) + head + data[:first] + payload + data[first:])
+
+
 @pytest.mark.parametrize(
     "repo",
     [
@@ -160,6 +182,7 @@ SHORT_PICKLE = b"cos\nsystem\n(S'id'\ntR."  # 22 bytes
         "mallory/trailing",
         "mallory/short-tail",
         "mallory/gguf-tail",
+        "mallory/gap",
     ],
 )
 def test_zip_gguf_and_trailing_data_match_a_local_scan(hub, repo: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """GGUF (v2/v3): the header parsed here, bounds checked at every field, the tensors
-dequantized with the ``gguf`` package's own NumPy kernels.
+dequantized with ``artifacts.dequant`` (the ``gguf`` package's arithmetic in cache-sized
+chunks).
 
 ``gguf.GGUFReader`` trusts the counts and lengths in the file (a header claiming 2**60
 key-value pairs makes it loop forever) and builds a NumPy view per field part, which is
@@ -11,6 +12,7 @@ dequantized to float32 only on request.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import mmap
 import struct
@@ -51,6 +53,9 @@ class GGUFContents:
     metadata: dict[str, Any]  # scalars and short arrays; long arrays summarised
     tokens: tuple[str, ...]
     tensors: tuple[tuple[TensorInfo, int, int], ...]  # (info, absolute offset, ggml type)
+    header_end: int = 0  # where the tensor table ends (alignment padding follows)
+    data_start: int = 0  # where the data section starts
+    alignment: int = 32
 
 
 class _Walker:
@@ -148,6 +153,24 @@ def read_gguf(path: Path, *, rel: str | None = None) -> GGUFContents:
     machine; this reads both in well under a second.
     """
     name = rel or str(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ArtifactError(name, f"cannot map GGUF file: {exc}") from exc
+    # A registration opens the same file in each step (scan, identity, fingerprint,
+    # lineage, decide); the header of a 262k-token vocabulary takes a second or two to
+    # walk. Keyed on the file's identity and its change time (which no caller can set),
+    # so a file rewritten in place is parsed afresh.
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return _read_cached(key, str(path), name)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_cached(_key: tuple[int, ...], path: str, name: str) -> GGUFContents:
+    return _read(Path(path), name)
+
+
+def _read(path: Path, name: str) -> GGUFContents:
     # Real headers (vocabularies of a few hundred thousand tokens) are far smaller than
     # 256 MiB; a longer one is refused rather than read into memory.
     limit = 256 * 1024 * 1024
@@ -187,6 +210,8 @@ def _parse(w: _Walker, name: str, size: int) -> GGUFContents:
     tokens: tuple[str, ...] = ()
     for _ in range(n_kv):
         key = w.text()
+        if key in meta:  # llama.cpp and gguf.GGUFReader refuse it; others keep either value
+            raise ArtifactError(name, f"GGUF header holds the key {key[:200]!r} twice")
         vtype = w.u32()
         if vtype == _ARRAY:
             etype, count = w.u32(), w.u64()
@@ -200,7 +225,10 @@ def _parse(w: _Walker, name: str, size: int) -> GGUFContents:
                 meta[key] = {"array_of": _TYPE_NAMES.get(etype, "?"), "length": count}
         else:
             meta[key] = w.scalar(vtype)
+        if key == "general.alignment" and vtype != 4:  # llama.cpp reads it as a uint32 only
+            raise ArtifactError(name, f"GGUF general.alignment has type {vtype}, not uint32")
     infos: list[tuple[str, tuple[int, ...], int, int]] = []
+    names: set[str] = set()
     for _ in range(n_tensors):
         tname = w.text()
         n_dims = w.u32()
@@ -208,13 +236,16 @@ def _parse(w: _Walker, name: str, size: int) -> GGUFContents:
             raise ArtifactError(name, f"GGUF tensor with {n_dims} dimensions")
         dims = struct.unpack(f"<{n_dims}Q", w.take(8 * n_dims))
         tid, offset = w.u32(), w.u64()
+        if tname in names:
+            raise ArtifactError(name, f"GGUF header names the tensor {tname[:200]!r} twice")
+        names.add(tname)
         infos.append((tname, tuple(int(d) for d in reversed(dims)), tid, offset))
     align = meta.get("general.alignment", 32)
     if not isinstance(align, int) or align <= 0 or align & (align - 1):
         raise ArtifactError(name, f"GGUF general.alignment {align!r} is not a power of two")
     data_start = -(-w.pos // align) * align
     tensors = _tensor_table(infos, name, size, data_start)
-    return GGUFContents(version, meta, tokens, tensors)
+    return GGUFContents(version, meta, tokens, tensors, w.pos, data_start, align)
 
 
 def _tensor_table(
@@ -277,32 +308,25 @@ def _tensor(path: Path, info: TensorInfo, offset: int, tid: int) -> Tensor:
         return map_range(path, offset, info.nbytes)
 
     def dequantize(raw: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
-        from gguf import GGMLQuantizationType
-        from gguf.quants import dequantize as _deq
-
         rows = info.numel // info.shape[-1] if info.shape and info.shape[-1] else 0
         try:
-            out = _deq(raw.reshape(rows, -1), GGMLQuantizationType(tid))
-            return np.asarray(out, dtype=np.float32).reshape(info.shape)
+            return _deq(raw.reshape(rows, -1), tid).reshape(info.shape)
         except Exception as exc:
             raise ArtifactError(
                 info.file, f"cannot dequantize tensor {info.name!r} ({info.dtype}): {exc}"
             ) from exc
 
     def rows(idx: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
-        from gguf import GGMLQuantizationType
-        from gguf.quants import dequantize as _deq
-
         if len(info.shape) != 2:
             return dequantize(load_raw())[idx]
         raw = load_raw().reshape(info.shape[0], -1)[idx]  # a row is whole blocks
         try:
-            out = _deq(raw, GGMLQuantizationType(tid))
+            out = _deq(raw, tid)
         except Exception as exc:
             raise ArtifactError(
                 info.file, f"cannot dequantize tensor {info.name!r} ({info.dtype}): {exc}"
             ) from exc
-        return np.asarray(out, dtype=np.float32).reshape(len(idx), info.shape[1])
+        return out.reshape(len(idx), info.shape[1])
 
     return Tensor(
         info,
@@ -312,3 +336,13 @@ def _tensor(path: Path, info: TensorInfo, offset: int, tid: int) -> Tensor:
         storage_end=offset + info.nbytes,
         _rows_f32=rows,
     )
+
+
+def _deq(raw: npt.NDArray[Any], tid: int) -> npt.NDArray[np.float32]:
+    """Rows of whole blocks of GGML type ``tid`` -> float32 (``artifacts.dequant``'s
+    cache-sized kernels, bit-identical to ``gguf.quants``; its own code for other types)."""
+    from gguf import GGMLQuantizationType
+
+    from weightwatch.artifacts.dequant import dequantize
+
+    return dequantize(raw, GGMLQuantizationType(tid).name)

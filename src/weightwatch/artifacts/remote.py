@@ -183,17 +183,25 @@ def _safetensors(s: _Sparse, head: bytes) -> None:
     header = s.get(0, 8 + n)[8:]
     try:
         doc = json.loads(header)
-        ends = [int(v["data_offsets"][1]) for k, v in doc.items() if k != "__metadata__"]
+        spans = [
+            (8 + n + int(v["data_offsets"][0]), 8 + n + int(v["data_offsets"][1]))
+            for k, v in doc.items()
+            if k != "__metadata__"
+        ]
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return
-    _tail(s, 8 + n + max(ends, default=0))
+    _uncovered(s, spans, 8 + n)
 
 
-def _tail(s: _Sparse, end: int) -> None:
-    """Every byte after the last tensor, as far as the scanner reads (it judges even a few
-    bytes of GGUF padding, which must be zeros: a hole would read as zeros)."""
-    if 0 <= end < s.size:
-        s.get(end, min(s.size, end + MAX_INFLATE))
+def _uncovered(s: _Sparse, spans: list[tuple[int, int]], start: int) -> None:
+    """Every byte from ``start`` that no tensor covers (gaps between tensors and the tail
+    after the last), as far as the scanner reads: it judges even a few bytes of GGUF
+    padding, which must be zeros, and a hole would read as zeros."""
+    pos = start
+    for begin, end in [*sorted(spans), (s.size, s.size)]:
+        if pos < begin and 0 <= pos < s.size:
+            s.get(pos, min(begin, pos + MAX_INFLATE))
+        pos = max(pos, end)
 
 
 def _gguf(s: _Sparse) -> None:
@@ -247,7 +255,7 @@ def _gguf(s: _Sparse) -> None:
             v = value(u("I"))
             if key == b"general.alignment" and v:
                 alignment = v
-        ends = []
+        spans = []
         for _ in range(n_tensors):
             take(u("Q"))
             dims = [u("Q") for _ in range(u("I"))]
@@ -256,9 +264,10 @@ def _gguf(s: _Sparse) -> None:
             count = 1
             for d in dims:
                 count *= d
-            ends.append(offset + count // block * size)
+            spans.append((offset, offset + count // block * size))
         data = (pos + alignment - 1) // alignment * alignment
-        _tail(s, data + max(ends, default=0))
+        s.get(pos, data)  # the alignment padding after the tensor table
+        _uncovered(s, [(data + b, data + e) for b, e in spans], data)
     except (ValueError, KeyError, struct.error):
         return  # the scanner finds the file malformed from the bytes fetched (holes read 0)
 

@@ -608,9 +608,10 @@ def release_command(
 
 def register(app: typer.Typer) -> None:
     """Attach the ``registry`` group and the top-level registry commands."""
-    from weightwatch.cli import blobs_cmd
+    from weightwatch.cli import blobs_cmd, recipients_cmd
 
     blobs_cmd.attach(registry_app)
+    recipients_cmd.attach(registry_app)
     app.add_typer(registry_app, name="registry")
     app.command("register")(register_command)
     app.command("status")(status_command)

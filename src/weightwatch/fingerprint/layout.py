@@ -10,7 +10,6 @@ llama.cpp's tensor tables name), in safetensors and GGUF naming alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,16 +17,15 @@ import numpy as np
 import numpy.typing as npt
 
 from weightwatch.artifacts import Artifact, Tensor
+from weightwatch.artifacts.dequant import row_chunks
 from weightwatch.artifacts.llamacpp import gguf_to_hf_name, supported
 from weightwatch.errors import ArtifactError
 from weightwatch.fingerprint.parts import canonical_tensors, head_counts
 
 F32 = npt.NDArray[np.float32]
-ROW_CHUNK = 4096  # rows converted to float32 at a time: bounded memory for huge matrices
 
 _LLAMA_LAYER = re.compile(r"^(?:model\.)?layers\.(\d+)\.(.+)$")
 _GPT2_LAYER = re.compile(r"^(?:transformer\.)?h\.(\d+)\.(.+)$")
-_SLICEABLE = frozenset({"F32", "F16", "BF16", "F64"})
 
 
 @dataclass(frozen=True)
@@ -122,37 +120,15 @@ def _gpt2_names(kept: tuple[Tensor, ...], *, gguf: bool) -> dict[str, Tensor]:
     return names
 
 
-def linear(t: Tensor, *, conv1d: bool = False) -> F32:
-    """The whole matrix as float32 ``[out, in]``."""
-    w = t.to_float32()
-    return np.ascontiguousarray(w.T) if conv1d else w
-
-
 def project(x: F32, t: Tensor, *, conv1d: bool = False) -> F32:
-    """``x @ W.T`` for a Linear weight ``W`` (``x @ W`` for Conv1D) without a float32 copy
-    of all of ``W`` when its dtype can be sliced (F32/F16/BF16 rows)."""
-    return _chunked(x, t, conv1d, lambda a, w: a @ w.T)
-
-
-def _chunked(x: F32, t: Tensor, conv1d: bool, op: Callable[[F32, F32], F32]) -> F32:
-    if t.dtype not in _SLICEABLE or len(t.shape) != 2:
-        w = linear(t, conv1d=conv1d)
-        return op(x, w)
-    raw = t.data()
-    rows = raw.shape[0]
+    """``x @ W.T`` for a Linear weight ``W`` (``x @ W`` for Conv1D), row block by row
+    block: memory stays bounded and each block is multiplied while it is in cache."""
     if conv1d:  # [in, out]: slice input rows, accumulate
-        out = np.zeros((x.shape[0], raw.shape[1]), dtype=np.float32)
-        for a in range(0, rows, ROW_CHUNK):
-            w = _f32(t, raw[a : a + ROW_CHUNK])
-            out += x[:, a : a + w.shape[0]] @ w
+        out: F32 | None = None
+        for a, w in row_chunks(t):
+            part = x[:, a : a + w.shape[0]] @ w
+            out = part if out is None else out + part
+        assert out is not None
         return out
-    parts = [x @ _f32(t, raw[a : a + ROW_CHUNK]).T for a in range(0, rows, ROW_CHUNK)]
+    parts = [x @ w.T for _, w in row_chunks(t)]
     return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-
-
-def _f32(t: Tensor, raw: npt.NDArray[np.generic]) -> F32:
-    from weightwatch.artifacts.model import bf16_to_f32
-
-    if t.dtype == "BF16":
-        return bf16_to_f32(np.asarray(raw, dtype=np.uint16))
-    return np.asarray(raw, dtype=np.float32)

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from weightwatch.artifacts import Tensor
-from weightwatch.fingerprint.layout import F32, ROW_CHUNK, Layout, _f32, linear
+from weightwatch.artifacts.dequant import row_chunks
+from weightwatch.fingerprint.layout import F32, Layout
 
 UNITS = 128  # units kept per layer
 UNIT_LAYERS = 8  # layers kept (evenly spaced, first and last included)
@@ -51,12 +52,8 @@ def _rows_out(lay: Layout, t: Tensor, *, reads: bool) -> F32:
 
 
 def _as_f32(t: Tensor) -> F32:
-    if t.dtype in ("F32", "F16", "BF16", "F64") and len(t.shape) == 2:
-        raw = t.data()
-        return np.concatenate(
-            [_f32(t, raw[a : a + ROW_CHUNK]) for a in range(0, raw.shape[0], ROW_CHUNK)]
-        )
-    return linear(t)
+    parts = [w for _, w in row_chunks(t)]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def _unit(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -106,9 +103,32 @@ def _canonical(vecs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     ``RANK`` directions. Lengths are kept: they are part of what identifies a unit."""
     flat = vecs.reshape(-1, vecs.shape[-1])
     unit = _unit(flat)
-    _, v = np.linalg.eigh(unit.T @ unit)
-    v = v[:, ::-1][:, :RANK]
+    v = _top_eigenvectors(unit, RANK)
     sign = np.sign(((unit @ v) ** 3).sum(axis=0))
     coords = (flat @ v) * np.where(sign == 0, 1.0, sign)
     out: npt.NDArray[np.float64] = coords.reshape(*vecs.shape[:-1], coords.shape[-1])
+    return out
+
+
+def _top_eigenvectors(unit: npt.NDArray[np.float64], rank: int) -> npt.NDArray[np.float64]:
+    """The ``rank`` leading eigenvectors of ``unitᵀ unit`` ([d, d]), largest first.
+
+    With fewer vectors than dimensions (n < d: wide models, d = 8192 for a 70B) the
+    same eigenvectors come from the n x n Gram ``unit unitᵀ = W Λ Wᵀ`` as
+    ``unitᵀ W Λ^-1/2``: O(n³) instead of O(d³) (an 8192-wide eigh alone is minutes
+    on two cores). Narrower models keep the direct route.
+    """
+    n, d = unit.shape
+    if n >= d:
+        _, v = np.linalg.eigh(unit.T @ unit)
+        out: npt.NDArray[np.float64] = v[:, ::-1][:, :rank]
+        return out
+    lam, w = np.linalg.eigh(unit @ unit.T)
+    lam, w = lam[::-1][:rank], w[:, ::-1][:, :rank]
+    keep = lam > lam[0] * 1e-12 if lam.size else lam > 0
+    v = (unit.T @ w[:, keep]) / np.sqrt(lam[keep])[None, :]
+    # Directions beyond the vectors' span: their coordinates are zero, as they are
+    # (to rounding) along the arbitrary null-space eigenvectors the direct route keeps.
+    missing = min(d, rank) - v.shape[1]
+    out = np.pad(v, ((0, 0), (0, missing))) if missing > 0 else v
     return out

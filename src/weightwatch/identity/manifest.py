@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -116,9 +116,13 @@ def compute_manifest(
     tensors: bool = True,
     ignore: Sequence[str] = DEFAULT_IGNORE,
     progress: Callable[[int, int], None] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> Manifest:
     """Digest every file, and (``tensors=True``) the weights and value identities.
-    ``progress(done, total)`` is called with bytes hashed so far (from worker threads)."""
+    ``progress(done, total)`` is called with bytes hashed so far (from worker threads).
+    ``known`` maps relative paths to ``algorithm`` digests the caller already computed
+    from these very bytes (the registry's ingest, from a content-addressed store): those
+    files are not read again for their digest."""
     root = Path(path)
     if not root.exists():
         raise ArtifactError(root, "no such file or directory")
@@ -144,7 +148,9 @@ def compute_manifest(
             h = new_hasher(algorithm)
             h.update(b"symlink:" + target.encode())
             return FileEntry(path=rel, size=0, digest=h.hexdigest(), symlink=target)
-        digest = hash_file(p, algorithm, threads=len(files) == 1, on_bytes=hashed)
+        digest = (known or {}).get(rel) or hash_file(
+            p, algorithm, threads=len(files) == 1, on_bytes=hashed
+        )
         return FileEntry(path=rel, size=p.stat().st_size, digest=digest)
 
     def tensors_of(item: tuple[str, Path]) -> dict[str, TensorDigest]:
@@ -177,7 +183,9 @@ def compute_manifest(
             algorithm=algorithm, files=entries, weights_digest=None, value_digest=None, tensors=[]
         )
     kept, _ = art.canonical_tensors
-    digests = [tensor_map.get(t.name) or tensor_digest(t) for t in kept]
+    # Tensors the single pass did not cover (GGUF, .bin), in parallel: BLAKE3 releases the GIL.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        digests = list(pool.map(lambda t: tensor_map.get(t.name) or tensor_digest(t), kept))
     values = value_digests(art, known={d.name: d for d in digests})
     return Manifest(
         algorithm=algorithm,

@@ -13,6 +13,8 @@ left out — "this GGUF holds exactly those values".
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from weightwatch.artifacts import Artifact, Tensor
+from weightwatch.artifacts.dequant import chunked, row_chunks
 from weightwatch.artifacts.llamacpp import ROPE_PERMUTED, gguf_to_hf_name, unpermute_qk
 from weightwatch.identity.hashing import new_hasher
 
@@ -85,24 +88,38 @@ def value_digests(
     kept, _ = art.canonical_tensors
     meta = art.gguf_metadata if _primary_is_gguf(art) else None
     arch = str(meta.get("general.architecture", "")) if meta else ""
-    out: list[TensorDigest] = []
-    for t in kept:
+
+    def one(t: Tensor) -> TensorDigest:
         name, prior = t.name, (known or {}).get(t.name)
         if meta is None and t.dtype == "F32" and prior is not None and prior.data_digest:
-            out.append(_value_leaf(name, t.shape, prior.data_digest))
-            continue
-        values = t.to_float32()
-        if meta is not None:
-            mapped = _map_gguf(t.name, arch)
-            if mapped is not None:
-                name = mapped
-                values = _unpermute(name, values, arch, meta)
+            return _value_leaf(name, t.shape, prior.data_digest)
+        mapped = _map_gguf(t.name, arch) if meta is not None else None
         h = data_hasher()
-        h.update(_le_bytes(np.asarray(values, dtype="<f4")))
-        out.append(_value_leaf(name, tuple(values.shape), h.digest()))
+        if (mapped is not None and _permuted(mapped, arch)) or not chunked(t):
+            values = t.to_float32()
+            if mapped is not None and meta is not None:
+                values = _unpermute(mapped, values, arch, meta)
+            h.update(_le_bytes(np.asarray(values, dtype="<f4")))
+            return _value_leaf(mapped or name, tuple(values.shape), h.digest())
+        # Row block by row block: the same bytes as the whole float32 tensor, hashed
+        # while each block is in cache and without a float32 copy of all of it.
+        for _, block in row_chunks(t):
+            h.update(_le_bytes(np.asarray(block, dtype="<f4")))
+        return _value_leaf(mapped or name, t.shape, h.digest())
+
+    # Tensors in parallel: dequantizing and BLAKE3 release the GIL.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        out = list(pool.map(one, kept))
     # Order by the *mapped* name so the value tree is the same whatever the source names.
     out.sort(key=lambda d: d.name)
     return out
+
+
+def _permuted(name: str, arch: str) -> bool:
+    """Whether the value digest un-permutes this (Hugging Face-named) tensor's rows."""
+    return arch in ROPE_PERMUTED and name.endswith(
+        ("self_attn.q_proj.weight", "self_attn.k_proj.weight")
+    )
 
 
 def _primary_is_gguf(art: Artifact) -> bool:

@@ -42,7 +42,10 @@ from weightwatch.reports import Record, Report
 
 Action = Literal["publish", "gate", "quarantine", "block"]
 ACTIONS: tuple[Action, ...] = ("publish", "gate", "quarantine", "block")
-_RULE_KEYS = {"id", "description", "for_each", "when", "action", "access", "reason"}
+_RULE_KEYS = {"id", "description", "for_each", "when", "action", "access", "reason", "require"}
+#: what a rule may require of the registry besides an action: ``weight_watermark`` makes
+#: the registry serve the weights only as watermarked copies (``registry.recipients``)
+REQUIREMENTS = ("weight_watermark",)
 _TOP_KEYS = {"schema_version", "id", "version", "description", "extends", "disable", "facts"}
 _TOP_KEYS |= {"rules"}
 
@@ -56,6 +59,7 @@ class Rule:
     for_each: str | None = None
     access: Access | None = None
     description: str = ""
+    require: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,13 @@ class Reason(Record):
     message: str
 
 
+class Requirement(Record):
+    """Something a fired rule requires of the registry besides its action."""
+
+    requirement: str  # one of REQUIREMENTS
+    rule_id: str
+
+
 class Decision(Report):
     """The outcome for one model: stable JSON, one canonical serialization."""
 
@@ -90,6 +101,9 @@ class Decision(Report):
     waived: list[Reason] = Field(
         default_factory=list, description="quarantine reasons a reviewer released"
     )
+    requirements: list[Requirement] = Field(
+        default_factory=list, description="what fired rules require (``REQUIREMENTS``)"
+    )
 
     @property
     def warnings(self) -> list[Reason]:
@@ -99,8 +113,9 @@ class Decision(Report):
         """The JSON form; ``waived`` only when a reviewer waived something, so decisions
         without one keep the form (and digest) they always had."""
         doc = self.model_dump(mode="json")
-        if not doc["waived"]:
-            del doc["waived"]
+        for optional in ("waived", "requirements"):  # absent when empty: old digests hold
+            if not doc[optional]:
+                del doc[optional]
         return doc
 
     def canonical(self) -> bytes:
@@ -121,6 +136,7 @@ def evaluate(facts: Facts, policy: Policy, *, waive: Collection[tuple[str, str]]
     access: Access = facts.subject.access
     reasons: list[Reason] = []
     waived: list[Reason] = []
+    required: list[Requirement] = []
     released = set(waive)
     seen: set[tuple[str, str]] = set()
     for rule in policy.rules:
@@ -141,6 +157,11 @@ def evaluate(facts: Facts, policy: Policy, *, waive: Collection[tuple[str, str]]
                 waived.append(reason)
                 continue
             reasons.append(reason)
+            required += [
+                Requirement(requirement=r, rule_id=rule.id)
+                for r in rule.require
+                if Requirement(requirement=r, rule_id=rule.id) not in required
+            ]
             action = strictest(action, rule.action)
             if rule.access is not None and ACCESS_ORDER.index(rule.access) > ACCESS_ORDER.index(
                 access
@@ -157,6 +178,7 @@ def evaluate(facts: Facts, policy: Policy, *, waive: Collection[tuple[str, str]]
         policy_digest=policy.digest,
         facts_digest=facts.digest(),
         waived=waived,
+        requirements=required,
     )
 
 
@@ -237,6 +259,10 @@ def _parse_rule(raw: Any, i: int, where: str, lines: _Lines) -> Rule:
             when = parse_condition(raw["when"], "when", item=item)
         except PolicyError as exc:
             raise fail(exc.message, "when") from None
+    require = raw.get("require", [])
+    require = [require] if isinstance(require, str) else require
+    if not isinstance(require, list) or any(r not in REQUIREMENTS for r in require):
+        raise fail(f"require must name some of {', '.join(REQUIREMENTS)}", "require")
     problem = check_template(raw["reason"], item)
     if problem:
         raise fail(f"reason: {problem}", "reason")
@@ -248,6 +274,7 @@ def _parse_rule(raw: Any, i: int, where: str, lines: _Lines) -> Rule:
         for_each=str(for_each) if for_each is not None else None,
         access=access,
         description=str(raw.get("description", "")),
+        require=tuple(require),
     )
 
 
@@ -385,10 +412,12 @@ def loads_policy(text: str, *, source: str = "<policy>") -> Policy:
 
 __all__ = [
     "ACTIONS",
+    "REQUIREMENTS",
     "Action",
     "Decision",
     "Policy",
     "Reason",
+    "Requirement",
     "Rule",
     "default_policy",
     "evaluate",

@@ -433,7 +433,11 @@ def log_download(
     path: str,
     client: str | None,
     outcome: str,
+    *,
+    copy_key_id: str | None = None,
 ) -> None:
+    """Append one request to the download log (``copy_key_id``: the recipient copy's key
+    id when the bytes served were a marked copy, ``registry.recipients``)."""
     with store.write.begin() as conn:
         conn.execute(
             schema.downloads.insert().values(
@@ -444,5 +448,6 @@ def log_download(
                 client=client,
                 outcome=outcome,
                 created_at=now(),
+                copy_key_id=copy_key_id,
             )
         )

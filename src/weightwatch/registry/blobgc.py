@@ -99,9 +99,11 @@ class Collected:
 def collect(store: Store, *, grace: float = GRACE, dry_run: bool = False) -> Collected:
     """Delete blobs no version references, older than ``grace`` seconds and unclaimed."""
     claims, files = schema.blob_claims, schema.files
+    copies = schema.recipient_copies  # recipient copies' blobs (registry/recipients.py)
     aborted = 0 if dry_run else store.blobs.gc_incoming(older_than=grace)
     with store.engine.connect() as conn:
         referenced = set(conn.execute(select(files.c.sha256).distinct()).scalars())
+        referenced |= set(conn.execute(select(copies.c.sha256).distinct()).scalars())
     now = time.time()
     listing = list(store.blobs.listing())
     old = [d for d, written in listing if d not in referenced and written <= now - grace]
@@ -132,7 +134,12 @@ def collect(store: Store, *, grace: float = GRACE, dry_run: bool = False) -> Col
                         kept += 1  # claimed lately, or another collector has it
                         continue
                     conn.execute(insert(claims).values(digest=digest, state=DELETING, touched_at=t))
-                if conn.execute(select(files.c.sha256).where(files.c.sha256 == digest)).first():
+                if (
+                    conn.execute(select(files.c.sha256).where(files.c.sha256 == digest)).first()
+                    or conn.execute(
+                        select(copies.c.sha256).where(copies.c.sha256 == digest)
+                    ).first()
+                ):
                     conn.execute(update(claims).where(claims.c.digest == digest).values(state=LIVE))
                     kept += 1
                     continue

@@ -31,7 +31,7 @@ from weightwatch.identity.manifest import DEFAULT_IGNORE, Manifest, list_files
 from weightwatch.lineage import explain
 from weightwatch.lineage.relation import disagreements_for
 from weightwatch.policy import declared_bases
-from weightwatch.registry import blobgc, fingerprints, queries, schema, withdrawn
+from weightwatch.registry import blobgc, fingerprints, queries, recipients, schema, withdrawn
 from weightwatch.registry.blobs import hash_file
 from weightwatch.registry.decide import decide
 from weightwatch.registry.inspectable import strip_root, weights_problem
@@ -120,11 +120,15 @@ def step_scan(store: Store, version_id: int) -> Persist:
 
 def step_identity(store: Store, version_id: int) -> Persist:
     work = work_tree(store, version_id)
+    # Ingest hashed every file into the content-addressed store: its SHA-256 digests are
+    # these files' digests, so identity reads the bytes only for what ingest did not do.
+    with store.engine.connect() as conn:
+        known = {f.path: f.sha256 for f in queries.files(conn, version_id)}
     try:
-        manifest = compute_manifest(work, algorithm="sha256")
+        manifest = compute_manifest(work, algorithm="sha256", known=known)
     except ArtifactError:  # weights that cannot be read: files only; the fingerprint
         # step records why and the policy quarantines (weights not inspectable)
-        manifest = compute_manifest(work, algorithm="sha256", tensors=False)
+        manifest = compute_manifest(work, algorithm="sha256", tensors=False, known=known)
 
     def persist(conn: Connection) -> None:
         conn.execute(
@@ -284,13 +288,16 @@ def step_lineage(store: Store, version_id: int) -> Persist:
 def step_decide(store: Store, version_id: int, *, cause: str = "registration") -> Persist:
     work_tree(store, version_id)
     decision = decide(store, version_id)
+    with store.engine.connect() as conn:
+        label = queries.version_label(conn, version_id)
+    mark = recipients.required(store, version_id, label, decision.decision)
 
     def persist(conn: Connection) -> None:
         v = queries.version_row(conn, version_id)
         label = v.label
         manifest = Manifest.model_validate_json(v.manifest or "")
         status = decision.status
-        body = {
+        body: dict[str, Any] = {
             "model": label,
             "weights_digest": manifest.weights_digest,
             "value_digest": manifest.value_digest,
@@ -299,6 +306,14 @@ def step_decide(store: Store, version_id: int, *, cause: str = "registration") -
             "reasons": decision.reasons,
             "cause": cause,
         }
+        if mark is not None:  # a policy required a weight watermark: recorded publicly
+            recipients.record(conn, version_id, mark)
+            body["weight_watermark"] = {
+                "deployment": mark.deployment,
+                "scheme": mark.scheme,
+                "master_key_id": mark.master_key_id,
+                "files": sorted(mark.files),
+            }
         kind = "registration" if v.state != "complete" else "decision"
         leaf = entry_leaf(kind, body, time=now())
         (log_index,) = store.log.append_many([(kind, leaf)], conn=conn)

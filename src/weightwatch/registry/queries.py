@@ -434,3 +434,38 @@ def version_weights_digest(conn: Connection, version_id: int) -> str | None:
     """The registered weights digest of a version (identity's tensor Merkle root)."""
     v = schema.versions.c
     return conn.execute(select(v.weights_digest).where(v.id == version_id)).scalar()
+
+
+# -- recipient-traceable copies (registry/recipients.py) ---------------------------------------
+@dataclass(frozen=True)
+class CopyRow:
+    """One changed file of one recipient's copy."""
+
+    user: str
+    path: str
+    key_id: str
+    original_sha256: str
+    sha256: str
+    size: int
+
+
+def recipient_marking(conn: Connection, version_id: int) -> str | None:
+    """The version's ``RecipientMarking`` JSON, if it is served as recipient copies."""
+    m = schema.recipient_marks.c
+    return conn.execute(select(m.record).where(m.version_id == version_id)).scalar()
+
+
+def recipient_copies(
+    conn: Connection, version_id: int, *, user: str | None = None
+) -> list[CopyRow]:
+    """The copies made of a version (one row per changed file and recipient)."""
+    c = schema.recipient_copies.c
+    q = select(c.user, c.path, c.key_id, c.original_sha256, c.sha256, c.size).where(
+        c.version_id == version_id
+    )
+    if user is not None:
+        q = q.where(c.user == user)
+    return [
+        CopyRow(r.user, r.path, r.key_id, r.original_sha256, r.sha256, int(r.size))
+        for r in conn.execute(q.order_by(c.user, c.path))
+    ]

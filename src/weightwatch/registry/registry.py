@@ -63,6 +63,7 @@ from weightwatch.registry.views import (
 )
 from weightwatch.registry.visibility import Visibility, visibility
 from weightwatch.watermark.deployments import WatermarkDeployment
+from weightwatch.watermark.recipients import recipient_lines
 
 ACCESS = values(Access)
 
@@ -548,7 +549,8 @@ class Registry:
                     WatermarkDeployment.model_validate_json(r)
                     for r in queries.watermark_records(conn, version_id=vid)
                 )
-            ],
+            ]
+            + recipient_lines(queries.recipient_marking(conn, vid)),
             error=v.error,
         )
 

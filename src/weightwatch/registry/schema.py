@@ -185,6 +185,7 @@ downloads = Table(  # append-only: who fetched what, when, from where, and the o
     Column("client", String(100)),
     Column("outcome", String(20), nullable=False),  # served | denied
     Column("created_at", String(40), nullable=False),
+    Column("copy_key_id", String(64)),  # the recipient copy's key id, when one was served
 )
 
 users = Table(  # accounts for the web UI and API (scrypt password hashes)
@@ -348,3 +349,24 @@ fingerprint_index = Table(  # what every host's index holds, in the order to cat
     Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
 )
 Index("ix_fingerprint_index_version", fingerprint_index.c.version_id, unique=True)
+
+recipient_marks = Table(  # versions served as per-recipient marked copies (RecipientMarking)
+    "recipient_marks",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("record", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+recipient_copies = Table(  # one changed file of one recipient's copy (a content-addressed blob)
+    "recipient_copies",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("user", String(200), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("original_sha256", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+Index("ix_recipient_copies_key", recipient_copies.c.key_id)

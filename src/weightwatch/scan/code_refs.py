@@ -21,7 +21,7 @@ script) is reported as informational. Parsing only: nothing is imported or run.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from weightwatch.artifacts.hfrepo import load_json
@@ -35,13 +35,20 @@ _LIBRARIES = frozenset(
 )
 
 
-def loaded_python(root: Path, *, recursive: bool = True) -> frozenset[Path]:
+def loaded_python(
+    root: Path, *, recursive: bool = True, seen: Callable[[Path, object], None] | None = None
+) -> frozenset[Path]:
     """Resolved paths of the ``.py`` files under ``root`` that a loader would import
-    (``recursive`` False: only the configs directly in ``root``, for a lone file)."""
+    (``recursive`` False: only the configs directly in ``root``, for a lone file).
+    ``seen(path, doc)`` is called with every JSON document read on the way, so a caller
+    that also needs them does not parse them again."""
     root = root.resolve()
     start: set[Path] = set()
     for path in _walk(root, "*.json", recursive=recursive):
-        for module in _referenced_modules(path):
+        doc = _load(path)
+        if doc is not None and seen is not None:
+            seen(path, doc)
+        for module in _referenced_modules(path, doc):
             target = _module_file(path.parent, module, root)
             if target is not None:
                 start.add(target)
@@ -79,8 +86,7 @@ def _auto_map_refs(doc: object) -> Iterator[str]:
                     yield ref
 
 
-def _referenced_modules(path: Path) -> Iterator[str]:
-    doc = _load(path)
+def _referenced_modules(path: Path, doc: object) -> Iterator[str]:
     if isinstance(doc, dict):
         for ref in _auto_map_refs(doc):
             yield ref.split("--", 1)[-1].rpartition(".")[0]

@@ -8,7 +8,6 @@ import gzip
 import io
 import lzma
 import re
-import struct
 import tarfile
 import zipfile
 import zlib
@@ -25,13 +24,11 @@ from weightwatch.scan.findings import Finding, Location
 from weightwatch.scan.keras_onnx import analyze_keras_config, h5_has_lambda, is_keras_config
 from weightwatch.scan.pickles import analyze
 from weightwatch.scan.skops_schema import analyze_schema
+from weightwatch.scan.zipcheck import STORAGE, raw_member, zip_differentials
 
 # torch's legacy loader reads five pickles (magic number, protocol, system info, the data,
 # the storage keys) before the raw storages: a break inside them is not raw data.
 LEGACY_STREAMS = 5
-_STORAGE = re.compile(
-    r"(^|/)data/\d+$"
-)  # torch zip storage blobs: raw tensor bytes, never unpickled
 _ZLIB_LEVELS = (b"\x01", b"\x5e", b"\x9c", b"\xda")
 _NPY_OBJECT = re.compile(rb"'descr':\s*'\|O'")
 
@@ -146,7 +143,7 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
             blob.location, f"duplicate member names: {dupes[:5]}"
         )
     with blob.open() as raw:
-        yield from _zip_differentials(raw, infos, blob, torch=torch)
+        yield from zip_differentials(raw, infos, blob.location, blob.size, torch=torch)
     if "schema.json" in names and not torch:
         yield from _skops(zf, blob.location)
     for info in infos:
@@ -164,7 +161,7 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
                 loc, f"{info.file_size} bytes from {info.compress_size}"
             )
             continue
-        if torch and _STORAGE.search(info.filename):
+        if torch and STORAGE.search(info.filename):
             continue  # torch reads storages as raw bytes
         try:
             data = zf.read(info)
@@ -179,7 +176,7 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
             # Python refuses (bad CRC, "encrypted" flag…) where other loaders read on:
             # analyse the raw member the way a lenient reader would.
             with blob.open() as raw:
-                lenient = _raw_member(raw, info)
+                lenient = raw_member(raw, info)
             if lenient is None:
                 yield rules.FILE_UNREADABLE.finding(loc, f"member unreadable: {exc}")
                 continue
@@ -248,103 +245,6 @@ def _decompressor(data: bytes, fmt: FileFormat) -> io.BufferedIOBase:
     import zstandard  # imported only when a zstd stream is met
 
     return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))  # type: ignore[return-value]
-
-
-def _local_header(raw: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, str, int] | None:
-    """(flags, method, name, data offset) from the member's local header."""
-    if info.header_offset < 0:
-        return None
-    raw.seek(info.header_offset)
-    head = raw.read(30)
-    if len(head) != 30 or head[:4] != b"PK\x03\x04":
-        return None
-    flags, method = struct.unpack("<HH", head[6:10])
-    n, m = struct.unpack("<HH", head[26:30])
-    name = raw.read(n).decode("utf-8" if flags & 0x800 else "cp437", "replace")
-    return flags, method, name, info.header_offset + 30 + n + m
-
-
-def _raw_member(raw: BinaryIO, info: zipfile.ZipInfo) -> bytes | None:
-    local = _local_header(raw, info)
-    if local is None or info.compress_size > MAX_INFLATE:
-        return None
-    _flags, method, _name, offset = local
-    if info.compress_size < 0:
-        return None
-    raw.seek(offset)
-    data = raw.read(info.compress_size)
-    if method == zipfile.ZIP_STORED:
-        return data
-    if method == zipfile.ZIP_DEFLATED:
-        try:
-            return zlib.decompressobj(-15).decompress(data, MAX_INFLATE)
-        except zlib.error:
-            return None
-    return None
-
-
-def _zip_differentials(
-    raw: BinaryIO, infos: list[zipfile.ZipInfo], blob: Blob, *, torch: bool
-) -> Iterator[Finding]:
-    """Where Python's zipfile, PyTorch's reader and the central directory would disagree."""
-    for info in infos:
-        loc = member_loc(blob.location, info.filename)
-        local = _local_header(raw, info)
-        if local is None:
-            yield rules.ARCHIVE_DIFFERENTIAL.finding(
-                loc, "central directory points at no local header"
-            )
-            continue
-        flags, method, name, offset = local
-        if name != info.orig_filename:
-            yield rules.ARCHIVE_DIFFERENTIAL.finding(loc, f"local header names the member {name!r}")
-        if (flags ^ info.flag_bits) & 0x1:
-            yield rules.ARCHIVE_DIFFERENTIAL.finding(
-                loc, "encryption flag differs between local and central headers"
-            )
-        if method != info.compress_type:
-            yield rules.ARCHIVE_DIFFERENTIAL.finding(
-                loc, "compression method differs between headers"
-            )
-        raw_storage = torch and _STORAGE.search(info.filename) is not None
-        if (
-            info.compress_type == zipfile.ZIP_STORED
-            and info.file_size <= MAX_INFLATE
-            and not info.filename.endswith("/")
-            and not raw_storage  # never unpickled: a CRC check would read all tensor data
-        ):
-            raw.seek(offset)
-            crc = 0
-            left = info.file_size
-            while left > 0:
-                chunk = raw.read(min(left, 1 << 20))
-                if not chunk:
-                    break
-                crc = zlib.crc32(chunk, crc)
-                left -= len(chunk)
-            if crc != info.CRC:
-                yield rules.ARCHIVE_DIFFERENTIAL.finding(
-                    loc,
-                    "stored data does not match its CRC (Python refuses it, other readers do not)",
-                )
-    end = _eocd_end(raw)
-    if end is not None and end < blob.size:
-        yield rules.ARCHIVE_DIFFERENTIAL.finding(
-            blob.location, f"{blob.size - end} bytes after the end-of-central-directory record"
-        )
-
-
-def _eocd_end(raw: BinaryIO) -> int | None:
-    raw.seek(0, 2)
-    size = raw.tell()
-    back = min(size, 65536 + 22)
-    raw.seek(size - back)
-    tail = raw.read(back)
-    i = tail.rfind(b"PK\x05\x06")
-    if i < 0 or i + 22 > len(tail):
-        return None
-    comment_len = int.from_bytes(tail[i + 20 : i + 22], "little")
-    return size - back + i + 22 + comment_len
 
 
 def _skops(zf: zipfile.ZipFile, location: Location) -> Iterator[Finding]:

@@ -409,13 +409,18 @@ class _Machine:
     def plain_view(self, stream: BinaryIO, start: int) -> None:
         """What ``pickle.load`` (not joblib) would import from the array bytes on: it reads
         them as opcodes. Joblib's padding byte is never an opcode, so real files add
-        nothing; a forged one hiding opcodes in "array data" is judged."""
+        nothing; a forged one hiding opcodes in "array data" is judged. The first byte
+        decides: one that is no opcode stops ``pickle.load`` there, so only a stream that
+        starts with an opcode is read on (up to 1 MiB)."""
         if self.depth >= MAX_NESTING:
             return
         back = stream.tell()
         stream.seek(start)
-        chunk = stream.read(_PLAIN_VIEW)
+        first = stream.read(1)
+        chunk = first + stream.read(_PLAIN_VIEW - 1) if first in _OPCODE_BYTES else b""
         stream.seek(back)
+        if not chunk:
+            return
         side = analyze(
             chunk,
             location=Location(file=self.loc.file, member=self.loc.member),
@@ -454,6 +459,7 @@ class _Stop(Exception):
 
 _GETATTR = "builtins.getattr"
 _PLAIN_VIEW = 1 << 20  # bytes of joblib array data also read as pickle.load would
+_OPCODE_BYTES = frozenset(op.code.encode("latin-1") for op in pickletools.opcodes)
 
 
 def _joblib_wrapper(obj: Result) -> bool:

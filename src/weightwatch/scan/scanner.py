@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from weightwatch.artifacts import Artifact, open_artifact
+from weightwatch.artifacts import gguf, safetensors
 from weightwatch.artifacts.detect import detect_format
 from weightwatch.artifacts.hfrepo import load_json
 from weightwatch.artifacts.limits import MAX_INFLATE
@@ -47,13 +47,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
             raise ScanError(f"{root}: no such file or directory")
         these: list[tuple[FileReport, Path]] = []
         if root.is_dir():
-            code = loaded_python(root)
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    f = Path(dirpath) / name
-                    display = f.relative_to(root.parent).as_posix()
-                    these.append((scan_file(f, display=display, root=root, code=code), f))
+            these = _scan_folder(root)
             if not these:
                 raise ScanError(f"{root}: empty folder: nothing to scan")
             _require_something_read(these, every_file=False)
@@ -65,6 +59,29 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
             _require_something_read(these, every_file=True)
         files += [r for r, _ in these]
     return ScanReport(files=files)
+
+
+def _scan_folder(root: Path) -> list[tuple[FileReport, Path]]:
+    """Every file under ``root``; each JSON document is read once, for both the code a
+    loader would run and its own findings."""
+    parsed: dict[Path, list[Finding]] = {}
+    real = root.resolve()
+
+    def judge(path: Path, doc: object) -> None:  # named as the walk below names it
+        display = (root / path.relative_to(real)).relative_to(root.parent).as_posix()
+        parsed[path] = _json_doc_findings(doc, Location(file=display))
+
+    code = loaded_python(root, seen=judge)
+    these: list[tuple[FileReport, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            f = Path(dirpath) / name
+            display = f.relative_to(root.parent).as_posix()
+            found = None if f.is_symlink() else parsed.get(f.resolve())
+            report = scan_file(f, display=display, root=root, code=code, json_findings=found)
+            these.append((report, f))
+    return these
 
 
 def _is_python(path: Path) -> bool:
@@ -114,10 +131,12 @@ def scan_file(
     display: str,
     root: Path | None = None,
     code: frozenset[Path] | None = None,
+    json_findings: list[Finding] | None = None,
 ) -> FileReport:
     """Every analyser that applies to one file; unreadable means a finding, never a pass.
     ``code``: the Python files a loader would run (``code_refs.loaded_python``); None
-    treats every Python file as run."""
+    treats every Python file as run. ``json_findings``: the findings of this file's JSON document
+    where the caller has already read it."""
     loc = Location(file=display)
     try:
         fmt, _detail = detect_format(path)
@@ -134,19 +153,12 @@ def scan_file(
     error = None
     if fmt in _STRUCTURED:
         try:
-            art = open_artifact(path)
-            for _t in art.iter_tensors():
-                pass
-            findings.extend(_trailing_bytes(path, art, loc, padded=fmt is FileFormat.GGUF))
-            template = (art.gguf_metadata or {}).get("tokenizer.chat_template")
-            if isinstance(template, str):
-                tloc = Location(file=display, member="tokenizer.chat_template")
-                findings.extend(analyze_template(template, tloc))
+            findings.extend(_structured(path, fmt, loc))
         except ArtifactError as exc:
             findings.append(rules.FILE_UNREADABLE.finding(loc, exc.problem))
             error = exc.problem
     elif fmt is FileFormat.JSON:
-        findings.extend(_json_findings(path, loc))
+        findings.extend(json_findings if json_findings is not None else _json_findings(path, loc))
     elif fmt is FileFormat.HDF5:
         findings.extend(_hdf5_findings(path, loc))
     elif fmt is FileFormat.ONNX:
@@ -177,7 +189,6 @@ def scan_file(
 
 
 MAX_TEXT = 16 * 1024 * 1024
-ALIGNMENT_SLACK = 64  # GGUF pads its data section to its alignment (32 by default)
 
 
 def _text(path: Path) -> str:
@@ -190,6 +201,10 @@ def _json_findings(path: Path, loc: Location) -> list[Finding]:
         doc = load_json(path, loc.file)
     except ArtifactError as exc:
         return [rules.FILE_UNREADABLE.finding(loc, exc.problem)]
+    return _json_doc_findings(doc, loc)
+
+
+def _json_doc_findings(doc: object, loc: Location) -> list[Finding]:
     if not isinstance(doc, dict):
         return []
     found = list(analyze_auto_map(doc, loc))
@@ -205,28 +220,79 @@ def _json_findings(path: Path, loc: Location) -> list[Finding]:
     return found
 
 
-def _trailing_bytes(path: Path, art: Artifact, loc: Location, *, padded: bool) -> list[Finding]:
-    """Data past the last tensor of a safetensors/GGUF file: report it and scan it.
-
-    Only GGUF pads (to its alignment, with zero bytes), so only a GGUF may end in a short run of
-    zeros; safetensors has no padding, and any byte after its last tensor is data a loader
-    might be pointed at (a 40-byte pickle fits in any "slack")."""
-    end = max(
-        (t.storage_end for t in art.iter_tensors() if t.storage_end is not None), default=None
-    )
+def _structured(path: Path, fmt: FileFormat, loc: Location) -> list[Finding]:
+    """A safetensors or GGUF file: its header validated, every byte that neither the header
+    nor a tensor covers reported and scanned, a GGUF's chat template analysed."""
     size = path.stat().st_size
-    if end is None or size == end:
-        return []
+    if fmt is FileFormat.SAFETENSORS:
+        st = safetensors.read_header(path, rel=loc.file)
+        spans = [(off, off + info.nbytes) for info, off in st.tensors]
+        return _uncovered_bytes(path, spans, (st.data_start, size), loc, padding=0)
+    gg = gguf.read_gguf(path, rel=loc.file)
+    spans = [(off, off + info.nbytes) for info, off, _tid in gg.tensors]
+    pad = gg.alignment
+    found = _uncovered_bytes(path, [], (gg.header_end, gg.data_start), loc, padding=pad)
+    found += _uncovered_bytes(path, spans, (gg.data_start, size), loc, padding=pad)
+    template = gg.metadata.get("tokenizer.chat_template")
+    if isinstance(template, str):
+        tloc = Location(file=loc.file, member="tokenizer.chat_template")
+        found.extend(analyze_template(template, tloc))
+    return found
+
+
+MAX_HOLES = 16  # holes reported one by one; past that, one finding says there are more
+
+
+def _uncovered_bytes(
+    path: Path,
+    spans: list[tuple[int, int]],
+    region: tuple[int, int],
+    loc: Location,
+    *,
+    padding: int,
+) -> list[Finding]:
+    """Bytes of ``region`` that no tensor span covers (gaps between tensors, the tail after
+    the last): report them and scan them, from their first non-zero byte.
+
+    The reference readers refuse such files (safetensors requires its tensors to cover the
+    data section exactly; llama.cpp wants each GGUF tensor at the next aligned offset), so
+    no real loader reads these bytes as weights, but a lenient reader or a second format
+    can: a 22-byte pickle fits in any "slack". Only GGUF pads (to its alignment, with zero
+    bytes), so only a GGUF may hold runs of zeros shorter than its alignment."""
+    start, stop = region
+    holes: list[tuple[int, int]] = []
+    pos = start
+    for begin, end in sorted(spans):
+        if begin > pos:
+            holes.append((pos, begin))
+        pos = max(pos, end)
+    if pos < stop:
+        holes.append((pos, stop))
+    last = max((e for _b, e in spans), default=start)
+    found: list[Finding] = []
+    reported = 0
     with open(path, "rb") as f:
-        f.seek(end)
-        tail = f.read(MAX_INFLATE)
-    if padded and size - end <= ALIGNMENT_SLACK and not tail.strip(b"\0"):
-        return []
-    tloc = Location(file=loc.file, member=f"bytes {end}..{size}")
-    found = [
-        rules.TRAILING_DATA.finding(loc, f"{size - end} bytes follow the last tensor at {end}")
-    ]
-    found.extend(examine(Blob(tail, tloc)))
+        for begin, end in holes:
+            f.seek(begin)
+            data = f.read(min(end - begin, MAX_INFLATE))
+            if padding and end - begin < padding and not data.strip(b"\0"):
+                continue  # GGUF alignment padding
+            if reported == MAX_HOLES:
+                found.append(rules.TRAILING_DATA.finding(loc, "more ranges no tensor covers"))
+                break
+            reported += 1
+            what = (
+                f"{end - begin} bytes follow the last tensor at {begin}"
+                if spans and begin >= last and end == stop
+                else f"{end - begin} bytes at {begin}..{end} that no tensor covers"
+            )
+            found.append(rules.TRAILING_DATA.finding(loc, what))
+            body = data.lstrip(b"\0")
+            first = begin + len(data) - len(body)
+            if body:
+                found.extend(
+                    examine(Blob(body, Location(file=loc.file, member=f"bytes {first}..{end}")))
+                )
     return found
 
 

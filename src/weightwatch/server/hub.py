@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from weightwatch.errors import AccessDenied, RegistryError
 from weightwatch.registry import Registry
 from weightwatch.registry.access import Principal, log_download, model_access
+from weightwatch.registry.recipients import Served, served_files
 from weightwatch.registry.states import Status
 from weightwatch.server.auth import principal
 from weightwatch.server.blob_response import DownloadPolicy, send
@@ -73,9 +74,18 @@ def _version(registry: Registry, ns: str, name: str, revision: str) -> tuple[Any
         return None, "RevisionNotFound"
 
 
+def _files_for(registry: Registry, who: Principal | None, v: Any) -> list[Served]:
+    """The files as this caller would download them: a recipient's marked copy where the
+    version is served as recipient copies (``registry.recipients``), else the originals."""
+    files = registry.files(v.id)
+    if registry.visibility(who, v).refusal is not None:
+        return [Served(f.path, f.sha256, f.size, None) for f in files]
+    return served_files(registry.store, who, v, files)
+
+
 def _listable(
     registry: Registry, ns: str, name: str, revision: str, request: Request
-) -> tuple[Any, Response | None]:
+) -> tuple[Any, Principal | None, Response | None]:
     """The version a metadata request names, or the refusal to send.
 
     Gated versions are listed (the Hub shows a gated repo's files), quarantined and
@@ -84,14 +94,14 @@ def _listable(
     try:
         who = _caller(registry, request)
     except AccessDenied:
-        return None, _error("RepoNotFound")
+        return None, None, _error("RepoNotFound")
     v, err = _version(registry, ns, name, revision)
     if err:
-        return None, _error(err)
+        return None, who, _error(err)
     seen = registry.visibility(who, v)
     if not seen.listed:
-        return None, _error(str(seen.refusal))
-    return v, None
+        return None, who, _error(str(seen.refusal))
+    return v, who, None
 
 
 def router(registry: Registry, policy: DownloadPolicy) -> APIRouter:
@@ -99,10 +109,10 @@ def router(registry: Registry, policy: DownloadPolicy) -> APIRouter:
     store = registry.store
 
     def info(ns: str, name: str, revision: str, request: Request) -> Response:
-        v, refused = _listable(registry, ns, name, revision, request)
+        v, who, refused = _listable(registry, ns, name, revision, request)
         if refused is not None:
             return refused
-        files = registry.files(v.id)
+        files = _files_for(registry, who, v)
         return JSONResponse(
             {
                 "_id": f"{ns}/{name}",
@@ -144,12 +154,12 @@ def router(registry: Registry, policy: DownloadPolicy) -> APIRouter:
     @api.get("/api/models/{ns}/{name}/tree/{revision}/{path:path}")
     def tree(ns: str, name: str, revision: str, request: Request, path: str = "") -> Response:
         """``list_repo_tree``: files (and their folders) under ``path``, one page."""
-        v, refused = _listable(registry, ns, name, revision, request)
+        v, who, refused = _listable(registry, ns, name, revision, request)
         if refused is not None:
             return refused
         recursive = request.query_params.get("recursive", "false").lower() == "true"
         prefix = path.strip("/") + "/" if path.strip("/") else ""
-        files = registry.files(v.id)
+        files = _files_for(registry, who, v)
         entries: list[dict[str, Any]] = []
         folders: set[str] = set()
         for f in files:
@@ -193,11 +203,12 @@ def router(registry: Registry, policy: DownloadPolicy) -> APIRouter:
         if refusal is not None:
             log_download(store, who, v.id, path, client, "denied")
             return _error(str(refusal))
-        f = next((f for f in registry.files(v.id) if f.path == path), None)
-        if f is None:
+        found = next((f for f in registry.files(v.id) if f.path == path), None)
+        if found is None:
             return _error("EntryNotFound")
+        f = served_files(store, who, v, [found])[0]  # a recipient's marked copy, or the original
         if request.method == "GET":
-            log_download(store, who, v.id, path, client, "served")
+            log_download(store, who, v.id, path, client, "served", copy_key_id=f.key_id)
         headers = {  # every file is served like an LFS file: its SHA-256 is its ETag
             "X-Repo-Commit": v.commit,
             "ETag": f'"{f.sha256}"',

@@ -8,6 +8,7 @@ numpy, pandas, pickle, legacy torch) are checked to run in it by
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
@@ -17,8 +18,23 @@ import tarfile
 import zipfile
 from collections.abc import Callable
 
-from weightwatch.testing.pickle_bytes import SYSTEM, _const, _str, call, stack_global, torch_zip
+from weightwatch.testing.pickle_bytes import (
+    SYSTEM,
+    _const,
+    _str,
+    call,
+    legacy_torch,
+    stack_global,
+    torch_zip,
+)
 
+PICKLECLOAK = (
+    "Liu et al. (arXiv:2508.19774), PickleCloak artifact (github.com/Lyutoon/PickleCloak): gadget "
+    "as named by third-party scanners' regression tests (the artifact is not readable here)"
+)
+MODELSCAN_338 = (
+    "protectai/modelscan issue #338 (T. Haruyama, 2026): in malicious models on Hugging Face"
+)
 HS = "Liu et al., 'The Art of Hide and Seek' (arXiv:2508.19774, 2025): "
 
 
@@ -156,6 +172,30 @@ def _call_on_result(
     )
 
 
+def _compressed_pickle_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
+    """pandas.read_pickle infers the compression from the file name (pandas docs,
+    read_pickle ``compression='infer'``): one entry per inferred codec."""
+    import zstandard
+
+    src = HS + "pandas.read_pickle loading path (compression inferred from the extension)"
+
+    def tar_gz() -> bytes:
+        return _tar_gz({"frame.pkl": SYSTEM})
+
+    return [
+        ("frame.pkl.gz", "pandas.read_pickle of a gzip pickle", src, lambda: gzip.compress(SYSTEM)),
+        ("frame.pkl.bz2", "pandas.read_pickle of a bz2 pickle", src, lambda: bz2.compress(SYSTEM)),
+        ("frame.pkl.xz", "pandas.read_pickle of an xz pickle", src, lambda: lzma.compress(SYSTEM)),
+        (
+            "frame.pkl.zst",
+            "pandas.read_pickle of a zstd pickle",
+            src,
+            lambda: zstandard.ZstdCompressor().compress(SYSTEM),
+        ),
+        ("frame.pkl.tar.gz", "pandas.read_pickle of a tar.gz pickle", src, tar_gz),
+    ]
+
+
 def loading_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
     """Files that reach a pickle load through a library's own loader (Hide-and-Seek's
     model-loading surface), each with the payload where that loader finds it."""
@@ -226,6 +266,38 @@ def loading_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             "TorchScript/torch.package archive: payload in constants.pkl",
             HS + "torch.jit.load / torch.package loading path",
             lambda: torch_zip(SYSTEM, pkl_name="constants.pkl"),
+        ),
+        *_compressed_pickle_paths(),
+        (
+            "model-gzip.joblib",
+            "joblib.load of a compress='gzip' dump",
+            HS + "joblib.load loading path (joblib numpy_pickle_utils: gzip, bz2, xz, lzma, lz4)",
+            lambda: gzip.compress(after_array),
+        ),
+        (
+            "model-bz2.joblib",
+            "joblib.load of a compress='bz2' dump",
+            HS + "joblib.load loading path (joblib numpy_pickle_utils: gzip, bz2, xz, lzma, lz4)",
+            lambda: bz2.compress(after_array),
+        ),
+        (
+            "model-xz.joblib",
+            "joblib.load of a compress='xz' dump",
+            HS + "joblib.load loading path (joblib numpy_pickle_utils: gzip, bz2, xz, lzma, lz4)",
+            lambda: lzma.compress(after_array),
+        ),
+        (
+            "hub-weights.zip",
+            "torch.hub legacy zip: one member, extracted and passed to torch.load",
+            HS + "torch.hub.load_state_dict_from_url loading path (torch/hub.py _legacy_zip_load)",
+            lambda: _npz("resnet18.pth", legacy_torch(SYSTEM)),
+        ),
+        (
+            ".metadata",
+            "torch.distributed.checkpoint metadata, unpickled by FileSystemReader",
+            "torch.distributed.checkpoint FileSystemReader.read_metadata (torch/distributed/"
+            "checkpoint/filesystem.py) unpickles <checkpoint>/.metadata",
+            lambda: SYSTEM,
         ),
         (
             "packed.7z",
@@ -318,5 +390,50 @@ def gadgets() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             lambda: _call_on_result(
                 ("typing", "ForwardRef"), ("gzip", "decompress", (gzip.compress(b"1"),))
             ),
+        ),
+        (
+            "numpy-exec-command.pkl",
+            "numpy.distutils.exec_command._exec_command runs a command",
+            PICKLECLOAK,
+            lambda: call("numpy.distutils.exec_command", "_exec_command", "true"),
+        ),
+        (
+            "numpy-f2py-getinit.pkl",
+            "numpy.f2py.capi_maps.getinit evaluates an expression",
+            PICKLECLOAK,
+            lambda: call("numpy.f2py.capi_maps", "getinit", "1", "x"),
+        ),
+        (
+            "attr-chain-next.pkl",
+            "next(lib2to3.fixer_util.attr_chain(...)): no literal between lookup and call",
+            PICKLECLOAK + " (exp_5/exp_28/exp_88 shape)",
+            lambda: _call_on_result(
+                ("builtins", "next"),
+                ("lib2to3.fixer_util", "attr_chain", ("x", "upper")),
+            ),
+        ),
+        (
+            "collect-env-run.pkl",
+            "torch.utils.collect_env.run runs a shell command",
+            MODELSCAN_338,
+            lambda: call("torch.utils.collect_env", "run", "true"),
+        ),
+        (
+            "spawnv-passfds.pkl",
+            "multiprocessing.util.spawnv_passfds starts a process",
+            MODELSCAN_338,
+            lambda: call("multiprocessing.util", "spawnv_passfds", b"/bin/true"),
+        ),
+        (
+            "mlflow-entry-point.pkl",
+            "mlflow.projects.backend.local._run_entry_point runs a command",
+            MODELSCAN_338,
+            lambda: call("mlflow.projects.backend.local", "_run_entry_point", "true", ".", "", ""),
+        ),
+        (
+            "pandas-read-csv.pkl",
+            "pandas read_csv of a URL (exfiltration by request)",
+            MODELSCAN_338,
+            lambda: call("pandas.io.parsers.readers", "read_csv", "http://127.0.0.1:9/?x"),
         ),
     ]

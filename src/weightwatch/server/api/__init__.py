@@ -22,12 +22,13 @@ from weightwatch.server.api import (
     models,
     moderation,
     recall,
+    recipients,
     sessions,
 )
 from weightwatch.server.api.common import Api
 from weightwatch.server.api.sessions import RETRY_AFTER
 
-RESOURCES = (sessions, admin, models, access, moderation, recall, log, audit_logs, bom)
+RESOURCES = (sessions, admin, models, access, moderation, recall, log, audit_logs, bom, recipients)
 
 __all__ = ["RETRY_AFTER", "router"]
 
