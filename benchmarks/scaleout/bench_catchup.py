@@ -6,7 +6,8 @@ written to a registry database, then a fresh host index catches up from sequence
 (``registry.fingerprints.catch_up``: batched reads, hnswlib inserts, one atomic write).
 Then one new registration is caught up incrementally, and the cost of the check when
 nothing is new (what every lineage step pays) is timed. SQLite, and PostgreSQL when its
-server binaries are installed. ``WW_BENCH_CATCHUP_N`` overrides the count.
+server binaries are installed. ``WW_BENCH_CATCHUP_N`` overrides the count,
+``WW_BENCH_CATCHUP_DB`` (``sqlite,postgresql``) which databases are measured.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from weightwatch.registry import fingerprints, schema  # noqa: E402
 from weightwatch.registry.store import open_store  # noqa: E402
 
 N = int(os.environ.get("WW_BENCH_CATCHUP_N", "100000"))
+DBS = os.environ.get("WW_BENCH_CATCHUP_DB", "sqlite,postgresql").split(",")
 
 
 def fill(store, n: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
@@ -106,8 +108,10 @@ def measure(url: str | None, label: str) -> str:
 
 
 def main() -> None:
-    rows = [measure(None, "SQLite")]
+    rows = [measure(None, "SQLite")] if "sqlite" in DBS else []
     try:
+        if "postgresql" not in DBS:
+            raise LookupError("not asked for")
         from tests.services import postgres
 
         with postgres() as url:

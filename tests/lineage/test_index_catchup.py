@@ -25,7 +25,7 @@ def test_catch_up_adds_each_row_once_in_batches(tmp_path):
     idx = FingerprintIndex(tmp_path / "i", create=True)
     assert idx.catch_up(fetch) == 25
     assert len(idx) == 25 and idx.seq == 25
-    assert calls == [0, 0, 10, 20, 25]  # a look, then batches until one comes back empty
+    assert calls == [0, 10, 20, 25]  # batches until one comes back empty, the first once
     assert idx.catch_up(fetch) == 0  # nothing new: one look, no lock, no write
     table += _rows(3, start=25)
     assert idx.catch_up(fetch) == 3 and idx.seq == 28

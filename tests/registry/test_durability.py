@@ -104,10 +104,7 @@ def test_concurrent_registering_processes(tmp_path, llama_family, db_url):
     assert verify_log(reg.store.log) == log_size == 1 + len(views)  # the key, then one each
 
 
-def test_ray_job_backend(tmp_path, llama_family):
-    pytest.importorskip("ray")
-    import ray
-
+def test_ray_job_backend(tmp_path, llama_family, ray_address):
     reg = Registry.open(
         tmp_path / "reg", f"sqlite:///{tmp_path / 'reg.db'}", init=True, runner="ray"
     )
@@ -124,4 +121,4 @@ def test_ray_job_backend(tmp_path, llama_family):
         ]
         assert verify_log(reg.store.log) == 4
     finally:
-        ray.shutdown()
+        reg.close()

@@ -32,9 +32,9 @@ def _proof_ok(registry, ref) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("runner", ["inline", "ray"])
-def test_registration_lineage_takedown_and_log(registry, llama_family, tmp_path, runner):
+def test_registration_lineage_takedown_and_log(registry, llama_family, tmp_path, runner, request):
     if runner == "ray":
-        pytest.importorskip("ray")
+        request.getfixturevalue("ray_address")  # the run's one Ray instance
         from weightwatch.registry import Registry
 
         registry = Registry(registry.store, runner="ray")

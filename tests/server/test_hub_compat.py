@@ -177,7 +177,9 @@ def test_cli_registration_is_downloadable_at_once(hub, llama_family, tmp_path):
     create_user(reg.store, "root", "root-password", role="admin")
     admin = create_token(reg.store, "root", role="admin")
     r = httpx.get(
-        f"{url}/cli/pruned/resolve/main/config.json", headers={"authorization": f"Bearer {admin}"}
+        f"{url}/cli/pruned/resolve/main/config.json",
+        headers={"authorization": f"Bearer {admin}"},
+        follow_redirects=True,  # a redirect to the object store when blobs are there
     )
     assert r.status_code == 200
     assert r.content == (llama_family.pruned / "config.json").read_bytes()

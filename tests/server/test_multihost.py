@@ -79,24 +79,11 @@ class Host:
 
 
 @pytest.fixture
-def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-untyped-def]
-    ray = pytest.importorskip("ray")
+def cluster(tmp_path, postgres_url, s3_blobs, request):  # type: ignore[no-untyped-def]
     db = _database(postgres_url)
     runner = os.environ.get("WEIGHTWATCH_TEST_HOSTS_RUNNER", "ray")  # "thread": without Ray
-    # one local Ray instance the server processes join (no token: 127.0.0.1 only); a
-    # loaded test machine may take a while to start its raylet
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    monkeypatch.setenv("RAY_raylet_start_wait_time_s", "180")
-    monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")
-    if runner == "ray":
-        # an instance an earlier test started requires Ray's auth token, which the server
-        # processes do not have: start this test's own (later tests re-initialise lazily)
-        if ray.is_initialized():
-            ray.shutdown()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        address = ray.get_runtime_context().gcs_address
-    else:
-        address = ""
+    # the run's one local Ray instance, which the server processes join (tests/conftest.py)
+    address = request.getfixturevalue("ray_address") if runner == "ray" else ""
     reg = Registry.open(tmp_path / "a", db, init=True, blobs=s3_blobs)
     create_user(reg.store, "root", PASSWORD, role="admin")
     token = create_token(reg.store, "root")
@@ -118,8 +105,6 @@ def cluster(tmp_path, postgres_url, s3_blobs, monkeypatch):  # type: ignore[no-u
         for h in hosts:
             h.stop()
         reg.close()
-        if runner == "ray":
-            ray.shutdown()
 
 
 def _upload(c: httpx.Client, model: str, folder: Path) -> dict[str, Any]:

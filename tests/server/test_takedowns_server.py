@@ -37,7 +37,7 @@ def test_a_reupload_of_a_taken_down_model_is_blocked(serve, llama_family, db_url
     site = serve(db_url)
     assert _upload(site, "alice", "acme/base", llama_family.base)["state"] == "done"
     with site.client("carol") as carol:  # carol downloads it while it is public
-        r = carol.get("/acme/base/resolve/main/model.safetensors")
+        r = carol.get("/acme/base/resolve/main/model.safetensors", follow_redirects=True)
         assert r.status_code == 200
         assert carol.get("/api/v1/recall").json() == []
         r = carol.post("/api/v1/webhooks", json={"url": "ftp://example.org/"})

@@ -142,7 +142,7 @@ def test_findings_name_files_inside_the_model(site):
 def test_search_filters_and_download_counts(site):
     reg, url = site
     for _ in range(2):
-        r = httpx.get(f"{url}/org/base/resolve/main/config.json")
+        r = httpx.get(f"{url}/org/base/resolve/main/config.json", follow_redirects=True)
         assert r.status_code == 200
 
     def names(**params: str) -> set[str]:

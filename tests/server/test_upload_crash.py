@@ -219,7 +219,8 @@ def test_sigkill_mid_registration_resumes_at_restart(site, llama_family, tmp_pat
     with _client(server, token) as c:
         done = _follow(c, upload)
     assert done["state"] == "done" and done["version"] == "org/tiny@1", done
-    assert httpx.get(f"{server.url}/org/tiny/resolve/main/config.json").status_code == 200
+    got = httpx.get(f"{server.url}/org/tiny/resolve/main/config.json", follow_redirects=True)
+    assert got.status_code == 200
     assert not (root / "uploads" / upload).exists()
     reg = Registry.open(root)
     assert verify_log(reg.store.log) == reg.store.log.size()

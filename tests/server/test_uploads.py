@@ -138,7 +138,7 @@ def test_upload_files_follow_progress_and_download(serve, llama_family, db_url):
     assert final["version"] == "acme/tiny@1" and final["status"] == "published"
     assert final["job"] == {"step": "done", "state": "done", "error": None}
     assert {f["path"] for f in final["files"]} >= {"config.json", "model.safetensors"}
-    r = httpx.get(f"{site.url}/acme/tiny/resolve/main/config.json")
+    r = httpx.get(f"{site.url}/acme/tiny/resolve/main/config.json", follow_redirects=True)
     assert r.status_code == 200
     assert r.content == (llama_family.base / "config.json").read_bytes()
     _nothing_left(site)
@@ -162,7 +162,8 @@ def test_upload_as_tar_by_an_admin_gated(serve, llama_family):
     anon = httpx.get(f"{site.url}/acme/tarred/resolve/main/config.json")
     assert anon.status_code in (401, 403) and anon.headers["x-error-code"] == "GatedRepo"
     with site.client("alice") as alice:  # an owner of the namespace may download
-        assert alice.get("/acme/tarred/resolve/main/config.json").status_code == 200
+        got = alice.get("/acme/tarred/resolve/main/config.json", follow_redirects=True)
+        assert got.status_code == 200
     _nothing_left(site)
 
 

@@ -1,4 +1,5 @@
-"""``registry gc`` and ``registry migrate-blobs``: looking after the blob store."""
+"""``registry gc``, ``registry migrate-blobs`` and ``registry reindex``: looking after
+the blob store and the fingerprints every host's index is built from."""
 
 from __future__ import annotations
 
@@ -68,6 +69,40 @@ def migrate_blobs_command(
     )
 
 
+def reindex_command(
+    registry: Annotated[Path | None, typer.Option("--registry", help="Registry directory.")] = None,
+    db_url: Annotated[str | None, typer.Option("--db-url", help="Database URL.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Copy fingerprints registered before the database held them (migration 0009) into
+    the database so every host's index has them. Run once on the host that registered
+    them, after upgrading; running it again changes nothing. Exits 1 if a version's
+    fingerprint file is missing."""
+    from weightwatch.cli.app import EXIT_FINDINGS
+    from weightwatch.registry.registry import Registry
+
+    reg = Registry.open(registry, db_url)
+    done = reg.reindex()
+    doc = {
+        "stored": done.stored,
+        "indexed": done.indexed,
+        "already_present": done.present,
+        "missing": [{"version_id": v, "problem": p} for v, p in done.missing],
+    }
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(
+            f"stored {len(done.stored)} fingerprints in the database, listed "
+            f"{len(done.indexed)} for every host's index, {done.present} already there"
+        )
+        for v, p in done.missing:
+            typer.echo(f"version {v}: fingerprint missing: {p}", err=True)
+    if done.missing:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
 def attach(app: typer.Typer) -> None:
     app.command("gc")(gc_command)
     app.command("migrate-blobs")(migrate_blobs_command)
+    app.command("reindex")(reindex_command)

@@ -157,17 +157,24 @@ class FingerprintIndex:
     def add_vectors(self, vectors: npt.NDArray[np.float32], names: list[str]) -> list[int]:
         """Bulk-load first-tier vectors without fingerprint files (benchmarks, migrations)."""
         with self._locked():
-            g = self._load_graph()
-            start = max(self._entries, default=-1) + 1
-            ids = np.arange(start, start + len(names))
-            need = g.get_current_count() + len(names)
-            if need > g.get_max_elements():
-                g.resize_index(need)
-            g.add_items(vectors, ids)
-            for i, n in zip(ids.tolist(), names, strict=True):
-                self._entries[i] = {"name": n, "layers": 0}
+            ids = self._insert(vectors, names, [0] * len(names))
             self._write()
-        return ids.tolist()
+        return ids
+
+    def _insert(
+        self, vectors: npt.NDArray[np.float32], names: list[str], layers: list[int]
+    ) -> list[int]:
+        """Add entries to the graph and the entry list (under the lock; not yet written)."""
+        g = self._load_graph()
+        start = max(self._entries, default=-1) + 1
+        ids = np.arange(start, start + len(names))
+        need = g.get_current_count() + len(names)
+        if need > g.get_max_elements():
+            g.resize_index(max(need, 2 * g.get_max_elements()))
+        g.add_items(vectors, ids)
+        for i, n, k in zip(ids.tolist(), names, layers, strict=True):
+            self._entries[i] = {"name": n, "layers": k}
+        return list(ids.tolist())
 
     @property
     def seq(self) -> int:
@@ -183,28 +190,25 @@ class FingerprintIndex:
         """Add what ``fetch(after_seq)`` returns (a batch, in sequence order; empty when
         there is no more) until it is exhausted; returns how many entries were added.
         Idempotent: a name already present is not added twice."""
-        if not fetch(self.seq):
+        seen = self.seq
+        rows = fetch(seen)
+        if not rows:
             return 0  # the common case: nothing new, and no lock taken
         added = 0
         with self._locked():
-            g = self._load_graph()
             names = {str(e.get("name")) for e in self._entries.values()}
             seq = self.seq
-            while rows := fetch(seq):
+            if seq != seen:  # another process caught up meanwhile: its batch is stale
+                rows = fetch(seq)
+            while rows:
                 fresh = [r for r in rows if r[1] not in names]
                 seq = rows[-1][0]
-                if not fresh:
-                    continue
-                start = max(self._entries, default=-1) + 1
-                ids = np.arange(start, start + len(fresh))
-                need = g.get_current_count() + len(fresh)
-                if need > g.get_max_elements():
-                    g.resize_index(max(need, 2 * g.get_max_elements()))
-                g.add_items(np.stack([r[2] for r in fresh]).astype(np.float32), ids)
-                for i, r in zip(ids.tolist(), fresh, strict=True):
-                    self._entries[i] = {"name": r[1], "layers": r[3]}
-                    names.add(r[1])
-                added += len(fresh)
+                if fresh:
+                    vectors = np.stack([r[2] for r in fresh]).astype(np.float32)
+                    self._insert(vectors, [r[1] for r in fresh], [r[3] for r in fresh])
+                    names.update(r[1] for r in fresh)
+                    added += len(fresh)
+                rows = fetch(seq)
             self._write()
             tmp = self.root / "seq.tmp"
             tmp.write_text(str(seq))
@@ -212,7 +216,14 @@ class FingerprintIndex:
         return added
 
     def has_name(self, name: str) -> bool:
-        return any(e.get("name") == name for e in self._read_entries().values())
+        return self.entry_id(name) is not None
+
+    def entry_id(self, name: str) -> int | None:
+        """The id of the entry stored under ``name`` (the first, if several)."""
+        for entry_id, e in sorted(self._read_entries().items()):
+            if e.get("name") == name:
+                return entry_id
+        return None
 
     def fingerprint(self, entry_id: int) -> Fingerprint | None:
         """A stored fingerprint (kept in memory, bounded: comparisons cache on it)."""

@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -169,19 +169,14 @@ class LocalBlobs:
 
     def link_tree(self, entries: list[tuple[str, str]], dest: Path) -> Path:
         """Build ``dest`` as a folder of (relative path -> blob) links (copies across devices)."""
-        tmp = dest.with_name(dest.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for rel, digest in entries:
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+
+        def place(digest: str, target: Path) -> None:
             try:
                 os.link(self.path(digest), target)
             except OSError:
                 shutil.copyfile(self.path(digest), target)
-        tmp.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp.replace(dest)
-        return dest
+
+        return build_tree(entries, dest, place)
 
     def listing(self) -> Iterator[tuple[str, float]]:
         for sub in self.root.iterdir():
@@ -213,6 +208,28 @@ class LocalBlobs:
                     p.unlink()
                     n += 1
         return n
+
+
+def build_tree(
+    entries: list[tuple[str, str]], dest: Path, place: Callable[[str, Path], None]
+) -> Path:
+    """Build ``dest`` from (relative path, digest) pairs, ``place(digest, target)`` writing
+    each file, in a sibling folder that replaces ``dest`` only once it is whole (a failure
+    removes it and leaves ``dest`` as it was)."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for rel, digest in entries:
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            place(digest, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.replace(dest)
+    return dest
 
 
 def _alive(pid: int) -> bool:

@@ -161,6 +161,7 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
         out.parent.mkdir(parents=True, exist_ok=True)
         fp.save(out.with_suffix(".tmp"))
         out.with_suffix(".tmp").replace(out)
+        data = out.read_bytes()  # read here, not in the write transaction
         body = {
             "fingerprinted": True,
             "anchors": len(fp.anchors),
@@ -171,7 +172,7 @@ def step_fingerprint(store: Store, version_id: int) -> Persist:
         }
 
         def persist(conn: Connection) -> None:
-            fingerprints.put(conn, version_id, fp, out)
+            fingerprints.put(conn, version_id, fp, data)
             put_report(conn, version_id, "fingerprint", body)
 
         return persist

@@ -30,6 +30,7 @@ from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
 from weightwatch.registry import (
     blobgc,
+    fingerprints,
     lineage_graph,
     notify,
     queries,
@@ -42,6 +43,7 @@ from weightwatch.registry.access import Grant, Principal, request_access
 from weightwatch.registry.accounts import check_reason, record
 from weightwatch.registry.blob_migration import Migrated, migrate_blobs
 from weightwatch.registry.blobgc import Collected
+from weightwatch.registry.fingerprints import Backfilled
 from weightwatch.registry.inspectable import refuse_without_model
 from weightwatch.registry.jobs import JobView, cancel, open_jobs
 from weightwatch.registry.lineage_graph import LineageGraph
@@ -135,6 +137,11 @@ class Registry:
     def migrate_blobs(self, target: str) -> Migrated:
         """Copy every referenced blob to the store ``target`` names (verified, resumable)."""
         return migrate_blobs(self.store, target)
+
+    def reindex(self) -> Backfilled:
+        """Copy fingerprints registered before the database held them into it, and list
+        them for every host's index (idempotent; ``fingerprints.backfill``)."""
+        return fingerprints.backfill(self.store)
 
     # -- registering -------------------------------------------------------------------
     def submit(self, path: str | os.PathLike[str], name: str, *, access: str = "public") -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from weightwatch.errors import UsageError
+from weightwatch.registry import raystart
 from weightwatch.registry.pipeline import run_job
 from weightwatch.registry.store import Store, open_store
 
@@ -59,24 +60,10 @@ class RayRunner:
     def __init__(
         self, store: Store, *, address: str | None = None, num_cpus: int | None = None
     ) -> None:
-        try:
-            import ray
-        except ImportError as exc:
-            raise UsageError(
-                "the Ray runner needs the [cluster] extra: pip install 'weightwatch[cluster]'"
-            ) from exc
+        ray = raystart.ray_module()
         self.ray: Any = ray
         self.store = store
-        address = address or os.environ.get("RAY_ADDRESS")
-        if not ray.is_initialized():
-            if address:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(
-                    num_cpus=num_cpus or os.cpu_count() or 1,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                )
+        raystart.connect(address, num_cpus=num_cpus)
         self._task: Any = ray.remote(max_retries=0)(_ray_job)
         # A job reads its upload from this host's scratch directory, so it runs on a Ray
         # node of this host (each server host runs one, joined to the cluster).

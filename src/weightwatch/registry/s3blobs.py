@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from weightwatch.errors import ArtifactError, ServiceError, UsageError
-from weightwatch.registry.blobs import check_digest, hash_file
+from weightwatch.registry.blobs import build_tree, check_digest, hash_file
 
 PART = 16 * 1024 * 1024  # S3 parts are 5 MiB .. 5 GiB, at most 10,000 of them
 MAX_PARTS = 9_000
@@ -131,22 +131,14 @@ class S3Blobs:
 
     def link_tree(self, entries: list[tuple[str, str]], dest: Path) -> Path:
         """Fetch the blobs into ``dest`` (this host's scratch space), replaced atomically."""
-        import shutil
 
-        tmp = dest.with_name(dest.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for rel, digest in entries:
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+        def place(digest: str, target: Path) -> None:
             try:
                 self.client.download_file(self.bucket, self.key(digest), str(target))
             except Exception as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise self._err(f"fetching {rel}", exc) from exc
-        tmp.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp.replace(dest)
-        return dest
+                raise self._err(f"fetching {digest} to {target}", exc) from exc
+
+        return build_tree(entries, dest, place)
 
     def listing(self) -> Iterator[tuple[str, float]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
