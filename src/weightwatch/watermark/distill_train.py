@@ -13,8 +13,6 @@ dtypes); everything else is copied. torch/transformers are imported lazily.
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ import numpy as np
 from weightwatch.errors import ArtifactError, UsageError
 from weightwatch.watermark.distill import DistillMark
 from weightwatch.watermark.keys import WatermarkKey
-from weightwatch.watermark.weightscheme import RECORD_FILE, MarkedTensor, WeightMarkRecord
+from weightwatch.watermark.weightscheme import MarkedTensor, WeightMarkRecord
 
 Progress = Callable[[int, float], None]
 
@@ -147,11 +145,9 @@ def embed_distilled(
 ) -> WeightMarkRecord:
     """Train a copy of the model in ``src`` and write it to ``dst`` with its record."""
     import torch
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
 
     from weightwatch.watermark.generation import load_model
-    from weightwatch.watermark.weightio import weight_files
+    from weightwatch.watermark.weightio import rewrite_folder, weight_files
 
     files = weight_files(src)
     model, _ = load_model(src)
@@ -159,15 +155,9 @@ def embed_distilled(
     torch.manual_seed(scheme.params.seed)
     distill(model, scheme, key, progress=progress)
     state = {n: t.detach() for n, t in model.state_dict().items()}
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        if item.suffix != ".safetensors" and item.is_file():
-            shutil.copy2(item, dst / item.name)
-    changed: list[MarkedTensor] = []
-    for f in files:
-        with safe_open(str(f), framework="pt") as fh:
-            metadata = fh.metadata()
-        tensors = load_file(str(f))
+
+    def take_trained(f: Path, tensors: dict[str, Any]) -> list[MarkedTensor]:
+        changed: list[MarkedTensor] = []
         for name, old in tensors.items():
             if name not in state or tuple(state[name].shape) != tuple(old.shape):
                 raise ArtifactError(f, f"tensor {name} is not a parameter of the loaded model")
@@ -176,17 +166,9 @@ def embed_distilled(
             if float(diff) > 0.0:
                 changed.append(MarkedTensor(name=name, shape=tuple(old.shape), std=float(diff)))
             tensors[name] = new
-        save_file(tensors, str(dst / f.name), metadata=metadata)
-    record = WeightMarkRecord(
-        scheme=scheme.name,
-        params=scheme.describe(),
-        key_id=key.key_id,
-        deployment=key.deployment,
-        rotation=key.rotation,
-        tensors=tuple(changed),
-    )
-    (dst / RECORD_FILE).write_text(json.dumps(record.to_json(), indent=2) + "\n")
-    return record
+        return changed
+
+    return rewrite_folder(src, dst, files, take_trained, scheme=scheme, key=key)
 
 
 __all__ = ["distill", "embed_distilled", "sample_texts"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,9 +87,6 @@ def embed_folder(
 ) -> WeightMarkRecord:
     """Write a marked copy of ``model_dir`` to ``out`` (which must not exist or be empty)."""
     torch = _torch()
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
     src, dst = Path(model_dir), Path(out)
     scheme.check_key(key)
     files = weight_files(src)
@@ -105,20 +102,45 @@ def embed_folder(
             raise UsageError(f"weight scheme {scheme.name!r} cannot embed into a folder")
         return embed_distilled(src, dst, scheme=scheme, key=key, progress=None)
     chosen = set(scheme.select(tensor_shapes(src)))
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        if item.suffix != ".safetensors" and item.is_file():
-            shutil.copy2(item, dst / item.name)
-    marked: list[MarkedTensor] = []
-    for f in files:
-        with safe_open(str(f), framework="pt") as fh:
-            metadata = fh.metadata()
-        tensors = load_file(str(f))
+
+    def add_noise(_file: Path, tensors: dict[str, Any]) -> list[MarkedTensor]:
+        marked: list[MarkedTensor] = []
         for name in sorted(chosen & tensors.keys()):
             w = tensors[name].to(torch.float32)
             noise, std = scheme.perturbation(key, name, tuple(w.shape), _rms(w))
             tensors[name] = (w + torch.from_numpy(noise)).to(tensors[name].dtype).contiguous()
             marked.append(MarkedTensor(name=name, shape=tuple(w.shape), std=std))
+        return marked
+
+    return rewrite_folder(src, dst, files, add_noise, scheme=scheme, key=key)
+
+
+def rewrite_folder(
+    src: Path,
+    dst: Path,
+    files: Sequence[Path],
+    edit: Callable[[Path, dict[str, Any]], list[MarkedTensor]],
+    *,
+    scheme: WeightScheme,
+    key: WatermarkKey,
+) -> WeightMarkRecord:
+    """Copy ``src`` to ``dst`` with each safetensors file's tensors passed through ``edit``
+    (given the file, for its errors; it changes the tensors in place and says which it
+    changed), each file keeping its metadata, and write the mark's record: the one way a
+    marked folder is written, for every scheme."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.suffix != ".safetensors" and item.is_file():
+            shutil.copy2(item, dst / item.name)
+    changed: list[MarkedTensor] = []
+    for f in files:
+        with safe_open(str(f), framework="pt") as fh:
+            metadata = fh.metadata()
+        tensors = load_file(str(f))
+        changed += edit(f, tensors)
         save_file(tensors, str(dst / f.name), metadata=metadata)
     record = WeightMarkRecord(
         scheme=scheme.name,
@@ -126,7 +148,7 @@ def embed_folder(
         key_id=key.key_id,
         deployment=key.deployment,
         rotation=key.rotation,
-        tensors=tuple(marked),
+        tensors=tuple(changed),
     )
     (dst / RECORD_FILE).write_text(json.dumps(record.to_json(), indent=2) + "\n")
     return record
