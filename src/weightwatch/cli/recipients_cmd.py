@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,9 +23,23 @@ from weightwatch.cli.output import progress
 from weightwatch.errors import UsageError
 from weightwatch.watermark.recipients import TRACE_ALPHA
 
+if TYPE_CHECKING:
+    from weightwatch.registry import Registry as Reg
+    from weightwatch.registry import VersionRow
+
 Registry = Annotated[Path | None, typer.Option("--registry", help="Registry directory.")]
 DbUrl = Annotated[str | None, typer.Option("--db-url", help="Database URL.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _open_version(ref: str, registry: Path | None, db_url: str | None) -> tuple[Reg, VersionRow]:
+    """The registry and the version ``ref`` names (``NAMESPACE/NAME[@N]``)."""
+    from weightwatch.registry.registry import Registry as Reg
+    from weightwatch.registry.store import parse_ref
+
+    reg = Reg.open(registry, db_url)
+    ns, name, number = parse_ref(ref)
+    return reg, reg.resolve(ns, name, number)
 
 
 def recipients_command(
@@ -45,12 +59,8 @@ def recipients_command(
 ) -> None:
     """Serve a version as recipient-traceable copies (--enable), or list the copies made."""
     from weightwatch.registry import recipients
-    from weightwatch.registry.registry import Registry as Reg
-    from weightwatch.registry.store import parse_ref
 
-    reg = Reg.open(registry, db_url)
-    ns, name, number = parse_ref(ref)
-    v = reg.resolve(ns, name, number)
+    reg, v = _open_version(ref, registry, db_url)
     if enable:
         m = recipients.enable(reg.store, v, deployment=deployment, sigma=sigma)
         if as_json:
@@ -104,12 +114,8 @@ def trace_command(
     """Name the recipient whose copy of NAME produced FILE (exact over all recipients)."""
     from weightwatch.cli.watermark_weights import read_text_input
     from weightwatch.registry import recipients
-    from weightwatch.registry.registry import Registry as Reg
-    from weightwatch.registry.store import parse_ref
 
-    reg = Reg.open(registry, db_url)
-    ns, name, number = parse_ref(ref)
-    v = reg.resolve(ns, name, number)
+    reg, v = _open_version(ref, registry, db_url)
     if children:
         _trace_children(reg, v, alpha=alpha, as_json=as_json)
         return
