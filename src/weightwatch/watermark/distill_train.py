@@ -147,7 +147,7 @@ def embed_distilled(
     import torch
 
     from weightwatch.watermark.generation import load_model
-    from weightwatch.watermark.weightio import rewrite_folder, weight_files
+    from weightwatch.watermark.weightfolder import rewrite_folder, weight_files
 
     files = weight_files(src)
     model, _ = load_model(src)

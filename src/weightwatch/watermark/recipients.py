@@ -126,7 +126,8 @@ def mark_file(
 ) -> tuple[MarkedTensor, ...]:
     """Write ``src`` (one safetensors file) to ``dst`` with ``names`` marked, byte for
     byte as ``embed_folder`` writes it (same noise, same rounding, same header)."""
-    from weightwatch.watermark.weightio import _rms, _torch
+    from weightwatch.watermark.weightfolder import rms as _rms
+    from weightwatch.watermark.weightfolder import torch_module as _torch
 
     torch = _torch()
     from safetensors import safe_open

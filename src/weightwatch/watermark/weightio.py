@@ -11,20 +11,25 @@ torch, transformers and safetensors' torch API are imported lazily (the ``[hf]``
 
 from __future__ import annotations
 
-import json
-import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import ValidationError
 
 from weightwatch.errors import ArtifactError, UsageError
 from weightwatch.watermark.gaussmark import GaussMark
 from weightwatch.watermark.keys import WatermarkKey
+from weightwatch.watermark.weightfolder import (
+    read_record,
+    rewrite_folder,
+    rms,
+    tensor_shapes,
+    torch_module,
+    weight_files,
+)
 from weightwatch.watermark.weightreport import Reference
 from weightwatch.watermark.weightscheme import (
     RECORD_FILE,
@@ -38,55 +43,11 @@ from weightwatch.watermark.weightscheme import (
 F64 = npt.NDArray[np.float64]
 
 
-def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise UsageError("weight watermarks need torch", hint="install weightwatch[hf]") from exc
-    return torch
-
-
-def weight_files(model_dir: Path) -> list[Path]:
-    if not (model_dir / "config.json").is_file():
-        raise ArtifactError(model_dir, "not a model folder (no config.json)")
-    files = sorted(model_dir.glob("*.safetensors"))
-    if not files:
-        raise ArtifactError(
-            model_dir, "no .safetensors weights (convert pickled weights first: no pickle is read)"
-        )
-    return files
-
-
-def tensor_shapes(model_dir: Path) -> dict[str, tuple[int, ...]]:
-    """Every tensor's name and shape, from the safetensors headers only."""
-    from safetensors import safe_open
-
-    shapes: dict[str, tuple[int, ...]] = {}
-    for f in weight_files(model_dir):
-        try:
-            with safe_open(str(f), framework="np") as fh:
-                for name in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
-                    shapes[name] = tuple(fh.get_slice(name).get_shape())
-        except Exception as exc:  # safetensors raises its own error types
-            raise ArtifactError(f, f"cannot read safetensors header: {exc}") from exc
-    return shapes
-
-
-def read_record(model_dir: Path) -> WeightMarkRecord | None:
-    path = model_dir / RECORD_FILE
-    if not path.exists():
-        return None
-    try:
-        return WeightMarkRecord.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError) as exc:
-        raise ArtifactError(path, f"not a weight-watermark record: {exc}") from exc
-
-
 def embed_folder(
     model_dir: str | Path, out: str | Path, *, scheme: WeightScheme, key: WatermarkKey
 ) -> WeightMarkRecord:
     """Write a marked copy of ``model_dir`` to ``out`` (which must not exist or be empty)."""
-    torch = _torch()
+    torch = torch_module()
     src, dst = Path(model_dir), Path(out)
     scheme.check_key(key)
     files = weight_files(src)
@@ -107,51 +68,12 @@ def embed_folder(
         marked: list[MarkedTensor] = []
         for name in sorted(chosen & tensors.keys()):
             w = tensors[name].to(torch.float32)
-            noise, std = scheme.perturbation(key, name, tuple(w.shape), _rms(w))
+            noise, std = scheme.perturbation(key, name, tuple(w.shape), rms(w))
             tensors[name] = (w + torch.from_numpy(noise)).to(tensors[name].dtype).contiguous()
             marked.append(MarkedTensor(name=name, shape=tuple(w.shape), std=std))
         return marked
 
     return rewrite_folder(src, dst, files, add_noise, scheme=scheme, key=key)
-
-
-def rewrite_folder(
-    src: Path,
-    dst: Path,
-    files: Sequence[Path],
-    edit: Callable[[Path, dict[str, Any]], list[MarkedTensor]],
-    *,
-    scheme: WeightScheme,
-    key: WatermarkKey,
-) -> WeightMarkRecord:
-    """Copy ``src`` to ``dst`` with each safetensors file's tensors passed through ``edit``
-    (given the file, for its errors; it changes the tensors in place and says which it
-    changed), each file keeping its metadata, and write the mark's record: the one way a
-    marked folder is written, for every scheme."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        if item.suffix != ".safetensors" and item.is_file():
-            shutil.copy2(item, dst / item.name)
-    changed: list[MarkedTensor] = []
-    for f in files:
-        with safe_open(str(f), framework="pt") as fh:
-            metadata = fh.metadata()
-        tensors = load_file(str(f))
-        changed += edit(f, tensors)
-        save_file(tensors, str(dst / f.name), metadata=metadata)
-    record = WeightMarkRecord(
-        scheme=scheme.name,
-        params=scheme.describe(),
-        key_id=key.key_id,
-        deployment=key.deployment,
-        rotation=key.rotation,
-        tensors=tuple(changed),
-    )
-    (dst / RECORD_FILE).write_text(json.dumps(record.to_json(), indent=2) + "\n")
-    return record
 
 
 @dataclass
@@ -180,7 +102,7 @@ def load_reference(
     """
     from weightwatch.watermark.generation import load_model
 
-    torch = _torch()
+    torch = torch_module()
     path = Path(model_dir)
     record = read_record(path)
     model, tok = load_model(path)
@@ -190,7 +112,7 @@ def load_reference(
             scheme = GaussMark.from_params()  # type: ignore[assignment]
         assert isinstance(scheme, GaussMark)
         names = scheme.select({n: tuple(p.shape) for n, p in params.items()})
-        stds = {n: scheme.noise_std(n, _rms(params[n].detach().float())) for n in names}
+        stds = {n: scheme.noise_std(n, rms(params[n].detach().float())) for n in names}
         return LoadedReference(model, tok, scheme, names, stds, "original", None)
     built = get_weight_scheme(record.scheme, **_params_only(record.params))
     if not isinstance(built, GaussMark):
@@ -219,7 +141,7 @@ def log_likelihood_gradient(
     ref: LoadedReference, token_ids: Sequence[int], *, chunk: int = 1024
 ) -> dict[str, F64]:
     """Gradient of ``log p(text)`` (each token given the ones before it, after BOS)."""
-    torch = _torch()
+    torch = torch_module()
     model = ref.model
     wanted = set(ref.names)
     params = dict(model.named_parameters())
@@ -288,8 +210,3 @@ __all__ = [
     "weight_delta",
     "weight_files",
 ]
-
-
-def _rms(w: Any) -> float:
-    """Root-mean-square of a float tensor: the scale GaussMark's noise is relative to."""
-    return float(w.square().mean().sqrt())
