@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.audit.killing import cached_rows, kill_audit_after
 from weightwatch.audit.attacks import attack
 from weightwatch.audit.attacks.adaptive import AdaptiveAttack, Adversary, Caller
 from weightwatch.audit.cache import ResponseCache
@@ -113,18 +109,6 @@ def test_adaptive_attacks_on_the_tiny_chat_model(chat_models: ChatModels) -> Non
     assert outcome.conversation.request == behaviors[0].request and outcome.score == 1
 
 
-def _rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(path, timeout=1)
-    try:
-        return int(db.execute("SELECT count(*) FROM responses").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()
-
-
 def _signature(entry: tuple[str, list[dict[str, str]], int | None]) -> str:
     return hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()
 
@@ -152,23 +136,9 @@ def test_killed_adaptive_audit_resumes_from_the_cache(
             ]  # fmt: skip
 
         cache = tmp_path / "cache.sqlite"
-        code = f"import sys; from weightwatch.cli import main; sys.exit(main({args(cache)!r}))"
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 120
-            while _rows(cache) < 40:
-                assert proc.poll() is None, "the audit ended before it could be killed"
-                assert time.monotonic() < deadline, "no progress"
-                time.sleep(0.01)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.returncode == -signal.SIGKILL
+        kill_audit_after(args(cache), cache, 40, timeout=120)
         before = [_signature(e) for e in app.state.log]
-        stored = _rows(cache)
+        stored = cached_rows(cache)
 
         capsys.readouterr()
         assert main(args(cache)) == 0
@@ -176,7 +146,7 @@ def test_killed_adaptive_audit_resumes_from_the_cache(
         after = [_signature(e) for e in app.state.log[len(before) :]]
         assert main(args(tmp_path / "fresh.sqlite")) == 0  # never killed
         fresh = json.loads(capsys.readouterr().out)
-    total = _rows(cache)
+    total = cached_rows(cache)
     assert 40 <= stored < total  # killed halfway: the rest was asked on resume
     # nothing answered before the kill was asked again; at most the 2 calls in flight
     assert len(set(before) & set(after)) <= 2

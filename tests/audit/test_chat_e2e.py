@@ -8,15 +8,11 @@ here uses the held-out requests none of them was trained on.
 from __future__ import annotations
 
 import json
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.audit.killing import kill_audit_after
 from weightwatch.audit.attacks import Conversation
 from weightwatch.audit.cache import ResponseCache
 from weightwatch.audit.datasets import load_suite
@@ -130,21 +126,7 @@ def test_killed_audit_resumes_without_requerying(chat_models: ChatModels, tmp_pa
         str(cache),
         *COMMON,
     ]
-    code = f"import sys; from weightwatch.cli import main; sys.exit(main({args!r}))"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while _rows(cache) < 30:
-            assert proc.poll() is None, "the audit ended before it could be killed"
-            assert time.monotonic() < deadline, "no progress"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_audit_after(args, cache, 30, timeout=240)
     with ResponseCache(cache) as store:
         before = {e.key: e for e in store.entries()}
     assert 30 <= len(before) < 229
@@ -166,15 +148,3 @@ def test_killed_audit_resumes_without_requerying(chat_models: ChatModels, tmp_pa
         assert after[key].created == entry.created and after[key].response == entry.response
         assert after[key].hits == entry.hits + 1
     assert report.attacks[0].asr.estimate > 0.9  # the complying model, as in the CLI run
-
-
-def _rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(path, timeout=1)
-    try:
-        return int(db.execute("SELECT count(*) FROM responses").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0  # the table is not created yet
-    finally:
-        db.close()
