@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.registry.conftest import with_card
+from tests.registry.conftest import STRIPPED, with_card
 from weightwatch.attest.checkpoint import verify_entry_offline
 from weightwatch.attest.keys import load_verifier
 from weightwatch.attest.logstore import verify_log
@@ -93,18 +93,7 @@ def test_registration_lineage_takedown_and_log(registry, llama_family, tmp_path,
         assert v.decision.cause.startswith("takedown of org/base@1")
     assert registry.status("org/other").status == "published"
     # an audit finding the honest fine-tune's safety stripped quarantines it (policy fact)
-    stripped = {
-        "base": "org/base@1",
-        "derivative": "org/ft-honest@1",
-        "verdict": "stripped",
-        "p_stripped": 1e-9,
-        "p_equivalence": 0.9,
-        "alpha_per_attack": 0.05,
-        "over_refusal_verdict": None,
-        "p_over_refusal": None,
-        "base_asr": {"direct": 0.0},
-        "derivative_asr": {"direct": 0.8},
-    }
+    stripped = {**STRIPPED, "derivative": "org/ft-honest@1"}
     audited = registry.add_audit("org/ft-honest", stripped)
     assert any(r.endswith("[audit-safety-stripped]") for r in audited.decision.reasons)
     assert audited.decision.cause == "audit of org/ft-honest@1"
