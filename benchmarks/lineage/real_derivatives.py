@@ -1,7 +1,7 @@
 """Real fine-tunes of SmolLM2-135M and what lineage says about them.
 
 For each recipe (``testing.real_finetune``: ``test`` = the 24-step full and LoRA fine-tunes
-the tests build, ``long`` = 300 steps each), the fine-tune is built (cached), fingerprinted
+the tests build, ``long`` = 200 steps each), the fine-tune is built (cached), fingerprinted
 and compared with SmolLM2 (its base), Gemma 3 270M and all-MiniLM-L6-v2; one Markdown row
 per fine-tune: CPU cost, loss, how far the weights moved, the verdict's log10 p, the fitted
 and shared-units log10 p, the relation, and the verdicts against the two unrelated models.
@@ -54,7 +54,7 @@ def moved(base: Path, child: Path) -> float:
         d = c[f"model.layers.{layer}.{hf}.weight"] - w
         num += float(np.sum(d.astype(np.float64) ** 2))
         den += float(np.sum(w.astype(np.float64) ** 2))
-    return (num / den) ** 0.5
+    return float((num / den) ** 0.5)
 
 
 def main(which: list[str]) -> int:

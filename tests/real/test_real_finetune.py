@@ -24,13 +24,29 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def finetunes(smollm2: Path) -> dict[str, Path]:
-    return {r.method: build_finetune(smollm2, r) for r in (TEST_FULL, TEST_LORA)}
+def built(smollm2: Path) -> dict[str, Path]:
+    """The two fine-tunes (one after the other, in a child process) and the model sharing
+    the tokenizer (here), side by side: each trains on one thread, so on two cores the
+    builds cost the longer of the two, not the sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def finetunes() -> dict[str, Path]:
+        return {r.method: build_finetune(smollm2, r) for r in (TEST_FULL, TEST_LORA)}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fts = pool.submit(finetunes)
+        other = build_population(smollm2, TEST).models[0]
+        return {**fts.result(), "same-tokenizer": other}
 
 
 @pytest.fixture(scope="module")
-def same_tokenizer(smollm2: Path) -> Path:
-    return build_population(smollm2, TEST).models[0]
+def finetunes(built: dict[str, Path]) -> dict[str, Path]:
+    return built
+
+
+@pytest.fixture(scope="module")
+def same_tokenizer(built: dict[str, Path]) -> Path:
+    return built["same-tokenizer"]
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])

@@ -86,16 +86,15 @@ def build_population(
     shape = {k: v for k, v in asdict(spec).items() if k != "seeds"}
     models = []
     for k, seed in enumerate(spec.seeds):
-        blob = [*common, shape, seed, "ab"[k % 2]]
+        domain = "ab"[k % 2]
+        blob = [*common, shape, seed, domain]
         key = "realpop-" + hashlib.sha256(json.dumps(blob).encode()).hexdigest()[:12]
-        models.append(
-            cached(
-                cache,
-                key,
-                lambda tmp, s=seed, d="ab"[k % 2]: _build_one(tmp, tok_dir, spec, s, d),
-            )
-        )
+        models.append(cached(cache, key, _builder(tok_dir, spec, seed, domain)))
     return Population(tok_dir, tuple(models), spec)
+
+
+def _builder(tok_dir: Path, spec: PopulationSpec, seed: int, domain: str) -> Any:
+    return lambda out: _build_one(out, tok_dir, spec, seed, domain)
 
 
 def _build_one(out: Path, tok_dir: Path, spec: PopulationSpec, seed: int, domain: str) -> None:
