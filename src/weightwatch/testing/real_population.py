@@ -1,8 +1,8 @@
 """Trained unrelated models that share a real tokenizer: SmolLM2-135M's 49,152-token BPE.
 
 ``build_population`` trains small Llama-shaped models from scratch, one per seed, on the
-shipped real text (``testing.corpus``: CPython docstrings and licence texts, alternating
-by seed), all with the tokenizer read from the real SmolLM2 GGUF (through transformers'
+shipped real text (``testing.corpus``: CPython's docstrings, the same text for all, so
+they share what the data teaches), all with the tokenizer read from the real SmolLM2 GGUF (through transformers'
 GGUF loading). They share the vocabulary, the anchor tokens and the embedding layout
 (tied, as SmolLM2's), and nothing else: every pair of them, and each of them against
 SmolLM2 itself, is an unrelated pair that lineage must call unrelated, and their null
@@ -85,8 +85,8 @@ def build_population(
     tok_dir = cached(cache, tok_key, lambda tmp: real_tokenizer(gguf_path).save_pretrained(tmp))
     shape = {k: v for k, v in asdict(spec).items() if k != "seeds"}
     models = []
-    for k, seed in enumerate(spec.seeds):
-        domain = "ab"[k % 2]
+    for seed in spec.seeds:
+        domain = "a"  # all on the same text: the hardest case for a null (shared data)
         blob = [*common, shape, seed, domain]
         key = "realpop-" + hashlib.sha256(json.dumps(blob).encode()).hexdigest()[:12]
         models.append(cached(cache, key, _builder(tok_dir, spec, seed, domain)))
