@@ -35,6 +35,7 @@ LOADERS = {
     "model-xz.joblib": "joblib",
     "hub-weights.zip": "torch-hub-zip",
     ".metadata": "torch-dcp",
+    "datapipe-wrapper.pkl": "pickle",  # a gadget the sweep found (BUILD -> pickle.loads)
 }
 
 

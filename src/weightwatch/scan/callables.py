@@ -13,6 +13,7 @@ import enum
 import unicodedata
 
 from weightwatch.artifacts.pickle_callables import PICKLE_CALLABLES
+from weightwatch.scan import gadgets
 from weightwatch.scan.findings import Severity
 
 
@@ -128,6 +129,29 @@ _ALLOWED_DUNDERS = {"__newobj__", "__newobj_ex__"}
 _CYTHON_REBUILDERS = frozenset({"newObj"})
 
 
+_CRITICAL_SINKS = {"exec", "import", "process", "deserialise", "native", "denylisted"}
+# Opcodes that run a class's constructor on the pickle's arguments (INST and OBJ only
+# with arguments; without, they call ``cls.__new__``).
+CONSTRUCTOR_OPCODES = frozenset({"REDUCE", "INST", "OBJ"})
+
+
+def constructor_is_gadget(full: str) -> bool:
+    """Whether calling review class ``full`` with a pickle's arguments must be blocked.
+
+    Real checkpoints rebuild framework objects with NEWOBJ (``cls.__new__``) and BUILD;
+    the classes they do call are enums (a lookup by value), compiled extension types'
+    reducers and Cython's pickle helpers. The gadget sweep found that nearly every other
+    review class's constructor can be steered to a dangerous sink, so those are blocked.
+    """
+    module, _, name = full.rpartition(".")
+    return not (
+        full in gadgets.REDUCE_REBUILT
+        or module in gadgets.COMPILED_MODULES
+        or name in _CYTHON_REBUILDERS
+        or name.startswith("__pyx_unpickle_")
+    )
+
+
 def _dangerous(path: str) -> bool:
     return any(path == p or path.startswith(p) for p in DANGEROUS_PREFIXES) or (
         path.split(".")[0] in _DANGEROUS_TOPS
@@ -144,6 +168,9 @@ def classify(full: str) -> tuple[Outcome, Severity | None]:
     """
     if _dangerous(full):
         return Outcome.BLOCK, Severity.CRITICAL
+    if full in gadgets.GADGETS:  # found by the gadget sweep (docs/scanner.md)
+        sink = gadgets.GADGETS[full].split(":")[1].strip()
+        return Outcome.BLOCK, Severity.CRITICAL if sink in _CRITICAL_SINKS else Severity.HIGH
     if full in SAFE:
         return Outcome.SAFE, None
     parts = full.split(".")

@@ -36,6 +36,10 @@ MODELSCAN_338 = (
     "protectai/modelscan issue #338 (T. Haruyama, 2026): in malicious models on Hugging Face"
 )
 HS = "Liu et al., 'The Art of Hide and Seek' (arXiv:2508.19774, 2025): "
+SWEEP = (
+    "weightwatch gadget sweep (benchmarks/scanner/loading_paths.py gadgets; docs/scanner.md), "
+    "Hide-and-Seek's method on the installed frameworks: "
+)
 
 
 def _body(stream: bytes) -> bytes:
@@ -170,6 +174,14 @@ def _call_on_result(
         + b"".join(_const(r) for r in rest)
         + b"tR."
     )
+
+
+def _build_state_gadget(cls: tuple[str, str], nested: bytes) -> bytes:
+    """NEWOBJ ``cls`` (no constructor runs) then BUILD with ``(nested, False)``: the shape
+    a checkpoint would use, for a class whose ``__setstate__`` unpickles its state."""
+    assert len(nested) < 256
+    state = b"(C" + bytes([len(nested)]) + nested + b"\x89t"
+    return b"\x80\x04" + stack_global(*cls) + b")\x81" + state + b"b."
 
 
 def _compressed_pickle_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
@@ -429,6 +441,16 @@ def gadgets() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             "mlflow.projects.backend.local._run_entry_point runs a command",
             MODELSCAN_338,
             lambda: call("mlflow.projects.backend.local", "_run_entry_point", "true", ".", "", ""),
+        ),
+        (
+            "datapipe-wrapper.pkl",
+            "torch DataLoader's datapipe wrapper: BUILD state handed to pickle.loads",
+            SWEEP + "torch.utils.data.dataloader._IterDataPipeSerializationWrapper -> "
+            "torch.utils.data.datapipes.datapipe._DataPipeSerializationWrapper.__setstate__ "
+            "-> pickle.loads (a review-prefix class; its nested pickle was never opened)",
+            lambda: _build_state_gadget(
+                ("torch.utils.data.dataloader", "_IterDataPipeSerializationWrapper"), SYSTEM
+            ),
         ),
         (
             "pandas-read-csv.pkl",
