@@ -158,17 +158,18 @@ def _dangerous(path: str) -> bool:
     )
 
 
-def classify(full: str) -> tuple[Outcome, Severity | None]:
+def classify(full: str, *, swept: bool = True) -> tuple[Outcome, Severity | None]:
     """(outcome, severity of the finding or None for safe) for a canonical callable path.
 
     From protocol 4 on, the name part may be a dotted attribute path looked up from the
     module (``torch.nn.modules.module`` + ``os.system`` is ``os.system``), so every
     suffix of the path is checked against the denylist, and only a single CamelCase name
     (a class) under a review prefix is reviewable: framework functions are not.
+    ``swept=False`` leaves out the gadget sweep's table (the sweep itself uses it).
     """
     if _dangerous(full):
         return Outcome.BLOCK, Severity.CRITICAL
-    if full in gadgets.GADGETS:  # found by the gadget sweep (docs/scanner.md)
+    if swept and full in gadgets.GADGETS:  # found by the gadget sweep (docs/scanner.md)
         sink = gadgets.GADGETS[full].split(":")[1].strip()
         return Outcome.BLOCK, Severity.CRITICAL if sink in _CRITICAL_SINKS else Severity.HIGH
     if full in SAFE:

@@ -31,7 +31,7 @@ INVENTORY_PACKAGES = (
 # Resolved callee prefix -> the deserialiser's name in the report.
 DESERIALISERS = (
     ("pickle.Unpickler", "pickle"), ("pickle._Unpickler", "pickle"), ("pickle.load", "pickle"),
-    ("pickle._load", "pickle"), ("_pickle.", "pickle"), ("torch.serialization.load", "torch.load"),
+    ("pickle._load", "pickle"), ("_pickle.load", "pickle"), ("_pickle.Unpickler", "pickle"), ("torch.serialization.load", "torch.load"),
     ("torch.load", "torch.load"), ("torch.jit._serialization.load", "torch.jit.load"),
     ("torch.jit.load", "torch.jit.load"),
     ("torch.package.package_importer.PackageImporter", "torch.package"),
@@ -42,6 +42,7 @@ DESERIALISERS = (
     ("pandas.read_pickle", "pandas.read_pickle"), ("dill._dill.load", "dill"),
     ("dill.load", "dill"), ("cloudpickle.load", "pickle"), ("marshal.load", "marshal"),
     ("shelve.open", "shelve"), ("torch.hub.load", "torch.hub.load"),
+    ("torch._C._pickle_load_obj", "torch pickle"),
     ("torch.hub._load_local", "torch.hub.load"), ("yaml.unsafe_load", "yaml"),
 )  # fmt: skip
 _FILE = re.compile(
@@ -62,6 +63,15 @@ class Site:
     eop: bool  # a safe load in a try, an unsafe load in its handler
 
     @property
+    def in_tests(self) -> bool:
+        """In a package's own test helpers (``torch.testing._internal``, ``*_test``)."""
+        parts = self.module.split(".")
+        return any(
+            p in ("testing", "tests", "_testing") or p.endswith("_test") or p.startswith("test")
+            for p in parts
+        )
+
+    @property
     def unsafe(self) -> bool:
         return not self.safety.startswith(("safe", "default (weights_only=True)"))
 
@@ -70,6 +80,7 @@ class Site:
             "package": self.package, "module": self.module, "function": self.function,
             "line": self.line, "loader": self.loader, "safety": self.safety,
             "files": list(self.files), "eop": self.eop, "unsafe": self.unsafe,
+            "in_tests": self.in_tests,
         }  # fmt: skip
 
 

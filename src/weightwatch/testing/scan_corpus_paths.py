@@ -184,6 +184,20 @@ def _build_state_gadget(cls: tuple[str, str], nested: bytes) -> bytes:
     return b"\x80\x04" + stack_global(*cls) + b")\x81" + state + b"b."
 
 
+def _pt2_archive(payload: bytes) -> bytes:
+    """A torch.export ``.pt2`` zip as ``torch.export.save`` lays it out, its constants
+    config naming one opaque object whose bytes are ``payload``."""
+    buf = io.BytesIO()
+    config = {"config": {"obj": {"path_name": "opaque_obj_0", "use_pickle": True}}}
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("model/archive_format", "pt2")
+        zf.writestr("model/archive_version", "0")
+        zf.writestr("model/data/constants/model_constants_config.json", json.dumps(config))
+        zf.writestr("model/data/constants/opaque_obj_0", payload)
+        zf.writestr("model/data/weights/weight_0", torch_zip(payload))
+    return buf.getvalue()
+
+
 def _compressed_pickle_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
     """pandas.read_pickle infers the compression from the file name (pandas docs,
     read_pickle ``compression='infer'``): one entry per inferred codec."""
@@ -310,6 +324,29 @@ def loading_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             "torch.distributed.checkpoint FileSystemReader.read_metadata (torch/distributed/"
             "checkpoint/filesystem.py) unpickles <checkpoint>/.metadata",
             lambda: SYSTEM,
+        ),
+        (
+            "model.pt2",
+            "torch.export archive: an opaque constant unpickled by torch.export.load",
+            "torch.export.pt2_archive._package._load_constants: opaque_obj_* constants go "
+            "to pickle.loads, use_pickle weights to torch.load(weights_only=False) "
+            "(found by the loading-path inventory, docs/scanner.md)",
+            lambda: _pt2_archive(SYSTEM),
+        ),
+        (
+            "export-artifact.pt",
+            "torch.export artifact: weights_only=True raises, the fallback loads unsafely (EOP)",
+            HS + "EOP; torch._export.serde.serialize.deserialize_torch_artifact retries "
+            "torch.load with weights_only=False after any exception (found by the inventory)",
+            lambda: torch_zip(SYSTEM),
+        ),
+        (
+            "__0_0.distcp",
+            "torch.distributed.checkpoint data file: a torch.save item after tensor bytes",
+            "torch.distributed.checkpoint DefaultLoadPlanner.load_bytes: the byte range "
+            ".metadata names goes to torch.load(weights_only=False) (found by the loading-"
+            "path inventory, docs/scanner.md)",
+            lambda: bytes(256) + torch_zip(SYSTEM),
         ),
         (
             "packed.7z",
