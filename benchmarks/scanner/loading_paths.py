@@ -65,7 +65,7 @@ def run_inventory() -> dict[str, object]:
     return {
         "versions": _versions(INVENTORY_PACKAGES),
         "sites": [s.as_json() for s in sites],
-        "paths": [list(p[:2]) + [list(p[2])] for p in paths],
+        "paths": [[p[0], p[1], list(p[2])] for p in paths],
     }
 
 

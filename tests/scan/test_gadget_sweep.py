@@ -31,11 +31,12 @@ pytestmark = pytest.mark.slow
 
 PACKAGES = (
     "torch.nn", "torch.optim", "torch.ao", "torch.utils.data", "torch.serialization",
-    "torch.hub", "sklearn", "accelerate", "peft", "tokenizers", "xgboost", "lightgbm",
+    "torch.hub", "torch.types", "torch.distributed", "torch.fx", "torch.jit", "sklearn",
+    "accelerate", "peft", "tokenizers", "xgboost", "lightgbm",
     "scipy.sparse", "numpy.random", "numpy.ma", "numpy.core", "pandas.core", "joblib",
     *(f"transformers.{m}" for m in (
         "modeling_utils", "configuration_utils", "tokenization_utils_base", "trainer",
-        "trainer_utils", "trainer_pt_utils", "training_args", "utils", "integrations",
+        "tokenization_utils_tokenizers", "trainer_utils", "trainer_pt_utils", "training_args", "utils", "integrations",
         "generation", "pipelines", "dynamic_module_utils", "data", "cli",
         "models.llama", "models.bert", "models.auto",
     )),

@@ -31,7 +31,8 @@ INVENTORY_PACKAGES = (
 # Resolved callee prefix -> the deserialiser's name in the report.
 DESERIALISERS = (
     ("pickle.Unpickler", "pickle"), ("pickle._Unpickler", "pickle"), ("pickle.load", "pickle"),
-    ("pickle._load", "pickle"), ("_pickle.load", "pickle"), ("_pickle.Unpickler", "pickle"), ("torch.serialization.load", "torch.load"),
+    ("pickle._load", "pickle"), ("_pickle.load", "pickle"), ("_pickle.Unpickler", "pickle"),
+    ("torch.serialization.load", "torch.load"),
     ("torch.load", "torch.load"), ("torch.jit._serialization.load", "torch.jit.load"),
     ("torch.jit.load", "torch.jit.load"),
     ("torch.package.package_importer.PackageImporter", "torch.package"),
@@ -58,7 +59,7 @@ class Site:
     function: str
     line: int
     loader: str  # "torch.load", "pickle", …
-    safety: str  # "unsafe", "weights_only=False", "default (weights_only=True)", "caller decides", …
+    safety: str  # "unsafe", "weights_only=False", "caller decides weights_only", …
     files: tuple[str, ...]  # file-name conventions the function uses
     eop: bool  # a safe load in a try, an unsafe load in its handler
 
@@ -150,9 +151,9 @@ def inventory(index: SourceIndex) -> list[Site]:
             if not sites:
                 continue
             safeties = [(s, loader, _safety(loader, s)) for s, loader in sites]
-            fallback = any(
-                s.ctx == "try" and not _unsafe(sf) for s, _, sf in safeties
-            ) and any(s.ctx == "except" and _unsafe(sf) for s, _, sf in safeties)
+            fallback = any(s.ctx == "try" and not _unsafe(sf) for s, _, sf in safeties) and any(
+                s.ctx == "except" and _unsafe(sf) for s, _, sf in safeties
+            )
             files = _files(index, f)
             for s, loader, safety in safeties:
                 out.append(

@@ -117,16 +117,22 @@ class _FunctionVisitor:
                         if isinstance(c, ast.Call) and self.ctx.get(id(c)) != "except":
                             self.ctx[id(c)] = label
         calls = [self._call(n) for n in body if isinstance(n, ast.Call)]
+        strings = {
+            n.value for n in body if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
+        decorators = [
+            _dotted(x.func if isinstance(x, ast.Call) else x) for x in node.decorator_list
+        ]
         self.summary = Function(
             module,
             qualname,
             node.lineno,
             [c for c in calls if c is not None],
-            sorted({n.value for n in body if isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) < 80}),
+            sorted(x for x in strings if len(x) < 80),
             sorted({n.id for n in body if isinstance(n, ast.Name)}),
             self.params,
-            [d for d in (_dotted(x.func if isinstance(x, ast.Call) else x) for x in node.decorator_list) if d],
-        )  # fmt: skip
+            [d for d in decorators if d],
+        )
 
     def _is_tainted(self, node: ast.AST | None) -> bool:
         return node is not None and any(
@@ -156,13 +162,13 @@ class _FunctionVisitor:
         tainted = any(self._is_tainted(a) for a in args) or (
             receiver is not None and self._is_tainted(receiver)
         )
-        flags = {
-            k.arg: _flag(k.value, self.tainted) for k in n.keywords if k.arg in FLAG_KWARGS
-        }
+        flags = {k.arg: _flag(k.value, self.tainted) for k in n.keywords if k.arg in FLAG_KWARGS}
         mode = None
         if callee.split(".")[-1] == "open":
-            m = n.args[1] if len(n.args) > 1 else next(
-                (k.value for k in n.keywords if k.arg == "mode"), None
+            m = (
+                n.args[1]
+                if len(n.args) > 1
+                else next((k.value for k in n.keywords if k.arg == "mode"), None)
             )
             if m is not None:
                 mode = m.value if isinstance(m, ast.Constant) and isinstance(m.value, str) else "?"

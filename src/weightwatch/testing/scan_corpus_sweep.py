@@ -107,7 +107,7 @@ def sink_kind(target: str, site: CallSite) -> str | None:
     if target.startswith(_NUMPY_LOADS):
         return "deserialise" if site.flags.get("allow_pickle") in ("True", "param") else None
     for prefix, kind in _SINKS:
-        if target == prefix or target.startswith(prefix if prefix.endswith(".") else prefix):
+        if target.startswith(prefix):
             if prefix.startswith("os.") and target.startswith("os.path"):
                 return None
             return kind
@@ -165,7 +165,7 @@ class Sweep:
         if depth > MAX_DEPTH:
             return None
         self._memo[key] = None  # cycles
-        found = None
+        found: tuple[str, tuple[str, ...]] | None = None
         for site in f.calls:
             for target, callee in self._callees(f, site):
                 if target.startswith(_SANITISERS):
@@ -286,7 +286,10 @@ def compiled_modules() -> list[str]:
                 if sfx is None:
                     continue
                 module = ".".join(f.relative_to(root).parts)[: -len(sfx)]
-                if _under_review(module) and classify(f"{module}.X", swept=False)[0] is Outcome.REVIEW:
+                if (
+                    _under_review(module)
+                    and classify(f"{module}.X", swept=False)[0] is Outcome.REVIEW
+                ):
                     out.add(module)
     return sorted(out)
 
