@@ -83,3 +83,19 @@ def test_the_export_fallback_file_is_flagged(tmp_path):
     path = tmp_path / "export-artifact.pt"
     path.write_bytes(buf.getvalue())
     assert _flagged(path)
+
+
+def test_a_keras_torch_module_wrapper_is_opened(tmp_path):
+    """Before: the base64 ``torch.save`` output in a .keras config (which Keras hands to
+    torch.load(weights_only=False) under safe_mode=False) was never looked at: clean."""
+    from weightwatch.testing.scan_corpus_paths import _keras_torch_wrapper
+
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(_keras_torch_wrapper(torch_zip(SYSTEM)))
+    assert _flagged(bad)
+    buf = io.BytesIO()
+    torch.save(torch.nn.Linear(2, 2), buf)  # a real wrapped module: review, not malicious
+    good = tmp_path / "good.keras"
+    good.write_bytes(_keras_torch_wrapper(buf.getvalue()))
+    findings = scan_paths([good]).findings()
+    assert findings and max(f.severity for f in findings) is Severity.MEDIUM, findings

@@ -198,6 +198,27 @@ def _pt2_archive(payload: bytes) -> bytes:
     return buf.getvalue()
 
 
+def _keras_torch_wrapper(module: bytes) -> bytes:
+    """A ``.keras`` zip whose one layer wraps a torch module, as Keras 3 writes it."""
+    import base64
+
+    layer = {
+        "module": "keras.layers",
+        "class_name": "TorchModuleWrapper",
+        "config": {"name": "torch_module_wrapper", "module": base64.b64encode(module).decode()},
+    }
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {"name": "sequential", "layers": [layer]},
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        zf.writestr("config.json", json.dumps(config))
+    return buf.getvalue()
+
+
 def _compressed_pickle_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
     """pandas.read_pickle infers the compression from the file name (pandas docs,
     read_pickle ``compression='infer'``): one entry per inferred codec."""
@@ -347,6 +368,14 @@ def loading_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             ".metadata names goes to torch.load(weights_only=False) (found by the loading-"
             "path inventory, docs/scanner.md)",
             lambda: bytes(256) + torch_zip(SYSTEM),
+        ),
+        (
+            "torch-wrapper.keras",
+            "Keras 3 TorchModuleWrapper: a base64 torch.save module in config.json",
+            "keras.src.utils.torch_utils.TorchModuleWrapper.from_config: "
+            "torch.load(weights_only=False) when loaded with safe_mode=False (found by the "
+            "loading-path inventory, docs/scanner.md)",
+            lambda: _keras_torch_wrapper(torch_zip(SYSTEM)),
         ),
         (
             "packed.7z",
