@@ -167,7 +167,7 @@ def classify(full: str, *, swept: bool = True) -> tuple[Outcome, Severity | None
     (a class) under a review prefix is reviewable: framework functions are not.
     ``swept=False`` leaves out the gadget sweep's table (the sweep itself uses it).
     """
-    if _dangerous(full):
+    if full not in SAFE and _dangerous(full):  # an exact table entry outranks a prefix
         return Outcome.BLOCK, Severity.CRITICAL
     if swept and full in gadgets.GADGETS:  # found by the gadget sweep (docs/scanner.md)
         sink = gadgets.GADGETS[full].split(":")[1].strip()
