@@ -2,11 +2,11 @@
 
 ``build_population`` trains small Llama-shaped models from scratch, one per seed, on the
 shipped real text (``testing.corpus``: CPython's docstrings, the same text for all, so
-they share what the data teaches), all with the tokenizer read from the real SmolLM2 GGUF (through transformers'
-GGUF loading). They share the vocabulary, the anchor tokens and the embedding layout
-(tied, as SmolLM2's), and nothing else: every pair of them, and each of them against
-SmolLM2 itself, is an unrelated pair that lineage must call unrelated, and their null
-p-values must be uniform (docs/lineage.md, "Calibration").
+they share what the data teaches), all with the tokenizer read from the real SmolLM2 GGUF
+(through transformers' GGUF loading). They share the vocabulary, the anchor tokens and the
+embedding layout (tied, as SmolLM2's), and nothing else: every pair of them, and each of
+them against SmolLM2 itself, is an unrelated pair that lineage must call unrelated, and
+their null p-values must be uniform (docs/lineage.md, "How far to trust it").
 
 Builds are deterministic (one thread, fixed seeds) and cached in the fixture cache under
 a key naming the recipe, the source GGUF's SHA-256 and the library versions; each model
