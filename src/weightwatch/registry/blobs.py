@@ -5,11 +5,19 @@
 S3-compatible object store shared by several hosts; ``blob_backends.open_blobs`` picks one
 from a URL.
 
-Local writes stream through the hash into a temporary file in the store and are renamed
-into place, so a crash leaves either the whole blob or a stray temporary (swept by
-``gc_incoming``), never a truncated blob under a valid name. Reads hand out paths: the
-pipeline links them into a read-only work tree instead of copying multi-GB files again.
-Which blobs may be deleted is decided by ``registry/blobgc.py``, never by a store.
+Registration stores a model's files with ``ingest``, which reads each source byte from
+disk once: locally, every file is copied into a temporary file in the store while its
+SHA-256 is computed from the same buffer; only then is the digest known, so the caller's
+``claim`` (the collector's protocol, ``registry/blobgc.py``) runs after the copy and
+before the temporary is renamed to the digest's name (or dropped, when that blob is
+already there). The temporaries are made durable together (one ``fsync`` each after all
+are written, so the disk writes of one overlap the copy of the next) before any rename,
+then the fan-out folders are synced: a crash leaves either the whole blob under its name
+or a stray temporary (swept by ``gc_incoming``), never a truncated blob under a valid name.
+Reads hand out paths: the pipeline links them into a read-only work tree instead of
+copying multi-GB files again, and the steps after ingest read those links from the page
+cache the copy filled. Which blobs may be deleted is decided by ``registry/blobgc.py``,
+never by a store.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -45,6 +53,9 @@ def hash_file(source: Path) -> tuple[str, int]:
         raise ArtifactError(source, f"cannot read: {exc.strerror or exc}") from exc
 
 
+Claim = Callable[[str], None]
+
+
 class BlobStore(Protocol):
     """What the registry asks of a blob store. Keys are SHA-256 hex digests."""
 
@@ -53,6 +64,13 @@ class BlobStore(Protocol):
     def put(self, source: Path, *, digest: str | None = None) -> tuple[str, int]:
         """Store ``source``; (sha256, size). Idempotent. ``digest``, if given, is what the
         caller hashed before (to claim it); a file that changed since is refused."""
+        ...
+
+    def ingest(self, sources: Sequence[Path], claim: Claim) -> list[tuple[str, int]]:
+        """Store each of ``sources``; their (sha256, size) in order. ``claim(digest)`` is
+        called once per file after its bytes are hashed and before a blob of that digest
+        is made visible or found already stored (the collector's protocol); if it raises,
+        nothing more is published and the exception propagates."""
         ...
 
     def exists(self, digest: str) -> bool: ...
@@ -135,37 +153,84 @@ class LocalBlobs:
 
     def put(self, source: Path, *, digest: str | None = None) -> tuple[str, int]:
         """Store a copy of ``source``; returns (sha256 hex, size). Idempotent."""
-        h = hashlib.sha256()
-        size = 0
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".incoming-{os.getpid()}-")
-        try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb", buffering=0) as src:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            got = h.hexdigest()
+
+        def check(got: str) -> None:
             if digest is not None and got != digest:
                 raise ArtifactError(source, "changed while it was being stored")
-            final = self.path(got)
+
+        return self.ingest([source], check)[0]
+
+    def ingest(self, sources: Sequence[Path], claim: Claim) -> list[tuple[str, int]]:
+        """Copy each source into a temporary in the store, hashing the same buffer (one
+        read of each byte), make them durable, then per file ``claim`` its digest and
+        rename it into place. Temporaries not published are removed on any failure."""
+        staged: list[tuple[Path, Path, str, int]] = []  # source, temporary, digest, size
+        try:
+            for source in sources:
+                staged.append((source, *self._stage(source)))
+            for source, tmp, _, _ in staged:
+                _durable(source, tmp)
+            out: list[tuple[str, int]] = []
+            folders: set[Path] = set()
+            while staged:
+                source, tmp, digest, size = staged[0]
+                claim(digest)
+                folders.add(self._publish(source, tmp, digest))
+                staged.pop(0)
+                out.append((digest, size))
+            for folder in sorted(folders | ({self.root} if folders else set())):
+                _sync_dir(folder)  # the renames (and a new fan-out folder) made durable
+            return out
+        finally:
+            for _, tmp, _, _ in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+    def _stage(self, source: Path) -> tuple[Path, str, int]:
+        """Copy ``source`` to a new temporary, hashing on the way: (temporary, sha256, size)."""
+        h = hashlib.sha256()
+        size = 0
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        try:
+            fd, name = tempfile.mkstemp(dir=self.root, prefix=f".incoming-{os.getpid()}-")
+        except OSError as exc:
+            raise ArtifactError(source, f"cannot store: {exc.strerror or exc}") from exc
+        tmp = Path(name)
+        doing = "read"
+        try:
+            with os.fdopen(fd, "wb", buffering=0) as out, open(source, "rb", buffering=0) as src:
+                while n := src.readinto(buf):
+                    piece = view[:n]
+                    h.update(piece)
+                    doing = "store"
+                    while piece:  # a raw write may take less than it was given
+                        piece = piece[out.write(piece) or 0 :]
+                    doing = "read"
+                    size += n
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if isinstance(exc, OSError):
+                raise ArtifactError(source, f"cannot {doing}: {exc.strerror or exc}") from exc
+            raise
+        return tmp, h.hexdigest(), size
+
+    def _publish(self, source: Path, tmp: Path, digest: str) -> Path:
+        """Rename a durable temporary to its digest's name (or drop it: already stored);
+        returns the folder that changed."""
+        final = self.path(digest)
+        try:
             final.parent.mkdir(exist_ok=True)
             if final.exists():
-                Path(tmp).unlink()
+                tmp.unlink()
                 os.utime(final)  # written again: the collector's grace period restarts
             else:
-                Path(tmp).replace(final)
+                tmp.replace(final)
                 final.chmod(0o400)  # read-only, and for the registry's account only
-            return got, size
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink()
             raise ArtifactError(source, f"cannot store: {exc.strerror or exc}") from exc
-        except ArtifactError:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink()
-            raise
+        return final.parent
 
     def link_tree(self, entries: list[tuple[str, str]], dest: Path) -> Path:
         """Build ``dest`` as a folder of (relative path -> blob) links (copies across devices)."""
@@ -230,6 +295,28 @@ def build_tree(
     shutil.rmtree(dest, ignore_errors=True)
     tmp.replace(dest)
     return dest
+
+
+def _durable(source: Path, tmp: Path) -> None:
+    """Flush a staged copy to disk (before it gets a name a crash could leave truncated)."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ArtifactError(source, f"cannot store: {exc.strerror or exc}") from exc
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make renames into ``folder`` durable (where the platform lets a folder be synced)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _alive(pid: int) -> bool:
