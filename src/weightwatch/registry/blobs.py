@@ -10,10 +10,10 @@ disk once: locally, every file is copied into a temporary file in the store whil
 SHA-256 is computed from the same buffer; only then is the digest known, so the caller's
 ``claim`` (the collector's protocol, ``registry/blobgc.py``) runs after the copy and
 before the temporary is renamed to the digest's name (or dropped, when that blob is
-already there). The temporaries are made durable together (one ``fsync`` each after all
-are written, so the disk writes of one overlap the copy of the next) before any rename,
-then the fan-out folders are synced: a crash leaves either the whole blob under its name
-or a stray temporary (swept by ``gc_incoming``), never a truncated blob under a valid name.
+already there: its dirty pages are discarded, never written). A temporary is ``fsync``-ed
+before its rename and the fan-out folders after: a crash leaves either the whole blob
+under its name or a stray temporary (swept by ``gc_incoming``), never a truncated blob
+under a valid name.
 Reads hand out paths: the pipeline links them into a read-only work tree instead of
 copying multi-GB files again, and the steps after ingest read those links from the page
 cache the copy filled. Which blobs may be deleted is decided by ``registry/blobgc.py``,
@@ -162,29 +162,28 @@ class LocalBlobs:
 
     def ingest(self, sources: Sequence[Path], claim: Claim) -> list[tuple[str, int]]:
         """Copy each source into a temporary in the store, hashing the same buffer (one
-        read of each byte), make them durable, then per file ``claim`` its digest and
-        rename it into place. Temporaries not published are removed on any failure."""
+        read of each byte); then per file ``claim`` its digest and either drop the copy
+        (that blob is already stored: its writes never reach the disk) or make it durable
+        and rename it into place. Temporaries not published are removed on any failure."""
         staged: list[tuple[Path, Path, str, int]] = []  # source, temporary, digest, size
         try:
             for source in sources:
                 staged.append((source, *self._stage(source)))
-            for source, tmp, _, _ in staged:
-                _durable(source, tmp)
             out: list[tuple[str, int]] = []
             folders: set[Path] = set()
-            while staged:
-                source, tmp, digest, size = staged[0]
+            for i, (source, tmp, digest, size) in enumerate(staged):
                 claim(digest)
                 folders.add(self._publish(source, tmp, digest))
-                staged.pop(0)
+                staged[i] = (source, Path(), digest, size)  # published: nothing to remove
                 out.append((digest, size))
             for folder in sorted(folders | ({self.root} if folders else set())):
                 _sync_dir(folder)  # the renames (and a new fan-out folder) made durable
             return out
         finally:
             for _, tmp, _, _ in staged:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+                if tmp != Path():
+                    with contextlib.suppress(OSError):
+                        tmp.unlink()
 
     def _stage(self, source: Path) -> tuple[Path, str, int]:
         """Copy ``source`` to a new temporary, hashing on the way: (temporary, sha256, size)."""
@@ -217,8 +216,8 @@ class LocalBlobs:
         return tmp, h.hexdigest(), size
 
     def _publish(self, source: Path, tmp: Path, digest: str) -> Path:
-        """Rename a durable temporary to its digest's name (or drop it: already stored);
-        returns the folder that changed."""
+        """Make a temporary durable and rename it to its digest's name (or drop it: that
+        blob is already stored); returns the folder that changed."""
         final = self.path(digest)
         try:
             final.parent.mkdir(exist_ok=True)
@@ -226,6 +225,7 @@ class LocalBlobs:
                 tmp.unlink()
                 os.utime(final)  # written again: the collector's grace period restarts
             else:
+                _durable(source, tmp)  # whole on disk before it has a name
                 tmp.replace(final)
                 final.chmod(0o400)  # read-only, and for the registry's account only
         except OSError as exc:
