@@ -163,6 +163,18 @@ def durable_copy(path: Path) -> float:
         return time.perf_counter() - t
 
 
+def disk_read() -> int:
+    """Bytes this process has had read from storage (``/proc/self/io`` ``read_bytes``: page
+    cache hits do not count), or -1 where the kernel does not say."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
 def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -180,20 +192,25 @@ def measure(name: str, kind: str, path: Path, params: int) -> dict[str, object]:
     evict(path)
     fp_cold = wall(lambda: fingerprint(path))
     steps: list[tuple[str, float, float]] = []
+    disk: list[int] = []
 
     def mark(step: str) -> None:
         steps.append((step, time.perf_counter(), time.process_time()))
+        disk.append(disk_read())
 
     with tempfile.TemporaryDirectory(dir=os.environ.get("WW_BENCH_TMP")) as tmp:
         reg = Registry.open(Path(tmp) / "reg", init=True)
         evict(path)
         start = (time.perf_counter(), time.process_time())
+        disk.append(disk_read())
         slug = "".join(c if c.isalnum() else "-" for c in name.lower())
         reg.register(path, f"bench/{slug}", on_step=mark)
         end = (time.perf_counter(), time.process_time())
+        disk.append(disk_read())
         reg.close()
     marks = [("submit", *start), *steps, ("end", *end)]
     per = {a[0]: (b[1] - a[1], b[2] - a[2]) for a, b in itertools.pairwise(marks)}
+    read = {m[0]: b - a for m, (a, b) in zip(marks, itertools.pairwise(disk), strict=False)}
     return {
         "name": name,
         "kind": kind,
@@ -206,6 +223,7 @@ def measure(name: str, kind: str, path: Path, params: int) -> dict[str, object]:
         "fp_cold": fp_cold,
         "register": (end[0] - start[0], end[1] - start[1]),
         "steps": per,
+        "disk_read": read,
     }
 
 
@@ -288,6 +306,19 @@ def report(rows: list[dict[str, object]], before: str, after: str) -> None:
         per = r["steps"]
         cells = [f"{per[s][0]:.1f} / {per[s][1]:.1f}" if s in per else "-" for s in steps]  # type: ignore[index,operator]
         print(f"| {r['name']} | " + " | ".join(cells) + " |")
+    print(
+        "\n`register` per step, MB read from the disk (`/proc/self/io` `read_bytes`: what the "
+        "page cache did not serve), and all steps' total as a multiple of the model's size:\n"
+    )
+    print("| model | " + " | ".join(steps) + " | total / size |")
+    print("|---|" + "---:|" * (len(steps) + 1))
+    for r in rows:
+        got = r["disk_read"]
+        cells = [f"{got[s] / 1e6:.0f}" if s in got else "-" for s in steps]  # type: ignore[index,operator]
+        total = sum(got.values())  # type: ignore[attr-defined]
+        print(
+            f"| {r['name']} | " + " | ".join(cells) + f" | {total / float(r['size']):.2f}x |"  # type: ignore[arg-type]
+        )
     print(
         "\nFingerprint throughput, GB of file per second, beside the cold read of the same "
         "file; the 70B column scales the warm CPU time linearly with the attention and MLP "
