@@ -16,8 +16,9 @@ under its name or a stray temporary (swept by ``gc_incoming``), never a truncate
 under a valid name.
 Reads hand out paths: the pipeline links them into a read-only work tree instead of
 copying multi-GB files again, and the steps after ingest read those links from the page
-cache the copy filled. Which blobs may be deleted is decided by ``registry/blobgc.py``,
-never by a store.
+cache the copy filled (the source's own pages are dropped once copied, so one copy of the
+model, not two, competes for memory). Which blobs may be deleted is decided by
+``registry/blobgc.py``, never by a store.
 """
 
 from __future__ import annotations
@@ -207,6 +208,7 @@ class LocalBlobs:
                         piece = piece[out.write(piece) or 0 :]
                     doing = "read"
                     size += n
+                _forget(src.fileno())
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -295,6 +297,15 @@ def build_tree(
     shutil.rmtree(dest, ignore_errors=True)
     tmp.replace(dest)
     return dest
+
+
+def _forget(fd: int) -> None:
+    """Drop a copied source's pages from the page cache: nothing reads the source again
+    (the steps read the copy), and a model near the size of memory then keeps its copy,
+    not two, cached for identity and the fingerprint. Pages another process maps stay."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _durable(source: Path, tmp: Path) -> None:
