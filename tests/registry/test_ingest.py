@@ -64,7 +64,7 @@ def test_register_hashes_each_file_once(tmp_path, llama_family, monkeypatch):
     claim the digest, once while copying)."""
     real = hashlib.sha256
     _Counting.seen = []
-    monkeypatch.setattr(hashlib, "sha256", lambda data=b"": _Counting(real, data))
+    monkeypatch.setattr(hashlib, "sha256", lambda data=b"", **_: _Counting(real, data))
     reg = Registry.open(tmp_path / "reg", init=True)
     assert reg.register(llama_family.base, "org/base").state == "complete"
     monkeypatch.setattr(hashlib, "sha256", real)
@@ -109,6 +109,22 @@ def test_the_claim_comes_after_the_copy_and_before_the_name(tmp_path):
     assert blobs.path(out[0][0]).read_bytes() == a.read_bytes()
     assert blobs.ingest([a], claim) == out[:1]  # idempotent, claimed again
     assert len(order) == 3
+
+
+def test_where_the_kernel_cannot_copy_the_portable_loop_stores_the_same(tmp_path, monkeypatch):
+    import errno
+
+    def refuse(*args: Any) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    src = tmp_path / "w"
+    src.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
+    kernel = _store(tmp_path / "k").ingest([src], lambda d: None)
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    blobs = _store(tmp_path / "p")
+    assert blobs.ingest([src], lambda d: None) == kernel
+    assert kernel[0] == (hashlib.sha256(src.read_bytes()).hexdigest(), src.stat().st_size)
+    assert blobs.path(kernel[0][0]).read_bytes() == src.read_bytes()
 
 
 def test_a_refused_claim_publishes_nothing_and_leaves_no_temporary(tmp_path):
@@ -195,6 +211,18 @@ class Dying:
         return self.h.digest()
 
 hashlib.sha256 = Dying
+copy = os.copy_file_range
+
+
+def copying(src, dst, count, *rest):  # the kernel's copy, cut short the same way
+    got = copy(src, dst, min(count, blobs.CHUNK), *rest)
+    fed[0] += got
+    if fed[0] > int(sys.argv[4]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return got
+
+
+os.copy_file_range = copying
 Registry.open(sys.argv[1], blobs=sys.argv[5]).register(sys.argv[2], sys.argv[3])
 """
 
@@ -224,6 +252,7 @@ def test_a_registration_killed_mid_copy_leaves_nothing_and_resumes(tmp_path, lla
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     staged = list((root / "blobs").glob(".incoming-*"))  # the dead writer's copies
     assert staged and all(p.stat().st_size <= biggest for p in staged)
+    assert any(0 < p.stat().st_size < biggest for p in staged)  # cut in the middle
     assert [p for p in (root / "blobs").iterdir() if not p.name.startswith(".")] == []
     reg = Registry.open(root, blobs=_local(root))  # opening sweeps dead writers' copies
     blobs = reg.store.blobs

@@ -24,17 +24,20 @@ model, not two, competes for memory). Which blobs may be deleted is decided by
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from io import FileIO
 from pathlib import Path
 from typing import Protocol
 
 from weightwatch.errors import ArtifactError, RegistryError
 from weightwatch.identity.hashing import hash_file as identity_hash
+from weightwatch.identity.hashing import slices
 
 CHUNK = 8 * 1024 * 1024
 HEX = frozenset("0123456789abcdef")
@@ -187,35 +190,39 @@ class LocalBlobs:
                         tmp.unlink()
 
     def _stage(self, source: Path) -> tuple[Path, str, int]:
-        """Copy ``source`` to a new temporary, hashing on the way: (temporary, sha256, size)."""
-        h = hashlib.sha256()
-        size = 0
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
+        """Copy ``source`` to a new temporary and hash the copy: (temporary, sha256, size).
+
+        The kernel copies (``copy_file_range``: no pass through this process's memory),
+        then SHA-256 runs over the temporary's pages, which the copy has just put in the
+        page cache: the source is read from the disk once, and the digest is that of
+        the bytes stored whatever happens to the source meanwhile (the temporary is ours
+        alone). Where the kernel cannot copy between these files, a read-hash-write loop
+        does the same in one pass.
+        """
+        try:
+            src = open(source, "rb", buffering=0)  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise ArtifactError(source, f"cannot read: {exc.strerror or exc}") from exc
         try:
             fd, name = tempfile.mkstemp(dir=self.root, prefix=f".incoming-{os.getpid()}-")
         except OSError as exc:
+            src.close()
             raise ArtifactError(source, f"cannot store: {exc.strerror or exc}") from exc
         tmp = Path(name)
-        doing = "read"
         try:
-            with os.fdopen(fd, "wb", buffering=0) as out, open(source, "rb", buffering=0) as src:
-                while n := src.readinto(buf):
-                    piece = view[:n]
-                    h.update(piece)
-                    doing = "store"
-                    while piece:  # a raw write may take less than it was given
-                        piece = piece[out.write(piece) or 0 :]
-                    doing = "read"
-                    size += n
+            with os.fdopen(fd, "r+b", buffering=0) as out, src:
+                digest = _kernel_copy(src, out)
+                if digest is None:
+                    digest = _copy_hashing(src, out)
                 _forget(src.fileno())
+                size = os.fstat(out.fileno()).st_size
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             if isinstance(exc, OSError):
-                raise ArtifactError(source, f"cannot {doing}: {exc.strerror or exc}") from exc
+                raise ArtifactError(source, f"cannot copy: {exc.strerror or exc}") from exc
             raise
-        return tmp, h.hexdigest(), size
+        return tmp, digest, size
 
     def _publish(self, source: Path, tmp: Path, digest: str) -> Path:
         """Make a temporary durable and rename it to its digest's name (or drop it: that
@@ -297,6 +304,42 @@ def build_tree(
     shutil.rmtree(dest, ignore_errors=True)
     tmp.replace(dest)
     return dest
+
+
+def _kernel_copy(src: FileIO, out: FileIO) -> str | None:
+    """Copy ``src`` into the empty ``out`` in the kernel and hash ``out``; None (``out``
+    left empty) where ``copy_file_range`` does not work between these files."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        return None
+    try:
+        while copy(src.fileno(), out.fileno(), CHUNK * 8):
+            pass
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+        src.seek(0)
+        out.seek(0)
+        out.truncate(0)
+        return None
+    out.seek(0)
+    h = hashlib.sha256()
+    for piece in slices(out):
+        h.update(piece)
+    return h.hexdigest()
+
+
+def _copy_hashing(src: FileIO, out: FileIO) -> str:
+    """The portable copy: read, hash the same buffer, write."""
+    h = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while n := src.readinto(buf):
+        piece = view[:n]
+        h.update(piece)
+        while piece:  # a raw write may take less than it was given
+            piece = piece[out.write(piece) or 0 :]
+    return h.hexdigest()
 
 
 def _forget(fd: int) -> None:
