@@ -6,19 +6,19 @@ S3-compatible object store shared by several hosts; ``blob_backends.open_blobs``
 from a URL.
 
 Registration stores a model's files with ``ingest``, which reads each source byte from
-disk once: locally, every file is copied into a temporary file in the store while its
-SHA-256 is computed from the same buffer; only then is the digest known, so the caller's
-``claim`` (the collector's protocol, ``registry/blobgc.py``) runs after the copy and
-before the temporary is renamed to the digest's name (or dropped, when that blob is
-already there: its dirty pages are discarded, never written). A temporary is ``fsync``-ed
-before its rename and the fan-out folders after: a crash leaves either the whole blob
-under its name or a stray temporary (swept by ``gc_incoming``), never a truncated blob
-under a valid name.
-Reads hand out paths: the pipeline links them into a read-only work tree instead of
-copying multi-GB files again, and the steps after ingest read those links from the page
-cache the copy filled (the source's own pages are dropped once copied, so one copy of the
-model, not two, competes for memory). Which blobs may be deleted is decided by
-``registry/blobgc.py``, never by a store.
+disk once: locally, the kernel copies every file into a temporary file in the store and
+its SHA-256 is computed over the copy's pages in the page cache (or, where the kernel
+cannot copy, from the buffer a read-hash-write loop writes); only then is the digest known,
+so the caller's ``claim`` (the collector's protocol, ``registry/blobgc.py``) runs after
+the copy and before the temporary is renamed to the digest's name (or dropped, when that
+blob is already there: its dirty pages are discarded, never written). A temporary is
+``fsync``-ed before its rename and the fan-out folders after: a crash leaves either the
+whole blob under its name or a stray temporary (swept by ``gc_incoming``), never a
+truncated blob under a valid name. Reads hand out paths: the pipeline links them into a
+read-only work tree instead of copying multi-GB files again, and the steps after ingest
+read those links from the page cache the copy filled (the source's own pages are dropped
+once copied, so one copy of the model, not two, competes for memory). Which blobs may be
+deleted is decided by ``registry/blobgc.py``, never by a store.
 """
 
 from __future__ import annotations
