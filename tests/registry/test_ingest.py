@@ -272,3 +272,31 @@ def test_a_registration_killed_mid_copy_leaves_nothing_and_resumes(tmp_path, lla
         for f in stored
     )
     reg.close()
+
+
+def test_s3_ingest_claims_before_the_upload(s3_blobs, tmp_path):
+    """On S3 the key is the digest, so each file is hashed, claimed, then sent: a small
+    file from the one read into memory, a multipart one verified again on the way."""
+    from weightwatch.registry.blob_backends import open_blobs
+    from weightwatch.registry.s3blobs import PART
+
+    blobs = open_blobs(s3_blobs, tmp_path)
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.write_bytes(os.urandom(1000))
+    big.write_bytes(os.urandom(PART + 17))
+    seen: list[tuple[str, bool]] = []
+    out = blobs.ingest([small, big], lambda d: seen.append((d, blobs.exists(d))))
+    assert out == [
+        (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size) for p in (small, big)
+    ]
+    assert seen == [(out[0][0], False), (out[1][0], False)]
+    assert b"".join(blobs.chunks(out[1][0])) == big.read_bytes()
+    other = tmp_path / "other"
+    other.write_bytes(b"refused")
+
+    def refuse(digest: str) -> None:
+        raise RegistryError("the collector has it")
+
+    with pytest.raises(RegistryError):  # a refused claim: nothing sent
+        blobs.ingest([other], refuse)
+    assert not blobs.exists(hashlib.sha256(b"refused").hexdigest())
