@@ -289,9 +289,35 @@ def sketches(fp: Any) -> dict[str, Any]:
     return out
 
 
+class Pair:
+    """One (parent, child) pair: the shared-units test once (no sketch changes it), then
+    each sketch's anchor test, combined as ``compare``'s default ``both`` does."""
+
+    def __init__(self, parent: dict[str, Any], child: dict[str, Any]) -> None:
+        from weightwatch.lineage import compare
+
+        self.parent, self.child = parent, child
+        full = "full (95)"
+        self.blocks = compare(parent[full], child[full], test="blocks").blocks
+
+    def test(self, name: str) -> tuple[float, float, float] | None:
+        """(score, fitted log10 p, verdict log10 p) of sketch ``name``."""
+        from weightwatch.lineage import compare
+        from weightwatch.lineage.pvalue import log10_adjusted
+
+        a, b = self.parent[name], self.child[name]
+        if a is None or b is None:
+            return None
+        k = 95 if name.startswith("full") else int(name.split()[-1])
+        with min_shared(k):
+            c = compare(a, b, test="fitted")
+        fitted = c.log10_p_fitted if c.log10_p_fitted is not None else 0.0
+        ran = [fitted] + ([self.blocks.log10_p] if self.blocks is not None else [])
+        return c.score, fitted, log10_adjusted(min(ran), len(ran))
+
+
 def power_zoo(seeds: tuple[int, ...]) -> None:
     from weightwatch.fingerprint import fingerprint
-    from weightwatch.lineage import compare
     from weightwatch.testing.lineage_zoo import build_zoo
 
     zoo = build_zoo(seeds)
@@ -301,38 +327,39 @@ def power_zoo(seeds: tuple[int, ...]) -> None:
         f"Tiny zoo: {len(bases)} bases, {len(zoo)} models; pairs (base, other model); "
         f"alpha {ALPHA}, shipped null.\n"
     )
+    pairs = [
+        (Pair(fps[b], fps[j]), kb in m.parents, m.transform)
+        for kb, b in enumerate(bases)
+        for j, m in enumerate(zoo)
+        if j != b
+    ]
     print(
-        "| sketch | product FLOP / param | AUC score | AUC p | derivatives missed | "
-        "unrelated called derived | lowest derivative score | highest unrelated score |"
+        "| sketch | product FLOP / param | AUC score | anchor test: missed / false | "
+        "verdict (both): missed | verdict: unrelated called derived | lowest derivative "
+        "score | highest unrelated score |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lim = np.log10(ALPHA)
     for name in fps[0]:
         k = 95 if name.startswith("full") else int(name.split()[-1])
-        pos_s, neg_s, pos_p, neg_p, missed, false = [], [], [], [], [], []
-        with min_shared(k):
-            for kb, b in enumerate(bases):
-                for j, m in enumerate(zoo):
-                    if j == b or fps[b][name] is None or fps[j][name] is None:
-                        continue
-                    c = compare(fps[b][name], fps[j][name], alpha=ALPHA)
-                    derived = kb in m.parents
-                    (pos_s if derived else neg_s).append(c.score)
-                    (pos_p if derived else neg_p).append(-c.log10_p)
-                    if derived and c.verdict != "derived":
-                        missed.append(m.transform)
-                    if not derived and c.verdict == "derived":
-                        false.append(m.transform)
+        got = [(pair.test(name), derived, t) for pair, derived, t in pairs]
+        pos = [r for r, d, _ in got if r is not None and d]
+        neg = [r for r, d, _ in got if r is not None and not d]
+        missed = sorted({t for r, d, t in got if r is not None and d and r[2] > lim})
+        a_missed = sum(r[1] > lim for r in pos)
+        a_false = sum(r[1] <= lim for r in neg)
+        false = sum(r[2] <= lim for r in neg)
         print(
-            f"| {name} | {2 * k} | {auc(pos_s, neg_s):.4f} | {auc(pos_p, neg_p):.4f} | "
-            f"{len(missed)}/{len(pos_s)}{' (' + ', '.join(sorted(set(missed))) + ')' if missed else ''} | "
-            f"{len(false)}/{len(neg_s)} | {min(pos_s):.3f} | {max(neg_s):.3f} |",
+            f"| {name} | {2 * k} | {auc([r[0] for r in pos], [r[0] for r in neg]):.4f} | "
+            f"{a_missed}/{len(pos)} / {a_false}/{len(neg)} | "
+            f"{sum(r[2] > lim for r in pos)}/{len(pos)}{' (' + ', '.join(missed) + ')' if missed else ''} | "
+            f"{false}/{len(neg)} | {min(r[0] for r in pos):.3f} | {max(r[0] for r in neg):.3f} |",
             flush=True,
         )
 
 
 def power_real(root: Path) -> None:
     from weightwatch.fingerprint import fingerprint
-    from weightwatch.lineage import compare
     from weightwatch.testing import gguf_derive
     from weightwatch.testing.real_models import fetch
 
@@ -362,32 +389,30 @@ def power_real(root: Path) -> None:
     minilm = fingerprint(real["all-minilm-l6-v2"])
     fam = {"SmolLM2": sketches(parent), "Gemma 3": sketches(gemma), "MiniLM": sketches(minilm)}
     kids = {n: sketches(f) for n, f in children.items()}
-    print("\nReal models: log10 p of the verdict (derived at <= -3).\n")
-    cols = [f"SmolLM2 -> {n}" for n in kids] + ["SmolLM2 vs Gemma", "SmolLM2 vs MiniLM"]
-    cols += ["Gemma vs MiniLM", "Gemma -> SmolLM2 derivatives (max)"]
-    print("| sketch | " + " | ".join(cols) + " | verdicts right |")
-    print("|---|" + "---:|" * (len(cols) + 1))
+    print(
+        "\nReal models: log10 p of the anchor test (fitted null) / of the verdict (both "
+        "tests, Bonferroni); derived at <= -3.\n"
+    )
+    named = [(f"SmolLM2 -> {n}", fam["SmolLM2"], kid, True) for n, kid in kids.items()]
+    named += [
+        ("SmolLM2 vs Gemma", fam["SmolLM2"], fam["Gemma 3"], False),
+        ("SmolLM2 vs MiniLM", fam["SmolLM2"], fam["MiniLM"], False),
+        ("Gemma vs MiniLM", fam["Gemma 3"], fam["MiniLM"], False),
+    ]
+    named += [(f"Gemma -> {n}", fam["Gemma 3"], kid, False) for n, kid in kids.items()]
+    pairs = [(label, Pair(a, b), derived) for label, a, b, derived in named]
+    print("| sketch | " + " | ".join(label for label, _, _ in pairs) + " | verdicts right |")
+    print("|---|" + "---:|" * (len(pairs) + 1))
     for name in fam["SmolLM2"]:
-        k = 95 if name.startswith("full") else int(name.split()[-1])
-        if fam["SmolLM2"][name] is None:
-            continue
-        with min_shared(k):
-            cells, right = [], 0
-            for kid in kids.values():
-                c = compare(fam["SmolLM2"][name], kid[name], alpha=ALPHA)
-                cells.append(f"{c.log10_p:.1f}")
-                right += c.verdict == "derived"
-            for a, b in (("SmolLM2", "Gemma 3"), ("SmolLM2", "MiniLM"), ("Gemma 3", "MiniLM")):
-                if fam[a][name] is None or fam[b][name] is None:
-                    cells.append("n/a")
-                    continue
-                c = compare(fam[a][name], fam[b][name], alpha=ALPHA)
-                cells.append(f"{c.log10_p:.2f}")
-                right += c.verdict == "unrelated"
-            worst = [compare(fam["Gemma 3"][name], kid[name], alpha=ALPHA) for kid in kids.values()]
-            cells.append(f"{min(c.log10_p for c in worst):.2f}")
-            right += sum(c.verdict == "unrelated" for c in worst)
-        total = 2 * len(kids) + 3 - (fam["MiniLM"][name] is None) * 2
+        cells, right, total = [], 0, 0
+        for _, pair, derived in pairs:
+            r = pair.test(name)
+            if r is None:
+                cells.append("n/a")
+                continue
+            cells.append(f"{r[1]:.1f} / {r[2]:.1f}")
+            total += 1
+            right += (r[2] <= np.log10(ALPHA)) == derived
         print(f"| {name} | " + " | ".join(cells) + f" | {right}/{total} |", flush=True)
 
 
