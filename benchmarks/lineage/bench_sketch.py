@@ -451,9 +451,8 @@ def models(t: Path) -> dict[str, Path]:
         (t / "q8.tmp").replace(q8)
     bf16 = t / "bf16-4-layers"
     if not (bf16 / "tokenizer.json").exists():
-        from bench_register_speed import write_llama  # the synthetic Llama writer
+        from weightwatch.testing.synthetic_llama import write_llama
 
-        bf16.mkdir(parents=True, exist_ok=True)
         write_llama(bf16, 4, "BF16")
     return {
         "SmolLM2-135M Q4_1": real["smollm2-135m-instruct-q4_1"],
