@@ -177,6 +177,8 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
             EOFError,
             NotImplementedError,
             RuntimeError,
+            zlib.error,  # a member whose method was flipped to deflate over stored bytes
+            lzma.LZMAError,
         ) as exc:
             # Python refuses (bad CRC, "encrypted" flag…) where other loaders read on:
             # analyse the raw member the way a lenient reader would.

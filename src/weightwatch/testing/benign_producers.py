@@ -97,7 +97,7 @@ def torch_distributed_checkpoints(out: Path, n: int) -> None:
     import warnings
 
     import torch
-    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict_saver import save as dcp_save
 
     for seed in range(n):
         torch.manual_seed(seed)
@@ -117,7 +117,7 @@ def torch_distributed_checkpoints(out: Path, n: int) -> None:
         for name, state in states.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "assuming ... a single process"
-                dcp.save(state, checkpoint_id=str(out / f"dcp-{name}-{seed}"))
+                dcp_save(state, checkpoint_id=str(out / f"dcp-{name}-{seed}"))
 
 
 def hf_trainer(out: Path, n: int) -> None:
