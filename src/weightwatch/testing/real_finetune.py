@@ -67,10 +67,23 @@ LONG_FULL = replace(TEST_FULL, steps=200)
 LONG_LORA = replace(TEST_LORA, steps=200)
 
 
+def real_tokenizer(gguf_path: Path) -> Any:
+    """The tokenizer stored in a GGUF, as a ``PreTrainedTokenizerFast`` (no hub)."""
+    import transformers
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    transformers.utils.logging.disable_progress_bar()
+    return transformers.AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+
+
+def source_digest(path: Path) -> str:
+    from weightwatch.identity.hashing import hash_file
+
+    return hash_file(path, "sha256")
+
+
 def build_finetune(base_gguf: Path, recipe: Recipe, *, cache: Path | None = None) -> Path:
     """The fine-tune of ``base_gguf`` by ``recipe``: a folder, built once and cached."""
-    from weightwatch.testing.real_population import source_digest
-
     cache = cache or default_cache()
     blob = [FINETUNE_VERSION, asdict(recipe), source_digest(base_gguf)]
     blob.append(_cache_key("llama", "real-finetune", 0))
@@ -96,7 +109,6 @@ def train_in_process(base_gguf: Path, recipe: Recipe, out: Path) -> dict[str, An
     import transformers
 
     from weightwatch.testing.models import card
-    from weightwatch.testing.real_population import real_tokenizer
 
     transformers.utils.logging.disable_progress_bar()
     # One thread: on a shared 2-core machine two OpenMP threads spin-wait each other into

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from weightwatch.testing.family import _cache_key, cached, default_cache
 from weightwatch.testing.models import card, deterministic
+from weightwatch.testing.real_finetune import real_tokenizer, source_digest
 
 POPULATION_VERSION = 1
 
@@ -55,21 +55,6 @@ class Population:
     tokenizer: Path
     models: tuple[Path, ...]
     spec: PopulationSpec
-
-
-def real_tokenizer(gguf_path: Path) -> Any:
-    """The tokenizer stored in a GGUF, as a ``PreTrainedTokenizerFast`` (no hub)."""
-    import transformers
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    transformers.utils.logging.disable_progress_bar()
-    return transformers.AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-
-
-def source_digest(path: Path) -> str:
-    from weightwatch.identity.hashing import hash_file
-
-    return hash_file(path, "sha256")
 
 
 def build_population(
