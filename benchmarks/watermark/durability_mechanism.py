@@ -56,7 +56,7 @@ from weightwatch.watermark.gaussmark import GaussMark, z_p_value
 from weightwatch.watermark.generation import load_model
 from weightwatch.watermark.weightio import load_reference, log_likelihood_gradient
 
-N = int(os.environ.get("WW_MECH_TEXTS", "100"))
+N = int(os.environ.get("WW_MECH_TEXTS", "60"))
 LR = float(os.environ.get("WW_MECH_LR", "1e-4"))
 STEPS = tuple(int(s) for s in os.environ.get("WW_MECH_STEPS", "0,10,25,50,100,200,400").split(","))
 SIGMA = 0.6
@@ -121,13 +121,17 @@ def curvature(model: Any, direction: np.ndarray, batches: list[Any]) -> float:
     return val
 
 
-def psis(ref: Any, texts: list[Any], z: np.ndarray, proj: np.ndarray | None) -> np.ndarray:
+def psis(
+    ref: Any, texts: list[Any], z: np.ndarray, proj: np.ndarray | None, norms: list[float]
+) -> np.ndarray:
+    """Each text's statistic; appends each gradient's norm (the denominator) to ``norms``."""
     out = []
     for t in texts:
         g = log_likelihood_gradient(ref, t.tolist())[NAME]
         if proj is not None:
             g = g @ proj
         den = float(np.linalg.norm(g))
+        norms.append(den)
         out.append(float(np.sum(z * g)) / den if den > 0 else 0.0)
     return np.asarray(out)
 
@@ -199,13 +203,16 @@ def main() -> None:
         ) -> None:
             left = float(np.sum((head(m) - control[step]) * xi) / np.sum(xi**2))
             texts = ev.sample(m, N, seed=500 + step)
-            s = psis(ref, texts, z, proj)
+            norms: list[float] = []
+            s = psis(ref, texts, z, proj, norms)
             p = np.asarray([z_p_value(float(x))[0] for x in s])
             row = {
                 "step": step,
                 "mark_left": left,
                 "mean_psi": float(s.mean()),
                 "tpr_1e-3": ev.tpr(p, ALPHA),
+                "mean_numerator": float(np.mean(s * np.asarray(norms))),
+                "mean_grad_norm": float(np.mean(norms)),
             }
             v["trajectory"].append(row)
             log(f"{vname} {row}")

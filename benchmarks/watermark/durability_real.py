@@ -129,17 +129,20 @@ def cell_models(marked_dir: Path, orig_dir: Path, tok: Any) -> Any:
         (f"full fine-tune {FT_STEPS} steps, lr {FT_LR:g}, licence text", finetuned),
         (f"LoRA r=8 (q,v) {FT_STEPS} steps, lr 5e-4, merged", lora),
         ("50/50 merge with the unmarked model", merged),
-        ("int8 (per row)", lambda: derive.quantize(unmodified(), bits=8)),
-        ("GGUF Q8_0 round trip", lambda: ev.gguf_roundtrip(unmodified(), "Q8_0")),
-        ("30% magnitude pruning", lambda: ev.prune_all(unmodified(), fraction=0.3)),
         ("unmarked model (null)", lambda: load_model(orig_dir)[0]),
+        ("GGUF Q8_0 round trip", lambda: ev.gguf_roundtrip(unmodified(), "Q8_0")),
+        ("int8 (per row)", lambda: derive.quantize(unmodified(), bits=8)),
+        ("30% magnitude pruning", lambda: ev.prune_all(unmodified(), fraction=0.3)),
     ]
 
 
 def texts_for(name: str, build: Any, bos: int, seed: int) -> list[Any]:
-    path = WORK / "texts" / (name.replace("/", "-").replace(" ", "_") + f"-{N}.npy")
-    if path.is_file():
-        return list(np.load(path))
+    stem = name.replace("/", "-").replace(" ", "_")
+    path = WORK / "texts" / f"{stem}-{N}.npy"
+    for done in sorted((WORK / "texts").glob(f"{stem}-*.npy")):
+        have = np.load(done)
+        if have.shape[0] >= N:  # a larger earlier run: its first N texts
+            return list(have[:N])
     t0 = time.perf_counter()
     model = build()
     t1 = time.perf_counter()
@@ -153,6 +156,40 @@ def texts_for(name: str, build: Any, bos: int, seed: int) -> list[Any]:
         f"({N * 200 / (t2 - t1):.1f} tokens/s)"
     )
     return texts
+
+
+def quality(res: dict[str, Any], orig: Path, marked: Path, held: list[Any], bos: int) -> None:
+    base_model, _ = load_model(orig)
+    nll_b, greedy_b = er.per_text_nll_and_argmax(base_model, held, bos=bos)
+    del base_model
+    m, _ = load_model(marked)
+    nll_m, greedy_m = er.per_text_nll_and_argmax(m, held, bos=bos)
+    res["quality"] = {
+        "n": len(held),
+        "ppl_ratio": ev.ratio_interval(nll_m - nll_b),
+        "greedy_agreement": float(
+            np.mean([np.mean(a == b) for a, b in zip(greedy_m, greedy_b, strict=True)])
+        ),
+        "ppl_base": float(np.exp(nll_b.mean())),
+    }
+    log(f"quality {res['quality']}")
+    save(res)
+
+
+def fpr(res: dict[str, Any], orig: Path, gauss: GaussMark, key: Any, human: list[Any]) -> None:
+    ref = load_reference(orig, scheme=gauss)
+    t0 = time.perf_counter()
+    psi_h = output_statistics(ref, [t.tolist() for t in human], [key], batch=4)[:, 0]
+    p_h = np.asarray([z_p_value(float(x))[0] for x in psi_h])
+    res["fpr"] = {
+        "n": len(human),
+        "at_1e-2": ev.tpr(p_h, 1e-2),
+        "at_1e-3": ev.tpr(p_h, 1e-3),
+        "ks_p": float(stats.kstest(p_h, "uniform").pvalue),
+        "seconds": time.perf_counter() - t0,
+    }
+    log(f"fpr {res['fpr']}")
+    save(res)
 
 
 def main() -> None:
@@ -215,46 +252,25 @@ def main() -> None:
         log(f"{name}: {row}")
         save(res)
 
-    for i, (name, build) in enumerate(cell_models(marked, orig, tok)):
-        if name in rows and rows[name].get("n") == N:
-            continue
-        texts = texts_for(name, build, bos, 100 + i)
-        score(name, texts)
-        if name == "unmodified":
-            sub = ev.substitute(texts, fraction=0.3, vocab=len(tok))
-            score("30% token substitution", sub)
-    ref = load_reference(orig, scheme=gauss)
-    log("false positives and quality")
-    human = ev.human_texts(tok, N_HUMAN)
-    t0 = time.perf_counter()
-    psi_h = output_statistics(ref, [t.tolist() for t in human], [keys["gaussmark"]], batch=4)[:, 0]
-    p_h = np.asarray([z_p_value(float(x))[0] for x in psi_h])
-    res["fpr"] = {
-        "n": N_HUMAN,
-        "at_1e-2": ev.tpr(p_h, 1e-2),
-        "at_1e-3": ev.tpr(p_h, 1e-3),
-        "ks_p": float(stats.kstest(p_h, "uniform").pvalue),
-        "seconds": time.perf_counter() - t0,
-    }
-    log(f"fpr {res['fpr']}")
-    save(res)
-    del ref
-    held = human[:N_QUALITY]
-    base_model, _ = load_model(orig)
-    nll_b, greedy_b = er.per_text_nll_and_argmax(base_model, held, bos=bos)
-    del base_model
-    m, _ = load_model(marked)
-    nll_m, greedy_m = er.per_text_nll_and_argmax(m, held, bos=bos)
-    res["quality"] = {
-        "n": len(held),
-        "ppl_ratio": ev.ratio_interval(nll_m - nll_b),
-        "greedy_agreement": float(
-            np.mean([np.mean(a == b) for a, b in zip(greedy_m, greedy_b, strict=True)])
-        ),
-        "ppl_base": float(np.exp(nll_b.mean())),
-    }
+    def run_cells(cells: list[tuple[int, str, Any]]) -> None:
+        for i, name, build in cells:
+            if name in rows:
+                continue
+            texts = texts_for(name, build, bos, 100 + i)
+            score(name, texts)
+            if name == "unmodified":
+                sub = ev.substitute(texts, fraction=0.3, vocab=len(tok))
+                score("30% token substitution", sub)
+
+    cells = [(i, name, build) for i, (name, build) in enumerate(cell_models(marked, orig, tok))]
+    run_cells(cells[:5])  # unmodified, fine-tune, LoRA, merge, null: the rows that matter most
+    human = ev.human_texts(tok, max(N_HUMAN, N_QUALITY))
+    if "quality" not in res:
+        quality(res, orig, marked, human[:N_QUALITY], bos)
+    if "fpr" not in res:
+        fpr(res, orig, gauss, keys["gaussmark"], human[:N_HUMAN])
+    run_cells(cells[5:])
     res["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    log(f"quality {res['quality']}")
     save(res)
     print(render(res))
 
