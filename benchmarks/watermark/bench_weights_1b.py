@@ -129,6 +129,27 @@ def mark_only(gauss: GaussMark, key: Any) -> float:
     return time.process_time() - t0
 
 
+def extrapolate(res: dict[str, Any]) -> dict[str, float]:
+    """The distillation step at other sizes: the forward/backward part in proportion to
+    weights x tokens, AdamW's update in proportion to weights (stated assumptions)."""
+    parts = res["distill_step_parts_135m_2x128_s"]
+    scale = res["weights_1b"] / res["weights_135m"]
+
+    def step(tokens: int) -> float:
+        return float(
+            parts["teacher_fwd_student_fwd_bwd"] * scale * tokens / 256 + parts["adamw"] * scale
+        )
+
+    return {
+        "distill_step_1b_16x128_s_extrapolated": step(16 * 128),
+        "distill_1b_default_300x16x128_h_extrapolated": step(16 * 128) * 300 / 3600,
+        "distill_1b_5000x64x256_days_extrapolated": step(64 * 256) * 5000 / 86400,
+        "detect_gaussmark_full_gradient_1b_s_extrapolated": res["detect_gaussmark_full_gradient_s"]
+        * scale,
+        "detect_gaussmark_one_pass_1b_s_extrapolated": res["detect_gaussmark_one_pass_s"] * scale,
+    }
+
+
 def main() -> None:
     torch.set_num_threads(THREADS)
     res: dict[str, Any] = {
@@ -217,14 +238,7 @@ def main() -> None:
     }
     res["distill_step_135m_2x128_s"] = t_compute + t_adam
     res["weights_135m"] = int(n135)
-    per_wt = res["distill_step_135m_2x128_s"] / (n135 * 2 * 128)
-    res["distill_step_1b_16x128_s_extrapolated"] = per_wt * res["weights_1b"] * 16 * 128
-    res["distill_1b_default_300x16x128_h_extrapolated"] = (
-        res["distill_step_1b_16x128_s_extrapolated"] * 300 / 3600
-    )
-    res["distill_1b_5000x64x256_days_extrapolated"] = (
-        per_wt * res["weights_1b"] * 64 * 256 * 5000 / 86400
-    )
+    res.update(extrapolate(res))
     res["load_after"] = os.getloadavg()
     (HERE / "bench_weights_1b.json").write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
