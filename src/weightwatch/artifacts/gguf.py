@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -58,10 +58,16 @@ class GGUFContents:
     alignment: int = 32
 
 
+class HeaderBytes(Protocol):
+    """What the header walker reads from: a mapped file, or a remote file fetched on demand."""
+
+    def __getitem__(self, span: slice, /) -> bytes: ...
+
+
 class _Walker:
     """Bounds-checking cursor over the GGUF header (lengths only, no values kept)."""
 
-    def __init__(self, buf: mmap.mmap, end: int, name: str) -> None:
+    def __init__(self, buf: HeaderBytes, end: int, name: str) -> None:
         self.buf, self.pos, self.end, self.name = buf, 0, end, name
         self.strings = 0
 
@@ -170,24 +176,32 @@ def _read_cached(_key: tuple[int, ...], path: str, name: str) -> GGUFContents:
     return _read(Path(path), name)
 
 
+# Real headers (vocabularies of a few hundred thousand tokens) are far smaller than
+# 256 MiB; a longer one is refused rather than read into memory.
+MAX_HEADER = 256 * 1024 * 1024
+
+
 def _read(path: Path, name: str) -> GGUFContents:
-    # Real headers (vocabularies of a few hundred thousand tokens) are far smaller than
-    # 256 MiB; a longer one is refused rather than read into memory.
-    limit = 256 * 1024 * 1024
     size = path.stat().st_size
-    if size < 24:
-        raise ArtifactError(name, "truncated GGUF file")
     try:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            w = _Walker(mm, min(size, limit), name)
-            try:
-                return _parse(w, name, size)
-            except ArtifactError as exc:
-                if size > limit and "past the end" in exc.problem:
-                    raise ArtifactError(name, "GGUF header larger than 256 MiB") from exc
-                raise
+            return parse_header(mm, size, name)
     except OSError as exc:
         raise ArtifactError(name, f"cannot map GGUF file: {exc}") from exc
+
+
+def parse_header(buf: HeaderBytes, size: int, name: str) -> GGUFContents:
+    """The header and tensor table of a GGUF of ``size`` bytes read from ``buf``: the one
+    parser, for local files and for remote ones fetched range by range (``remote``)."""
+    if size < 24:
+        raise ArtifactError(name, "truncated GGUF file")
+    w = _Walker(buf, min(size, MAX_HEADER), name)
+    try:
+        return _parse(w, name, size)
+    except ArtifactError as exc:
+        if size > MAX_HEADER and "past the end" in exc.problem:
+            raise ArtifactError(name, "GGUF header larger than 256 MiB") from exc
+        raise
 
 
 _SCALAR_FORMATS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?"}

@@ -27,8 +27,9 @@ from urllib.parse import quote
 
 import httpx
 
+from weightwatch.artifacts.gguf import parse_header
 from weightwatch.artifacts.limits import MAX_INFLATE
-from weightwatch.errors import ScanError, UsageError
+from weightwatch.errors import ArtifactError, ScanError, UsageError
 
 SMALL = 64 << 10  # files up to this size are fetched whole
 PROBE = 4 << 10  # first bytes fetched to recognise a large file
@@ -204,72 +205,30 @@ def _uncovered(s: _Sparse, spans: list[tuple[int, int]], start: int) -> None:
         pos = max(pos, end)
 
 
+class _Fetching:
+    """A remote file as the GGUF header walker reads it: each slice fetched on demand, with
+    read-ahead (a header is thousands of small fields)."""
+
+    def __init__(self, s: _Sparse) -> None:
+        self.s = s
+
+    def __getitem__(self, span: slice, /) -> bytes:
+        start, stop = int(span.start or 0), int(span.stop)
+        if not self.s.holds(start, stop):
+            self.s.get(start, min(self.s.size, start + max(stop - start, READ_AHEAD)))
+        return self.s.get(start, stop)
+
+
 def _gguf(s: _Sparse) -> None:
-    """Walk the GGUF header (metadata and tensor table), fetching as it goes."""
-    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
-
-    pos = 0
-
-    def take(n: int) -> bytes:
-        nonlocal pos
-        if pos + n > min(s.size, MAX_HEADER):
-            raise ValueError("header runs past the file")
-        if not s.holds(pos, pos + n):  # read ahead: a header is thousands of small fields
-            s.get(pos, min(s.size, pos + max(n, READ_AHEAD)))
-        out = s.get(pos, pos + n)
-        pos += n
-        return out
-
-    def u(fmt: str) -> int:
-        return int(struct.unpack("<" + fmt, take(struct.calcsize(fmt)))[0])
-
-    fixed = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-
-    def value(t: int, depth: int = 0) -> int | None:
-        if t in fixed:
-            raw = take(fixed[t])
-            return int.from_bytes(raw, "little") if t in (4, 5, 10, 11) else None
-        if t == 8:
-            take(u("Q"))
-            return None
-        if t == 9:
-            inner, count = u("I"), u("Q")
-            if depth >= 2 or count > s.size:  # as the local reader: arrays nest once at most
-                raise ValueError("array nested too deep or longer than the file")
-            if inner in fixed:
-                take(fixed[inner] * count)
-            else:
-                for _ in range(count):
-                    value(inner, depth + 1)
-            return None
-        raise ValueError(f"unknown GGUF value type {t}")
-
+    """Walk the GGUF header and tensor table with the local parser, fetching as it goes,
+    then fetch the alignment padding and every byte no tensor covers."""
     try:
-        take(4)
-        if u("I") < 2:
-            return
-        n_tensors, n_kv = u("Q"), u("Q")
-        alignment = 32
-        for _ in range(n_kv):
-            key = take(u("Q"))
-            v = value(u("I"))
-            if key == b"general.alignment" and v:
-                alignment = v
-        spans = []
-        for _ in range(n_tensors):
-            take(u("Q"))
-            dims = [u("Q") for _ in range(u("I"))]
-            kind, offset = u("I"), u("Q")
-            block, size = GGML_QUANT_SIZES[GGMLQuantizationType(kind)]
-            count = 1
-            for d in dims:
-                count *= d
-            spans.append((offset, offset + count // block * size))
-        data = (pos + alignment - 1) // alignment * alignment
-        s.get(pos, data)  # the alignment padding after the tensor table
-        _uncovered(s, [(data + b, data + e) for b, e in spans], data)
-    except (ValueError, KeyError, struct.error):
+        contents = parse_header(_Fetching(s), s.size, s.name)
+    except ArtifactError:
         return  # the scanner finds the file malformed from the bytes fetched (holes read 0)
+    s.get(contents.header_end, contents.data_start)
+    spans = [(offset, offset + info.nbytes) for info, offset, _ in contents.tensors]
+    _uncovered(s, spans, contents.data_start)
 
 
 def _zip(s: _Sparse) -> None:
