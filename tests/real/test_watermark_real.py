@@ -40,7 +40,7 @@ def test_gaussmark_in_the_real_model_is_detected_and_human_text_is_not(
 ) -> None:
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     key = MasterSecret(bytes(range(32))).derive("real-test", scheme="gaussmark")
     scheme = GaussMark.from_params(sigma=0.07)
     assert isinstance(scheme, GaussMark)
