@@ -215,3 +215,11 @@ gguf-install: $(STAMP)
 
 test-gguf: gguf-wheel gguf-install real-models
 	$(VENV)/bin/pytest -q tests/audit/test_gguf_target.py
+
+# Hide-and-Seek's method on the installed frameworks (docs/scanner.md): the loading-path
+# inventory and the gadget sweep, from source via ast (~15 min on 2 cores). `--write`
+# regenerates src/weightwatch/scan/gadgets.py after a library upgrade.
+.PHONY: scanner-sweep
+scanner-sweep: $(STAMP)
+	$(PY) benchmarks/scanner/loading_paths.py inventory
+	$(PY) benchmarks/scanner/loading_paths.py gadgets --json .cache/gadget-sweep.json

@@ -6,7 +6,9 @@ dequantized weights quantized by the ``gguf`` package), and Llama-shaped random
 safetensors folders of about 1 GB in BF16 and in F32 (hidden 2048, MLP 5632, 32/4 heads,
 vocabulary 32,000; 10 and 4 layers).
 
-For each: ``cat FILES > /dev/null`` cold (every file evicted from the page cache with
+For each: ``cp FILES DIR && sync DIR/*`` cold (the durable copy a registry that keeps
+its own copy cannot avoid: on a disk that writes slower than it reads, ingest's floor),
+``cat FILES > /dev/null`` cold (every file evicted from the page cache with
 ``posix_fadvise(DONTNEED)`` first: the machine is shared, so dropping every cache is not
 an option; the real GGUFs are copied first, because a page another process maps cannot
 be evicted) and ``b3sum`` warm (the Debian binary, all threads; best of 3), then the
@@ -150,6 +152,29 @@ def b3sum(path: Path) -> None:
             blake3.blake3(max_threads=blake3.blake3.AUTO).update_mmap(str(p))
 
 
+def durable_copy(path: Path) -> float:
+    """Wall seconds to ``cp`` the files (cold) into a scratch folder beside the registry's
+    and ``sync`` them: the least a registry that keeps its own durable copy can take."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("WW_BENCH_TMP")) as tmp:
+        evict(path)
+        t = time.perf_counter()
+        subprocess.run(["cp", *map(str, files(path)), tmp], check=True)
+        subprocess.run(["sync", *map(str, Path(tmp).iterdir())], check=True)
+        return time.perf_counter() - t
+
+
+def disk_read() -> int:
+    """Bytes this process has had read from storage (``/proc/self/io`` ``read_bytes``: page
+    cache hits do not count), or -1 where the kernel does not say."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
 def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -162,24 +187,30 @@ def measure(name: str, kind: str, path: Path, params: int) -> dict[str, object]:
     evict(path)
     cold = wall(lambda: cat(path))
     b3 = min(wall(lambda: b3sum(path)) for _ in range(3))
+    copy = durable_copy(path)
     fp_warm = min((wall_cpu(lambda: fingerprint(path)) for _ in range(2)), key=lambda r: r[0])
     evict(path)
     fp_cold = wall(lambda: fingerprint(path))
     steps: list[tuple[str, float, float]] = []
+    disk: list[int] = []
 
     def mark(step: str) -> None:
         steps.append((step, time.perf_counter(), time.process_time()))
+        disk.append(disk_read())
 
     with tempfile.TemporaryDirectory(dir=os.environ.get("WW_BENCH_TMP")) as tmp:
         reg = Registry.open(Path(tmp) / "reg", init=True)
         evict(path)
         start = (time.perf_counter(), time.process_time())
+        disk.append(disk_read())
         slug = "".join(c if c.isalnum() else "-" for c in name.lower())
         reg.register(path, f"bench/{slug}", on_step=mark)
         end = (time.perf_counter(), time.process_time())
+        disk.append(disk_read())
         reg.close()
     marks = [("submit", *start), *steps, ("end", *end)]
     per = {a[0]: (b[1] - a[1], b[2] - a[2]) for a, b in itertools.pairwise(marks)}
+    read = {m[0]: b - a for m, (a, b) in zip(marks, itertools.pairwise(disk), strict=False)}
     return {
         "name": name,
         "kind": kind,
@@ -187,10 +218,12 @@ def measure(name: str, kind: str, path: Path, params: int) -> dict[str, object]:
         "params": params,
         "cat_cold": cold,
         "b3sum_warm": b3,
+        "copy_cold": copy,
         "fp_warm": fp_warm,
         "fp_cold": fp_cold,
         "register": (end[0] - start[0], end[1] - start[1]),
         "steps": per,
+        "disk_read": read,
     }
 
 
@@ -250,16 +283,20 @@ def report(rows: list[dict[str, object]], before: str, after: str) -> None:
         "of 2. GB/s are of the file's bytes.\n"
     )
     print(
-        "| model | GB | cat cold (s) | b3sum warm (s) | register wall / CPU (s, cold) | "
-        "register / cat cold (wall, CPU) | register / b3sum warm (wall, CPU) |"
+        "| model | GB | cat cold (s) | b3sum warm (s) | cp + sync cold (s) | "
+        "register wall / CPU (s, cold) | register / cat cold (wall, CPU) | "
+        "register / b3sum warm (wall, CPU) | ingest / cp + sync (wall) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         size, cold, b3 = float(r["size"]), float(r["cat_cold"]), float(r["b3sum_warm"])  # type: ignore[arg-type]
+        copy = float(r["copy_cold"])  # type: ignore[arg-type]
         rw, rc = r["register"]  # type: ignore[misc]
+        ingest = r["steps"]["ingest"][0]  # type: ignore[index]
         print(
-            f"| {r['name']} | {size / 1e9:.3f} | {cold:.2f} | {b3:.2f} | {rw:.1f} / {rc:.1f} | "
-            f"{rw / cold:.1f}x, {rc / cold:.1f}x | {rw / b3:.0f}x, {rc / b3:.0f}x |"
+            f"| {r['name']} | {size / 1e9:.3f} | {cold:.2f} | {b3:.2f} | {copy:.2f} | "
+            f"{rw:.1f} / {rc:.1f} | {rw / cold:.1f}x, {rc / cold:.1f}x | "
+            f"{rw / b3:.0f}x, {rc / b3:.0f}x | {ingest / copy:.1f}x |"
         )
     steps = [s for s in rows[0]["steps"] if s not in ("submit",)]  # type: ignore[attr-defined]
     print("\n`register` per step, wall / CPU seconds (each step from its start to the next's):\n")
@@ -269,6 +306,19 @@ def report(rows: list[dict[str, object]], before: str, after: str) -> None:
         per = r["steps"]
         cells = [f"{per[s][0]:.1f} / {per[s][1]:.1f}" if s in per else "-" for s in steps]  # type: ignore[index,operator]
         print(f"| {r['name']} | " + " | ".join(cells) + " |")
+    print(
+        "\n`register` per step, MB read from the disk (`/proc/self/io` `read_bytes`: what the "
+        "page cache did not serve), and all steps' total as a multiple of the model's size:\n"
+    )
+    print("| model | " + " | ".join(steps) + " | total / size |")
+    print("|---|" + "---:|" * (len(steps) + 1))
+    for r in rows:
+        got = r["disk_read"]
+        cells = [f"{got[s] / 1e6:.0f}" if s in got else "-" for s in steps]  # type: ignore[index,operator]
+        total = sum(got.values())  # type: ignore[attr-defined]
+        print(
+            f"| {r['name']} | " + " | ".join(cells) + f" | {total / float(r['size']):.2f}x |"  # type: ignore[arg-type]
+        )
     print(
         "\nFingerprint throughput, GB of file per second, beside the cold read of the same "
         "file; the 70B column scales the warm CPU time linearly with the attention and MLP "

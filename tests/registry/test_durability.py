@@ -24,7 +24,8 @@ Registry.open(sys.argv[1], sys.argv[2]).register(sys.argv[3], sys.argv[4])
 
 
 @pytest.mark.parametrize(
-    "point", ["ingest:before", "ingest", "scan", "fingerprint", "lineage", "decide:before"]
+    "point",
+    ["ingest:claim", "ingest:before", "ingest", "scan", "fingerprint", "lineage", "decide:before"],
 )
 def test_killed_mid_registration_is_invisible_then_resumes(tmp_path, llama_family, point):
     root, url = tmp_path / "reg", f"sqlite:///{tmp_path / 'reg.db'}"

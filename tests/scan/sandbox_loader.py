@@ -1,7 +1,7 @@
 """The real loaders, in a sandboxed worker process, for the differential tests.
 
 Run as ``python sandbox_loader.py``: reads one JSON job per line on stdin
-(``{"kind": "pickle|torch|joblib|numpy|pandas|torch-hub-zip|torch-dcp", "path": ...}``) and answers one JSON line
+(``{"kind": "pickle|torch|joblib|numpy|pandas|torch-hub-zip|torch-dcp|torch-export-artifact", "path": ...}``) and answers one JSON line
 each: the globals the loader's unpickler resolved (``pickle.find_class`` audit events),
 the dangerous actions it attempted, and the error it ended with.
 
@@ -39,6 +39,7 @@ try:  # the loaders' own lazy imports, loaded before the import policy starts
 
     import gguf  # noqa: F401
     import safetensors.torch  # noqa: F401
+    import torch._export.serde.serialize
     import torch.distributed.checkpoint
     import zstandard  # noqa: F401
 except ImportError:
@@ -85,6 +86,11 @@ def load(kind: str, path: str) -> None:
         pd.read_pickle(path)
     elif kind == "torch-hub-zip":  # what load_state_dict_from_url does with a zip download
         torch.hub._legacy_zip_load(path, os.getcwd(), "cpu", weights_only=False)
+    elif kind == "torch-export-artifact":  # weights_only=True, then False on any error
+        from torch._export.serde.serialize import deserialize_torch_artifact
+
+        with open(path, "rb") as f:
+            deserialize_torch_artifact(f.read())
     elif kind == "torch-dcp":  # a distributed checkpoint folder's .metadata
         from torch.distributed.checkpoint import FileSystemReader
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import _cache
 from weightwatch.testing.benign_corpus import build_benign_corpus, evaluate
+from weightwatch.testing.benign_producers import PRODUCERS
 
 pytestmark = pytest.mark.slow
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scanner.md"
@@ -24,7 +25,7 @@ def corpus():
 def test_every_producer_ran(corpus):
     assert corpus.skipped == {}, corpus.skipped
     producers = {f.producer for f in corpus.files}
-    assert len(producers) == 15 and len(corpus.files) >= 300
+    assert producers == set(PRODUCERS) and len(corpus.files) >= 300
     trainer = {f.name for f in corpus.files if f.producer == "hf-trainer"}
     assert {
         "training_args.bin",

@@ -136,3 +136,26 @@ def test_gguf_alignment_of_another_type_is_refused(tmp_path):
     head += struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 10, 64)  # uint64
     report = _scan(tmp_path, "a.gguf", head + b"\0" * 64)
     assert report.verdict is not Verdict.CLEAN and "uint32" in (report.error or "")
+
+
+def test_a_zip_member_flipped_to_deflate_over_stored_bytes_is_a_finding_not_a_crash(tmp_path):
+    """Regression (found by test_zip_differentials' fuzzer): a torch zip whose member
+    claims deflate over stored bytes raised ``zlib.error`` out of the scanner."""
+    import io
+    import zipfile
+
+    from weightwatch.scan import Severity, scan_paths
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        zf.writestr("archive/version", b"3\n")
+    data = bytearray(buf.getvalue())
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):  # method = deflate in both headers
+        at = data.find(sig)
+        at += 8 if sig == b"PK\x03\x04" else 10
+        data[at : at + 2] = (8).to_bytes(2, "little")
+    path = tmp_path / "model.pt"
+    path.write_bytes(bytes(data))
+    report = scan_paths([str(path)])
+    assert any(f.severity >= Severity.MEDIUM for f in report.findings()), report.findings()

@@ -126,3 +126,25 @@ def test_protocol0_objects_through_copyreg_reconstructor_are_judged_by_their_cla
     assert _worst(data) == {}
     data = call("copyreg", "_reconstructor")[:-3] + b"."  # the helper alone is not a finding
     assert _worst(data) == {}
+
+
+def test_a_real_torch_distributed_checkpoint_is_clean_but_its_neighbours_are_not(tmp_path):
+    """Regression: ``torch.distributed.checkpoint.save`` writes ``.metadata``, a pickle of
+    its own dataclasses, and ``torch.distributed.`` is denylisted, so every real DCP
+    checkpoint was called malicious (critical). Only those exact records are safe now."""
+    import warnings
+
+    import torch
+    import torch.distributed.checkpoint as dcp
+
+    from weightwatch.scan import scan_paths
+
+    state = {"w": torch.randn(4, 4), "b": torch.zeros(4, dtype=torch.bfloat16), "step": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dcp.save(state, checkpoint_id=str(tmp_path / "ck"))
+    report = scan_paths([str(tmp_path / "ck")])
+    assert [f for f in report.findings() if f.severity >= Severity.MEDIUM] == []
+    for neighbour in ("torch.distributed.checkpoint.metadata.os", "torch.distributed.run.run"):
+        module, name = neighbour.rsplit(".", 1)
+        assert _worst(call(module, name, "x"))[neighbour] is Severity.CRITICAL

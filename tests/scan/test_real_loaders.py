@@ -35,6 +35,8 @@ LOADERS = {
     "model-xz.joblib": "joblib",
     "hub-weights.zip": "torch-hub-zip",
     ".metadata": "torch-dcp",
+    "export-artifact.pt": "torch-export-artifact",  # EOP: the unsafe retry runs it
+    "datapipe-wrapper.pkl": "pickle",  # a gadget the sweep found (BUILD -> pickle.loads)
 }
 
 

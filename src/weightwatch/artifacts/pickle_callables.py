@@ -51,6 +51,23 @@ class PickleCallable:
         return self.reader is not None
 
 
+# ``torch.distributed.checkpoint``'s ``.metadata`` pickle: dataclasses rebuilt with NEWOBJ
+# and BUILD whose ``__init__``/``__setstate__`` only assign fields (checked against torch
+# 2.13's source), and an enum looked up by value. Exact names: the rest of
+# ``torch.distributed`` stays denylisted, because an exact entry here is the only thing
+# that outranks a denylisted prefix (``scan.callables.classify``).
+_DCP_RECORDS = (
+    *(
+        f"torch.distributed.checkpoint.metadata.{name}"
+        for name in (
+            "Metadata", "TensorStorageMetadata", "TensorProperties", "ChunkStorageMetadata",
+            "BytesStorageMetadata", "MetadataIndex", "StorageMeta", "_MEM_FORMAT_ENCODING",
+        )
+    ),
+    "torch.distributed.checkpoint.filesystem._StorageInfo",
+)  # fmt: skip
+
+
 def _loadable(resolution: Resolution, *names: str) -> list[PickleCallable]:
     return [PickleCallable(name, resolution) for name in names]
 
@@ -203,6 +220,7 @@ PICKLE_CALLABLES: tuple[PickleCallable, ...] = (
         "datetime.time",
         "zoneinfo.ZoneInfo",
         "zoneinfo.ZoneInfo._unpickle",  # reached as getattr(ZoneInfo, "_unpickle")
+        *_DCP_RECORDS,
         *_PANDAS,
         *_NUMPY_SCALARS,
     ),

@@ -4,7 +4,10 @@ The protocol (``docs/deployment.md``) keeps the collector from racing a registra
 flight on any host:
 
 1. Before a registration stores a blob it *claims* the digest: a ``blob_claims`` row in
-   state ``live`` with a fresh ``touched_at``, committed before the upload starts.
+   state ``live`` with a fresh ``touched_at``, committed before the blob is given its name
+   or found already stored (``BlobStore.ingest`` calls the claim: on a local store after
+   the copy into an unlisted temporary, whose hashing is what yields the digest; on S3
+   before the upload).
 2. The step that records the version's files *confirms* its claims in the same
    transaction (touching them again) and fails if one is no longer live.
 3. The collector deletes a blob only when no ``files`` row names it, its claim (if any)

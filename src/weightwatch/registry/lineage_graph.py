@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from weightwatch.registry import queries
+from weightwatch.registry.views import TreeNode
 from weightwatch.reports import Record
 
 LIMIT = 60  # versions drawn around one version at most
@@ -114,3 +115,41 @@ def read(conn: Connection, root: int, *, limit: int = LIMIT) -> LineageGraph:
         ],
         truncated=len(dropped),
     )
+
+
+def descendant_tree(conn: Connection, root: int) -> TreeNode:
+    """``root``'s descendants (by detected or declared edges) as a tree; a child both
+    declared and detected is one node. One query per generation."""
+    kids: dict[int, dict[int, dict[str, str]]] = {}
+    known, frontier = {root}, {root}
+    while frontier:
+        rows = queries.children_of(conn, frontier)
+        frontier = set()
+        for r in rows:
+            child = int(r.child_id)
+            kids.setdefault(int(r.parent_id), {}).setdefault(child, {})[r.kind] = r.relation
+            if child not in known:
+                known.add(child)
+                frontier.add(child)
+    info = queries.labels(conn, known)
+
+    def node(vid: int, relation: str | None, kind: str | None, seen: frozenset[int]) -> TreeNode:
+        label, status = info[vid]
+        return TreeNode(
+            model=label,
+            status=status,
+            relation=relation,
+            kind=kind,
+            children=[
+                node(
+                    child,
+                    by_kind.get("detected") or by_kind["declared"],
+                    "+".join(sorted(by_kind)),  # declared | detected | declared+detected
+                    seen | {vid},
+                )
+                for child, by_kind in kids.get(vid, {}).items()
+                if child not in seen and child != vid
+            ],
+        )
+
+    return node(root, None, None, frozenset())

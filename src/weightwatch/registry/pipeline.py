@@ -32,7 +32,6 @@ from weightwatch.lineage import explain
 from weightwatch.lineage.relation import disagreements_for
 from weightwatch.policy import declared_bases
 from weightwatch.registry import blobgc, fingerprints, queries, recipients, schema, withdrawn
-from weightwatch.registry.blobs import hash_file
 from weightwatch.registry.decide import decide
 from weightwatch.registry.inspectable import strip_root, weights_problem
 from weightwatch.registry.queries import put_report, version_label
@@ -72,14 +71,20 @@ def step_ingest(store: Store, version_id: int) -> Persist:
         source = Path(queries.version_source(conn, version_id))
     if not source.exists():
         raise ArtifactError(source, "no such file or directory (moved before ingest finished?)")
-    entries: list[tuple[str, int, str]] = []
-    for rel, p in list_files(source, DEFAULT_IGNORE):
+    listed = list_files(source, DEFAULT_IGNORE)
+    for _, p in listed:
         if p.is_symlink():
             raise ArtifactError(p, "is a symbolic link: register the files themselves")
-        digest, _ = hash_file(p)
-        blobgc.claim(store, digest)  # before the upload: the collector leaves it alone
-        digest, size = store.blobs.put(p, digest=digest)
-        entries.append((rel, size, digest))
+
+    def claim(digest: str) -> None:
+        # After the copy hashed it, before the store names or reuses the blob: the
+        # collector leaves a claimed digest alone (registry/blobgc.py).
+        _crash_point("ingest:claim")
+        blobgc.claim(store, digest)
+
+    # Each file is read once: the store hashes the bytes it copies (registry/blobs.py).
+    stored = store.blobs.ingest([p for _, p in listed], claim)
+    entries = [(rel, size, digest) for (rel, _), (digest, size) in zip(listed, stored, strict=True)]
     store.blobs.link_tree([(rel, d) for rel, _, d in entries], work_dir(store, version_id))
 
     def persist(conn: Connection) -> None:

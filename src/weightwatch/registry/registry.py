@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select
 
-from weightwatch.attest.checkpoint import checkpoint_size, entry_leaf
+from weightwatch.attest.checkpoint import checkpoint_size
 from weightwatch.attest.keys import KeyVerifier
 from weightwatch.attest.tlog_client import WitnessEndpoint
 from weightwatch.errors import ArtifactError, NotFound, RegistryError, UsageError
@@ -30,8 +30,10 @@ from weightwatch.identity.hashing import hash_file
 from weightwatch.identity.manifest import DEFAULT_IGNORE, list_files
 from weightwatch.registry import (
     blobgc,
+    evidence,
     fingerprints,
     lineage_graph,
+    moderation,
     notify,
     queries,
     redaction,
@@ -40,7 +42,6 @@ from weightwatch.registry import (
     witnessing,
 )
 from weightwatch.registry.access import Grant, Principal, request_access
-from weightwatch.registry.accounts import check_reason, record
 from weightwatch.registry.blob_migration import Migrated, migrate_blobs
 from weightwatch.registry.blobgc import Collected
 from weightwatch.registry.fingerprints import Backfilled
@@ -558,42 +559,7 @@ class Registry:
         """The version's descendants (by detected or declared edges) as a tree; a child
         both declared and detected is one node. One query per generation."""
         with self._read() as conn:
-            root = queries.version_id(conn, ref)
-            kids: dict[int, dict[int, dict[str, str]]] = {}
-            known, frontier = {root}, {root}
-            while frontier:
-                rows = queries.children_of(conn, frontier)
-                frontier = set()
-                for r in rows:
-                    child = int(r.child_id)
-                    kids.setdefault(int(r.parent_id), {}).setdefault(child, {})[r.kind] = r.relation
-                    if child not in known:
-                        known.add(child)
-                        frontier.add(child)
-            info = queries.labels(conn, known)
-
-        def node(
-            vid: int, relation: str | None, kind: str | None, seen: frozenset[int]
-        ) -> TreeNode:
-            label, status = info[vid]
-            return TreeNode(
-                model=label,
-                status=status,
-                relation=relation,
-                kind=kind,
-                children=[
-                    node(
-                        child,
-                        by_kind.get("detected") or by_kind["declared"],
-                        "+".join(sorted(by_kind)),  # declared | detected | declared+detected
-                        seen | {vid},
-                    )
-                    for child, by_kind in kids.get(vid, {}).items()
-                    if child not in seen and child != vid
-                ],
-            )
-
-        return node(root, None, None, frozenset())
+            return lineage_graph.descendant_tree(conn, queries.version_id(conn, ref))
 
     def visible_tree(self, who: Principal | None, ref: str) -> TreeNode:
         """The lineage tree without the versions ``who`` may not see (nor what hangs
@@ -624,36 +590,15 @@ class Registry:
     def _set_down(
         self, ref: str, *, reason: str, actor: str, client: str | None, down: bool
     ) -> VersionView:
-        if not reason.strip():
-            raise UsageError("a takedown or reinstatement needs a --reason")
-        check_reason(reason)
+        vid, label, affected = moderation.set_down(
+            self.store, ref, reason=reason, actor=actor, client=client, down=down
+        )
         action = Moderation.TAKEDOWN if down else Moderation.REINSTATEMENT
-        with self.store.write.begin() as conn:
-            vid = queries.version_id(conn, ref)
-            row = queries.version_row(conn, vid)
-            label, current = row.label, row.status
-            if down and current == Status.TAKEN_DOWN:
-                raise RegistryError(f"{label} is already taken down")
-            if not down and current != Status.TAKEN_DOWN:
-                raise RegistryError(f"{label} is not taken down (status {current})")
-            body = {"model": label, "action": str(action), "actor": actor, "reason": reason}
-            (idx,) = self.store.log.append_many(
-                [(str(action), entry_leaf(str(action), body, time=now()))], conn=conn
-            )
-            self._moderate(conn, vid, action, actor=actor, reason=reason, log_index=idx)
-            event = "model.takedown" if down else "model.reinstate"
-            record(self.store, actor, event, label, client=client, conn=conn, reason=reason)
-            if down:
-                conn.execute(
-                    update(schema.versions)
-                    .where(schema.versions.c.id == vid)
-                    .values(status=Status.TAKEN_DOWN)
-                )
-            affected = queries.descendants(conn, vid)
         if not down:
             self._redecide(vid, cause=f"reinstatement of {label}")
         for child in affected:
             self._redecide(child, cause=f"{action} of {label}")
+        event = "model.takedown" if down else "model.reinstate"
         notify.moderation_events(self.store, vid, event=event, reason=reason, actor=actor)
         self.deliver_webhooks()
         return self.status(label)
@@ -678,21 +623,6 @@ class Registry:
             return 0
         return webhooks.deliver_due(self.store, backoff=self.webhook_backoff)
 
-    @staticmethod
-    def _moderate(
-        conn: Connection, vid: int, action: Moderation, *, actor: str, reason: str, log_index: int
-    ) -> None:
-        conn.execute(
-            schema.takedowns.insert().values(
-                version_id=vid,
-                action=str(action),
-                actor=actor,
-                reason=reason,
-                log_index=log_index,
-                created_at=now(),
-            )
-        )
-
     def release(
         self, ref: str, *, reason: str, actor: str = "cli", client: str | None = None
     ) -> VersionView:
@@ -701,29 +631,9 @@ class Registry:
         them (its requested tier, or a gate that still applies). Logged as a decision with
         cause ``release by <actor>``; its descendants are re-decided. Blocks are never
         released, and a quarantine reason the release did not cover quarantines it again."""
-        if not reason.strip():
-            raise UsageError("a release needs a --reason")
-        check_reason(reason)
-        with self.store.write.begin() as conn:
-            vid = queries.version_id(conn, ref)
-            row = queries.version_row(conn, vid)
-            label = row.label
-            if row.status != Status.QUARANTINED:
-                raise RegistryError(
-                    f"{label} is not quarantined (status {row.status}): only a quarantine "
-                    "can be released",
-                    hint="a block (e.g. a malicious scan finding) stays; a takedown is "
-                    "undone with reinstate",
-                )
-            released = queries.latest_decision_index(conn, vid)
-            assert released is not None  # a complete version has a logged decision
-            self._moderate(
-                conn, vid, Moderation.RELEASE, actor=actor, reason=reason, log_index=released
-            )
-            record(
-                self.store, actor, "model.release", label, client=client, conn=conn, reason=reason
-            )
-            affected = queries.descendants(conn, vid)
+        vid, label, affected = moderation.release(
+            self.store, ref, reason=reason, actor=actor, client=client
+        )
         self._redecide(vid, cause=f"release by {actor}")
         for child in affected:
             self._redecide(child, cause=f"release of {label}")
@@ -734,20 +644,11 @@ class Registry:
         with self.store.write.begin() as conn:
             persist(conn)
 
-    # -- audits ---------------------------------------------------------------------------
+    # -- audits and weight diffs (parsed and checked in ``evidence``) ----------------------
     def add_audit(self, ref: str, summary: dict[str, Any]) -> VersionView:
         """Attach a base-vs-derivative safety audit (``audit compare --json``) and
         re-decide: a derivative whose safety was stripped is a fact the policy weighs."""
-        from weightwatch.audit.derivative import DerivativeReport, DerivativeSummary
-
-        try:
-            if "attacks" in summary:  # the whole report `weightwatch audit compare --json` writes
-                parsed = DerivativeReport.model_validate(summary).summary()
-            else:
-                parsed = DerivativeSummary.model_validate(summary)
-        except ValueError as exc:
-            raise UsageError(f"not an audit comparison (audit compare --json): {exc}") from exc
-        doc = parsed.model_dump(mode="json")
+        doc = evidence.audit_doc(summary)
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
             queries.put_report(conn, vid, "audit", doc)
@@ -761,53 +662,14 @@ class Registry:
         derivative is this version's registered weights, append it to the transparency log,
         record it as the version's audit (``logged``) and re-decide. Returns the bundle with
         the log's inclusion proof and signed checkpoint under ``weightwatchLog``."""
-        from weightwatch.audit.attestation import (
-            LOG_KEY,
-            envelope_digest,
-            open_comparison,
-            subject_digests,
-        )
-        from weightwatch.audit.derivative import DerivativeSummary
+        from weightwatch.audit.attestation import LOG_KEY
 
-        stmt = open_comparison(bundle, auditor)
-        subjects = subject_digests(stmt)
-        try:
-            summary = DerivativeSummary.model_validate(stmt["predicate"]["summary"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"the signed audit carries no comparison summary: {exc}") from exc
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
+            idx = evidence.log_signed_audit(self.store, conn, vid, bundle, auditor)
             label = queries.version_label(conn, vid)
-            registered = queries.version_weights_digest(conn, vid)
-            if registered is None or registered != subjects.get("derivative"):
-                raise RegistryError(
-                    f"{label}: the signed audit is about other weights "
-                    f"({str(subjects.get('derivative'))[:16]}…, registered "
-                    f"{str(registered)[:16]}…)"
-                )
-            body = {
-                "model": label,
-                "verdict": summary.verdict.value,
-                "base_weights": subjects.get("base"),
-                "derivative_weights": subjects["derivative"],
-                "envelope_sha256": envelope_digest(bundle),
-                "auditor_key": auditor.key_id,
-            }
-            (idx,) = self.store.log.append_many(
-                [("audit", entry_leaf("audit", body, time=now()))], conn=conn
-            )
-            doc = {**summary.model_dump(mode="json"), "logged": True, "log_index": idx}
-            doc["auditor_key"] = auditor.key_id
-            queries.put_report(conn, vid, "audit", doc)
         self._redecide(vid, cause=f"logged audit of {label}")
-        note = self.checkpoint()
-        proof = {
-            "index": idx,
-            "leaf": self.store.log.entry(idx).leaf.decode(),
-            "hashes": [h.hex() for h in self.store.log.inclusion_proof(idx, checkpoint_size(note))],
-            "checkpoint": note,
-        }
-        return {**bundle, LOG_KEY: proof}
+        return {**bundle, LOG_KEY: self._inclusion(idx).model_dump()}
 
     def add_forensics(
         self, ref: str, report: dict[str, Any] | None = None, *, base: str | None = None
@@ -820,17 +682,12 @@ class Registry:
         ignored, and where its derivation differs that is noted). Only for a base outside
         the registry is the attached report (``weightwatch diff --json``) recorded as given.
         """
-        from weightwatch.forensics import DiffReport
-
-        attached: DiffReport | None = None
-        if report is not None:
-            try:
-                attached = DiffReport.model_validate(report)
-            except ValueError as exc:
-                raise UsageError(f"not a weight diff (weightwatch diff --json): {exc}") from exc
+        attached = evidence.attached_diff(report)
         base_vid = self._registered(base)
         if base_vid is not None:
-            parsed = self._compute_diff(base_vid, self.version_id(ref))
+            parsed = evidence.compute_diff(
+                self.store, self._stored(base_vid), self._stored(self.version_id(ref))
+            )
         elif attached is not None:
             parsed = attached
         else:
@@ -838,15 +695,7 @@ class Registry:
                 f"{ref}: no weight diff to record",
                 hint="give --base NAMESPACE/NAME@VERSION of a registered base, or --report",
             )
-        doc: dict[str, Any] = {
-            "derivation": parsed.derivation,
-            "base": base or parsed.base,
-            "abliteration_score": parsed.abliteration_score,
-            "direction_consistency": parsed.direction_consistency,
-            "computed_by_registry": base_vid is not None,
-        }
-        if base_vid is not None and attached is not None:
-            doc["attached_derivation"] = attached.derivation
+        doc = evidence.forensics_doc(parsed, attached, base, computed=base_vid is not None)
         with self.store.write.begin() as conn:
             vid = queries.version_id(conn, ref)
             queries.put_report(conn, vid, "forensics", doc)
@@ -862,26 +711,11 @@ class Registry:
         except RegistryError:
             return None
 
-    def _compute_diff(self, base_vid: int, vid: int) -> Any:
-        """``forensics.diff_models`` over both versions' stored files (linked, not copied,
-        into a private temporary folder)."""
-        import tempfile
-
-        from weightwatch.forensics import diff_models
-
-        with tempfile.TemporaryDirectory(prefix="ww-forensics-") as tmp:
-            folders = []
-            for which, version in (("base", base_vid), ("derivative", vid)):
-                entries = [(f.path, f.sha256) for f in self.files(version)]
-                folders.append(self.store.blobs.link_tree(entries, Path(tmp) / which))
-            report = diff_models(*folders)
-        return report.model_copy(
-            update={"base": self._label(base_vid), "derivative": self._label(vid)}
-        )
-
-    def _label(self, vid: int) -> str:
+    def _stored(self, vid: int) -> tuple[str, list[tuple[str, str]]]:
+        """A version's label and its files as (path, sha256)."""
         with self._read() as conn:
-            return queries.version_label(conn, vid)
+            label = queries.version_label(conn, vid)
+        return label, [(f.path, f.sha256) for f in self.files(vid)]
 
     # -- watermarks -----------------------------------------------------------------------
     def add_watermark(self, ref: str, deployment: WatermarkDeployment) -> None:
@@ -944,12 +778,14 @@ class Registry:
             idx = queries.latest_logged_index(conn, queries.version_id(conn, ref))
         if idx is None:
             raise RegistryError(f"{ref}: no logged decision")
+        return self._inclusion(idx).model_dump()
+
+    def _inclusion(self, idx: int) -> DecisionProof:
+        """Log entry ``idx`` with its inclusion proof under the current signed checkpoint."""
         note = self.checkpoint()
-        entry = self.store.log.entry(idx)
-        size = checkpoint_size(note)
         return DecisionProof(
             index=idx,
-            leaf=entry.leaf.decode(),
-            hashes=[h.hex() for h in self.store.log.inclusion_proof(idx, size)],
+            leaf=self.store.log.entry(idx).leaf.decode(),
+            hashes=[h.hex() for h in self.store.log.inclusion_proof(idx, checkpoint_size(note))],
             checkpoint=note,
-        ).model_dump()
+        )

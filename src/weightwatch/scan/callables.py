@@ -13,6 +13,7 @@ import enum
 import unicodedata
 
 from weightwatch.artifacts.pickle_callables import PICKLE_CALLABLES
+from weightwatch.scan import gadgets
 from weightwatch.scan.findings import Severity
 
 
@@ -128,22 +129,49 @@ _ALLOWED_DUNDERS = {"__newobj__", "__newobj_ex__"}
 _CYTHON_REBUILDERS = frozenset({"newObj"})
 
 
+_CRITICAL_SINKS = {"exec", "import", "process", "deserialise", "native", "denylisted"}
+# Opcodes that run a class's constructor on the pickle's arguments (INST and OBJ only
+# with arguments; without, they call ``cls.__new__``).
+CONSTRUCTOR_OPCODES = frozenset({"REDUCE", "INST", "OBJ"})
+
+
+def constructor_is_gadget(full: str) -> bool:
+    """Whether calling review class ``full`` with a pickle's arguments must be blocked.
+
+    Real checkpoints rebuild framework objects with NEWOBJ (``cls.__new__``) and BUILD;
+    the classes they do call are enums (a lookup by value), compiled extension types'
+    reducers and Cython's pickle helpers. The gadget sweep found that nearly every other
+    review class's constructor can be steered to a dangerous sink, so those are blocked.
+    """
+    module, _, name = full.rpartition(".")
+    return not (
+        full in gadgets.REDUCE_REBUILT
+        or module in gadgets.COMPILED_MODULES
+        or name in _CYTHON_REBUILDERS
+        or name.startswith("__pyx_unpickle_")
+    )
+
+
 def _dangerous(path: str) -> bool:
     return any(path == p or path.startswith(p) for p in DANGEROUS_PREFIXES) or (
         path.split(".")[0] in _DANGEROUS_TOPS
     )
 
 
-def classify(full: str) -> tuple[Outcome, Severity | None]:
+def classify(full: str, *, swept: bool = True) -> tuple[Outcome, Severity | None]:
     """(outcome, severity of the finding or None for safe) for a canonical callable path.
 
     From protocol 4 on, the name part may be a dotted attribute path looked up from the
     module (``torch.nn.modules.module`` + ``os.system`` is ``os.system``), so every
     suffix of the path is checked against the denylist, and only a single CamelCase name
     (a class) under a review prefix is reviewable: framework functions are not.
+    ``swept=False`` leaves out the gadget sweep's table (the sweep itself uses it).
     """
-    if _dangerous(full):
+    if full not in SAFE and _dangerous(full):  # an exact table entry outranks a prefix
         return Outcome.BLOCK, Severity.CRITICAL
+    if swept and full in gadgets.GADGETS:  # found by the gadget sweep (docs/scanner.md)
+        sink = gadgets.GADGETS[full].split(":")[1].strip()
+        return Outcome.BLOCK, Severity.CRITICAL if sink in _CRITICAL_SINKS else Severity.HIGH
     if full in SAFE:
         return Outcome.SAFE, None
     parts = full.split(".")

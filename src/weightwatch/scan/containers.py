@@ -21,7 +21,12 @@ from weightwatch.artifacts.limits import MAX_DEPTH, MAX_INFLATE, MAX_RATIO
 from weightwatch.artifacts.model import FileFormat
 from weightwatch.scan import rules
 from weightwatch.scan.findings import Finding, Location
-from weightwatch.scan.keras_onnx import analyze_keras_config, h5_has_lambda, is_keras_config
+from weightwatch.scan.keras_onnx import (
+    analyze_keras_config,
+    h5_has_lambda,
+    is_keras_config,
+    torch_modules,
+)
 from weightwatch.scan.pickles import analyze
 from weightwatch.scan.skops_schema import analyze_schema
 from weightwatch.scan.zipcheck import STORAGE, raw_member, zip_differentials
@@ -107,7 +112,7 @@ def examine(blob: Blob, fmt: FileFormat | None = None, depth: int = 0) -> Iterat
     elif fmt is FileFormat.UNKNOWN and is_joblib_zfile(blob.head(len(ZFILE_PREFIX))):
         yield from _zfile(blob, depth)
     elif fmt is FileFormat.JSON and depth > 0:  # e.g. config.json inside a .keras archive
-        yield from _member_json(blob)
+        yield from _member_json(blob, depth)
     elif fmt is FileFormat.HDF5 and depth > 0 and h5_has_lambda(blob.read()):
         yield rules.KERAS_LAMBDA.finding(blob.location, "Lambda layer in the HDF5 model config")
 
@@ -172,6 +177,8 @@ def _zip(blob: Blob, depth: int, *, torch: bool) -> Iterator[Finding]:
             EOFError,
             NotImplementedError,
             RuntimeError,
+            zlib.error,  # a member whose method was flipped to deflate over stored bytes
+            lzma.LZMAError,
         ) as exc:
             # Python refuses (bad CRC, "encrypted" flag…) where other loaders read on:
             # analyse the raw member the way a lenient reader would.
@@ -268,7 +275,7 @@ def _skops(zf: zipfile.ZipFile, location: Location) -> Iterator[Finding]:
 _MAX_SCHEMA = 256 * 1024 * 1024
 
 
-def _member_json(blob: Blob) -> Iterator[Finding]:
+def _member_json(blob: Blob, depth: int) -> Iterator[Finding]:
     import json
 
     try:
@@ -277,6 +284,10 @@ def _member_json(blob: Blob) -> Iterator[Finding]:
         return
     if is_keras_config(doc):
         yield from analyze_keras_config(doc, blob.location)
+        for name, data in torch_modules(doc):  # torch.load(weights_only=False) on load
+            yield from examine(
+                Blob(data, member_loc(blob.location, f"{name}.module")), None, depth + 1
+            )
 
 
 def _zlib(blob: Blob, depth: int) -> Iterator[Finding]:

@@ -57,6 +57,41 @@ def analyze_keras_config(doc: Any, location: Location) -> Iterator[Finding]:
             stack.extend((v, depth + 1) for v in node)
 
 
+MAX_TORCH_MODULE = 256 * 1024 * 1024  # base64 text of one wrapped module
+
+
+def torch_modules(doc: Any) -> Iterator[tuple[str, bytes]]:
+    """(layer name, bytes) of each ``TorchModuleWrapper`` layer's module: Keras 3 stores
+    the wrapped ``torch.nn.Module`` as base64 ``torch.save`` output and hands it to
+    ``torch.load(weights_only=False)`` when loaded with ``safe_mode=False`` (found by the
+    loading-path inventory, docs/scanner.md). Undecodable text is skipped."""
+    import base64
+    import binascii
+
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            continue
+        if isinstance(node, dict):
+            config = node.get("config")
+            module = config.get("module") if isinstance(config, dict) else None
+            if (
+                node.get("class_name") == "TorchModuleWrapper"
+                and isinstance(module, str)
+                and len(module) <= MAX_TORCH_MODULE
+            ):
+                try:
+                    data = base64.b64decode(module.encode("ascii"), validate=True)
+                except (binascii.Error, UnicodeEncodeError):
+                    data = b""
+                if data:
+                    yield str(config.get("name", "?")), data  # type: ignore[union-attr]
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
 def h5_has_lambda(data: bytes) -> bool:
     return b'"class_name": "Lambda"' in data or b'"class_name":"Lambda"' in data
 

@@ -20,7 +20,14 @@ from typing import Any, BinaryIO
 
 from weightwatch.artifacts.pickle_limits import LIMITS, PickleLimits
 from weightwatch.scan import joblib_arrays, rules
-from weightwatch.scan.callables import NESTED_LOADERS, Outcome, canonical, classify
+from weightwatch.scan.callables import (
+    CONSTRUCTOR_OPCODES,
+    NESTED_LOADERS,
+    Outcome,
+    canonical,
+    classify,
+    constructor_is_gadget,
+)
 from weightwatch.scan.findings import Finding, Location
 
 MAX_NESTING = 4  # pickles embedded in pickles (the stream limits are ``PickleLimits``)
@@ -605,8 +612,11 @@ def _trailing(out: PickleAnalysis, location: Location, pos: int, n: int, ok: boo
 
 def _judge(out: PickleAnalysis, location: Location) -> None:
     called: dict[str, Call] = {}
+    constructed: dict[str, Call] = {}  # review classes whose constructor the pickle runs
     for call in out.calls:
         called.setdefault(call.callable, call)
+        if call.opcode in CONSTRUCTOR_OPCODES and (call.opcode == "REDUCE" or call.args != "()"):
+            constructed.setdefault(call.callable, call)
     for full, offset in sorted(out.imports.items(), key=lambda kv: kv[1]):
         if full == _GETATTR and 0 < out.getattr_pushes == out.getattr_resolved:
             continue  # every use named a global and a constant; those names are judged
@@ -616,7 +626,15 @@ def _judge(out: PickleAnalysis, location: Location) -> None:
         c = called.get(full)
         how = f"calls {full}{c.args}" if c else f"imports {full}"
         loc = Location(file=location.file, member=location.member, offset=c.offset if c else offset)
-        if outcome is Outcome.REVIEW:
+        if outcome is Outcome.REVIEW and full in constructed and constructor_is_gadget(full):
+            c = constructed[full]
+            where = Location(file=location.file, member=location.member, offset=c.offset)
+            out.findings.append(
+                rules.PICKLE_GADGET.finding(
+                    where, f"loading calls {full}{c.args} (its constructor runs)", callable=full
+                )
+            )
+        elif outcome is Outcome.REVIEW:
             out.findings.append(rules.PICKLE_REVIEW.finding(loc, f"loading {how}", callable=full))
         elif severity.rank >= rules.PICKLE_DANGEROUS.severity.rank:
             out.findings.append(

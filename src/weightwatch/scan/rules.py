@@ -114,6 +114,14 @@ PICKLE_LIMIT = rule(
     "Pickle exceeds analysis limits",
     "The stream is larger or deeper than any weight file needs; it was not fully analysed.",
 )
+PICKLE_GADGET = rule(
+    "WW-PICKLE-010",
+    Severity.HIGH,
+    "Pickle calls a framework class's constructor with its own arguments (gadget)",
+    "Checkpoints rebuild framework objects without running their constructors; the gadget "
+    "sweep found constructors that reach code execution, imports, downloads or file "
+    "writes. " + LOAD_WEIGHTS_ONLY,
+)
 FILE_UNREADABLE = rule(
     "WW-FILE-001",
     Severity.MEDIUM,

@@ -14,6 +14,7 @@ from weightwatch.artifacts.model import FileFormat
 from weightwatch.artifacts.opening import NOT_WEIGHTS, weight_like_name
 from weightwatch.errors import ArtifactError, ScanError
 from weightwatch.scan import rules
+from weightwatch.scan.carve import carve, is_checkpoint_data
 from weightwatch.scan.code_refs import loaded_python
 from weightwatch.scan.containers import Blob, examine, is_joblib_zfile
 from weightwatch.scan.findings import FileReport, Finding, Location, ScanReport
@@ -179,6 +180,8 @@ def scan_file(
         elif size:
             # read lazily: zips by their directory, pickles as a stream up to their end
             findings.extend(examine(Blob(None, loc, path), fmt))
+            if fmt is FileFormat.UNKNOWN and is_checkpoint_data(path):
+                findings.extend(carve(path, loc))  # torch.load ranges only .metadata knows
     if any(f.rule_id in (rules.PICKLE_MALFORMED.id, rules.FILE_UNREADABLE.id) for f in findings):
         error = error or next(
             f.explanation

@@ -91,6 +91,35 @@ def torch_files(out: Path, n: int) -> None:
         torch.save({"sparse": torch.randn(4, 4).to_sparse()}, out / f"sparse-{seed}.pt")
 
 
+def torch_distributed_checkpoints(out: Path, n: int) -> None:
+    """``torch.distributed.checkpoint`` folders (``.metadata`` + ``__0_0.distcp``), saved
+    by one process as FSDP/DTensor training scripts do: model and optimizer state."""
+    import warnings
+
+    import torch
+    from torch.distributed.checkpoint.state_dict_saver import save as dcp_save
+
+    for seed in range(n):
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Linear(4, 2))
+        opt = torch.optim.AdamW(model.parameters())
+        model(torch.ones(3, 6)).sum().backward()
+        opt.step()
+        states = {
+            "model": {"model": model.state_dict()},
+            "train": {"model": model.state_dict(), "optim": opt.state_dict(), "step": seed},
+            "mixed": {
+                "bf16": torch.randn(4, 4).to(torch.bfloat16),
+                "i64": torch.arange(5 + seed),
+                "nested": {"x": torch.ones(2), "note": f"run{seed}"},
+            },
+        }
+        for name, state in states.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "assuming ... a single process"
+                dcp_save(state, checkpoint_id=str(out / f"dcp-{name}-{seed}"))
+
+
 def hf_trainer(out: Path, n: int) -> None:
     """``transformers.Trainer`` checkpoint folders: training_args.bin, optimizer.pt,
     scheduler.pt, rng_state.pth, trainer_state.json and the model."""
@@ -396,6 +425,7 @@ def python_rng_state(out: Path, n: int) -> None:
 
 PRODUCERS: dict[str, Callable[[Path, int], None]] = {
     "torch": torch_files,
+    "torch-dcp": torch_distributed_checkpoints,
     "hf-trainer": hf_trainer,
     "scikit-learn": sklearn_models,
     "xgboost": xgboost_models,

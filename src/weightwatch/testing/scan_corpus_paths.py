@@ -36,6 +36,10 @@ MODELSCAN_338 = (
     "protectai/modelscan issue #338 (T. Haruyama, 2026): in malicious models on Hugging Face"
 )
 HS = "Liu et al., 'The Art of Hide and Seek' (arXiv:2508.19774, 2025): "
+SWEEP = (
+    "weightwatch gadget sweep (benchmarks/scanner/loading_paths.py gadgets; docs/scanner.md), "
+    "Hide-and-Seek's method on the installed frameworks: "
+)
 
 
 def _body(stream: bytes) -> bytes:
@@ -172,6 +176,49 @@ def _call_on_result(
     )
 
 
+def _build_state_gadget(cls: tuple[str, str], nested: bytes) -> bytes:
+    """NEWOBJ ``cls`` (no constructor runs) then BUILD with ``(nested, False)``: the shape
+    a checkpoint would use, for a class whose ``__setstate__`` unpickles its state."""
+    assert len(nested) < 256
+    state = b"(C" + bytes([len(nested)]) + nested + b"\x89t"
+    return b"\x80\x04" + stack_global(*cls) + b")\x81" + state + b"b."
+
+
+def _pt2_archive(payload: bytes) -> bytes:
+    """A torch.export ``.pt2`` zip as ``torch.export.save`` lays it out, its constants
+    config naming one opaque object whose bytes are ``payload``."""
+    buf = io.BytesIO()
+    config = {"config": {"obj": {"path_name": "opaque_obj_0", "use_pickle": True}}}
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("model/archive_format", "pt2")
+        zf.writestr("model/archive_version", "0")
+        zf.writestr("model/data/constants/model_constants_config.json", json.dumps(config))
+        zf.writestr("model/data/constants/opaque_obj_0", payload)
+        zf.writestr("model/data/weights/weight_0", torch_zip(payload))
+    return buf.getvalue()
+
+
+def _keras_torch_wrapper(module: bytes) -> bytes:
+    """A ``.keras`` zip whose one layer wraps a torch module, as Keras 3 writes it."""
+    import base64
+
+    layer = {
+        "module": "keras.layers",
+        "class_name": "TorchModuleWrapper",
+        "config": {"name": "torch_module_wrapper", "module": base64.b64encode(module).decode()},
+    }
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {"name": "sequential", "layers": [layer]},
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        zf.writestr("config.json", json.dumps(config))
+    return buf.getvalue()
+
+
 def _compressed_pickle_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
     """pandas.read_pickle infers the compression from the file name (pandas docs,
     read_pickle ``compression='infer'``): one entry per inferred codec."""
@@ -298,6 +345,37 @@ def loading_paths() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             "torch.distributed.checkpoint FileSystemReader.read_metadata (torch/distributed/"
             "checkpoint/filesystem.py) unpickles <checkpoint>/.metadata",
             lambda: SYSTEM,
+        ),
+        (
+            "model.pt2",
+            "torch.export archive: an opaque constant unpickled by torch.export.load",
+            "torch.export.pt2_archive._package._load_constants: opaque_obj_* constants go "
+            "to pickle.loads, use_pickle weights to torch.load(weights_only=False) "
+            "(found by the loading-path inventory, docs/scanner.md)",
+            lambda: _pt2_archive(SYSTEM),
+        ),
+        (
+            "export-artifact.pt",
+            "torch.export artifact: weights_only=True raises, the fallback loads unsafely (EOP)",
+            HS + "EOP; torch._export.serde.serialize.deserialize_torch_artifact retries "
+            "torch.load with weights_only=False after any exception (found by the inventory)",
+            lambda: torch_zip(SYSTEM),
+        ),
+        (
+            "__0_0.distcp",
+            "torch.distributed.checkpoint data file: a torch.save item after tensor bytes",
+            "torch.distributed.checkpoint DefaultLoadPlanner.load_bytes: the byte range "
+            ".metadata names goes to torch.load(weights_only=False) (found by the loading-"
+            "path inventory, docs/scanner.md)",
+            lambda: bytes(256) + torch_zip(SYSTEM),
+        ),
+        (
+            "torch-wrapper.keras",
+            "Keras 3 TorchModuleWrapper: a base64 torch.save module in config.json",
+            "keras.src.utils.torch_utils.TorchModuleWrapper.from_config: "
+            "torch.load(weights_only=False) when loaded with safe_mode=False (found by the "
+            "loading-path inventory, docs/scanner.md)",
+            lambda: _keras_torch_wrapper(torch_zip(SYSTEM)),
         ),
         (
             "packed.7z",
@@ -429,6 +507,16 @@ def gadgets() -> list[tuple[str, str, str, Callable[[], bytes]]]:
             "mlflow.projects.backend.local._run_entry_point runs a command",
             MODELSCAN_338,
             lambda: call("mlflow.projects.backend.local", "_run_entry_point", "true", ".", "", ""),
+        ),
+        (
+            "datapipe-wrapper.pkl",
+            "torch DataLoader's datapipe wrapper: BUILD state handed to pickle.loads",
+            SWEEP + "torch.utils.data.dataloader._IterDataPipeSerializationWrapper -> "
+            "torch.utils.data.datapipes.datapipe._DataPipeSerializationWrapper.__setstate__ "
+            "-> pickle.loads (a review-prefix class; its nested pickle was never opened)",
+            lambda: _build_state_gadget(
+                ("torch.utils.data.dataloader", "_IterDataPipeSerializationWrapper"), SYSTEM
+            ),
         ),
         (
             "pandas-read-csv.pkl",
