@@ -196,6 +196,15 @@ test-vllm: $(STAMP) vllm-env
 lineage-calibration: $(STAMP) real-models
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/calibrate_blocks.py
 
+# Only the trained population sharing SmolLM2's real tokenizer (8 models, 28 pairs; ~10 min
+# of CPU to build, cached), and real 200-step fine-tunes of SmolLM2 (full and LoRA; ~6 min
+# of CPU each, cached) with their lineage verdicts (issue #18; docs/lineage.md).
+.PHONY: lineage-calibration-real real-finetune
+lineage-calibration-real: $(STAMP) real-models
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/calibrate_blocks.py real realtok
+real-finetune: $(STAMP) real-models
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/real_derivatives.py test long
+
 # llama-cpp-python compiles llama.cpp (minutes; docs/audit.md has the figures), so its wheel
 # is built once into .cache/wheels and installed from there (a few seconds once built).
 # `make test` builds it when it is missing (about 4.5 min on an idle 2-core machine), so the

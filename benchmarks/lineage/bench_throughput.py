@@ -10,82 +10,23 @@ MLP matrix, not the output head.
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 from weightwatch.fingerprint import fingerprint
 
 SHAPE = {"hidden": 2048, "ffn": 5632, "layers": 22, "heads": 32, "kv": 4, "vocab": 32000}
 
 
-def bf16(rng: np.random.Generator, shape: tuple[int, ...]) -> bytes:
-    x = (rng.standard_normal(shape, dtype=np.float32) * 0.02).view(np.uint32)
-    return (x >> 16).astype(np.uint16).tobytes()
-
-
 def write_model(root: Path) -> int:
-    rng = np.random.default_rng(0)
-    h, f, kvd = SHAPE["hidden"], SHAPE["ffn"], SHAPE["hidden"] // SHAPE["heads"] * SHAPE["kv"]
-    tensors: list[tuple[str, tuple[int, ...]]] = [
-        ("model.embed_tokens.weight", (SHAPE["vocab"], h))
-    ]
-    for i in range(SHAPE["layers"]):
-        p = f"model.layers.{i}."
-        tensors += [
-            (p + "input_layernorm.weight", (h,)),
-            (p + "post_attention_layernorm.weight", (h,)),
-            (p + "self_attn.q_proj.weight", (h, h)),
-            (p + "self_attn.k_proj.weight", (kvd, h)),
-            (p + "self_attn.v_proj.weight", (kvd, h)),
-            (p + "self_attn.o_proj.weight", (h, h)),
-            (p + "mlp.gate_proj.weight", (f, h)),
-            (p + "mlp.up_proj.weight", (f, h)),
-            (p + "mlp.down_proj.weight", (h, f)),
-        ]
-    tensors += [("model.norm.weight", (h,)), ("lm_head.weight", (SHAPE["vocab"], h))]
-    header, off = {}, 0
-    for name, shape in tensors:
-        n = int(np.prod(shape)) * 2
-        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [off, off + n]}
-        off += n
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(root / "model.safetensors", "wb") as out:
-        out.write(struct.pack("<Q", len(raw)) + raw)
-        for _name, shape in tensors:
-            out.write(
-                bf16(rng, shape) if len(shape) == 2 else np.full(shape, 0x3F80, np.uint16).tobytes()
-            )
-        os.fsync(out.fileno())
-    (root / "config.json").write_text(
-        json.dumps(
-            {
-                "model_type": "llama",
-                "architectures": ["LlamaForCausalLM"],
-                "hidden_size": h,
-                "intermediate_size": f,
-                "num_hidden_layers": SHAPE["layers"],
-                "num_attention_heads": SHAPE["heads"],
-                "num_key_value_heads": SHAPE["kv"],
-                "vocab_size": SHAPE["vocab"],
-                "tie_word_embeddings": False,
-            }
-        )
-    )
-    vocab = {chr(c) if 0x21 <= c <= 0x7E else f"<0x{c:02X}>": c for c in range(256)}
-    vocab["\u2581"] = 0x20
-    vocab.update({f"\u2581tok{i}": 256 + i for i in range(SHAPE["vocab"] - 256)})
-    (root / "tokenizer.json").write_text(
-        json.dumps({"model": {"type": "BPE", "vocab": vocab, "merges": []}})
-    )
-    return sum(p.stat().st_size for p in root.iterdir())
+    """A 1.1 B-parameter random Llama in BF16 (``weightwatch.testing.synthetic_llama``)."""
+    from weightwatch.testing.synthetic_llama import write_llama
+
+    shape = {k: v for k, v in SHAPE.items() if k != "layers"}
+    return write_llama(root, SHAPE["layers"], "BF16", shape)
 
 
 def read_bytes() -> int:

@@ -25,18 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, os.environ.get("WW_BENCH_SRC") or str(ROOT / "src"))
@@ -55,61 +51,10 @@ def layer_params(s: dict[str, int]) -> int:
 
 
 def write_llama(root: Path, layers: int, dtype: str) -> None:
-    """A random Llama-shaped safetensors folder (weights ~N(0, 0.02), norms 1)."""
-    rng = np.random.default_rng(0)
-    h, f = LLAMA["hidden"], LLAMA["ffn"]
-    kvd = h // LLAMA["heads"] * LLAMA["kv"]
-    shapes: list[tuple[str, tuple[int, ...]]] = [("model.embed_tokens.weight", (LLAMA["vocab"], h))]
-    for i in range(layers):
-        p = f"model.layers.{i}."
-        shapes += [
-            (p + "input_layernorm.weight", (h,)),
-            (p + "post_attention_layernorm.weight", (h,)),
-            (p + "self_attn.q_proj.weight", (h, h)),
-            (p + "self_attn.k_proj.weight", (kvd, h)),
-            (p + "self_attn.v_proj.weight", (kvd, h)),
-            (p + "self_attn.o_proj.weight", (h, h)),
-            (p + "mlp.gate_proj.weight", (f, h)),
-            (p + "mlp.up_proj.weight", (f, h)),
-            (p + "mlp.down_proj.weight", (h, f)),
-        ]
-    shapes += [("model.norm.weight", (h,)), ("lm_head.weight", (LLAMA["vocab"], h))]
-    width = 2 if dtype == "BF16" else 4
-    header, off = {}, 0
-    for name, shape in shapes:
-        n = int(np.prod(shape)) * width
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [off, off + n]}
-        off += n
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(root / "model.safetensors", "wb") as out:
-        out.write(struct.pack("<Q", len(raw)) + raw)
-        for _name, shape in shapes:
-            x = (
-                rng.standard_normal(shape, dtype=np.float32) * 0.02
-                if len(shape) == 2
-                else np.ones(shape, np.float32)
-            )
-            out.write(((x.view(np.uint32) >> 16).astype(np.uint16) if width == 2 else x).tobytes())
-        os.fsync(out.fileno())
-    config = {
-        "model_type": "llama",
-        "architectures": ["LlamaForCausalLM"],
-        "hidden_size": h,
-        "intermediate_size": f,
-        "num_hidden_layers": layers,
-        "num_attention_heads": LLAMA["heads"],
-        "num_key_value_heads": LLAMA["kv"],
-        "vocab_size": LLAMA["vocab"],
-        "tie_word_embeddings": False,
-    }
-    (root / "config.json").write_text(json.dumps(config))
-    vocab = {chr(c) if 0x21 <= c <= 0x7E else f"<0x{c:02X}>": c for c in range(256)}
-    vocab["\u2581"] = 0x20
-    vocab.update({f"\u2581tok{i}": 256 + i for i in range(LLAMA["vocab"] - 256)})
-    (root / "tokenizer.json").write_text(
-        json.dumps({"model": {"type": "BPE", "vocab": vocab, "merges": []}})
-    )
+    """A random Llama-shaped safetensors folder (``weightwatch.testing.synthetic_llama``)."""
+    from weightwatch.testing.synthetic_llama import write_llama as write
+
+    write(root, layers, dtype, LLAMA)
 
 
 def files(path: Path) -> list[Path]:

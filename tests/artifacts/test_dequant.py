@@ -8,6 +8,7 @@ scale and code, infinities and NaNs among them) and for quantized real-looking w
 
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 
@@ -18,7 +19,18 @@ from gguf.quants import dequantize as reference
 from gguf.quants import quantize
 
 from weightwatch.artifacts import open_artifact
-from weightwatch.artifacts.dequant import _SIZES, chunked, dequantize, has_kernel, row_chunks
+from weightwatch.artifacts.dequant import (
+    _SIZES,
+    _block_size,
+    _dequantize_numpy,
+    _ggml,
+    _ggml_row,
+    checked,
+    chunked,
+    dequantize,
+    has_kernel,
+    row_chunks,
+)
 
 TYPES = sorted(_SIZES)
 
@@ -48,6 +60,56 @@ def test_quantized_weights_bit_identical(qtype: str) -> None:
     got = dequantize(raw, qtype)
     assert np.array_equal(_bits(got), _bits(reference(raw, GGMLQuantizationType[qtype])))
     assert np.abs(got - w).max() < 0.01  # and it is a dequantization of w at all
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_numpy_kernels_bit_identical_without_ggml(qtype: str) -> None:
+    """The numpy kernels stay exact on their own (where ggml is absent or refused)."""
+    nbytes = _SIZES[qtype][1]
+    raw = np.random.default_rng(11).integers(0, 256, size=(2, 300 * nbytes), dtype=np.uint8)
+    with np.errstate(all="ignore"):
+        want = reference(raw, GGMLQuantizationType[qtype])
+        got = _dequantize_numpy(raw, qtype)
+    assert np.array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("qtype", [*TYPES, "Q5_1", "Q2_K", "Q3_K", "Q5_K"])
+def test_ggml_rows_bit_identical_where_installed(qtype: str) -> None:
+    """llama-cpp-python's ggml dequantizers, where installed, pass the probe and match
+    gguf.quants on blocks the probe never saw (one row of 1,111 blocks)."""
+    if _ggml() is None:
+        pytest.skip("llama-cpp-python not installed: the numpy kernels serve")
+    row = _ggml_row(qtype)
+    assert row is not None, f"ggml's {qtype} dequantizer differs from gguf.quants here"
+    per_block, nbytes = _block_size(qtype)
+    raw = np.random.default_rng(99).integers(0, 256, size=(1, 1111 * nbytes), dtype=np.uint8)
+    got = np.empty(1111 * per_block, dtype=np.float32)
+    row(raw.ctypes.data, got.ctypes.data, got.size)
+    with np.errstate(all="ignore"):
+        want = reference(raw, GGMLQuantizationType[qtype]).reshape(-1)
+    assert np.array_equal(_bits(got), _bits(want))
+
+
+def _q8_0_row(flip: bool):  # type: ignore[no-untyped-def]
+    """A stand-in for a ggml row function: exact Q8_0, or off by one ulp in one value."""
+
+    def row(src: int, dst: int, n: int) -> None:
+        out = np.ctypeslib.as_array(ctypes.cast(dst, ctypes.POINTER(ctypes.c_float)), (n,))
+        nbytes = n // 32 * 34
+        raw = np.ctypeslib.as_array(ctypes.cast(src, ctypes.POINTER(ctypes.c_uint8)), (nbytes,))
+        with np.errstate(all="ignore"):
+            out[:] = _dequantize_numpy(raw.reshape(1, -1), "Q8_0").reshape(-1)
+        if flip:
+            out.view(np.uint32)[0] ^= 1
+
+    return row
+
+
+def test_a_dequantizer_that_differs_is_refused() -> None:
+    """A ggml build whose arithmetic differs (by one ulp, say) is never used."""
+    assert checked(_q8_0_row(flip=True), "Q8_0") is None
+    exact = _q8_0_row(flip=False)
+    assert checked(exact, "Q8_0") is exact
 
 
 def test_other_types_fall_back_to_gguf() -> None:

@@ -14,13 +14,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from weightwatch.artifacts import Artifact, open_artifact
 from weightwatch.artifacts.declared import declared_bases
 from weightwatch.errors import ArtifactError
 from weightwatch.fingerprint.layout import F32, Layout, layout_of, project
 from weightwatch.fingerprint.model import Fingerprint
-from weightwatch.fingerprint.units import mlp_units
+from weightwatch.fingerprint.units import (
+    canonical_units,
+    has_units,
+    layer_units,
+    unit_layers,
+    unit_parts,
+)
 from weightwatch.fingerprint.vocab import ANCHORS, anchor_ids
 
 MIN_ANCHORS = 32
@@ -46,15 +53,19 @@ def fingerprint(path: str | os.PathLike[str] | Artifact) -> Fingerprint:
     x = _rows(emb_t, [ids[a] for a in anchors])
     unit = _unit(x)
     layers: dict[str, list[F32]] = {"qk": [], "ov": [], "mlp_in": [], "mlp_io": []}
+    kept = unit_layers(lay.n_layers) if has_units(lay) else []
     with _parallel() as pool:
         # Layers are independent: one per core, each on a single BLAS thread. The
         # products are thin (anchors x width), where BLAS's own threads mostly wait
-        # on each other (measured 4-7x slower than one thread on two cores).
-        units = pool.submit(mlp_units, lay)
-        for result in pool.map(lambda i: _layer(lay, i, unit), range(lay.n_layers)):
-            for kind, mat in result.items():
+        # on each other (measured 4-7x slower than one thread on two cores). The layers
+        # whose MLP units are kept go first, so the units' eigenbasis (here, on this
+        # thread) overlaps with the remaining layers.
+        order = kept + [i for i in range(lay.n_layers) if i not in kept]
+        jobs = {i: pool.submit(_layer, lay, i, unit, units=i in kept) for i in order}
+        units = canonical_units([jobs[i].result()[1] for i in kept]) if kept else None
+        for i in range(lay.n_layers):
+            for kind, mat in jobs[i].result()[0].items():
                 layers[kind].append(mat)
-        blocks = units.result()
     info = _info(art, lay, emb_t.dtype)
     return Fingerprint(
         anchors=anchors,
@@ -64,8 +75,8 @@ def fingerprint(path: str | os.PathLike[str] | Artifact) -> Fingerprint:
         layers={k: np.stack(v).astype(np.float16).astype(np.float32) for k, v in layers.items()},
         info=info,
         # Rounded to float16 like the anchor matrices, for the same reason.
-        units=blocks[1].astype(np.float16).astype(np.float32) if blocks else None,
-        unit_layers=tuple(blocks[0]) if blocks else (),
+        units=units.astype(np.float16).astype(np.float32) if units is not None else None,
+        unit_layers=tuple(kept) if units is not None else (),
     )
 
 
@@ -118,38 +129,43 @@ def _expand(kv: F32, n_heads: int, n_kv: int) -> F32:
     return np.repeat(kv.reshape(m, n_kv, 1, hd), n_heads // n_kv, axis=2).reshape(m, -1)
 
 
-def _layer(lay: Layout, i: int, unit: F32) -> dict[str, F32]:
+def _layer(
+    lay: Layout, i: int, unit: F32, *, units: bool = False
+) -> tuple[dict[str, F32], npt.NDArray[np.float64] | None]:
+    """Layer ``i``'s anchor matrices, and its MLP units (``units``) from the same read."""
     xa = _norm_input(lay, i, unit, "attn")
     xm = _norm_input(lay, i, unit, "mlp")
     h = lay.hidden
+    read: dict[str, list[F32]] = {n: [] for n in unit_parts(lay)} if units else {}
+
+    def proj(x: F32, name: str, *, conv1d: bool = False) -> F32:
+        return project(x, lay.layer(i, name), conv1d=conv1d, keep=read.get(name))
+
     if lay.kind == "gpt2":
-        qkv = project(xa, lay.layer(i, "attn.c_attn.weight"), conv1d=lay.conv1d)
+        qkv = proj(xa, "attn.c_attn.weight", conv1d=lay.conv1d)
         q, k, v = qkv[:, :h], qkv[:, h : 2 * h], qkv[:, 2 * h : 3 * h]
-        o_t = lay.layer(i, "attn.c_proj.weight")
         # unit @ W_o: W_o maps heads -> residual; as Linear [h, h_heads] we need unit @ W_o,
         # which is project() with the transpose (Conv1D stores W_o.T already).
-        o = project(unit, o_t, conv1d=not lay.conv1d)
-        up = project(xm, lay.layer(i, "mlp.c_fc.weight"), conv1d=lay.conv1d)
-        down = project(unit, lay.layer(i, "mlp.c_proj.weight"), conv1d=not lay.conv1d)
+        o = proj(unit, "attn.c_proj.weight", conv1d=not lay.conv1d)
+        up = proj(xm, "mlp.c_fc.weight", conv1d=lay.conv1d)
+        down = proj(unit, "mlp.c_proj.weight", conv1d=not lay.conv1d)
         gate = up
     else:
-        q = project(xa, lay.layer(i, "self_attn.q_proj.weight"))
-        k = _expand(
-            project(xa, lay.layer(i, "self_attn.k_proj.weight")), lay.n_heads, lay.n_kv_heads
-        )
-        v = _expand(
-            project(xa, lay.layer(i, "self_attn.v_proj.weight")), lay.n_heads, lay.n_kv_heads
-        )
-        o = project(unit, lay.layer(i, "self_attn.o_proj.weight"), conv1d=True)
-        gate = project(xm, lay.layer(i, "mlp.gate_proj.weight"))
-        up = project(xm, lay.layer(i, "mlp.up_proj.weight"))
-        down = project(unit, lay.layer(i, "mlp.down_proj.weight"), conv1d=True)
-    return {
+        q = proj(xa, "self_attn.q_proj.weight")
+        k = _expand(proj(xa, "self_attn.k_proj.weight"), lay.n_heads, lay.n_kv_heads)
+        v = _expand(proj(xa, "self_attn.v_proj.weight"), lay.n_heads, lay.n_kv_heads)
+        o = proj(unit, "self_attn.o_proj.weight", conv1d=True)
+        gate = proj(xm, "mlp.gate_proj.weight")
+        up = proj(xm, "mlp.up_proj.weight")
+        down = proj(unit, "mlp.down_proj.weight", conv1d=True)
+    mats = {
         "qk": q @ k.T,
         "ov": v @ o.T,
         "mlp_in": gate @ gate.T,
         "mlp_io": up @ down.T,
     }
+    whole = {n: np.concatenate(c) if len(c) > 1 else c[0] for n, c in read.items() if c}
+    return mats, layer_units(lay, i, whole) if units else None
 
 
 def _info(art: Artifact, lay: Layout, emb_dtype: str) -> dict[str, object]:

@@ -120,15 +120,22 @@ def _gpt2_names(kept: tuple[Tensor, ...], *, gguf: bool) -> dict[str, Tensor]:
     return names
 
 
-def project(x: F32, t: Tensor, *, conv1d: bool = False) -> F32:
+def project(x: F32, t: Tensor, *, conv1d: bool = False, keep: list[F32] | None = None) -> F32:
     """``x @ W.T`` for a Linear weight ``W`` (``x @ W`` for Conv1D), row block by row
-    block: memory stays bounded and each block is multiplied while it is in cache."""
-    if conv1d:  # [in, out]: slice input rows, accumulate
-        out: F32 | None = None
-        for a, w in row_chunks(t):
+    block: memory stays bounded and each block is multiplied while it is in cache.
+    ``keep`` (if given) receives each float32 row block, for a caller that needs the
+    matrix itself too (``fingerprint.units``) without reading it twice."""
+    out: F32 | None = None
+    parts: list[F32] = []
+    for a, w in row_chunks(t):
+        if keep is not None:
+            keep.append(w)
+        if conv1d:  # [in, out]: slice input rows, accumulate
             part = x[:, a : a + w.shape[0]] @ w
             out = part if out is None else out + part
+        else:
+            parts.append(x @ w.T)
+    if conv1d:
         assert out is not None
         return out
-    parts = [x @ w.T for _, w in row_chunks(t)]
     return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]

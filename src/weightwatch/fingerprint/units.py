@@ -12,6 +12,8 @@ width. ``lineage.blocks`` matches them across models.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -42,12 +44,11 @@ def _names(lay: Layout) -> tuple[str, str | None, str, str | None]:
     )
 
 
-def _rows_out(lay: Layout, t: Tensor, *, reads: bool) -> F32:
-    """The matrix as [units, residual]: reading matrices are Linear [f, d] (Conv1D in
-    Hugging Face GPT-2 is [d, f]); the writing one is Linear [d, f] (Conv1D [f, d]),
+def _oriented(lay: Layout, w: F32, *, reads: bool) -> F32:
+    """The stored matrix as [units, residual]: reading matrices are Linear [f, d] (Conv1D
+    in Hugging Face GPT-2 is [d, f]); the writing one is Linear [d, f] (Conv1D [f, d]),
     so its rows here are the units' down columns."""
     transposed = lay.conv1d if reads else not lay.conv1d
-    w = _as_f32(t)
     return np.ascontiguousarray(w.T) if transposed else w
 
 
@@ -62,39 +63,68 @@ def _unit(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return out
 
 
+def has_units(lay: Layout) -> bool:
+    """Whether the layout has the gate/up/down MLP ``mlp_units`` reads in every unit layer."""
+    read = _names(lay)[0]
+    prefix = "model.layers.{}." if lay.kind == "gated" else "h.{}."
+    return all(lay.has(prefix.format(i) + read) for i in unit_layers(lay.n_layers))
+
+
+def unit_parts(lay: Layout) -> tuple[str, ...]:
+    """The layer tensors (``Layout.layer`` names) ``layer_units`` reads."""
+    read, read2, write, _ = _names(lay)
+    return tuple(n for n in (read, read2, write) if n)
+
+
+def layer_units(
+    lay: Layout, i: int, read: Mapping[str, F32] | None = None
+) -> npt.NDArray[np.float64] | None:
+    """Layer ``i``'s ``UNITS`` most important units as [units, 3 (gate, up, down), d],
+    or ``None`` where the shapes do not line up. ``read`` holds matrices the caller has
+    already read (``Layout.layer`` name -> the stored matrix, as ``row_chunks`` yields
+    it, concatenated), so a layer is dequantized once for the anchors and the units."""
+    r1, r2, w, norm = _names(lay)
+    prefix = "model.layers.{}." if lay.kind == "gated" else "h.{}."
+    have = read or {}
+
+    def stored(name: str) -> F32:
+        return have[name] if name in have else _as_f32(lay.layer(i, name))
+
+    full_norm = prefix.format(i) + norm if norm else ""
+    scale = lay.layer(i, norm).to_float32().reshape(-1) if norm and lay.has(full_norm) else None
+    gate = _oriented(lay, stored(r1), reads=True)
+    up = _oriented(lay, stored(r2), reads=True) if r2 and lay.has(prefix.format(i) + r2) else gate
+    down = _oriented(lay, stored(w), reads=False)
+    if down.shape != gate.shape or up.shape != gate.shape:
+        return None
+    if scale is not None and scale.shape[0] == gate.shape[1]:
+        gate, up = gate * scale[None, :], up * scale[None, :]
+    importance = (
+        np.linalg.norm(gate, axis=1) * np.linalg.norm(up, axis=1) * np.linalg.norm(down, axis=1)
+    )
+    keep = np.sort(np.argsort(-importance, kind="stable")[:UNITS])
+    picked = [m[keep].astype(np.float64) for m in (gate, up, down)]
+    return np.stack(picked, axis=1)
+
+
+def canonical_units(per_layer: Sequence[npt.NDArray[np.float64] | None]) -> F32 | None:
+    """[layers, units, 3, rank] float32 from ``layer_units`` of each unit layer."""
+    if not per_layer or any(v is None for v in per_layer):
+        return None
+    kept = [v for v in per_layer if v is not None]
+    k = min(v.shape[0] for v in kept)
+    vecs = np.stack([v[:k] for v in kept])  # [L, k, 3, d]
+    return _canonical(vecs).astype(np.float32)
+
+
 def mlp_units(lay: Layout) -> tuple[list[int], F32] | None:
     """(layer indices, [layers, units, 3, rank] float32) or ``None`` where the layout has
     no gate/up/down MLP (a mixture of experts has one: its experts side by side)."""
-    read, read2, write, norm = _names(lay)
-    layers = unit_layers(lay.n_layers)
-    prefix = "model.layers.{}." if lay.kind == "gated" else "h.{}."
-    if not all(lay.has(prefix.format(i) + read) for i in layers):
+    if not has_units(lay):
         return None
-    per_layer: list[npt.NDArray[np.float64]] = []
-    for i in layers:
-        g = lay.layer(i, read)
-        full_norm = prefix.format(i) + norm if norm else ""
-        scale = lay.layer(i, norm).to_float32().reshape(-1) if norm and lay.has(full_norm) else None
-        gate = _rows_out(lay, g, reads=True)
-        up = (
-            _rows_out(lay, lay.layer(i, read2), reads=True)
-            if read2 and lay.has(prefix.format(i) + read2)
-            else gate
-        )
-        down = _rows_out(lay, lay.layer(i, write), reads=False)
-        if down.shape != gate.shape or up.shape != gate.shape:
-            return None
-        if scale is not None and scale.shape[0] == gate.shape[1]:
-            gate, up = gate * scale[None, :], up * scale[None, :]
-        importance = (
-            np.linalg.norm(gate, axis=1) * np.linalg.norm(up, axis=1) * np.linalg.norm(down, axis=1)
-        )
-        keep = np.sort(np.argsort(-importance, kind="stable")[:UNITS])
-        picked = [m[keep].astype(np.float64) for m in (gate, up, down)]
-        per_layer.append(np.stack(picked, axis=1))
-    k = min(v.shape[0] for v in per_layer)
-    vecs = np.stack([v[:k] for v in per_layer])  # [L, k, 3, d]
-    return layers, _canonical(vecs).astype(np.float32)
+    layers = unit_layers(lay.n_layers)
+    out = canonical_units([layer_units(lay, i) for i in layers])
+    return (layers, out) if out is not None else None
 
 
 def _canonical(vecs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
