@@ -21,6 +21,9 @@ help:
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make watermark-eval  the weight-watermark durability table (~30 min; docs/watermark.md)"
 	@echo "make watermark-durability  GaussMark vs distillation vs KGW/Gumbel durability (~1 h)"
+	@echo "make watermark-durability-real  GaussMark on the real SmolLM2-135M (hours; docs/watermark.md)"
+	@echo "make watermark-durability-mechanism  why fine-tuning removes GaussMark, measured (~30 min)"
+	@echo "make watermark-bench-1b  weight-mark embedding (1B-shaped) and detection cost"
 	@echo "make scanner-corpus  build and scan the full benign corpus (1,000+ files)"
 	@echo "make fuzz       differential fuzzing of the scanner against the real loaders"
 
@@ -135,6 +138,23 @@ watermark-durability: $(STAMP)
 	$(PY) benchmarks/watermark/durability_eval.py
 	$(PY) benchmarks/watermark/finetune_length.py
 	$(PY) benchmarks/watermark/distill_null.py
+
+# GaussMark on the real SmolLM2-135M (its GGUF dequantized; needs `make real-models`):
+# the durability table's cells, FPR on human text, quality. WW_REAL_TEXTS texts per cell
+# (default 50; 200 is the acceptance figure: about 10 h of one busy core). Resumable.
+.PHONY: watermark-durability-real watermark-durability-mechanism watermark-bench-1b
+watermark-durability-real: $(STAMP)
+	$(PY) benchmarks/watermark/durability_real.py
+
+# Why fine-tuning removes GaussMark, measured on the tiny Llama (docs/watermark.md).
+watermark-durability-mechanism: $(STAMP)
+	$(PY) benchmarks/watermark/durability_mechanism.py
+	WW_MECH_LR=1e-3 WW_MECH_STEPS=0,5,10,25,50,100 WW_MECH_OUT=durability_mechanism_lr1e-3.json \
+		$(PY) benchmarks/watermark/durability_mechanism.py
+
+# Weight-mark cost at real sizes: a 1B-shaped folder marked, detection on the real SmolLM2.
+watermark-bench-1b: $(STAMP)
+	$(PY) benchmarks/watermark/bench_weights_1b.py
 
 # Tracing recipient copies among 100 recipients (docs/watermark.md, "Recipient copies").
 .PHONY: watermark-trace-eval

@@ -52,6 +52,7 @@ from weightwatch.watermark.weightscheme import F32, PerturbationScheme
 _SEED_PREFIX = b"weightwatch/gaussmark/v1\x00"
 _LAYER = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
 DEFAULT_TARGETS = ("lm_head",)
+_BLOCK = 1 << 22  # weights drawn per call when marking in place
 #: where a model ties its output matrix to the input embedding (Qwen2, GPT-2, Gemma)
 TIED_OUTPUT = ("embed_tokens", "wte")
 
@@ -105,6 +106,25 @@ class GaussMark(PerturbationScheme):
         digest = hashlib.sha256(_SEED_PREFIX + key.material + name.encode()).digest()
         rng = np.random.Generator(np.random.PCG64(int.from_bytes(digest, "little")))
         return rng.standard_normal(shape, dtype=np.float32)
+
+    def add_noise_(self, key: WatermarkKey, name: str, w: F32, rms: float) -> float:
+        """Add the mark to ``w`` in place and return its std; bit-identical to
+        ``w + perturbation(...)`` but drawn in blocks of rows, so a 1B model's 263 M-weight
+        output matrix needs no full-size noise array (PCG64's draws do not depend on how
+        they are split into calls)."""
+        self.check_key(key)
+        if w.dtype != np.float32 or not w.flags.c_contiguous:
+            raise UsageError(f"tensor {name} must be C-contiguous float32 to be marked in place")
+        std = self.noise_std(name, rms)
+        scale = np.float32(std)
+        digest = hashlib.sha256(_SEED_PREFIX + key.material + name.encode()).digest()
+        rng = np.random.Generator(np.random.PCG64(int.from_bytes(digest, "little")))
+        rows = w.reshape(w.shape[0], -1) if w.ndim > 1 else w.reshape(-1, 1)
+        step = max(1, _BLOCK // max(1, rows.shape[1]))
+        for lo in range(0, rows.shape[0], step):
+            block = rows[lo : lo + step]
+            block += rng.standard_normal(block.shape, dtype=np.float32) * scale
+        return std
 
     def noise_std(self, name: str, rms: float) -> float:
         """The mark's standard deviation on a tensor whose root-mean-square is ``rms``."""

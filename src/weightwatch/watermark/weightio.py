@@ -67,13 +67,23 @@ def embed_folder(
     def add_noise(_file: Path, tensors: dict[str, Any]) -> list[MarkedTensor]:
         marked: list[MarkedTensor] = []
         for name in sorted(chosen & tensors.keys()):
-            w = tensors[name].to(torch.float32)
-            noise, std = scheme.perturbation(key, name, tuple(w.shape), rms(w))
-            tensors[name] = (w + torch.from_numpy(noise)).to(tensors[name].dtype).contiguous()
+            w = tensors[name].to(torch.float32, copy=True).contiguous()
+            std = _add_noise(scheme, key, name, w.numpy(), rms(w))
+            tensors[name] = w.to(tensors[name].dtype).contiguous()
             marked.append(MarkedTensor(name=name, shape=tuple(w.shape), std=std))
+            del w
         return marked
 
     return rewrite_folder(src, dst, files, add_noise, scheme=scheme, key=key)
+
+
+def _add_noise(scheme: PerturbationScheme, key: WatermarkKey, name: str, w: Any, r: float) -> float:
+    """The scheme's mark added to ``w`` in place (in blocks where the scheme can)."""
+    if isinstance(scheme, GaussMark):
+        return scheme.add_noise_(key, name, w, r)
+    noise, std = scheme.perturbation(key, name, tuple(w.shape), r)
+    w += noise
+    return std
 
 
 @dataclass
