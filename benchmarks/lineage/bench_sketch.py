@@ -109,18 +109,7 @@ def min_shared(k: int) -> Iterator[None]:
 
 
 # -- speed ---------------------------------------------------------------------------
-def files(path: Path) -> list[Path]:
-    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-
-
-def evict(path: Path) -> None:
-    for p in files(path):
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
+from bench_register_speed import evict, files  # noqa: E402 (benchmarks/real on the path)
 
 
 def clock(fn: Callable[[], object]) -> tuple[float, float]:

@@ -23,13 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, os.environ.get("WW_BENCH_SRC") or str(ROOT / "src"))
 
 
-def evict(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+from bench_register_speed import evict  # noqa: E402 (the same folder: one page-cache eviction)
 
 
 def timed(src: Path, fn: Callable[[], object]) -> tuple[float, float]:
