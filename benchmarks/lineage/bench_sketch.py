@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -109,7 +108,7 @@ def min_shared(k: int) -> Iterator[None]:
 
 
 # -- speed ---------------------------------------------------------------------------
-from bench_register_speed import evict, files  # noqa: E402 (benchmarks/real on the path)
+from bench_register_speed import evict, files, private_copies  # noqa: E402 (benchmarks/real on the path)
 
 
 def clock(fn: Callable[[], object]) -> tuple[float, float]:
@@ -427,13 +426,7 @@ def models(t: Path) -> dict[str, Path]:
     from weightwatch.testing.gguf_derive import write as write_gguf
     from weightwatch.testing.real_models import fetch
 
-    real = fetch(names=["smollm2-135m-instruct-q4_1", "gemma-3-270m-q4_k_m"])
-    for key in list(real):
-        mine = t / real[key].name
-        if not mine.exists():
-            shutil.copyfile(real[key], t / "copy.tmp")
-            (t / "copy.tmp").replace(mine)
-        real[key] = mine
+    real = private_copies(fetch(names=["smollm2-135m-instruct-q4_1", "gemma-3-270m-q4_k_m"]), t)
     q8 = t / "smol-q8_0.gguf"
     if not q8.exists():
         write_gguf(load_gguf(real["smollm2-135m-instruct-q4_1"]), t / "q8.tmp", qtype="Q8_0")

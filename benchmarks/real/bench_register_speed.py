@@ -57,6 +57,20 @@ def write_llama(root: Path, layers: int, dtype: str) -> None:
     write(root, layers, dtype, LLAMA)
 
 
+def private_copies(real: dict[str, Path], t: Path) -> dict[str, Path]:
+    """The real models copied into ``t`` (once): a file another process keeps mapped (the
+    shared real-model cache, under other people's tests) cannot be evicted, so "cold"
+    would be warm."""
+    out = {}
+    for key, path in real.items():
+        mine = t / path.name
+        if not mine.exists():
+            shutil.copyfile(path, t / "copy.tmp")
+            (t / "copy.tmp").replace(mine)
+        out[key] = mine
+    return out
+
+
 def files(path: Path) -> list[Path]:
     return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
 
@@ -185,14 +199,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         keep = os.environ.get("WW_BENCH_MODELS")  # reuse the built models between runs
         t = Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        # Private copies: a file another process keeps mapped (the shared real-model
-        # cache, under other people's tests) cannot be evicted, so "cold" would be warm.
-        for key in list(real):
-            mine = t / real[key].name
-            if not mine.exists():
-                shutil.copyfile(real[key], t / "copy.tmp")
-                (t / "copy.tmp").replace(mine)
-            real[key] = mine
+        real = private_copies(real, t)
         q8 = t / "smol-q8_0.gguf"
         if not q8.exists():
             src = load_gguf(real["smollm2-135m-instruct-q4_1"])
