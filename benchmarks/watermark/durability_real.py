@@ -79,7 +79,7 @@ def choose_sigma(folder: Path, tok: Any, key: Any, res: dict[str, Any]) -> float
     if "WW_REAL_SIGMA" in os.environ:
         return float(os.environ["WW_REAL_SIGMA"])
     base, _ = load_model(folder)
-    held = ev.human_texts(tok, 2, skip=N_HUMAN + 100)
+    held = ev.human_texts(tok, 2, skip=N_HUMAN + 20)  # the corpus holds 2,028 pieces
     ids = torch.from_numpy(np.stack([np.concatenate([[tok.bos_token_id], t]) for t in held]))
     with torch.no_grad():
         base_logits = base(input_ids=ids).logits.float()

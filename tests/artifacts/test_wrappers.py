@@ -187,6 +187,16 @@ def test_zip_and_7z_bombs_and_escapes_are_refused(tmp_path):
         open_artifact(s)
 
 
+@pytest.mark.parametrize("member", ["", ".", "./."])
+def test_zip_member_without_a_file_name_is_refused(tmp_path, member):
+    """A mutated .npz found this: an empty member name crashed ``ZipInfo.is_dir()``."""
+    p = tmp_path / "m.npz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr(zipfile.ZipInfo(member), b"x" * 100)
+    with pytest.raises(ArtifactError, match=r"m\.npz: .*has no file name"):
+        open_artifact(p)
+
+
 def test_nesting_depth_is_bounded(tmp_path):
     data = b"not a model"
     for _ in range(6):

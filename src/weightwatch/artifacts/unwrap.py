@@ -253,7 +253,10 @@ def _safe_name(rel: str, name: str) -> str:
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
         raise ArtifactError(rel, f"archive member {name[:200]!r} escapes the folder: refused")
-    return "/".join(p for p in parts if p and p != ".")
+    joined = "/".join(p for p in parts if p and p != ".")
+    if not joined:
+        raise ArtifactError(rel, f"archive member {name[:200]!r} has no file name: refused")
+    return joined
 
 
 def _extract(
@@ -280,7 +283,8 @@ def _zip_members(
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise ArtifactError(rel, f"zip archive unreadable: {exc}") from exc
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        # not ``ZipInfo.is_dir()``: it indexes the name and raises on an empty one
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
         if len(infos) > limits.members:
             raise ArtifactError(rel, f"zip holds {len(infos)} members (limit {limits.members})")
         for i, info in enumerate(infos):
