@@ -98,6 +98,26 @@ def test_an_int8_copy_is_quantized_against_a_quantized_parent_too(llama_family, 
         assert (c.verdict, c.relation) == ("derived", "quantized"), (parent, c.score)
 
 
+def test_a_q4_0_copy_of_a_quantized_parent_is_quantized_not_pruned(llama_family, built, tmp_path):
+    """Q4_0's symmetric grid stores about 10% of the weights as 0 with nothing pruned;
+    against a quantized parent that read as pruning (SmolLM2's own Q4_0 re-export was
+    named ``pruned``). A pruned copy stored the same way is still ``pruned``."""
+    from weightwatch.testing import derive
+    from weightwatch.testing.gguf_export import export_gguf
+    from weightwatch.testing.models import load
+
+    tok = llama_family.tokenizer
+    q8 = export_gguf(load(llama_family.base), tok, tmp_path / "q8" / "m.gguf", qtype="Q8_0")
+    parent, q4 = fingerprint(q8), fingerprint(built["q4_0"])
+    assert float(q4.info["zero_fraction"]) < 0.05, q4.info["zero_fraction"]
+    c = compare(parent, q4)
+    assert (c.verdict, c.relation) == ("derived", "quantized"), (c.score, q4.info)
+    cut = derive.prune(load(llama_family.base), fraction=0.3)
+    pruned = fingerprint(export_gguf(cut, tok, tmp_path / "pq4" / "m.gguf", qtype="Q4_0"))
+    c = compare(parent, pruned)
+    assert (c.verdict, c.relation) == ("derived", "pruned"), (c.score, pruned.info)
+
+
 def test_merges_are_named_merge(llama_family, built):
     base, other = fingerprint(llama_family.base), fingerprint(llama_family.independent)
     for name in ("linear", "linear70", "slerp"):

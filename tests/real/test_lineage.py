@@ -45,15 +45,22 @@ def derivatives(smollm2, tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["int8-requantized", "int4-requantized", "finetune-stand-in", "mlp-permuted", "pruned-30pct"],
+    ("name", "relation"),
+    [
+        ("int8-requantized", "quantized"),
+        ("int4-requantized", "quantized"),  # was `pruned`: Q4_0's grid zeros read as pruning
+        ("finetune-stand-in", "finetune"),
+        ("mlp-permuted", "identical"),  # the same weights up to a hidden-space transform
+        ("pruned-30pct", "pruned"),
+    ],
 )
 def test_every_derivative_of_smollm2_is_linked_and_none_to_gemma3(
-    smollm2, gemma3, derivatives, fp, name
+    smollm2, gemma3, derivatives, fp, name, relation
 ):
     child = fp(derivatives[name])
     c = compare(fp(smollm2), child)
     assert c.verdict == "derived" and c.p_value <= 1e-3, (name, c.score, c.p_value)
+    assert c.relation == relation, (name, c.relation, c.score, child.info["zero_fraction"])
     assert compare(fp(gemma3), child).verdict == "unrelated", name
 
 

@@ -79,6 +79,33 @@ def test_real_fine_tune_linked_to_smollm2_only(smollm2, gemma3, minilm, finetune
         assert u.verdict == "unrelated", (other.name, u.log10_p, u.log10_p_fitted, u.blocks)
 
 
+def test_real_fine_tune_re_exported_to_gguf_is_linked_to_smollm2_only(
+    smollm2, gemma3, minilm, finetunes, fp, tmp_path
+):
+    """The full fine-tune written back to GGUF Q8_0 the way llama.cpp's converter writes a
+    Llama (names, Q/K order, tied output left out, its tokenizer): what a fork publishes.
+    Its 24 steps move the weights less than Q8_0's rounding does, so the weights show a
+    quantized copy (``relation`` names the largest visible change)."""
+    import torch
+    import transformers
+
+    from weightwatch.testing.gguf_export import export_gguf
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        finetunes["full"], dtype=torch.float32
+    )
+    out = export_gguf(model, finetunes["full"], tmp_path / "ft.Q8_0.gguf", qtype="Q8_0")
+    child = fp(out)
+    assert child.info["tied_embeddings"] and child.info["quantized"]
+    c = compare(fp(smollm2), child)
+    assert c.verdict == "derived" and c.log10_p <= -3, (c.log10_p, c.blocks)
+    assert c.relation == "quantized", (c.relation, c.score)
+    assert compare(fp(finetunes["full"]), child).verdict == "derived"
+    for other in (gemma3, minilm):
+        u = compare(fp(other), child)
+        assert u.verdict == "unrelated", (other.name, u.log10_p, u.log10_p_fitted, u.blocks)
+
+
 def test_trained_model_sharing_the_tokenizer_is_unrelated(smollm2, finetunes, same_tokenizer, fp):
     """Same 49,152-token vocabulary, so every anchor token is shared and the fitted test
     runs in full; trained independently, so both tests must find nothing."""

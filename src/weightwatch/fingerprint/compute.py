@@ -209,13 +209,14 @@ def _looks_quantized(art: Artifact, dtypes: list[str]) -> bool:
 
 
 def _zero_fraction(lay: Layout, rows: int = 16) -> float:
-    """Share of exact zeros in the first rows of layer 0's and the middle layer's attention
-    and MLP weights: ~0 for trained or quantized weights, the pruned fraction for a
-    magnitude-pruned copy (zeros survive quantization, so a pruned GGUF shows them too)."""
+    """Share of exact zeros, beyond what the storage grid puts there, in the first rows of
+    layer 0's and the middle layer's attention and MLP weights: ~0 for trained or
+    quantized weights, the pruned fraction for a magnitude-pruned copy (zeros survive
+    quantization, so a pruned GGUF shows them too). See :func:`_grid_zeros`."""
     names = ("self_attn.q_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight")
     if lay.kind == "gpt2":
         names = ("attn.c_attn.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-    zeros = total = 0
+    zeros = total = 0.0
     for i in sorted({0, lay.n_layers // 2}):
         for name in names:
             full = _full(lay, i, name)
@@ -225,6 +226,31 @@ def _zero_fraction(lay: Layout, rows: int = 16) -> float:
             if len(t.shape) != 2 or t.shape[0] * t.shape[1] > 1 << 26:
                 continue  # a whole quantized matrix would be dequantized: skip giants
             x = _rows(t, list(range(min(rows, int(t.shape[0])))))
-            zeros += int(np.count_nonzero(x == 0))
+            grid = not t.dtype.startswith(("F", "BF")) or t.dtype.startswith("F8")
+            zeros += _excess_zeros(x, grid=grid)
             total += int(x.size)
     return round(zeros / total, 4) if total else 0.0
+
+
+GRID_BLOCK = 16  # divides every GGUF scale group (32; K-quant sub-blocks of 16 and 32)
+
+
+def _excess_zeros(x: F32, *, grid: bool) -> float:
+    """Exact zeros in ``x`` less the ones a symmetric quantization grid makes by itself.
+
+    A symmetric grid (Q4_0, Q5_0, Q8_0, Q3_K, Q6_K, int4 per row, ...) stores every weight
+    under half a step as 0: about 10% of a Q4_0 block is zero with nothing pruned. Weights
+    are dense near 0, so that zero bin holds about as many as each of its neighbours, the
+    levels ±d: the grid's own zeros are estimated as the mean count of the two, per block
+    of ``GRID_BLOCK`` (d = the smallest nonzero magnitude in the block, each block inside
+    one scale group). Magnitude pruning empties the ±d levels as well, so a pruned copy
+    keeps nearly all its zeros as excess. Float rows (many distinct values) are no grid:
+    their zeros count in full."""
+    zeros = float(np.count_nonzero(x == 0))
+    is_grid = grid or max((np.unique(r).size for r in x), default=0) <= 257
+    if not is_grid or zeros == 0 or x.shape[1] % GRID_BLOCK:
+        return zeros
+    a = np.abs(x.reshape(-1, GRID_BLOCK))
+    d = np.where(a > 0, a, np.inf).min(axis=1, keepdims=True)
+    neighbours = float(np.count_nonzero((a == d) & np.isfinite(d))) / 2
+    return max(0.0, zeros - neighbours)

@@ -64,11 +64,15 @@ def llama_writer(model: Any, tokenizer_dir: Path, out: Path, *, name: str, file_
 
 
 def llama_tensors(model: Any) -> Iterator[tuple[str, npt.NDArray[np.float32]]]:
-    """The model's tensors under llama.cpp's names, Q/K rows in its RoPE order, float32."""
+    """The model's tensors under llama.cpp's names, Q/K rows in its RoPE order, float32.
+
+    A tied output matrix is left out, as llama.cpp's converter leaves it out (readers
+    fall back to ``token_embd``)."""
     cfg = model.config
+    tied = bool(getattr(cfg, "tie_word_embeddings", False))
     for hf_name, tensor in model.state_dict().items():
         gg_name = hf_to_gguf_name(hf_name, "llama")
-        if gg_name is None:
+        if gg_name is None or (tied and hf_name == "lm_head.weight"):
             continue
         arr = tensor.detach().float().numpy()
         if hf_name.endswith("q_proj.weight"):
