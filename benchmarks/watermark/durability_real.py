@@ -8,21 +8,24 @@ KL divergence on 4 held-out human texts predicts a mean statistic sqrt(2 n KL) >
 n = 200 (TPR ~0.9 at FPR 1e-3), or fixed by WW_REAL_SIGMA.
 
 Cells (each WW_REAL_TEXTS texts of 200 tokens, sampled at temperature 1 from BOS with no
-logits processor, batched): unmodified; int8 per row; GGUF Q8_0 round trip; 30%
-magnitude pruning; a genuine full fine-tune (AdamW, every parameter, WW_REAL_FT_STEPS
+logits processor, batched): unmodified; int8 and int4 per row; GGUF Q8_0 and Q4_0 round
+trips; 30% magnitude pruning; a genuine full fine-tune (AdamW, every parameter, WW_REAL_FT_STEPS
 steps of 8 x 64 tokens of licence text, lr WW_REAL_FT_LR); LoRA r=8 on q/v merged (same
 text); a 50/50 merge with the unmarked model; 30% token substitution of the unmodified
-texts; and the unmarked model's texts (the null). Detection is the one-pass output-side
+texts; their paraphrase by a model trained from scratch on SmolLM2's tokenizer (token by
+token, 3-nat copy bias); and the unmarked model's texts (the null). Detection is the one-pass output-side
 statistic (``watermark.outputgrad``: exact N(0, 1) under the null; it ignores the input
 embedding's share of the tied gradient). KGW and Gumbel (context 4) are tested on the
 same texts with their own keys: no processor was used, so they sit at their FPR.
 
 False positives: WW_REAL_HUMAN 200-token pieces of CPython docstrings (the human corpus
-of every watermark evaluation here) at 1e-2 and 1e-3, KS test of the null p-values.
+of every watermark evaluation here) at 1e-2 and 1e-3, KS test of the null p-values, under
+one key; and the first WW_REAL_FRESH of them each under its own key (the test's calibration).
 Quality on the first WW_REAL_QUALITY of them: perplexity ratio with a 95% bootstrap
 interval and teacher-forced greedy agreement.
 
-Generated texts are kept in WW_REAL_WORK (resumable); figures go to durability_real.json.
+Generated texts are kept in WW_REAL_WORK (resumable); figures go to durability_real_200.json
+(the first, 8-text run is durability_real.json).
 """
 
 from __future__ import annotations
@@ -50,10 +53,10 @@ from weightwatch.watermark.generation import load_model
 from weightwatch.watermark.outputgrad import output_statistics
 from weightwatch.watermark.weightio import embed_folder, load_reference
 
-N = int(os.environ.get("WW_REAL_TEXTS", "50"))
-N_HUMAN = int(os.environ.get("WW_REAL_HUMAN", "500"))
-N_QUALITY = int(os.environ.get("WW_REAL_QUALITY", "60"))
-N_FRESH = int(os.environ.get("WW_REAL_FRESH", "500"))  # human texts, each under its own key
+N = int(os.environ.get("WW_REAL_TEXTS", "200"))
+N_HUMAN = int(os.environ.get("WW_REAL_HUMAN", "2000"))
+N_QUALITY = int(os.environ.get("WW_REAL_QUALITY", "100"))
+N_FRESH = int(os.environ.get("WW_REAL_FRESH", "300"))  # human texts, each under its own key
 FT_STEPS = int(os.environ.get("WW_REAL_FT_STEPS", "20"))
 FT_LR = float(os.environ.get("WW_REAL_FT_LR", "5e-5"))
 SIGMAS = tuple(
@@ -68,7 +71,7 @@ WORK = Path(os.environ.get("WW_REAL_WORK", "/tmp/ww-wm-real"))
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALPHA = 1e-3
 HERE = Path(__file__).resolve().parent
-OUT = Path(os.environ.get("WW_REAL_OUT", str(HERE / "durability_real.json")))
+OUT = Path(os.environ.get("WW_REAL_OUT", str(HERE / "durability_real_200.json")))
 
 
 def log(msg: str) -> None:
