@@ -197,20 +197,25 @@ def quality(res: dict[str, Any], orig: Path, marked: Path, held: list[Any], bos:
     save(res)
 
 
-def fpr(res: dict[str, Any], orig: Path, gauss: GaussMark, key: Any, human: list[Any]) -> None:
-    ref = load_reference(orig, scheme=gauss)
-    t0 = time.perf_counter()
-    psi_h = output_statistics(ref, [t.tolist() for t in human], [key], batch=4)[:, 0]
-    p_h = np.asarray([z_p_value(float(x))[0] for x in psi_h])
-    res["fpr"] = {
-        "n": len(human),
+def null_row(res: dict[str, Any], name: str, psi: Any, t0: float) -> None:
+    """False positives of human-text statistics ``psi`` at 1e-2 and 1e-3, and their KS p."""
+    p_h = np.asarray([z_p_value(float(x))[0] for x in psi])
+    res[name] = {
+        "n": len(p_h),
         "at_1e-2": ev.tpr(p_h, 1e-2),
         "at_1e-3": ev.tpr(p_h, 1e-3),
         "ks_p": float(stats.kstest(p_h, "uniform").pvalue),
         "seconds": time.perf_counter() - t0,
     }
-    log(f"fpr {res['fpr']}")
+    log(f"{name} {res[name]}")
     save(res)
+
+
+def fpr(res: dict[str, Any], orig: Path, gauss: GaussMark, key: Any, human: list[Any]) -> None:
+    ref = load_reference(orig, scheme=gauss)
+    t0 = time.perf_counter()
+    psi = output_statistics(ref, [t.tolist() for t in human], [key], batch=4)[:, 0]
+    null_row(res, "fpr", psi, t0)
 
 
 def fpr_fresh_keys(
@@ -221,24 +226,11 @@ def fpr_fresh_keys(
     corpus need not look uniform; the validity GaussMark proves is over the key."""
     ref = load_reference(orig, scheme=gauss)
     t0 = time.perf_counter()
+    keys = [master.derive(f"human-{i}", scheme="gaussmark") for i in range(len(human))]
     psi = [
-        float(
-            output_statistics(ref, [t.tolist()], [master.derive(f"human-{i}", scheme="gaussmark")])[
-                0, 0
-            ]
-        )
-        for i, t in enumerate(human)
+        output_statistics(ref, [t.tolist()], [k])[0, 0] for t, k in zip(human, keys, strict=True)
     ]
-    p_h = np.asarray([z_p_value(x)[0] for x in psi])
-    res["fpr_fresh_keys"] = {
-        "n": len(human),
-        "at_1e-2": ev.tpr(p_h, 1e-2),
-        "at_1e-3": ev.tpr(p_h, 1e-3),
-        "ks_p": float(stats.kstest(p_h, "uniform").pvalue),
-        "seconds": time.perf_counter() - t0,
-    }
-    log(f"fpr, a fresh key per text {res['fpr_fresh_keys']}")
-    save(res)
+    null_row(res, "fpr_fresh_keys", psi, t0)
 
 
 def main() -> None:
