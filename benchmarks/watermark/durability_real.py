@@ -57,6 +57,7 @@ N = int(os.environ.get("WW_REAL_TEXTS", "200"))
 N_HUMAN = int(os.environ.get("WW_REAL_HUMAN", "2000"))
 N_QUALITY = int(os.environ.get("WW_REAL_QUALITY", "100"))
 N_FRESH = int(os.environ.get("WW_REAL_FRESH", "300"))  # human texts, each under its own key
+FRESH_FROM = int(os.environ.get("WW_REAL_FRESH_FROM", "0"))  # the first of them (resume)
 FT_STEPS = int(os.environ.get("WW_REAL_FT_STEPS", "20"))
 FT_LR = float(os.environ.get("WW_REAL_FT_LR", "5e-5"))
 SIGMAS = tuple(
@@ -206,8 +207,9 @@ def null_row(res: dict[str, Any], name: str, psi: Any, t0: float) -> None:
         "at_1e-3": ev.tpr(p_h, 1e-3),
         "ks_p": float(stats.kstest(p_h, "uniform").pvalue),
         "seconds": time.perf_counter() - t0,
+        "p_values": [round(float(v), 6) for v in p_h],
     }
-    log(f"{name} {res[name]}")
+    log(f"{name} { {k: v for k, v in res[name].items() if k != 'p_values'} }")
     save(res)
 
 
@@ -226,7 +228,7 @@ def fpr_fresh_keys(
     corpus need not look uniform; the validity GaussMark proves is over the key."""
     ref = load_reference(orig, scheme=gauss)
     t0 = time.perf_counter()
-    keys = [master.derive(f"human-{i}", scheme="gaussmark") for i in range(len(human))]
+    keys = [master.derive(f"human-{FRESH_FROM + i}", scheme="gaussmark") for i in range(len(human))]
     psi = [
         output_statistics(ref, [t.tolist()], [k])[0, 0] for t, k in zip(human, keys, strict=True)
     ]
@@ -318,13 +320,13 @@ def main() -> None:
 
     cells = [(i, name, build) for i, (name, build) in enumerate(cell_models(marked, orig, tok))]
     run_cells(cells[:5])  # unmodified, fine-tune, LoRA, merge, null: the rows that matter most
-    human = ev.human_texts(tok, max(N_HUMAN, N_QUALITY, N_FRESH))
+    human = ev.human_texts(tok, max(N_HUMAN, N_QUALITY, FRESH_FROM + N_FRESH))
     if "quality" not in res and wanted("quality"):
         quality(res, orig, marked, human[:N_QUALITY], bos)
     if "fpr" not in res and wanted("fpr"):
         fpr(res, orig, gauss, keys["gaussmark"], human[:N_HUMAN])
     if "fpr_fresh_keys" not in res and wanted("fpr-fresh") and N_FRESH:
-        fpr_fresh_keys(res, orig, gauss, master, human[:N_FRESH])
+        fpr_fresh_keys(res, orig, gauss, master, human[FRESH_FROM : FRESH_FROM + N_FRESH])
     run_cells(cells[5:])
     res["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     save(res)
