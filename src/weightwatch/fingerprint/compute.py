@@ -196,7 +196,7 @@ def _looks_quantized(art: Artifact, dtypes: list[str]) -> bool:
     A row of a symmetric int8/int4 quantization has at most 256 distinct values; a
     trained float row of more than 256 columns essentially never does.
     """
-    if any(not d.startswith(("F", "BF")) or d.startswith("F8") for d in dtypes):
+    if any(_stored_quantized(d) for d in dtypes):
         return True
     for t in art.model_tensors:
         if len(t.shape) == 2 and t.shape[1] > 256 and "emb" not in t.name and "wte" not in t.name:
@@ -204,15 +204,23 @@ def _looks_quantized(art: Artifact, dtypes: list[str]) -> bool:
             # Nonzero values only: a magnitude-pruned float row has few nonzeros, all distinct.
             distinct = [int(np.unique(r).size) for r in rows]
             levels = [np.unique(r[r != 0]).size / max(1, int(np.count_nonzero(r))) for r in rows]
-            return max(distinct) <= 257 and max(levels) < 0.75
+            return max(distinct) <= GRID_LEVELS and max(levels) < 0.75
     return False
+
+
+GRID_LEVELS = 257  # distinct values a row of an 8-bit grid (and 0) can hold at most
+
+
+def _stored_quantized(dtype: str) -> bool:
+    """A quantized storage type (GGUF Q*/IQ*, integers, FP8), not a float one."""
+    return not dtype.startswith(("F", "BF")) or dtype.startswith("F8")
 
 
 def _zero_fraction(lay: Layout, rows: int = 16) -> float:
     """Share of exact zeros, beyond what the storage grid puts there, in the first rows of
     layer 0's and the middle layer's attention and MLP weights: ~0 for trained or
     quantized weights, the pruned fraction for a magnitude-pruned copy (zeros survive
-    quantization, so a pruned GGUF shows them too). See :func:`_grid_zeros`."""
+    quantization, so a pruned GGUF shows them too). See :func:`_excess_zeros`."""
     names = ("self_attn.q_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight")
     if lay.kind == "gpt2":
         names = ("attn.c_attn.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
@@ -226,8 +234,7 @@ def _zero_fraction(lay: Layout, rows: int = 16) -> float:
             if len(t.shape) != 2 or t.shape[0] * t.shape[1] > 1 << 26:
                 continue  # a whole quantized matrix would be dequantized: skip giants
             x = _rows(t, list(range(min(rows, int(t.shape[0])))))
-            grid = not t.dtype.startswith(("F", "BF")) or t.dtype.startswith("F8")
-            zeros += _excess_zeros(x, grid=grid)
+            zeros += _excess_zeros(x, grid=_stored_quantized(t.dtype))
             total += int(x.size)
     return round(zeros / total, 4) if total else 0.0
 
@@ -247,7 +254,7 @@ def _excess_zeros(x: F32, *, grid: bool) -> float:
     keeps nearly all its zeros as excess. Float rows (many distinct values) are no grid:
     their zeros count in full."""
     zeros = float(np.count_nonzero(x == 0))
-    is_grid = grid or max((np.unique(r).size for r in x), default=0) <= 257
+    is_grid = grid or max((np.unique(r).size for r in x), default=0) <= GRID_LEVELS
     if not is_grid or zeros == 0 or x.shape[1] % GRID_BLOCK:
         return zeros
     a = np.abs(x.reshape(-1, GRID_BLOCK))
