@@ -67,7 +67,9 @@ SIGMAS = tuple(
 THREADS = int(os.environ.get("WW_REAL_THREADS", "2"))
 # Row-name prefixes to run (and "quality", "fpr"); unset: everything.
 CELLS = tuple(c for c in os.environ.get("WW_REAL_CELLS", "").split(",") if c)
-COPY_BIAS = 3.0  # nats on the original token, as in durability_eval.py's paraphrase row
+# nats on the original token: the figure docs/watermark.md gives for the tiny table's
+# paraphrase row (durability_eval.py's own default, WW_EVAL_COPY_BIAS, is 2.0)
+COPY_BIAS = 3.0
 WORK = Path(os.environ.get("WW_REAL_WORK", "/tmp/ww-wm-real"))
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALPHA = 1e-3
