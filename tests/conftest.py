@@ -84,6 +84,20 @@ def db_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
     return database_url(request, tmp_path)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """`make test` (which requires every service) stops at once, naming the folder, when the
+    temporary folder cannot hold the run; a run of a few tests is not held to that."""
+    if os.environ.get("WEIGHTWATCH_REQUIRE_SERVICES") != "1":
+        return
+    import tempfile
+
+    from tests.services import free_space_problem
+
+    problem = free_space_problem(Path(tempfile.gettempdir()))
+    if problem:
+        raise pytest.UsageError(problem)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-goldens",

@@ -319,3 +319,26 @@ def hub_client(url: str, home, code: str) -> str:  # type: ignore[no-untyped-def
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
+
+
+# What a whole `make test` run holds in the temporary folder at its peak, measured on a fresh
+# clone (2026-12-07, sampled every 20 s): 2.9 GB of test folders (session fixtures' models
+# and registries; a passing test's own folder goes when it passes) and about 1.4 GB of
+# servers and scratch (PostgreSQL, SeaweedFS, Ray, unwrapped archives): 4.3 GB. With
+# margin, 6 GiB (WEIGHTWATCH_TEST_NEED_BYTES overrides it: tests of this check, or a smaller
+# machine at its own risk).
+SUITE_TMP_BYTES = int(os.environ.get("WEIGHTWATCH_TEST_NEED_BYTES", 6 * 2**30))
+
+
+def free_space_problem(folder: Path, need: int = SUITE_TMP_BYTES) -> str | None:
+    """Why the suite would run out of disk in ``folder``, or ``None``. A run that fills the
+    disk fails hundreds of tests at once with ENOSPC, far from the cause; this says it
+    first, in one line."""
+    free = shutil.disk_usage(folder).free
+    if free >= need:
+        return None
+    return (
+        f"{folder}: {free / 2**30:.1f} GiB free, and the test suite needs about "
+        f"{need / 2**30:.0f} GiB there at its peak (models, databases, servers); free some "
+        "space or point TMPDIR at a larger disk"
+    )
