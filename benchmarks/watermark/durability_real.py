@@ -22,7 +22,9 @@ False positives: WW_REAL_HUMAN 200-token pieces of CPython docstrings (the human
 of every watermark evaluation here) at 1e-2 and 1e-3, KS test of the null p-values, under
 one key; and the first WW_REAL_FRESH of them each under its own key (the test's calibration).
 Quality on the first WW_REAL_QUALITY of them: perplexity ratio with a 95% bootstrap
-interval and teacher-forced greedy agreement.
+interval and teacher-forced greedy agreement. Each changed copy's own quality
+(``copy-quality``): its perplexity on the same texts against the unmarked original, and the
+share of repeated 4-grams in the texts it sampled.
 
 Generated texts are kept in WW_REAL_WORK (resumable); figures go to durability_real_200.json
 (the first, 8-text run is durability_real.json).
@@ -65,7 +67,8 @@ SIGMAS = tuple(
     for s in os.environ.get("WW_REAL_SIGMAS", "0.03,0.05,0.07,0.1,0.2,0.3,0.45,0.6").split(",")
 )
 THREADS = int(os.environ.get("WW_REAL_THREADS", "2"))
-# Row-name prefixes to run (and "quality", "fpr"); unset: everything.
+# Row-name prefixes to run (and "quality", "fpr", "fpr-fresh", "copy-quality"); unset:
+# everything.
 CELLS = tuple(c for c in os.environ.get("WW_REAL_CELLS", "").split(",") if c)
 # nats on the original token: the figure docs/watermark.md gives for the tiny table's
 # paraphrase row (durability_eval.py's own default, WW_EVAL_COPY_BIAS, is 2.0)
@@ -160,13 +163,24 @@ def paraphraser_path() -> Path:
     return build_population(default_cache() / GGUF, TEST).models[0]
 
 
-def texts_for(name: str, build: Any, bos: int, seed: int) -> list[Any]:
-    stem = name.replace("/", "-").replace(" ", "_")
-    path = WORK / "texts" / f"{stem}-{N}.npy"
-    for done in sorted((WORK / "texts").glob(f"{stem}-*.npy")):
+def _stem(name: str) -> str:
+    return name.replace("/", "-").replace(" ", "_")
+
+
+def saved_texts(name: str) -> list[Any] | None:
+    """The first N texts a run kept for this cell (a larger earlier run's first N), if any."""
+    for done in sorted((WORK / "texts").glob(f"{_stem(name)}-*.npy")):
         have = np.load(done)
-        if have.shape[0] >= N:  # a larger earlier run: its first N texts
+        if have.shape[0] >= N:
             return list(have[:N])
+    return None
+
+
+def texts_for(name: str, build: Any, bos: int, seed: int) -> list[Any]:
+    path = WORK / "texts" / f"{_stem(name)}-{N}.npy"
+    kept = saved_texts(name)
+    if kept is not None:
+        return kept
     t0 = time.perf_counter()
     model = build()
     t1 = time.perf_counter()
@@ -198,6 +212,42 @@ def quality(res: dict[str, Any], orig: Path, marked: Path, held: list[Any], bos:
     }
     log(f"quality {res['quality']}")
     save(res)
+
+
+def repeated_4grams(texts: list[Any]) -> float:
+    """Mean share of each text's 4-grams that repeat an earlier one: how far a copy's own
+    text has degenerated into loops (the unmarked model's texts: about 0.02)."""
+    shares = []
+    for t in texts:
+        grams = [tuple(t[i : i + 4]) for i in range(len(t) - 3)]
+        shares.append(1.0 - len(set(grams)) / len(grams))
+    return float(np.mean(shares))
+
+
+def copy_quality(
+    res: dict[str, Any], cells: list[tuple[int, str, Any]], orig: Path, held: list[Any], bos: int
+) -> None:
+    """How usable each changed copy still is: its perplexity on held-out human text as a
+    ratio to the unmarked original's (95% bootstrap interval), and how repetitive its own
+    sampled texts are. A change that breaks the model is not one a downloader would ship;
+    the durability table reads differently for those rows."""
+    out: dict[str, Any] = res.setdefault("copy_quality", {})
+    nll_o = None
+    for _, name, build in cells:
+        if name not in out:
+            if nll_o is None:
+                base, _ = load_model(orig)
+                nll_o, _ = er.per_text_nll_and_argmax(base, held, bos=bos)
+                del base
+            model = build()
+            nll, _ = er.per_text_nll_and_argmax(model, held, bos=bos)
+            del model
+            out[name] = {"n": len(held), "ppl_ratio": ev.ratio_interval(nll - nll_o)}
+        texts = saved_texts(name)
+        if texts is not None:
+            out[name]["repeated_4grams"] = repeated_4grams(texts)
+        log(f"copy quality {name}: {out[name]}")
+        save(res)
 
 
 def null_row(res: dict[str, Any], name: str, psi: Any, t0: float) -> None:
@@ -330,6 +380,8 @@ def main() -> None:
     if "fpr_fresh_keys" not in res and wanted("fpr-fresh") and N_FRESH:
         fpr_fresh_keys(res, orig, gauss, master, human[FRESH_FROM : FRESH_FROM + N_FRESH])
     run_cells(cells[5:])
+    if wanted("copy-quality"):
+        copy_quality(res, cells, orig, human[:N_QUALITY], bos)
     res["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     save(res)
     print(render(res))
@@ -370,6 +422,18 @@ def render(r: dict[str, Any]) -> str:
             f"Quality ({q['n']} human texts): perplexity ratio {m:.4f} ({lo:.4f}–{hi:.4f}), "
             f"greedy agreement {q['greedy_agreement']:.3f}."
         )
+    if "copy_quality" in r:
+        out += [
+            "",
+            "| changed copy | perplexity / unmarked original (95% CI) | repeated 4-grams in its texts |",
+            "|---|---|---|",
+        ]
+        for name, row in r["copy_quality"].items():
+            m, lo, hi = row["ppl_ratio"]
+            rep = row.get("repeated_4grams")
+            out.append(
+                f"| {name} | {m:.3f} ({lo:.3f}–{hi:.3f}) | {'' if rep is None else f'{rep:.3f}'} |"
+            )
     return "\n".join(out)
 
 
