@@ -196,6 +196,15 @@ test-vllm: $(STAMP) vllm-env
 lineage-calibration: $(STAMP) real-models
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/lineage/calibrate_blocks.py
 
+# Re-fit the shipped fitted nulls (src/weightwatch/lineage/null.json; NULL_CLASSES=qwen2,gpt2
+# re-fits only those) and check the tied classes on held-out populations against the
+# committed file (~15 min of CPU, populations cached; docs/lineage.md).
+.PHONY: lineage-null
+lineage-null: $(STAMP)
+	mkdir -p .cache && git show HEAD:src/weightwatch/lineage/null.json > .cache/null-committed.json
+	WW_CALIBRATE=$(NULL_CLASSES) $(PY) benchmarks/lineage/calibrate.py
+	$(PY) benchmarks/lineage/tied_null_check.py .cache/null-committed.json
+
 # Only the trained population sharing SmolLM2's real tokenizer (8 models, 28 pairs; ~10 min
 # of CPU to build, cached), and real 200-step fine-tunes of SmolLM2 (full and LoRA; ~6 min
 # of CPU each, cached) with their lineage verdicts (issue #18; docs/lineage.md).
