@@ -321,13 +321,14 @@ def hub_client(url: str, home, code: str) -> str:  # type: ignore[no-untyped-def
     return out.stdout
 
 
-# What a whole `make test` run holds in the temporary folder at its peak, measured on two
-# fresh clones (2026-12-07, sampled every 20 s): about 2 GB of test folders (session
-# fixtures' models and registries; a passing test's own folder goes when it passes), 1.1 GB
-# of servers and scratch (PostgreSQL, SeaweedFS, Ray), and for under a minute 4.3 GB more
-# while tests/server/test_upload_crash.py's 2.25 GiB upload is held as an upload and as a
-# blob: 7.4 GB. With margin, 10 GiB (WEIGHTWATCH_TEST_NEED_BYTES overrides it: tests of
-# this check, or a smaller machine at its own risk).
+# What a whole `make test` run holds in the temporary folder at its peak, measured on three
+# fresh clones (2026-12-07, sampled every 20 s, then every 5 s): about 2 GB of test folders
+# (session fixtures' models and registries; a passing test's own folder goes when it
+# passes), 1.1-1.3 GB of servers and scratch (PostgreSQL, SeaweedFS, Ray), and for about 20
+# seconds up to 4.8 GB more while tests/server/test_upload_crash.py's 2.25 GiB upload is
+# held as an upload and as a blob: 7.9 GB sampled, about 8.1 GB at the top. With margin,
+# 10 GiB (WEIGHTWATCH_TEST_NEED_BYTES overrides it: tests of this check, or a smaller
+# machine at its own risk).
 SUITE_TMP_BYTES = int(os.environ.get("WEIGHTWATCH_TEST_NEED_BYTES", 10 * 2**30))
 
 
