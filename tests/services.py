@@ -325,10 +325,11 @@ def hub_client(url: str, home, code: str) -> str:  # type: ignore[no-untyped-def
 # fresh clones (2026-12-07, sampled every 20 s, then every 5 s): about 2 GB of test folders
 # (session fixtures' models and registries; a passing test's own folder goes when it
 # passes), 1.1-1.3 GB of servers and scratch (PostgreSQL, SeaweedFS, Ray), and for about 20
-# seconds up to 4.8 GB more while tests/server/test_upload_crash.py's 2.25 GiB upload is
-# held as an upload and as a blob: 7.9 GB sampled, about 8.1 GB at the top. With margin,
-# 10 GiB (WEIGHTWATCH_TEST_NEED_BYTES overrides it: tests of this check, or a smaller
-# machine at its own risk).
+# seconds 4.6 GB more (sampled) while tests/server/test_upload_crash.py's 2.25 GiB upload
+# is held as an upload and as a blob: 7.9 GB at the highest sample (the two copies are
+# 4.8 GB, so the true top is a little higher). With margin, 10 GiB
+# (WEIGHTWATCH_TEST_NEED_BYTES overrides it: tests of this check, or a smaller machine at
+# its own risk).
 SUITE_TMP_BYTES = int(os.environ.get("WEIGHTWATCH_TEST_NEED_BYTES", 10 * 2**30))
 
 

@@ -2,8 +2,9 @@
 
 Calibration uses seeds 100-105, disjoint from the evaluation's bases (seeds 0-5), so the
 evaluation measures how well the null transfers. Writes ``src/weightwatch/lineage/null.json``.
-Run: ``.venv/bin/python benchmarks/lineage/calibrate.py``; WW_CALIBRATE=qwen2,gpt2 (say)
-re-fits only those populations' classes and keeps the others as the shipped file has them.
+Run: ``.venv/bin/python benchmarks/lineage/calibrate.py``; WW_CALIBRATE=qwen2,gpt2 (any of
+llama, qwen2, gpt2) re-fits only those populations' classes and keeps the others as the
+shipped file has them.
 """
 
 from __future__ import annotations
@@ -43,16 +44,16 @@ def unrelated_scores(members: list, fps: list) -> list[float]:
 
 def main() -> int:
     by_class: dict[str, Null] = dict(Nulls.default().by_class) if ONLY else {}
-    populations = {  # name -> builders of independent populations (parents index within each)
-        "llama zoo and population": [
-            lambda: build_zoo(SEEDS),
-            lambda: build_population("llama", LLAMA_SEEDS),
-        ],
-        "qwen2": [lambda: build_population("qwen2", TIED_SEEDS)],
-        "gpt2": [lambda: build_population("gpt2", TIED_SEEDS)],
+    populations = {  # WW_CALIBRATE name -> (what the null's source says, population builders)
+        "llama": (
+            "llama zoo and population",
+            [lambda: build_zoo(SEEDS), lambda: build_population("llama", LLAMA_SEEDS)],
+        ),
+        "qwen2": ("qwen2", [lambda: build_population("qwen2", TIED_SEEDS)]),
+        "gpt2": ("gpt2", [lambda: build_population("gpt2", TIED_SEEDS)]),
     }
-    for name, builders in populations.items():
-        if ONLY and name.split()[0] not in ONLY:
+    for key, (name, builders) in populations.items():
+        if ONLY and key not in ONLY:
             continue
         scores: list[float] = []
         cls = ""
