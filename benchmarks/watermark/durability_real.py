@@ -1,4 +1,11 @@
-"""GaussMark's durability table on a real model (``make watermark-durability-real``).
+"""The weight marks' durability table on a real model (``make watermark-durability-real``).
+
+WW_REAL_SCHEME picks the mark: ``gaussmark`` (default; below) or ``distill``, the
+distillation mark trained through the product's own ``embed_distilled`` with the
+parameters in WW_REAL_DISTILL (``steps=300,batch=8,lr=1e-4``: the scheme's defaults but
+the batch, halved for memory and time, and the learning rate, lowered for a pretrained
+model) and detected by its exact KGW test; its figures go to durability_real_distill.json
+and its texts to their own folder (the unmarked model's texts, the null, are shared).
 
 SmolLM2-135M-Instruct (the real Q4_1 GGUF in $WEIGHTWATCH_REAL_MODELS, dequantized to a
 float32 folder by ``wm_eval_real.gguf_to_folder``; its real 49,152-token tokenizer).
@@ -49,9 +56,12 @@ from weightwatch.testing import derive
 from weightwatch.testing import wm_eval as ev
 from weightwatch.testing import wm_eval_real as er
 from weightwatch.testing.real_models import default_cache
-from weightwatch.watermark import MasterSecret, detect, get_scheme
+from weightwatch.watermark import MasterSecret, detect, get_scheme, get_weight_scheme
+from weightwatch.watermark.distill import DistillMark, detect_distilled
+from weightwatch.watermark.distill_train import embed_distilled
 from weightwatch.watermark.gaussmark import GaussMark, z_p_value
 from weightwatch.watermark.generation import load_model
+from weightwatch.watermark.nulls import BinomialNull
 from weightwatch.watermark.outputgrad import output_statistics
 from weightwatch.watermark.weightio import embed_folder, load_reference
 
@@ -61,6 +71,10 @@ N_QUALITY = int(os.environ.get("WW_REAL_QUALITY", "100"))
 N_FRESH = int(os.environ.get("WW_REAL_FRESH", "300"))  # human texts, each under its own key
 FRESH_FROM = int(os.environ.get("WW_REAL_FRESH_FROM", "0"))  # the first of them (resume)
 FT_STEPS = int(os.environ.get("WW_REAL_FT_STEPS", "20"))
+# GaussMark sigmas of the quality/power trade-off cell ("tradeoff")
+TRADEOFF = tuple(
+    float(s) for s in os.environ.get("WW_REAL_TRADEOFF", "0.03,0.04,0.05,0.07").split(",") if s
+)
 FT_LR = float(os.environ.get("WW_REAL_FT_LR", "5e-5"))
 SIGMAS = tuple(
     float(s)
@@ -77,7 +91,17 @@ WORK = Path(os.environ.get("WW_REAL_WORK", "/tmp/ww-wm-real"))
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALPHA = 1e-3
 HERE = Path(__file__).resolve().parent
-OUT = Path(os.environ.get("WW_REAL_OUT", str(HERE / "durability_real_200.json")))
+SCHEME = os.environ.get("WW_REAL_SCHEME", "gaussmark")
+DISTILL = dict(
+    item.split("=", 1)
+    for item in os.environ.get("WW_REAL_DISTILL", "steps=300,batch=8,lr=1e-4").split(",")
+    if item
+)
+_DEFAULT_OUT = (
+    "durability_real_200.json" if SCHEME == "gaussmark" else "durability_real_distill.json"
+)
+OUT = Path(os.environ.get("WW_REAL_OUT", str(HERE / _DEFAULT_OUT)))
+NULL_CELL = "unmarked model (null)"
 
 
 def log(msg: str) -> None:
@@ -142,7 +166,7 @@ def cell_models(marked_dir: Path, orig_dir: Path, tok: Any) -> Any:
         (f"full fine-tune {FT_STEPS} steps, lr {FT_LR:g}, licence text", finetuned),
         (f"LoRA r=8 (q,v) {FT_STEPS} steps, lr 5e-4, merged", lora),
         ("50/50 merge with the unmarked model", merged),
-        ("unmarked model (null)", lambda: load_model(orig_dir)[0]),
+        (NULL_CELL, lambda: load_model(orig_dir)[0]),
         ("GGUF Q8_0 round trip", lambda: ev.gguf_roundtrip(unmodified(), "Q8_0")),
         ("int8 (per row)", lambda: derive.quantize(unmodified(), bits=8)),
         ("int4 (per row)", lambda: derive.quantize(unmodified(), bits=4)),
@@ -167,9 +191,20 @@ def _stem(name: str) -> str:
     return name.replace("/", "-").replace(" ", "_")
 
 
+def _distill_tag() -> str:
+    return "-".join(f"{k}{v}" for k, v in sorted(DISTILL.items()))
+
+
+def texts_dir(name: str) -> Path:
+    """Where a cell's texts are kept; the unmarked model's (the null) serve every mark."""
+    if SCHEME == "gaussmark" or name == NULL_CELL:
+        return WORK / "texts"
+    return WORK / f"texts-{SCHEME}-{_distill_tag()}"
+
+
 def saved_texts(name: str) -> list[Any] | None:
     """The first N texts a run kept for this cell (a larger earlier run's first N), if any."""
-    for done in sorted((WORK / "texts").glob(f"{_stem(name)}-*.npy")):
+    for done in sorted(texts_dir(name).glob(f"{_stem(name)}-*.npy")):
         have = np.load(done)
         if have.shape[0] >= N:
             return list(have[:N])
@@ -177,7 +212,7 @@ def saved_texts(name: str) -> list[Any] | None:
 
 
 def texts_for(name: str, build: Any, bos: int, seed: int) -> list[Any]:
-    path = WORK / "texts" / f"{_stem(name)}-{N}.npy"
+    path = texts_dir(name) / f"{_stem(name)}-{N}.npy"
     kept = saved_texts(name)
     if kept is not None:
         return kept
@@ -196,13 +231,14 @@ def texts_for(name: str, build: Any, bos: int, seed: int) -> list[Any]:
     return texts
 
 
-def quality(res: dict[str, Any], orig: Path, marked: Path, held: list[Any], bos: int) -> None:
+def quality_of(orig: Path, marked: Path, held: list[Any], bos: int) -> dict[str, Any]:
+    """Perplexity ratio (95% bootstrap) and greedy agreement of ``marked`` against ``orig``."""
     base_model, _ = load_model(orig)
     nll_b, greedy_b = er.per_text_nll_and_argmax(base_model, held, bos=bos)
     del base_model
     m, _ = load_model(marked)
     nll_m, greedy_m = er.per_text_nll_and_argmax(m, held, bos=bos)
-    res["quality"] = {
+    return {
         "n": len(held),
         "ppl_ratio": ev.ratio_interval(nll_m - nll_b),
         "greedy_agreement": float(
@@ -210,8 +246,44 @@ def quality(res: dict[str, Any], orig: Path, marked: Path, held: list[Any], bos:
         ),
         "ppl_base": float(np.exp(nll_b.mean())),
     }
+
+
+def quality(res: dict[str, Any], orig: Path, marked: Path, held: list[Any], bos: int) -> None:
+    res["quality"] = quality_of(orig, marked, held, bos)
     log(f"quality {res['quality']}")
     save(res)
+
+
+def tradeoff(res: dict[str, Any], orig: Path, key: Any, held: list[Any], bos: int) -> None:
+    """GaussMark's quality cost against its power on the real model, one row per sigma in
+    WW_REAL_TRADEOFF: perplexity ratio and greedy agreement on the held-out human texts,
+    and TPR at 1e-3 on N texts of 200 tokens sampled from that sigma's unmodified marked
+    copy (the same sampling seed as the table's unmodified row, whose texts the chosen
+    sigma reuses)."""
+    out: dict[str, Any] = res.setdefault("tradeoff", {})
+    for sigma in TRADEOFF:
+        if str(sigma) in out:
+            continue
+        scheme = GaussMark.from_params(sigma=sigma)
+        marked = WORK / f"marked-{sigma}"
+        if not (marked / "weightwatch-watermark.json").is_file():
+            embed_folder(orig, marked, scheme=scheme, key=key)
+        row = quality_of(orig, marked, held, bos)
+        name = "unmodified" if sigma == res.get("sigma") else f"unmodified, sigma {sigma}"
+        texts = texts_for(name, lambda m=marked: load_model(m)[0], bos, 100)
+        tested = Mark(scheme, orig).test(texts, [key])
+        hits = int((tested.p <= ALPHA).sum())
+        row.update(
+            {
+                "tpr": hits / len(texts),
+                "tpr_ci": er.wilson(hits, len(texts)),
+                "mean_psi": tested.mean_stat,
+                "texts": len(texts),
+            }
+        )
+        out[str(sigma)] = row
+        log(f"tradeoff sigma {sigma}: {row}")
+        save(res)
 
 
 def repeated_4grams(texts: list[Any]) -> float:
@@ -250,14 +322,15 @@ def copy_quality(
         save(res)
 
 
-def null_row(res: dict[str, Any], name: str, psi: Any, t0: float) -> None:
-    """False positives of human-text statistics ``psi`` at 1e-2 and 1e-3, and their KS p."""
-    p_h = np.asarray([z_p_value(float(x))[0] for x in psi])
+def null_row(res: dict[str, Any], name: str, tested: Tested, t0: float) -> None:
+    """False positives on human texts at 1e-2 and 1e-3, and the KS p of their p-values
+    (of the randomised p-values where the test is discrete)."""
+    p_h = tested.p
     res[name] = {
         "n": len(p_h),
         "at_1e-2": ev.tpr(p_h, 1e-2),
         "at_1e-3": ev.tpr(p_h, 1e-3),
-        "ks_p": float(stats.kstest(p_h, "uniform").pvalue),
+        "ks_p": float(stats.kstest(tested.p_continuous, "uniform").pvalue),
         "seconds": time.perf_counter() - t0,
         "p_values": [round(float(v), 6) for v in p_h],
     }
@@ -265,26 +338,107 @@ def null_row(res: dict[str, Any], name: str, psi: Any, t0: float) -> None:
     save(res)
 
 
-def fpr(res: dict[str, Any], orig: Path, gauss: GaussMark, key: Any, human: list[Any]) -> None:
-    ref = load_reference(orig, scheme=gauss)
+class Tested:
+    """One mark's test of a list of texts: p-values, their continuous version for KS (the
+    distillation mark's binomial p-value is discrete: ``P(S > s) + U P(S = s)``, exactly
+    uniform under the null), and the mean statistic (GaussMark's psi, or the share of
+    green tokens)."""
+
+    def __init__(self, p: Any, p_continuous: Any, mean_stat: float) -> None:
+        self.p = np.asarray(p, dtype=np.float64)
+        self.p_continuous = np.asarray(p_continuous, dtype=np.float64)
+        self.mean_stat = mean_stat
+
+
+class Mark:
+    """The mark under test: its scheme, the original folder and how texts are tested."""
+
+    def __init__(self, scheme: Any, orig: Path) -> None:
+        self.scheme, self.orig = scheme, orig
+
+    def test(self, texts: list[Any], keys: list[Any]) -> Tested:
+        """Each text under its own key (``keys`` as long as ``texts``) or all under one."""
+        if len(keys) == 1:
+            keys = keys * len(texts)
+        if isinstance(self.scheme, GaussMark):
+            ref = load_reference(
+                self.orig, scheme=self.scheme
+            )  # per call: a fine-tune needs memory
+            if len(set(k.key_id for k in keys)) == 1:
+                psi = output_statistics(ref, [t.tolist() for t in texts], keys[:1], batch=4)[:, 0]
+            else:
+                psi = np.asarray(
+                    [
+                        output_statistics(ref, [t.tolist()], [k])[0, 0]
+                        for t, k in zip(texts, keys, strict=True)
+                    ]
+                )
+            p = np.asarray([z_p_value(float(x))[0] for x in psi])
+            return Tested(p, p, float(np.mean(psi)))
+        null = BinomialNull(self.scheme.params.gamma)
+        rng = np.random.default_rng(0)
+        reports = [detect_distilled(t, self.scheme, k) for t, k in zip(texts, keys, strict=True)]
+        p_dist = [r.p_value for r in reports]
+        cont = [
+            float(null.sf(r.score + 1, r.n_scored))
+            + rng.random() * float(null.pmf(r.score, r.n_scored))
+            for r in reports
+        ]
+        return Tested(p_dist, cont, float(np.mean([r.green_fraction or 0.0 for r in reports])))
+
+
+def fpr(res: dict[str, Any], mark: Mark, key: Any, human: list[Any]) -> None:
     t0 = time.perf_counter()
-    psi = output_statistics(ref, [t.tolist() for t in human], [key], batch=4)[:, 0]
-    null_row(res, "fpr", psi, t0)
+    null_row(res, "fpr", mark.test(human, [key]), t0)
 
 
-def fpr_fresh_keys(
-    res: dict[str, Any], orig: Path, gauss: GaussMark, master: MasterSecret, human: list[Any]
-) -> None:
+def fpr_fresh_keys(res: dict[str, Any], mark: Mark, master: MasterSecret, human: list[Any]) -> None:
     """The test's calibration: each human text under its own key. Over one key, texts that
     resemble each other have correlated statistics, so one key's p-values over a clustered
-    corpus need not look uniform; the validity GaussMark proves is over the key."""
-    ref = load_reference(orig, scheme=gauss)
+    corpus need not look uniform; the validity either mark proves is over the key."""
     t0 = time.perf_counter()
-    keys = [master.derive(f"human-{FRESH_FROM + i}", scheme="gaussmark") for i in range(len(human))]
-    psi = [
-        output_statistics(ref, [t.tolist()], [k])[0, 0] for t, k in zip(human, keys, strict=True)
-    ]
-    null_row(res, "fpr_fresh_keys", psi, t0)
+    keys = [master.derive(f"human-{FRESH_FROM + i}", scheme=SCHEME) for i in range(len(human))]
+    null_row(res, "fpr_fresh_keys", mark.test(human, keys), t0)
+
+
+def marked_folder(
+    orig: Path, tok: Any, keys: dict[str, Any], res: dict[str, Any]
+) -> tuple[Any, Path]:
+    """The mark's scheme and its marked copy of the original (made once, kept in WORK)."""
+    if SCHEME == "gaussmark":
+        sigma = (
+            float(res["sigma"]) if "sigma" in res else choose_sigma(orig, tok, keys[SCHEME], res)
+        )
+        res["sigma"] = sigma
+        log(f"sigma {sigma}")
+        scheme: Any = GaussMark.from_params(sigma=sigma)
+        marked = WORK / f"marked-{sigma}"
+
+        def make() -> None:
+            embed_folder(orig, marked, scheme=scheme, key=keys[SCHEME])
+
+    else:
+        scheme = get_weight_scheme("distill", **DISTILL)
+        assert isinstance(scheme, DistillMark)
+        res["distill_params"] = scheme.describe()
+        marked = WORK / f"distill-{_distill_tag()}"
+        losses: list[float] = []
+
+        def progress(step: int, loss: float) -> None:
+            losses.append(loss)
+            if step % 10 == 0:
+                log(f"distill step {step}: loss {loss:.4f}")
+
+        def make() -> None:
+            embed_distilled(orig, marked, scheme=scheme, key=keys[SCHEME], progress=progress)
+            res["distill_losses"] = [round(x, 5) for x in losses]
+
+    if not (marked / "weightwatch-watermark.json").is_file():
+        t0 = time.perf_counter()
+        make()
+        res["embed_seconds"] = time.perf_counter() - t0
+    save(res)
+    return scheme, marked
 
 
 def main() -> None:
@@ -294,7 +448,9 @@ def main() -> None:
     _, tok = load_model(orig)
     bos = int(tok.bos_token_id)
     master = MasterSecret(bytes(range(32)))
-    keys = {s: master.derive("release", scheme=s) for s in ("gaussmark", "kgw", "gumbel")}
+    keys = {
+        s: master.derive("release", scheme=s) for s in ("gaussmark", "distill", "kgw", "gumbel")
+    }
     res: dict[str, Any] = json.loads(OUT.read_text()) if OUT.is_file() else {}
     res.update(
         {
@@ -307,37 +463,21 @@ def main() -> None:
             "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
     )
-    sigma = (
-        float(res["sigma"]) if "sigma" in res else choose_sigma(orig, tok, keys["gaussmark"], res)
-    )
-    res["sigma"] = sigma
-    save(res)
-    log(f"sigma {sigma}")
-    gauss = GaussMark.from_params(sigma=sigma)
-    assert isinstance(gauss, GaussMark)
-    marked = WORK / f"marked-{sigma}"
-    if not (marked / "weightwatch-watermark.json").is_file():
-        t0 = time.perf_counter()
-        embed_folder(orig, marked, scheme=gauss, key=keys["gaussmark"])
-        res["embed_seconds"] = time.perf_counter() - t0
+    scheme, marked = marked_folder(orig, tok, keys, res)
+    mark = Mark(scheme, orig)
     rows: dict[str, Any] = res.setdefault("durability", {})
 
     def score(name: str, texts: list[Any]) -> None:
-        ref = load_reference(orig, scheme=gauss)  # loaded per cell: a fine-tune needs the memory
         t0 = time.perf_counter()
-        psi = output_statistics(ref, [t.tolist() for t in texts], [keys["gaussmark"]], batch=4)[
-            :, 0
-        ]
+        tested = mark.test(texts, [keys[SCHEME]])
         dt = time.perf_counter() - t0
-        del ref
-        p = np.asarray([z_p_value(float(x))[0] for x in psi])
-        hits = int((p <= ALPHA).sum())
+        hits = int((tested.p <= ALPHA).sum())
         row = {
-            "gaussmark": hits / len(p),
-            "gaussmark_ci": er.wilson(hits, len(p)),
-            "mean_psi": float(psi.mean()),
-            "n": len(p),
-            "detect_s_per_text": dt / len(p),
+            SCHEME: hits / len(tested.p),
+            f"{SCHEME}_ci": er.wilson(hits, len(tested.p)),
+            "mean_psi" if SCHEME == "gaussmark" else "mean_green": tested.mean_stat,
+            "n": len(tested.p),
+            "detect_s_per_text": dt / len(tested.p),
         }
         for scheme_name, params in (("kgw", {}), ("gumbel", {"context_width": 4})):
             s = get_scheme(scheme_name, **params)
@@ -376,10 +516,12 @@ def main() -> None:
     if "quality" not in res and wanted("quality"):
         quality(res, orig, marked, human[:N_QUALITY], bos)
     if "fpr" not in res and wanted("fpr"):
-        fpr(res, orig, gauss, keys["gaussmark"], human[:N_HUMAN])
+        fpr(res, mark, keys[SCHEME], human[:N_HUMAN])
     if "fpr_fresh_keys" not in res and wanted("fpr-fresh") and N_FRESH:
-        fpr_fresh_keys(res, orig, gauss, master, human[FRESH_FROM : FRESH_FROM + N_FRESH])
+        fpr_fresh_keys(res, mark, master, human[FRESH_FROM : FRESH_FROM + N_FRESH])
     run_cells(cells[5:])
+    if SCHEME == "gaussmark" and wanted("tradeoff"):
+        tradeoff(res, orig, keys[SCHEME], human[:N_QUALITY], bos)
     if wanted("copy-quality"):
         copy_quality(res, cells, orig, human[:N_QUALITY], bos)
     res["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -388,18 +530,24 @@ def main() -> None:
 
 
 def render(r: dict[str, Any]) -> str:
+    if "sigma" in r:
+        mark = f"GaussMark sigma {r['sigma']} on the tied output/input embedding"
+        scheme, label, stat, stat_label = "gaussmark", "GaussMark", "mean_psi", "mean psi"
+    else:
+        mark = f"the distillation mark ({r['distill_params']})"
+        scheme, label, stat, stat_label = "distill", "distill", "mean_green", "green share"
     out = [
-        f"SmolLM2-135M-Instruct (real, {r['model']} dequantized to float32); GaussMark sigma "
-        f"{r['sigma']} on the tied output/input embedding; {r['n']} texts of 200 tokens per cell; "
+        f"SmolLM2-135M-Instruct (real, {r['model']} dequantized to float32); {mark}; "
+        f"{r['n']} texts of 200 tokens per cell; "
         "TPR at FPR 1e-3 (exact p-values, 95% Wilson interval). KGW and Gumbel: no processor used.",
         "",
-        "| change | GaussMark | (95% CI) | mean psi | KGW (no processor) | Gumbel (no processor) |",
+        f"| change | {label} | (95% CI) | {stat_label} | KGW (no processor) | Gumbel (no processor) |",
         "|---|---|---|---|---|---|",
     ]
     for name, row in r["durability"].items():
-        lo, hi = row["gaussmark_ci"]
+        lo, hi = row[f"{scheme}_ci"]
         out.append(
-            f"| {name} | {row['gaussmark']:.2f} | {lo:.2f}–{hi:.2f} | {row['mean_psi']:.2f} | "
+            f"| {name} | {row[scheme]:.2f} | {lo:.2f}–{hi:.2f} | {row[stat]:.2f} | "
             f"{row['kgw']:.3f} | {row['gumbel']:.3f} |"
         )
     if "fpr" in r:
@@ -422,6 +570,19 @@ def render(r: dict[str, Any]) -> str:
             f"Quality ({q['n']} human texts): perplexity ratio {m:.4f} ({lo:.4f}–{hi:.4f}), "
             f"greedy agreement {q['greedy_agreement']:.3f}."
         )
+    if "tradeoff" in r:
+        out += [
+            "",
+            "| sigma | perplexity ratio (95% CI) | greedy agreement | TPR at 1e-3 (95% CI) | mean psi |",
+            "|---|---|---|---|---|",
+        ]
+        for sigma, row in sorted(r["tradeoff"].items(), key=lambda kv: float(kv[0])):
+            m, lo, hi = row["ppl_ratio"]
+            tlo, thi = row["tpr_ci"]
+            out.append(
+                f"| {sigma} | {m:.4f} ({lo:.4f}–{hi:.4f}) | {row['greedy_agreement']:.3f} | "
+                f"{row['tpr']:.3f} ({tlo:.3f}–{thi:.3f}) | {row['mean_psi']:.2f} |"
+            )
     if "copy_quality" in r:
         out += [
             "",

@@ -55,6 +55,28 @@ def test_training_green_lists_are_the_detectors(width: int) -> None:
     assert 0.15 < mask.mean() < 0.35  # gamma = 0.25
 
 
+@pytest.mark.parametrize(("width", "budget"), [(1, 1 << 20), (2, 1 << 20), (1, 40)])
+def test_kept_green_lists_are_the_fresh_ones(width: int, budget: int) -> None:
+    """Training keeps each context's green list between batches, within a byte budget
+    (40 bytes hold 3 packed rows of a 100-token vocabulary); every batch's mask is still
+    exactly the one computed afresh."""
+    torch = pytest.importorskip("torch")
+    from weightwatch.watermark.distill_train import GreenLists, _green
+
+    scheme = _scheme(context_width=width)
+    key = MASTER.derive("release", scheme="distill")
+    greens = GreenLists(scheme, key, 100, budget=budget)
+    rng = np.random.default_rng(7)
+    seen: set[bytes] = set()
+    for _ in range(3):  # later batches reuse the earlier batches' contexts
+        ids = rng.integers(0, 20, size=(4, 9))
+        padded = np.concatenate([np.zeros((4, width - 1), dtype=ids.dtype), ids], axis=1)
+        seen |= {padded[b, t : t + width].tobytes() for b in range(4) for t in range(9)}
+        mask = greens.mask(torch.from_numpy(ids))
+        assert torch.equal(mask, _green(scheme, key, torch.from_numpy(ids), 100))
+    assert greens.kept == min(len(seen), budget // 13)
+
+
 def test_keys_are_not_shared_with_sampling_time_kgw() -> None:
     scheme = _scheme()
     with pytest.raises(UsageError, match="derived for scheme"):
