@@ -21,7 +21,7 @@ help:
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make watermark-eval  the weight-watermark durability table (~30 min; docs/watermark.md)"
 	@echo "make watermark-durability  GaussMark vs distillation vs KGW/Gumbel durability (~1 h)"
-	@echo "make watermark-durability-real  GaussMark on the real SmolLM2-135M (hours; docs/watermark.md)"
+	@echo "make watermark-durability-real  both weight marks on the real SmolLM2-135M (hours; docs/watermark.md)"
 	@echo "make watermark-durability-mechanism  why fine-tuning removes GaussMark, measured (~30 min)"
 	@echo "make watermark-bench-1b  weight-mark embedding (1B-shaped) and detection cost"
 	@echo "make scanner-corpus  build and scan the full benign corpus (1,000+ files)"
@@ -145,6 +145,7 @@ watermark-durability: $(STAMP)
 .PHONY: watermark-durability-real watermark-durability-mechanism watermark-bench-1b
 watermark-durability-real: $(STAMP)
 	$(PY) benchmarks/watermark/durability_real.py
+	WW_REAL_SCHEME=distill $(PY) benchmarks/watermark/durability_real.py
 
 # Why fine-tuning removes GaussMark, measured on the tiny Llama (docs/watermark.md).
 watermark-durability-mechanism: $(STAMP)

@@ -387,6 +387,26 @@ class Mark:
         return Tested(p_dist, cont, float(np.mean([r.green_fraction or 0.0 for r in reports])))
 
 
+def by_length(res: dict[str, Any], mark: Mark, key: Any) -> None:
+    """TPR at 1e-3 against text length: each cell's texts joined in consecutive runs of 2
+    and 4 (N/2 texts of 400 tokens, N/4 of 800), the same tokens the 200-token row
+    tested. Cheap for the distillation mark (a count); GaussMark's statistic is a forward
+    pass per token, so it runs only when asked for (WW_REAL_CELLS=length)."""
+    out: dict[str, Any] = res.setdefault("by_length", {})
+    for name in res.get("durability", {}):
+        texts = saved_texts(name)
+        if texts is None or name in out:
+            continue
+        row = {"200": res["durability"][name][SCHEME]}
+        for k in (2, 4):
+            joined = [np.concatenate(texts[i : i + k]) for i in range(0, len(texts) - k + 1, k)]
+            row[str(200 * k)] = ev.tpr(mark.test(joined, [key]).p, ALPHA)
+            row[f"n_{200 * k}"] = len(joined)
+        out[name] = row
+        log(f"by length {name}: {row}")
+    save(res)
+
+
 def fpr(res: dict[str, Any], mark: Mark, key: Any, human: list[Any]) -> None:
     t0 = time.perf_counter()
     null_row(res, "fpr", mark.test(human, [key]), t0)
@@ -460,9 +480,12 @@ def main() -> None:
             "ft_steps": FT_STEPS,
             "ft_lr": FT_LR,
             "threads": THREADS,
-            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
     )
+    # a resumed run keeps its first start; each invocation and the cells it ran are listed
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    res.setdefault("started", now)
+    res.setdefault("invocations", []).append({"at": now, "cells": ",".join(CELLS) or "all"})
     scheme, marked = marked_folder(orig, tok, keys, res)
     mark = Mark(scheme, orig)
     rows: dict[str, Any] = res.setdefault("durability", {})
@@ -520,6 +543,8 @@ def main() -> None:
     if "fpr_fresh_keys" not in res and wanted("fpr-fresh") and N_FRESH:
         fpr_fresh_keys(res, mark, master, human[FRESH_FROM : FRESH_FROM + N_FRESH])
     run_cells(cells[5:])
+    if wanted("length") and (SCHEME == "distill" or "length" in CELLS):
+        by_length(res, mark, keys[SCHEME])
     if SCHEME == "gaussmark" and wanted("tradeoff"):
         tradeoff(res, orig, keys[SCHEME], human[:N_QUALITY], bos)
     if wanted("copy-quality"):
@@ -570,6 +595,17 @@ def render(r: dict[str, Any]) -> str:
             f"Quality ({q['n']} human texts): perplexity ratio {m:.4f} ({lo:.4f}–{hi:.4f}), "
             f"greedy agreement {q['greedy_agreement']:.3f}."
         )
+    if "by_length" in r:
+        out += [
+            "",
+            "| change | TPR at 1e-3, 200 tokens | 400 tokens | 800 tokens |",
+            "|---|---|---|---|",
+        ]
+        for name, row in r["by_length"].items():
+            out.append(
+                f"| {name} | {row['200']:.3f} | {row['400']:.3f} (of {row['n_400']}) | "
+                f"{row['800']:.3f} (of {row['n_800']}) |"
+            )
     if "tradeoff" in r:
         out += [
             "",
