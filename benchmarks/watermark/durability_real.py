@@ -81,8 +81,9 @@ SIGMAS = tuple(
     for s in os.environ.get("WW_REAL_SIGMAS", "0.03,0.05,0.07,0.1,0.2,0.3,0.45,0.6").split(",")
 )
 THREADS = int(os.environ.get("WW_REAL_THREADS", "2"))
-# Row-name prefixes to run (and "quality", "fpr", "fpr-fresh", "copy-quality"); unset:
-# everything.
+# Row-name prefixes to run (and "quality", "fpr", "fpr-fresh", "copy-quality", "length",
+# "tradeoff"); unset: everything ("length" then runs for the distillation mark only, and
+# "tradeoff" for GaussMark only).
 CELLS = tuple(c for c in os.environ.get("WW_REAL_CELLS", "").split(",") if c)
 # nats on the original token: the figure docs/watermark.md gives for the tiny table's
 # paraphrase row (durability_eval.py's own default, WW_EVAL_COPY_BIAS, is 2.0)
