@@ -272,11 +272,11 @@ def tradeoff(res: dict[str, Any], orig: Path, key: Any, held: list[Any], bos: in
             row = quality_of(orig, marked, held, bos)
             texts = texts_for(name, lambda m=marked: load_model(m)[0], bos, 100)
             tested = Mark(scheme, orig).test(texts, [key])
-            hits = int((tested.p <= ALPHA).sum())
+            rate, ci = tested.tpr()
             row.update(
                 {
-                    "tpr": hits / len(texts),
-                    "tpr_ci": er.wilson(hits, len(texts)),
+                    "tpr": rate,
+                    "tpr_ci": ci,
                     "mean_psi": tested.mean_stat,
                     "texts": len(texts),
                 }
@@ -285,9 +285,8 @@ def tradeoff(res: dict[str, Any], orig: Path, key: Any, held: list[Any], bos: in
             log(f"tradeoff sigma {sigma}: {row}")
             save(res)
         if "tpr_400" not in out[str(sigma)]:
-            texts = saved_texts(name) or []
-            pairs = [np.concatenate(texts[i : i + 2]) for i in range(0, len(texts) - 1, 2)]
-            out[str(sigma)]["tpr_400"] = ev.tpr(Mark(scheme, orig).test(pairs, [key]).p, ALPHA)
+            pairs = joined(saved_texts(name) or [], 2)
+            out[str(sigma)]["tpr_400"] = Mark(scheme, orig).test(pairs, [key]).tpr()[0]
             out[str(sigma)]["n_400"] = len(pairs)
             log(f"tradeoff sigma {sigma}: 400 tokens {out[str(sigma)]['tpr_400']}")
             save(res)
@@ -356,6 +355,11 @@ class Tested:
         self.p_continuous = np.asarray(p_continuous, dtype=np.float64)
         self.mean_stat = mean_stat
 
+    def tpr(self) -> tuple[float, tuple[float, float]]:
+        """Share of texts detected at ALPHA, with its 95% Wilson interval."""
+        hits = int((self.p <= ALPHA).sum())
+        return hits / len(self.p), er.wilson(hits, len(self.p))
+
 
 class Mark:
     """The mark under test: its scheme, the original folder and how texts are tested."""
@@ -394,6 +398,11 @@ class Mark:
         return Tested(p_dist, cont, float(np.mean([r.green_fraction or 0.0 for r in reports])))
 
 
+def joined(texts: list[Any], k: int) -> list[Any]:
+    """Consecutive runs of ``k`` texts joined into one: the same tokens as longer texts."""
+    return [np.concatenate(texts[i : i + k]) for i in range(0, len(texts) - k + 1, k)]
+
+
 def by_length(res: dict[str, Any], mark: Mark, key: Any) -> None:
     """TPR at 1e-3 against text length: each cell's texts joined in consecutive runs of 2
     and 4 (N/2 texts of 400 tokens, N/4 of 800), the same tokens the 200-token row
@@ -406,9 +415,9 @@ def by_length(res: dict[str, Any], mark: Mark, key: Any) -> None:
             continue
         row = {"200": res["durability"][name][SCHEME]}
         for k in (2, 4):
-            joined = [np.concatenate(texts[i : i + k]) for i in range(0, len(texts) - k + 1, k)]
-            row[str(200 * k)] = ev.tpr(mark.test(joined, [key]).p, ALPHA)
-            row[f"n_{200 * k}"] = len(joined)
+            longer = joined(texts, k)
+            row[str(200 * k)] = mark.test(longer, [key]).tpr()[0]
+            row[f"n_{200 * k}"] = len(longer)
         out[name] = row
         log(f"by length {name}: {row}")
     save(res)
@@ -501,10 +510,10 @@ def main() -> None:
         t0 = time.perf_counter()
         tested = mark.test(texts, [keys[SCHEME]])
         dt = time.perf_counter() - t0
-        hits = int((tested.p <= ALPHA).sum())
+        rate, ci = tested.tpr()
         row = {
-            SCHEME: hits / len(tested.p),
-            f"{SCHEME}_ci": er.wilson(hits, len(tested.p)),
+            SCHEME: rate,
+            f"{SCHEME}_ci": ci,
             "mean_psi" if SCHEME == "gaussmark" else "mean_green": tested.mean_stat,
             "n": len(tested.p),
             "detect_s_per_text": dt / len(tested.p),
