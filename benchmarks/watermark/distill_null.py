@@ -44,7 +44,7 @@ def main() -> None:
             rep = detect_distilled(t, scheme, master.derive(name, scheme="distill"))
             s, n = rep.score, rep.n_scored
             p.append(rep.p_value)
-            r.append(float(null.sf(s + 1, n)) + rng.random() * float(null.pmf(s, n)))
+            r.append(float(null.randomized_sf(s, n, rng.random())))
         pa = np.asarray(p)
         ks = float(stats.kstest(r, "uniform").pvalue)
         print(

@@ -390,11 +390,7 @@ class Mark:
         rng = np.random.default_rng(0)
         reports = [detect_distilled(t, self.scheme, k) for t, k in zip(texts, keys, strict=True)]
         p_dist = [r.p_value for r in reports]
-        cont = [
-            float(null.sf(r.score + 1, r.n_scored))
-            + rng.random() * float(null.pmf(r.score, r.n_scored))
-            for r in reports
-        ]
+        cont = [float(null.randomized_sf(r.score, r.n_scored, rng.random())) for r in reports]
         return Tested(p_dist, cont, float(np.mean([r.green_fraction or 0.0 for r in reports])))
 
 

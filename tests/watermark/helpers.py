@@ -42,8 +42,3 @@ def simulate(
         nxt = np.minimum(nxt, vocab - 1)
         ids = np.concatenate([ids, nxt[:, None]], axis=1)
     return ids[:, prompt_len:]
-
-
-def randomized_p(null_sf, null_pmf, score: float, n: int, u: float) -> float:  # type: ignore[no-untyped-def]
-    """Exactly uniform p-value for a discrete statistic: P(S > s) + U * P(S = s)."""
-    return float(null_sf(score + 1, n)) + u * float(null_pmf(score, n))

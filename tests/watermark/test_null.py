@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tests.watermark.helpers import randomized_p, simulate
+from tests.watermark.helpers import simulate
 from weightwatch.watermark import BinomialNull, MasterSecret, WatermarkScheme, detect, get_scheme
 
 TRIALS = 300
@@ -64,9 +64,7 @@ def _p_values(
         raw.append(report.p_value)
         null = scheme.null
         if isinstance(null, BinomialNull):
-            rand.append(
-                randomized_p(null.sf, null.pmf, report.score, report.n_scored, rng.random())
-            )
+            rand.append(float(null.randomized_sf(report.score, report.n_scored, rng.random())))
         else:
             rand.append(report.p_value)
     return np.array(raw), np.array(rand)
@@ -145,10 +143,26 @@ def test_negative_control_without_deduplication_the_null_breaks() -> None:
         key = _key(rng, "kgw")
         scores = scheme.score(seq, key)
         g_all, n_all = scores.values.sum(), scores.values.size
-        rand_naive.append(randomized_p(null.sf, null.pmf, g_all, n_all, rng.random()))
+        rand_naive.append(float(null.randomized_sf(g_all, n_all, rng.random())))
         report = detect(seq, scheme=scheme, keys=key, min_scored=1)
-        rand_dedup.append(
-            randomized_p(null.sf, null.pmf, report.score, report.n_scored, rng.random())
-        )
+        rand_dedup.append(float(null.randomized_sf(report.score, report.n_scored, rng.random())))
     assert stats.kstest(rand_naive, "uniform").pvalue < 1e-6
     assert stats.kstest(rand_dedup, "uniform").pvalue > KS_LEVEL
+
+
+@pytest.mark.parametrize(("gamma", "trials", "n"), [(0.25, 1, 7), (0.5, 1, 40), (0.25, 3, 12)])
+def test_randomised_binomial_p_value_is_exactly_uniform(gamma: float, trials: int, n: int) -> None:
+    """``P(p_rand <= alpha) = alpha`` exactly, computed over every score the null can give
+    (no sampling), while the reported ``P(S >= s)`` stays below alpha: conservative."""
+    null = BinomialNull(gamma, trials=trials)
+    scores = np.arange(n * trials + 1)
+    mass = null.pmf(scores, n)
+    assert mass.sum() == pytest.approx(1.0)
+    lo = null.randomized_sf(scores, n, 0.0)  # each score's p_rand spans [lo, lo + mass)
+    reported = null.sf(scores, n)
+    assert np.allclose(lo + mass, reported)  # U = 1 gives back the reported p-value
+    for alpha in (1e-3, 0.01, 0.05, 0.3, 0.77):
+        # P(p_rand <= alpha) = sum over scores of P(S = s) * P(lo + U * mass <= alpha)
+        share = np.clip((alpha - lo) / np.where(mass > 0, mass, 1.0), 0.0, 1.0)
+        assert float((mass * share).sum()) == pytest.approx(alpha, rel=1e-9, abs=1e-15)
+        assert float(mass[reported <= alpha].sum()) <= alpha + 1e-12

@@ -126,6 +126,19 @@ class BinomialNull:
         )
         return np.asarray(np.where(inside, np.exp(log_pmf), 0.0), dtype=np.float64)
 
+    def randomized_sf(self, score: npt.ArrayLike, n: npt.ArrayLike, u: npt.ArrayLike) -> F64:
+        """``P(S > s) + U * P(S = s)`` for an integer score ``s`` and ``U`` uniform on [0, 1).
+
+        The reported p-value ``P(S >= s)`` of a discrete statistic is valid but not uniform
+        under the null (it is conservative: ``P(p <= alpha) <= alpha``), so a KS test of
+        calibration on it rejects however right the null is. Spreading each score's mass
+        with an independent ``U`` makes the p-value exactly uniform; calibration checks use
+        this form, detection reports the conservative one.
+        """
+        s = np.asarray(score, dtype=np.float64)
+        rand = self.sf(s + 1.0, n) + np.asarray(u, dtype=np.float64) * self.pmf(s, n)
+        return np.asarray(rand, dtype=np.float64)
+
     def llr(self, values: F64, alt_mean: float) -> F64:
         m = self.trials
         q = min(max(alt_mean / m, self.gamma + 1e-6), 1.0 - 1e-6)
