@@ -23,6 +23,7 @@ help:
 	@echo "make watermark-durability  GaussMark vs distillation vs KGW/Gumbel durability (~1 h)"
 	@echo "make watermark-durability-real  both weight marks on the real SmolLM2-135M (hours; docs/watermark.md)"
 	@echo "make watermark-durability-mechanism  why fine-tuning removes GaussMark, measured (~30 min)"
+	@echo "make watermark-durability-mechanism-real  the same on the real SmolLM2-135M (~15 min)"
 	@echo "make watermark-bench-1b  weight-mark embedding (1B-shaped) and detection cost"
 	@echo "make scanner-corpus  build and scan the full benign corpus (1,000+ files)"
 	@echo "make fuzz       differential fuzzing of the scanner against the real loaders"
@@ -142,7 +143,7 @@ watermark-durability: $(STAMP)
 # GaussMark on the real SmolLM2-135M (its GGUF dequantized; needs `make real-models`):
 # the durability table's cells, FPR on human text, quality. WW_REAL_TEXTS texts per cell
 # (default 50; 200 is the acceptance figure: about 10 h of one busy core). Resumable.
-.PHONY: watermark-durability-real watermark-durability-mechanism watermark-bench-1b
+.PHONY: watermark-durability-real watermark-durability-mechanism watermark-durability-mechanism-real watermark-bench-1b
 watermark-durability-real: $(STAMP)
 	$(PY) benchmarks/watermark/durability_real.py
 	WW_REAL_SCHEME=distill $(PY) benchmarks/watermark/durability_real.py
@@ -152,6 +153,10 @@ watermark-durability-mechanism: $(STAMP)
 	$(PY) benchmarks/watermark/durability_mechanism.py
 	WW_MECH_LR=1e-3 WW_MECH_STEPS=0,5,10,25,50,100 WW_MECH_OUT=durability_mechanism_lr1e-3.json \
 		$(PY) benchmarks/watermark/durability_mechanism.py
+
+# The same question on the real SmolLM2-135M (needs `make real-models`; about 15 min).
+watermark-durability-mechanism-real: $(STAMP) real-models
+	$(PY) benchmarks/watermark/durability_mechanism_real.py
 
 # Weight-mark cost at real sizes: a 1B-shaped folder marked, detection on the real SmolLM2.
 watermark-bench-1b: $(STAMP)

@@ -82,7 +82,7 @@ SIGMAS = tuple(
 )
 THREADS = int(os.environ.get("WW_REAL_THREADS", "2"))
 # Row-name prefixes to run (and "quality", "fpr", "fpr-fresh", "copy-quality", "length",
-# "tradeoff"); unset: everything ("length" then runs for the distillation mark only, and
+# "tradeoff", "tradeoff-ft"); unset: everything ("length" then runs for the distillation mark only, and
 # "tradeoff" for GaussMark only).
 CELLS = tuple(c for c in os.environ.get("WW_REAL_CELLS", "").split(",") if c)
 # nats on the original token: the figure docs/watermark.md gives for the tiny table's
@@ -255,21 +255,30 @@ def quality(res: dict[str, Any], orig: Path, marked: Path, held: list[Any], bos:
     save(res)
 
 
-def tradeoff(res: dict[str, Any], orig: Path, key: Any, held: list[Any], bos: int) -> None:
+def tradeoff(
+    res: dict[str, Any], orig: Path, key: Any, held: list[Any], tok: Any, bos: int
+) -> None:
     """GaussMark's quality cost against its power on the real model, one row per sigma in
     WW_REAL_TRADEOFF: perplexity ratio and greedy agreement on the held-out human texts,
     and TPR at 1e-3 on N texts of 200 tokens sampled from that sigma's unmodified marked
     copy (the same sampling seed as the table's unmodified row, whose texts the chosen
-    sigma reuses), and on the same tokens as N/2 texts of 400 (consecutive pairs joined)."""
+    sigma reuses), and on the same tokens as N/2 texts of 400 (consecutive pairs joined).
+    With ``tradeoff-ft`` (in WW_REAL_CELLS, or everything) also the TPR after the table's
+    full fine-tune of that sigma's copy: what durability against fine-tuning costs."""
     out: dict[str, Any] = res.setdefault("tradeoff", {})
     for sigma in TRADEOFF:
         scheme = GaussMark.from_params(sigma=sigma)
         name = "unmodified" if sigma == res.get("sigma") else f"unmodified, sigma {sigma}"
-        if str(sigma) not in out:
-            marked = WORK / f"marked-{sigma}"
+        marked = WORK / f"marked-{sigma}"
+
+        def made(marked: Path = marked, scheme: GaussMark = scheme) -> Path:
+            """The sigma's marked copy, embedded the first time a cell needs it."""
             if not (marked / "weightwatch-watermark.json").is_file():
                 embed_folder(orig, marked, scheme=scheme, key=key)
-            row = quality_of(orig, marked, held, bos)
+            return marked
+
+        if str(sigma) not in out:
+            row = quality_of(orig, made(), held, bos)
             texts = texts_for(name, lambda m=marked: load_model(m)[0], bos, 100)
             tested = Mark(scheme, orig).test(texts, [key])
             rate, ci = tested.tpr()
@@ -289,6 +298,22 @@ def tradeoff(res: dict[str, Any], orig: Path, key: Any, held: list[Any], bos: in
             out[str(sigma)]["tpr_400"] = Mark(scheme, orig).test(pairs, [key]).tpr()[0]
             out[str(sigma)]["n_400"] = len(pairs)
             log(f"tradeoff sigma {sigma}: 400 tokens {out[str(sigma)]['tpr_400']}")
+            save(res)
+        if "tpr_ft" not in out[str(sigma)] and wanted("tradeoff-ft"):
+            ft_name = cell_models(marked, orig, tok)[1][0]
+            if sigma != res.get("sigma"):
+                ft_name += f", sigma {sigma}"
+
+            def tuned(made: Any = made) -> Any:
+                model = load_model(made())[0]
+                return er.finetune_in_place(model, tok, steps=FT_STEPS, lr=FT_LR, seed=1)
+
+            tested = Mark(scheme, orig).test(texts_for(ft_name, tuned, bos, 101), [key])
+            rate, ci = tested.tpr()
+            out[str(sigma)].update(
+                {"tpr_ft": rate, "tpr_ft_ci": ci, "mean_psi_ft": tested.mean_stat}
+            )
+            log(f"tradeoff sigma {sigma}: after the fine-tune {rate} {ci}")
             save(res)
 
 
@@ -497,7 +522,10 @@ def main() -> None:
     # a resumed run keeps its first start; each invocation and the cells it ran are listed
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     res.setdefault("started", now)
-    res.setdefault("invocations", []).append({"at": now, "cells": ",".join(CELLS) or "all"})
+    invocation = {"at": now, "cells": ",".join(CELLS) or "all"}
+    if SCHEME == "gaussmark" and wanted("tradeoff"):
+        invocation["tradeoff_sigmas"] = ",".join(str(s) for s in TRADEOFF)
+    res.setdefault("invocations", []).append(invocation)
     scheme, marked = marked_folder(orig, tok, keys, res)
     mark = Mark(scheme, orig)
     rows: dict[str, Any] = res.setdefault("durability", {})
@@ -558,7 +586,7 @@ def main() -> None:
     if wanted("length") and (SCHEME == "distill" or "length" in CELLS):
         by_length(res, mark, keys[SCHEME])
     if SCHEME == "gaussmark" and wanted("tradeoff"):
-        tradeoff(res, orig, keys[SCHEME], human[:N_QUALITY], bos)
+        tradeoff(res, orig, keys[SCHEME], human[:N_QUALITY], tok, bos)
     if wanted("copy-quality"):
         copy_quality(res, cells, orig, human[:N_QUALITY], bos)
     res["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -622,8 +650,8 @@ def render(r: dict[str, Any]) -> str:
         out += [
             "",
             "| sigma | perplexity ratio (95% CI) | greedy agreement | TPR at 1e-3 (95% CI) | mean psi "
-            "| TPR, 400 tokens |",
-            "|---|---|---|---|---|---|",
+            "| TPR, 400 tokens | TPR after the fine-tune (95% CI) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for sigma, row in sorted(r["tradeoff"].items(), key=lambda kv: float(kv[0])):
             m, lo, hi = row["ppl_ratio"]
@@ -631,7 +659,7 @@ def render(r: dict[str, Any]) -> str:
             out.append(
                 f"| {sigma} | {m:.4f} ({lo:.4f}–{hi:.4f}) | {row['greedy_agreement']:.3f} | "
                 f"{row['tpr']:.3f} ({tlo:.3f}–{thi:.3f}) | {row['mean_psi']:.2f} | "
-                f"{row.get('tpr_400', float('nan')):.3f} |"
+                f"{row.get('tpr_400', float('nan')):.3f} | {_ft_cell(row)} |"
             )
     if "copy_quality" in r:
         out += [
@@ -646,6 +674,13 @@ def render(r: dict[str, Any]) -> str:
                 f"| {name} | {m:.3f} ({lo:.3f}–{hi:.3f}) | {'' if rep is None else f'{rep:.3f}'} |"
             )
     return "\n".join(out)
+
+
+def _ft_cell(row: dict[str, Any]) -> str:
+    if "tpr_ft" not in row:
+        return ""
+    lo, hi = row["tpr_ft_ci"]
+    return f"{row['tpr_ft']:.3f} ({lo:.3f}–{hi:.3f})"
 
 
 if __name__ == "__main__":
