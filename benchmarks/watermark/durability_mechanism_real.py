@@ -86,7 +86,6 @@ class Detector:
 
     def __init__(self, base: Any, z: Any, std: float, u: Any, bos: int) -> None:
         self.base, self.z, self.std, self.u, self.bos = base, z, std, u, bos
-        self.w = base.get_output_embeddings().weight.detach().float()
 
     def parts(self, texts: list[Any], gen: Any, ref: Any) -> dict[str, Any]:
         rows: dict[str, list[Any]] = {}
