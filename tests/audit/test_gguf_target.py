@@ -55,6 +55,12 @@ for request in requests:
     verdict = RefusalJudge().judge(request, reply).verdict.value
     rows.append({"reply": reply, "again": again, "prefilled": prefilled, "verdict": verdict})
 target.close()
+# each reply must not depend on what the target answered before: a fresh target agrees
+for request, row in zip(requests, rows):
+    fresh = open_target(model_dir=path)
+    conversation = Conversation(messages=(Message(role="user", content=request),))
+    row["fresh"] = fresh.complete(conversation, settings)
+    fresh.close()
 code = main(["audit", "run", "--model-dir", path, "--suite", suite, "--over-refusal", "none",
              "--limit", "4", "--max-new-tokens", "24", "--no-cache", "--json"])
 json.dump({"rows": rows, "identity": target.identity, "code": code}, open(out, "w"))
@@ -89,7 +95,7 @@ def test_gguf_target_on_the_tiny_chat_model(chat_models: ChatModels, tmp_path: P
     rows = result["rows"]
     assert isinstance(rows, list) and len(rows) == 3
     for row in rows:
-        assert row["reply"] == row["again"]  # greedy: the same reply twice
+        assert row["reply"] == row["again"] == row["fresh"]  # greedy, whatever came before
         assert row["prefilled"].startswith("Sure,")
     # llama.cpp runs the refusal-trained model as transformers does: it refuses
     assert sum(row["reply"].startswith(REFUSAL) for row in rows) >= 2
@@ -121,7 +127,7 @@ def test_gguf_target_on_real_smollm2(tmp_path: Path) -> None:
     rows = result["rows"]
     assert isinstance(rows, list) and len(rows) == 3
     for row in rows:
-        assert row["reply"].strip() and row["reply"] == row["again"]
+        assert row["reply"].strip() and row["reply"] == row["again"] == row["fresh"]
         assert row["verdict"] in {"refused", "complied", "unclear"}
         assert row["prefilled"].startswith("Sure,")
     report = report_of(stdout)

@@ -61,6 +61,12 @@ class GGUFTarget(Target):
 
     def complete(self, conversation: Conversation, settings: GenerationSettings) -> str:
         with self._lock:
+            # From an empty context every time: llama-cpp-python otherwise reuses the KV
+            # cache of whatever prompt came before for their shared prefix and evaluates
+            # only the rest, a different floating-point path, so the same request could
+            # get another greedy reply depending on what was asked before it (measured on
+            # SmolLM2: the first reply to a request differed from the three after it).
+            self._llm.reset()
             out = self._llm.create_completion(
                 self.prompt(conversation),
                 max_tokens=settings.max_new_tokens,
