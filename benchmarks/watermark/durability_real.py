@@ -103,6 +103,7 @@ _DEFAULT_OUT = (
 )
 OUT = Path(os.environ.get("WW_REAL_OUT", str(HERE / _DEFAULT_OUT)))
 NULL_CELL = "unmarked model (null)"
+FT_CELL = f"full fine-tune {FT_STEPS} steps, lr {FT_LR:g}, licence text"
 
 
 def log(msg: str) -> None:
@@ -164,7 +165,7 @@ def cell_models(marked_dir: Path, orig_dir: Path, tok: Any) -> Any:
 
     return [
         ("unmodified", unmodified),
-        (f"full fine-tune {FT_STEPS} steps, lr {FT_LR:g}, licence text", finetuned),
+        (FT_CELL, finetuned),
         (f"LoRA r=8 (q,v) {FT_STEPS} steps, lr 5e-4, merged", lora),
         ("50/50 merge with the unmarked model", merged),
         (NULL_CELL, lambda: load_model(orig_dir)[0]),
@@ -300,7 +301,7 @@ def tradeoff(
             log(f"tradeoff sigma {sigma}: 400 tokens {out[str(sigma)]['tpr_400']}")
             save(res)
         if "tpr_ft" not in out[str(sigma)] and wanted("tradeoff-ft"):
-            ft_name = cell_models(marked, orig, tok)[1][0]
+            ft_name = FT_CELL
             if sigma != res.get("sigma"):
                 ft_name += f", sigma {sigma}"
 
