@@ -104,6 +104,18 @@ _DEFAULT_OUT = (
 OUT = Path(os.environ.get("WW_REAL_OUT", str(HERE / _DEFAULT_OUT)))
 NULL_CELL = "unmarked model (null)"
 FT_CELL = f"full fine-tune {FT_STEPS} steps, lr {FT_LR:g}, licence text"
+# The sigma the pilot chose for the table (durability_real_200.json). A GaussMark cell's texts
+# at any other sigma carry it in their name ("unmodified, sigma 0.14"), so one WORK folder
+# never serves one mark's texts as another's.
+TABLE_SIGMA = 0.07
+
+
+def at_sigma(name: str, sigma: float | None) -> str:
+    """The name a cell's texts are kept under for a GaussMark copy of ``sigma`` (None: not
+    GaussMark); the unmarked model's texts serve every sigma."""
+    if sigma is None or sigma == TABLE_SIGMA or name == NULL_CELL:
+        return name
+    return f"{name}, sigma {sigma}"
 
 
 def log(msg: str) -> None:
@@ -269,7 +281,7 @@ def tradeoff(
     out: dict[str, Any] = res.setdefault("tradeoff", {})
     for sigma in TRADEOFF:
         scheme = GaussMark.from_params(sigma=sigma)
-        name = "unmodified" if sigma == res.get("sigma") else f"unmodified, sigma {sigma}"
+        name = at_sigma("unmodified", sigma)
         marked = WORK / f"marked-{sigma}"
 
         def made(marked: Path = marked, scheme: GaussMark = scheme) -> Path:
@@ -301,9 +313,7 @@ def tradeoff(
             log(f"tradeoff sigma {sigma}: 400 tokens {out[str(sigma)]['tpr_400']}")
             save(res)
         if "tpr_ft" not in out[str(sigma)] and wanted("tradeoff-ft"):
-            ft_name = FT_CELL
-            if sigma != res.get("sigma"):
-                ft_name += f", sigma {sigma}"
+            ft_name = at_sigma(FT_CELL, sigma)
 
             def tuned(made: Any = made) -> Any:
                 model = load_model(made())[0]
@@ -530,6 +540,7 @@ def main() -> None:
     scheme, marked = marked_folder(orig, tok, keys, res)
     mark = Mark(scheme, orig)
     rows: dict[str, Any] = res.setdefault("durability", {})
+    sigma = res.get("sigma") if SCHEME == "gaussmark" else None
 
     def score(name: str, texts: list[Any]) -> None:
         t0 = time.perf_counter()
@@ -557,7 +568,7 @@ def main() -> None:
                 follow = ("30% token substitution", "paraphrase by another model")
                 if not any(wanted(n) and n not in rows for n in (name, *follow)):
                     continue
-                texts = texts_for(name, build, bos, 100 + i)
+                texts = texts_for(at_sigma(name, sigma), build, bos, 100 + i)
                 if wanted(name) and name not in rows:
                     score(name, texts)
                 if wanted(follow[0]) and follow[0] not in rows:
@@ -572,7 +583,7 @@ def main() -> None:
                 continue
             if name in rows or not wanted(name):
                 continue
-            score(name, texts_for(name, build, bos, 100 + i))
+            score(name, texts_for(at_sigma(name, sigma), build, bos, 100 + i))
 
     cells = [(i, name, build) for i, (name, build) in enumerate(cell_models(marked, orig, tok))]
     run_cells(cells[:5])  # unmodified, fine-tune, LoRA, merge, null: the rows that matter most

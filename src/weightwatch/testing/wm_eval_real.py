@@ -90,6 +90,32 @@ def per_text_nll_and_argmax(
     return np.asarray(nll), greedy
 
 
+def log_ratio_and_kl(
+    model_a: Any, model_b: Any, texts: list[I64], *, bos: int, batch: int = 4
+) -> tuple[F64, F64]:
+    """Per text: ``log P_a(text) - log P_b(text)`` (BOS prepended), and the sum over its
+    positions of ``KL(p_a || p_b)`` between the two next-token distributions.
+
+    Over texts drawn from ``model_a`` the second has mean ``KL(P_a || P_b)`` of the whole
+    text (the chain rule) with less variance than the first; both feed
+    ``detection_limits``. Batches keep the two models' logits at a few hundred MB."""
+    import torch
+
+    ratio: list[float] = []
+    kl: list[float] = []
+    with torch.no_grad():
+        for lo in range(0, len(texts), batch):
+            ids = torch.from_numpy(
+                np.stack([np.concatenate([[bos], t]) for t in texts[lo : lo + batch]])
+            )
+            la = torch.log_softmax(model_a(input_ids=ids).logits[:, :-1].float(), dim=-1)
+            lb = torch.log_softmax(model_b(input_ids=ids).logits[:, :-1].float(), dim=-1)
+            nxt = ids[:, 1:, None]
+            ratio += (la.gather(-1, nxt) - lb.gather(-1, nxt))[..., 0].double().sum(1).tolist()
+            kl += (la.exp() * (la - lb)).sum(-1).double().sum(1).tolist()
+    return np.asarray(ratio), np.asarray(kl)
+
+
 def kl_per_token(base_logits: Any, model: Any, ids: Any) -> float:
     """Mean KL(base || model) per position over a batch of texts (nats)."""
     import torch
