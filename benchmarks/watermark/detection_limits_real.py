@@ -55,8 +55,7 @@ FT_SIGMAS = tuple(float(s) for s in os.environ.get("WW_LIMITS_FT", "0.07,0.14").
 THREADS = int(os.environ.get("WW_LIMITS_THREADS", "2"))
 WORK = Path(os.environ.get("WW_REAL_WORK", "/tmp/ww-wm-real"))
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-TABLE_SIGMA = 0.07  # durability_real.py's: its texts at this sigma carry no suffix
-FT_CELL = "full fine-tune 20 steps, lr 5e-05, licence text"
+FT_CELL = er.finetune_cell(20, 5e-5)  # the real table's fine-tune
 ALPHAS = (1e-3, 1e-2)
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "detection_limits_real.json"
@@ -68,8 +67,7 @@ def log(msg: str) -> None:
 
 def kept_texts(cell: str, sigma: float) -> list[Any] | None:
     """The durability run's texts for this cell and sigma, if it kept at least N."""
-    name = cell if sigma == TABLE_SIGMA else f"{cell}, sigma {sigma}"
-    stem = name.replace("/", "-").replace(" ", "_")
+    stem = er.texts_file_stem(er.texts_name(cell, sigma))
     for folder in (WORK / "texts", WORK / "texts-limits"):
         for path in sorted(folder.glob(f"{stem}-*.npy")):
             have = np.load(path)
@@ -86,8 +84,7 @@ def texts_of(cell: str, sigma: float, build: Any, bos: int) -> list[Any]:
     texts = ev.sample(build(), N, seed=100, batch=N, bos=bos)
     out = WORK / "texts-limits"
     out.mkdir(parents=True, exist_ok=True)
-    name = cell if sigma == TABLE_SIGMA else f"{cell}, sigma {sigma}"
-    np.save(out / f"{name.replace('/', '-').replace(' ', '_')}-{N}.npy", np.stack(texts))
+    np.save(out / f"{er.texts_file_stem(er.texts_name(cell, sigma))}-{N}.npy", np.stack(texts))
     log(f"{cell} sigma {sigma}: sampled {N} texts in {time.perf_counter() - t0:.0f} s")
     return texts
 

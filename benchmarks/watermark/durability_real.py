@@ -102,20 +102,8 @@ _DEFAULT_OUT = (
     "durability_real_200.json" if SCHEME == "gaussmark" else "durability_real_distill.json"
 )
 OUT = Path(os.environ.get("WW_REAL_OUT", str(HERE / _DEFAULT_OUT)))
-NULL_CELL = "unmarked model (null)"
-FT_CELL = f"full fine-tune {FT_STEPS} steps, lr {FT_LR:g}, licence text"
-# The sigma the pilot chose for the table (durability_real_200.json). A GaussMark cell's texts
-# at any other sigma carry it in their name ("unmodified, sigma 0.14"), so one WORK folder
-# never serves one mark's texts as another's.
-TABLE_SIGMA = 0.07
-
-
-def at_sigma(name: str, sigma: float | None) -> str:
-    """The name a cell's texts are kept under for a GaussMark copy of ``sigma`` (None: not
-    GaussMark); the unmarked model's texts serve every sigma."""
-    if sigma is None or sigma == TABLE_SIGMA or name == NULL_CELL:
-        return name
-    return f"{name}, sigma {sigma}"
+NULL_CELL = er.NULL_CELL
+FT_CELL = er.finetune_cell(FT_STEPS, FT_LR)
 
 
 def log(msg: str) -> None:
@@ -201,10 +189,6 @@ def paraphraser_path() -> Path:
     return build_population(default_cache() / GGUF, TEST).models[0]
 
 
-def _stem(name: str) -> str:
-    return name.replace("/", "-").replace(" ", "_")
-
-
 def _distill_tag() -> str:
     return "-".join(f"{k}{v}" for k, v in sorted(DISTILL.items()))
 
@@ -218,7 +202,7 @@ def texts_dir(name: str) -> Path:
 
 def saved_texts(name: str) -> list[Any] | None:
     """The first N texts a run kept for this cell (a larger earlier run's first N), if any."""
-    for done in sorted(texts_dir(name).glob(f"{_stem(name)}-*.npy")):
+    for done in sorted(texts_dir(name).glob(f"{er.texts_file_stem(name)}-*.npy")):
         have = np.load(done)
         if have.shape[0] >= N:
             return list(have[:N])
@@ -226,7 +210,7 @@ def saved_texts(name: str) -> list[Any] | None:
 
 
 def texts_for(name: str, build: Any, bos: int, seed: int) -> list[Any]:
-    path = texts_dir(name) / f"{_stem(name)}-{N}.npy"
+    path = texts_dir(name) / f"{er.texts_file_stem(name)}-{N}.npy"
     kept = saved_texts(name)
     if kept is not None:
         return kept
@@ -281,7 +265,7 @@ def tradeoff(
     out: dict[str, Any] = res.setdefault("tradeoff", {})
     for sigma in TRADEOFF:
         scheme = GaussMark.from_params(sigma=sigma)
-        name = at_sigma("unmodified", sigma)
+        name = er.texts_name("unmodified", sigma)
         marked = WORK / f"marked-{sigma}"
 
         def made(marked: Path = marked, scheme: GaussMark = scheme) -> Path:
@@ -313,7 +297,7 @@ def tradeoff(
             log(f"tradeoff sigma {sigma}: 400 tokens {out[str(sigma)]['tpr_400']}")
             save(res)
         if "tpr_ft" not in out[str(sigma)] and wanted("tradeoff-ft"):
-            ft_name = at_sigma(FT_CELL, sigma)
+            ft_name = er.texts_name(FT_CELL, sigma)
 
             def tuned(made: Any = made) -> Any:
                 model = load_model(made())[0]
@@ -568,7 +552,7 @@ def main() -> None:
                 follow = ("30% token substitution", "paraphrase by another model")
                 if not any(wanted(n) and n not in rows for n in (name, *follow)):
                     continue
-                texts = texts_for(at_sigma(name, sigma), build, bos, 100 + i)
+                texts = texts_for(er.texts_name(name, sigma), build, bos, 100 + i)
                 if wanted(name) and name not in rows:
                     score(name, texts)
                 if wanted(follow[0]) and follow[0] not in rows:
@@ -583,7 +567,7 @@ def main() -> None:
                 continue
             if name in rows or not wanted(name):
                 continue
-            score(name, texts_for(at_sigma(name, sigma), build, bos, 100 + i))
+            score(name, texts_for(er.texts_name(name, sigma), build, bos, 100 + i))
 
     cells = [(i, name, build) for i, (name, build) in enumerate(cell_models(marked, orig, tok))]
     run_cells(cells[:5])  # unmodified, fine-tune, LoRA, merge, null: the rows that matter most

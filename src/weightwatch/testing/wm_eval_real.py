@@ -27,6 +27,31 @@ from weightwatch.testing.wm_eval import I64
 F64 = npt.NDArray[np.float64]
 
 
+# The sigma the pilot chose for the real table (benchmarks/watermark/durability_real_200.json).
+# A GaussMark cell's texts at any other sigma carry it in their name ("unmodified, sigma
+# 0.14"), so one work folder never serves one mark's texts as another's.
+TABLE_SIGMA = 0.07
+NULL_CELL = "unmarked model (null)"
+
+
+def finetune_cell(steps: int, lr: float) -> str:
+    """The real table's name for its full fine-tune row."""
+    return f"full fine-tune {steps} steps, lr {lr:g}, licence text"
+
+
+def texts_name(cell: str, sigma: float | None) -> str:
+    """The name a cell's generated texts are kept under, for a GaussMark copy of ``sigma``
+    (None: another mark); the unmarked model's texts serve every sigma."""
+    if sigma is None or sigma == TABLE_SIGMA or cell == NULL_CELL:
+        return cell
+    return f"{cell}, sigma {sigma}"
+
+
+def texts_file_stem(name: str) -> str:
+    """``texts_name`` as a file name (kept texts are ``<stem>-<count>.npy``)."""
+    return name.replace("/", "-").replace(" ", "_")
+
+
 def gguf_to_folder(gguf: Path, out: Path) -> Path:
     """A float32 safetensors folder (config, weights, tokenizer) from a GGUF file; cached."""
     import torch
