@@ -151,7 +151,7 @@ watermark-durability-real: $(STAMP)
 	WW_REAL_SCHEME=distill $(PY) benchmarks/watermark/durability_real.py
 
 # The same table at the sigma whose mark survives the table's fine-tune (0.14: +27% perplexity;
-# docs/watermark.md, "At the durable sigma"). Reuses the trade-off cell's texts at 0.14.
+# docs/watermark.md, "At the sigma that survives the fine-tune"). Reuses the trade-off cell's texts at 0.14.
 .PHONY: watermark-durability-real-strong watermark-detection-limits-real
 watermark-durability-real-strong: $(STAMP) real-models
 	WW_REAL_SIGMA=0.14 WW_REAL_OUT=$(CURDIR)/benchmarks/watermark/durability_real_200_s0.14.json \

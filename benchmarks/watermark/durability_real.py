@@ -517,7 +517,7 @@ def main() -> None:
     # a resumed run keeps its first start; each invocation and the cells it ran are listed
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     res.setdefault("started", now)
-    invocation = {"at": now, "cells": ",".join(CELLS) or "all"}
+    invocation: dict[str, Any] = {"at": now, "cells": ",".join(CELLS) or "all", "n": N}
     if SCHEME == "gaussmark" and wanted("tradeoff"):
         invocation["tradeoff_sigmas"] = ",".join(str(s) for s in TRADEOFF)
     res.setdefault("invocations", []).append(invocation)
