@@ -65,11 +65,14 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def stem(cell: str, sigma: float) -> str:
+    return er.texts_file_stem(er.texts_name(cell, sigma))
+
+
 def kept_texts(cell: str, sigma: float) -> list[Any] | None:
     """The durability run's texts for this cell and sigma, if it kept at least N."""
-    stem = er.texts_file_stem(er.texts_name(cell, sigma))
     for folder in (WORK / "texts", WORK / "texts-limits"):
-        for path in sorted(folder.glob(f"{stem}-*.npy")):
+        for path in sorted(folder.glob(f"{stem(cell, sigma)}-*.npy")):
             have = np.load(path)
             if have.shape[0] >= N:
                 return list(have[:N])
@@ -84,7 +87,7 @@ def texts_of(cell: str, sigma: float, build: Any, bos: int) -> list[Any]:
     texts = ev.sample(build(), N, seed=100, batch=N, bos=bos)
     out = WORK / "texts-limits"
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / f"{er.texts_file_stem(er.texts_name(cell, sigma))}-{N}.npy", np.stack(texts))
+    np.save(out / f"{stem(cell, sigma)}-{N}.npy", np.stack(texts))
     log(f"{cell} sigma {sigma}: sampled {N} texts in {time.perf_counter() - t0:.0f} s")
     return texts
 
@@ -123,7 +126,8 @@ def limits(marked: Any, reference: Any, texts: list[Any], bos: int) -> dict[str,
 
 
 def gaussmark_measured() -> dict[str, Any]:
-    """GaussMark's own TPR at 1e-3 per sigma, before and after the fine-tune (200 texts)."""
+    """GaussMark's own TPR at 1e-3 per sigma, before and after the fine-tune, with each
+    sigma's perplexity ratio: the trade-off cell's rows (200 texts each, 100 at 0.045)."""
     path = HERE / "durability_real_tradeoff.json"
     if not path.is_file():
         return {}

@@ -94,6 +94,16 @@ def finetune_in_place(model: Any, tokenizer: Any, *, steps: int, lr: float, seed
     return model
 
 
+def _id_batches(texts: list[I64], *, bos: int, batch: int) -> Any:
+    """Equal-length texts as BOS-prepended token-id tensors, ``batch`` texts at a time."""
+    import torch
+
+    for lo in range(0, len(texts), batch):
+        yield torch.from_numpy(
+            np.stack([np.concatenate([[bos], t]) for t in texts[lo : lo + batch]])
+        )
+
+
 def per_text_nll_and_argmax(
     model: Any, texts: list[I64], *, bos: int, batch: int = 4
 ) -> tuple[F64, list[I64]]:
@@ -103,10 +113,7 @@ def per_text_nll_and_argmax(
     nll: list[float] = []
     greedy: list[I64] = []
     with torch.no_grad():
-        for lo in range(0, len(texts), batch):
-            ids = torch.from_numpy(
-                np.stack([np.concatenate([[bos], t]) for t in texts[lo : lo + batch]])
-            )
+        for ids in _id_batches(texts, bos=bos, batch=batch):
             logits = model(input_ids=ids).logits[:, :-1].float()
             logp = torch.log_softmax(logits, dim=-1)
             got = logp.gather(-1, ids[:, 1:, None])[..., 0]
@@ -129,10 +136,7 @@ def log_ratio_and_kl(
     ratio: list[float] = []
     kl: list[float] = []
     with torch.no_grad():
-        for lo in range(0, len(texts), batch):
-            ids = torch.from_numpy(
-                np.stack([np.concatenate([[bos], t]) for t in texts[lo : lo + batch]])
-            )
+        for ids in _id_batches(texts, bos=bos, batch=batch):
             la = torch.log_softmax(model_a(input_ids=ids).logits[:, :-1].float(), dim=-1)
             lb = torch.log_softmax(model_b(input_ids=ids).logits[:, :-1].float(), dim=-1)
             nxt = ids[:, 1:, None]
