@@ -30,6 +30,7 @@ from weightwatch.testing.scan_corpus_sweep import (
     Gadget,
     compiled_modules,
     enum_classes,
+    reexported_names,
     render_table,
     sweep,
 )
@@ -74,16 +75,23 @@ def run_gadgets(*, write: bool = False) -> dict[str, object]:
     examined, found = sweep(index)
     enums, bad_enums = enum_classes(index)
     found += bad_enums
-    return report_gadgets(examined, found, enums, len(index.modules), write=write)
+    reexported = reexported_names(found, index)
+    return report_gadgets(examined, found, enums, reexported, len(index.modules), write=write)
 
 
 def report_gadgets(
-    examined: int, found: list[Gadget], enums: list[str], modules: int, *, write: bool
+    examined: int,
+    found: list[Gadget],
+    enums: list[str],
+    reexported: dict[str, str],
+    modules: int,
+    *,
+    write: bool,
 ) -> dict[str, object]:
     compiled = compiled_modules()
     versions = _versions(SWEEP_PACKAGES)
     if write:
-        TABLE.write_text(render_table(found, enums, compiled, versions))
+        TABLE.write_text(render_table(found, enums, compiled, versions, reexported))
     names = sorted({g.name for g in found})
     weak = [n for n in names if (classify(n)[1] or Severity.INFO) < Severity.HIGH]
     reached = [g for g in found if g.trigger != "re-export"]

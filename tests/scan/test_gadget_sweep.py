@@ -113,11 +113,16 @@ def test_every_gadget_called_by_a_pickle_is_high_or_critical(swept):
 
 def test_build_and_reexport_gadgets_are_blocked_whatever_the_opcode(swept):
     """A gadget reached through BUILD (``__setstate__``) or a re-export needs no
-    constructor call: the bare import must be flagged, so each is in ``GADGETS``."""
+    constructor call: the bare import must be flagged — by ``GADGETS`` where the table's
+    sweep saw it, by the re-exported class's name (``REEXPORTED``) where a newer release
+    re-exports it somewhere else (peft 0.22's ``lora.layer.DTensor`` failed CI here)."""
     for g in _found(swept):
         if g.trigger != "call":
-            assert g.name in gadgets.GADGETS, g
-            assert classify(g.name)[0] is Outcome.BLOCK
+            outcome, severity = classify(g.name)
+            assert outcome is Outcome.BLOCK and severity is not None, g
+            assert severity >= Severity.HIGH, g
+            if g.trigger != "re-export":
+                assert g.name in gadgets.GADGETS, g  # a BUILD gadget has no name to go by
 
 
 def test_no_gadget_is_constructible_as_rebuilt(swept):

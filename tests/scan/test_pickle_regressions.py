@@ -7,7 +7,7 @@ import pickle
 
 from weightwatch.scan import Location, Severity
 from weightwatch.scan.pickles import analyze
-from weightwatch.testing.pickle_bytes import SYSTEM, call
+from weightwatch.testing.pickle_bytes import SYSTEM, call, stack_global
 
 LOC = Location(file="t.pkl")
 
@@ -148,3 +148,32 @@ def test_a_real_torch_distributed_checkpoint_is_clean_but_its_neighbours_are_not
     for neighbour in ("torch.distributed.checkpoint.metadata.os", "torch.distributed.run.run"):
         module, name = neighbour.rsplit(".", 1)
         assert _worst(call(module, name, "x"))[neighbour] is Severity.CRITICAL
+
+
+def test_a_reexport_the_last_sweep_never_saw_is_blocked_by_its_name():
+    """CI found it: peft 0.22 added ``peft.tuners.lora.layer.DTensor`` (a re-export of
+    ``torch.distributed``'s class) while the gadget table, swept on peft 0.21, named only
+    ``lora.model.DTensor`` — so the new name was review (medium). A module the table has
+    never seen that binds a swept re-export's name is now blocked by the name; NEWOBJ +
+    BUILD of it needs no constructor call, so the bare import must be flagged."""
+    for module, name in (
+        ("peft.tuners.a_future_tuner.layer", "DTensor"),  # denylisted torch.distributed
+        ("transformers.integrations.a_future_backend", "ModuleType"),  # types.ModuleType
+        ("accelerate.utils.a_future_util", "ThreadPoolExecutor"),
+    ):
+        stream = b"\x80\x04" + stack_global(module, name) + b")\x81}b."  # NEWOBJ + BUILD
+        assert _worst(stream)[f"{module}.{name}"] >= Severity.HIGH, name
+
+
+def test_the_reexport_names_leave_a_frameworks_own_classes_alone():
+    """Names a review module defines as its own class are not in the re-export table, so a
+    module, a parameter or a model class a checkpoint rebuilds keeps its verdict."""
+    from weightwatch.scan.callables import Outcome, classify
+
+    for full in (
+        "torch.nn.modules.module.Module",
+        "transformers.models.llama.modeling_llama.LlamaModel",
+        "peft.tuners.lora.model.LoraModel",
+    ):
+        assert classify(full)[0] is Outcome.REVIEW, full
+    assert classify("torch.nn.parameter.Parameter")[0] is Outcome.SAFE

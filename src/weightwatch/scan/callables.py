@@ -130,6 +130,12 @@ _CYTHON_REBUILDERS = frozenset({"newObj"})
 
 
 _CRITICAL_SINKS = {"exec", "import", "process", "deserialise", "native", "denylisted"}
+
+
+def _severity_of(sink: str) -> Severity:
+    return Severity.CRITICAL if sink in _CRITICAL_SINKS else Severity.HIGH
+
+
 # Opcodes that run a class's constructor on the pickle's arguments (INST and OBJ only
 # with arguments; without, they call ``cls.__new__``).
 CONSTRUCTOR_OPCODES = frozenset({"REDUCE", "INST", "OBJ"})
@@ -170,11 +176,13 @@ def classify(full: str, *, swept: bool = True) -> tuple[Outcome, Severity | None
     if full not in SAFE and _dangerous(full):  # an exact table entry outranks a prefix
         return Outcome.BLOCK, Severity.CRITICAL
     if swept and full in gadgets.GADGETS:  # found by the gadget sweep (docs/scanner.md)
-        sink = gadgets.GADGETS[full].split(":")[1].strip()
-        return Outcome.BLOCK, Severity.CRITICAL if sink in _CRITICAL_SINKS else Severity.HIGH
+        return Outcome.BLOCK, _severity_of(gadgets.GADGETS[full].split(":")[1].strip())
     if full in SAFE:
         return Outcome.SAFE, None
     parts = full.split(".")
+    reexport = gadgets.REEXPORTED.get(parts[-1]) if swept else None
+    if reexport and any(full.startswith(p) for p in REVIEW_PREFIXES):
+        return Outcome.BLOCK, _severity_of(reexport)  # a re-export no sweep has seen yet
     if any(p.startswith("__") and p.endswith("__") and p not in _ALLOWED_DUNDERS for p in parts):
         return Outcome.BLOCK, Severity.CRITICAL  # __builtins__, __globals__, __subclasses__…
     if any(_dangerous(".".join(parts[i:])) for i in range(1, len(parts))):

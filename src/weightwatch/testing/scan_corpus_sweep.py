@@ -268,6 +268,34 @@ def enum_classes(index: SourceIndex) -> tuple[list[str], list[Gadget]]:
     return sorted(enums), bad
 
 
+def reexported_names(found: list[Gadget], index: SourceIndex) -> dict[str, str]:
+    """Class name -> sink for the re-export gadgets, judged by name in any review module.
+
+    A framework release adds re-exports no sweep has seen yet (peft 0.22's
+    ``peft.tuners.lora.layer`` binds ``DTensor``; the sweep of 0.21 found only
+    ``lora.model.DTensor``), and a checkpoint's reader has whatever version it has.
+    Modules re-export with ``from x import Name``, so the name travels with the class:
+    the scanner blocks a review name ending in a re-exported class's name (or the alias it
+    was bound to). Names a review module defines as its own class (``torch.nn.Module``,
+    ``torch.nn.Parameter``) are left out, so the rule never overrides a framework's class.
+    """
+    own = {
+        cls
+        for module in index.modules.values()
+        if _under_review(module.name)
+        for cls in module.classes
+        if classify(f"{module.name}.{cls}", swept=False)[0] is not Outcome.BLOCK
+    }
+    names: dict[str, str] = {}
+    for g in sorted(found, key=lambda g: g.name):
+        if g.trigger != "re-export":
+            continue
+        for name in {g.name.rpartition(".")[2], g.chain[-1].rpartition(".")[2]}:
+            if name not in own and names.get(name) != "denylisted":
+                names[name] = g.sink  # a denylisted target outranks a single sink
+    return dict(sorted(names.items()))
+
+
 def compiled_modules() -> list[str]:
     """Compiled extension modules under the review prefixes (no source to sweep)."""
     import importlib.machinery
@@ -295,7 +323,11 @@ def compiled_modules() -> list[str]:
 
 
 def render_table(
-    found: list[Gadget], enums: list[str], compiled: list[str], versions: dict[str, str]
+    found: list[Gadget],
+    enums: list[str],
+    compiled: list[str],
+    versions: dict[str, str],
+    reexported: dict[str, str],
 ) -> str:
     """``scan/gadgets.py``'s text: the blocked gadgets the constructor rule does not cover
     (BUILD, SETITEMS/APPENDS, re-exports) and the classes a checkpoint may construct."""
@@ -312,7 +344,10 @@ def render_table(
         "``GADGETS``: names a pickle may import through a review prefix (or the safe table)",
         "whose loading reaches a dangerous sink without a constructor call — BUILD's",
         "``__setstate__``, SETITEMS/APPENDS, or a framework module re-exporting a known-",
-        "dangerous callable — as ``trigger: sink: chain``. Constructor calls of review",
+        "dangerous callable — as ``trigger: sink: chain``. ``REEXPORTED``: the re-exported",
+        "classes' names (and aliases) with their sinks, blocked in any review module because",
+        "the next release re-exports them elsewhere; a name a review module defines as its",
+        "own class is left out. Constructor calls of review",
         "classes are blocked by rule (``callables.constructor_is_gadget``) except",
         "``REDUCE_REBUILT`` (enums whose ``_missing_`` is harmless) and classes of",
         "``COMPILED_MODULES`` (extension types: no Python source to sweep).",
@@ -326,6 +361,9 @@ def render_table(
         "",
         "GADGETS: dict[str, str] = {",
         *(f"    {q(k)}: {q(v)}," for k, v in table.items()),
+        "}",
+        "REEXPORTED: dict[str, str] = {",
+        *(f"    {q(k)}: {q(v)}," for k, v in reexported.items()),
         "}",
         "REDUCE_REBUILT: frozenset[str] = frozenset(",
         "    {",
