@@ -111,3 +111,71 @@ def test_block_test_needs_two_layers_and_runs_across_widths(llama_family):
     t = block_test(base, wider)
     assert t is not None and t.log10_p < -100  # the same units, whatever the width says
     assert block_test(base, one) is None and block_test(one, base) is None
+
+
+def _align_every_round(ra, rb, da, db, pairs):  # type: ignore[no-untyped-def]
+    """The alignment as written before it stopped early: all ITERATIONS rounds, always."""
+    from weightwatch.lineage import blocks as b
+
+    m = np.zeros((ra.shape[-1], ra.shape[-1]))
+    for i, j in pairs:
+        cost = np.sum((da[i][:, None, :] - db[j][None, :, :]) ** 2, axis=-1)
+        m += b._cross(ra[i], rb[j], b._match(-cost))
+    r = b._procrustes(m)
+    for _ in range(b.ITERATIONS):
+        m = np.zeros_like(m)
+        for i, j in pairs:
+            m += b._cross(ra[i], rb[j], b._match(b._sim(ra[i], rb[j] @ r)))
+        r = b._procrustes(m)
+    return r
+
+
+def test_the_alignment_stops_early_with_the_result_of_every_round(llama_family, forks, monkeypatch):
+    """Once a round matches the units as the last one did, every later round repeats it:
+    stopping there returns the very matrix all rounds return, for derivatives and for
+    unrelated pairs, with fewer matchings."""
+    from weightwatch.lineage import blocks as b
+
+    fps = [
+        fingerprint(p)
+        for p in (llama_family.base, forks.reinit, forks.unrelated, llama_family.independent)
+    ]
+    calls = {"n": 0}
+    real_match = b._match
+
+    def counted(sim):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        return real_match(sim)
+
+    monkeypatch.setattr(b, "_match", counted)
+    early = full = 0
+    for a, c in itertools.permutations(fps, 2):
+        assert a.units is not None and c.units is not None
+        rank = min(a.units.shape[-1], c.units.shape[-1])
+        (ra, _), (rb, _) = (b._whiten(u.units[..., :rank].astype(np.float64)) for u in (a, c))
+        da, db = (b._descriptors(u.units[..., :rank].astype(np.float64)) for u in (a, c))
+        pairs = b._pairs(a, c)
+        for fold in range(b.FOLDS):
+            fit = [p for n, p in enumerate(pairs) if n % b.FOLDS != fold]
+            calls["n"] = 0
+            got = b._align(ra, rb, da, db, fit)
+            early += calls["n"]
+            calls["n"] = 0
+            want = _align_every_round(ra, rb, da, db, fit)
+            full += calls["n"]
+            assert np.array_equal(got, want)
+    assert early < full  # the shortcut was taken, not merely harmless
+    # Trained fingerprints settle after one round; a noisy rotated copy with no useful
+    # seed takes several rounds or never settles, and must still end where all rounds do.
+    from scipy.stats import ortho_group
+
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        ra = rng.standard_normal((4, 32, 2, 16))
+        q = ortho_group.rvs(16, random_state=seed)
+        rb = ra[:, rng.permutation(32)] @ q + (1.0 + seed / 4) * rng.standard_normal(ra.shape)
+        da, db = rng.standard_normal((4, 32, 5)), rng.standard_normal((4, 32, 5))
+        fit = [(n, n) for n in range(4)]
+        assert np.array_equal(
+            b._align(ra, rb, da, db, fit), _align_every_round(ra, rb, da, db, fit)
+        )

@@ -133,16 +133,26 @@ def _procrustes(m: F64) -> F64:
 def _align(ra: F64, rb: F64, da: F64, db: F64, pairs: list[tuple[int, int]]) -> F64:
     """The orthogonal map of the child's residual basis onto the parent's: seeded by
     matching units on their invariant descriptors, refined by matching read directions
-    and refitting (Procrustes) until it settles."""
+    and refitting (Procrustes) until it settles.
+
+    Once a round matches every unit as the round before did, its Procrustes fit is the
+    same matrix, and so is every later round: the loop stops there, with the result the
+    remaining rounds would have returned (registration compares stop after the second
+    round, half the work; ``test_blocks`` checks the shortcut against every round run)."""
     m = np.zeros((ra.shape[-1], ra.shape[-1]))
     for i, j in pairs:
         cost = np.sum((da[i][:, None, :] - db[j][None, :, :]) ** 2, axis=-1)
         m += _cross(ra[i], rb[j], _match(-cost))
     r = _procrustes(m)
+    seen: list[npt.NDArray[np.int64]] = []
     for _ in range(ITERATIONS):
+        matched = [_match(_sim(ra[i], rb[j] @ r)) for i, j in pairs]
+        if seen and all(np.array_equal(a, b) for a, b in zip(seen, matched, strict=True)):
+            break  # the same matching gives the same fit: nothing further can change
+        seen = matched
         m = np.zeros_like(m)
-        for i, j in pairs:
-            m += _cross(ra[i], rb[j], _match(_sim(ra[i], rb[j] @ r)))
+        for (i, j), pi in zip(pairs, matched, strict=True):
+            m += _cross(ra[i], rb[j], pi)
         r = _procrustes(m)
     return r
 
