@@ -31,6 +31,19 @@ def smollm2(real_models: dict[str, Path]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_folder(smollm2: Path) -> Path:
+    """SmolLM2 loaded by transformers' GGUF loader and saved as a float32 folder, once:
+    the watermark test embeds into it, the real fine-tunes start from it."""
+    from weightwatch.testing.family import cached, default_cache
+    from weightwatch.testing.wm_eval_real import gguf_to_folder
+
+    built = cached(
+        default_cache(), "smollm2-f32-folder-v1", lambda d: gguf_to_folder(smollm2, d / "model")
+    )
+    return built / "model"
+
+
+@pytest.fixture(scope="session")
 def gemma3(real_models: dict[str, Path]) -> Path:
     return real_models["gemma-3-270m-q4_k_m"]
 

@@ -24,14 +24,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def built(smollm2: Path) -> dict[str, Path]:
-    """The two fine-tunes (one after the other, in a child process) and the model sharing
-    the tokenizer (here), side by side: each trains on one thread, so on two cores the
-    builds cost the longer of the two, not the sum."""
+def built(smollm2: Path, smollm2_folder: Path) -> dict[str, Path]:
+    """The two fine-tunes (one after the other, in a child process, each starting from the
+    GGUF's float32 folder) and the model sharing the tokenizer (here), side by side: each
+    trains on one thread, so on two cores the builds cost the longer of the two, not the
+    sum."""
     from concurrent.futures import ThreadPoolExecutor
 
     def finetunes() -> dict[str, Path]:
-        return {r.method: build_finetune(smollm2, r) for r in (TEST_FULL, TEST_LORA)}
+        return {
+            r.method: build_finetune(smollm2, r, f32=smollm2_folder) for r in (TEST_FULL, TEST_LORA)
+        }
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         fts = pool.submit(finetunes)

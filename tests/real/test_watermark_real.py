@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 
 from weightwatch.testing import wm_eval as ev
-from weightwatch.testing.family import cached, default_cache
-from weightwatch.testing.wm_eval_real import gguf_to_folder
 from weightwatch.watermark import MasterSecret
 from weightwatch.watermark.gaussmark import GaussMark, z_p_value
 from weightwatch.watermark.generation import load_model
@@ -25,14 +23,6 @@ from weightwatch.watermark.outputgrad import output_statistics
 from weightwatch.watermark.weightio import embed_folder, load_reference
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def smollm2_folder(smollm2: Path) -> Path:
-    built = cached(
-        default_cache(), "smollm2-f32-folder-v1", lambda d: gguf_to_folder(smollm2, d / "model")
-    )
-    return built / "model"
 
 
 def test_gaussmark_in_the_real_model_is_detected_and_human_text_is_not(
