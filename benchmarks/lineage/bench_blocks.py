@@ -7,7 +7,8 @@ real SmolLM2-135M and Gemma 3 270M GGUFs (``make real-models``) and the tiny Lla
 the CPU seconds of one ``block_test`` on one thread (best of 3) and the rounds each
 cross-fitting fold ran, related pairs and unrelated ones.
 
-Run: ``OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/lineage/bench_blocks.py``.
+Run: ``.venv/bin/python benchmarks/lineage/bench_blocks.py`` (``make bench`` runs it with the
+lineage area).
 Figures go to ``docs/benchmarks.md`` ("Lineage: the shared-units test per pair").
 """
 
@@ -59,6 +60,8 @@ def rounds_and_seconds(parent: Any, child: Any) -> tuple[list[int], float, float
 
 
 def main() -> None:
+    from threadpoolctl import threadpool_limits
+
     from weightwatch.fingerprint import fingerprint
     from weightwatch.testing.family import build_family, default_cache
     from weightwatch.testing.real_models import fetch
@@ -75,10 +78,16 @@ def main() -> None:
         "tiny Llama base vs its fine-tune": (base, ft),
         "tiny Llama base vs an independent base": (base, other),
     }
+    print("### Lineage: the shared-units test per pair (issue #18)\n")
+    print(
+        "One `block_test`, one BLAS thread, best of 3 (CPU seconds), and the alignment rounds"
+        " each cross-fitting fold ran before a round matched the units as the last one did.\n"
+    )
     print(f"| pair | rounds per fold (of {_iterations()}) | CPU s, one thread | log10 p |")
     print("|---|---:|---:|---:|")
     for label, (a, b) in pairs.items():
-        rounds, seconds, log10_p = rounds_and_seconds(a, b)
+        with threadpool_limits(1):
+            rounds, seconds, log10_p = rounds_and_seconds(a, b)
         print(f"| {label} | {', '.join(map(str, rounds))} | {seconds:.3f} | {log10_p:.1f} |")
 
 
