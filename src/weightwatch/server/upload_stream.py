@@ -13,6 +13,7 @@ import bz2
 import contextlib
 import gzip
 import lzma
+import os
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
@@ -100,12 +101,31 @@ def case_clash(batch: list[str], staged: dict[str, int]) -> str | None:
 
 
 def staged_sizes(files: Path) -> dict[str, int]:
-    """The files already staged under ``files``: relative path -> size."""
-    if not files.is_dir():
-        return {}
-    return {
-        p.relative_to(files).as_posix(): p.stat().st_size for p in files.rglob("*") if p.is_file()
-    }
+    """The files already staged under ``files``: relative path -> size.
+
+    The progress view lists the staging while the registration takes its files away: a
+    file or folder gone between the listing and its size is no longer staged and is left
+    out (it used to raise, and the upload's event stream died with a 500). Links are
+    neither followed nor counted: the server stages plain files only."""
+    out: dict[str, int] = {}
+    folders = [files]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in listed:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    size = entry.stat(follow_symlinks=False).st_size
+                    out[Path(entry.path).relative_to(files).as_posix()] = size
+            except FileNotFoundError:
+                continue
+    return out
 
 
 class Body:
