@@ -84,8 +84,9 @@ typecheck: $(STAMP)
 # module fixtures (servers, families, real fine-tunes) are built once, and each worker
 # starts its own PostgreSQL, SeaweedFS and Ray on free ports. On this 2-core machine, from a
 # fresh clone, two workers took pytest from 2,528 s to 1,964 s (2026-12-07); with the
-# shared-units test's early stop and the install and mypy changes, a fresh clone's
-# `make test` took 2,228 s end to end (install 141, lint 92, pytest 1,924, the S3 rerun 40).
+# shared-units test's early stop and the install and mypy changes, two fresh clones'
+# `make test` took 2,228 and 1,894 s end to end (pytest 1,924 and 1,606 s; install 141 s,
+# lint 92 s, the S3 rerun 40 s): runs here vary by about 20%.
 # TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 #
