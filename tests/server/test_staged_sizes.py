@@ -17,13 +17,11 @@ def test_staged_files_taken_away_while_listed_are_left_out(tmp_path: Path) -> No
     stop = threading.Event()
 
     def churn() -> None:  # what the registration does to the staging: files come and go
-        n = 0
         while not stop.is_set():
             for i in range(20):
                 (files / "sub" / f"w{i}.bin").write_bytes(b"x" * i)
             for i in range(20):
                 (files / "sub" / f"w{i}.bin").unlink()
-            n += 1
 
     worker = threading.Thread(target=churn)
     worker.start()

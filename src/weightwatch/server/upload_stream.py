@@ -106,7 +106,8 @@ def staged_sizes(files: Path) -> dict[str, int]:
     The progress view lists the staging while the registration takes its files away: a
     file or folder gone between the listing and its size is no longer staged and is left
     out (it used to raise, and the upload's event stream died with a 500). Links are
-    neither followed nor counted: the server stages plain files only."""
+    neither followed nor counted: the server stages plain files only (a tar member that is
+    a link is refused before it is staged)."""
     out: dict[str, int] = {}
     folders = [files]
     while folders:
