@@ -9,6 +9,7 @@ service fails the run instead of skipping tests.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import os
 import pwd
@@ -22,6 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from weightwatch.registry.signin import DEFAULT_POLICY
+
+# The default sign-in policy with a backoff (60 s) that no loaded machine outlives between
+# two requests: tests of "the guess after the free ones is refused" then do not depend on
+# how fast the machine answers (with the default 1 s, CI at load ~20 outlived it once).
+STEADY_SIGNIN = dataclasses.replace(DEFAULT_POLICY, backoff=60.0)
 
 
 def _required() -> bool:

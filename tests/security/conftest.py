@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.registry.conftest import TIER_MODELS, register_tiers
-from tests.services import database_url, serving
+from tests.services import STEADY_SIGNIN, database_url, serving
 from weightwatch.registry import Registry
 from weightwatch.registry.access import create_token, set_grant, set_model_access
 from weightwatch.registry.accounts import create_user, set_namespace_owner
@@ -58,6 +58,7 @@ class Site:
     tokens: dict[str, str]
     root: Path
     key_id: str  # the restricted model's watermark key id
+    db: str  # the registry's database URL
 
     def client(self, role: str | None = None, **kw: object) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
@@ -96,7 +97,7 @@ def site(request, tmp_path_factory, llama_family, gpt2_family) -> Iterator[Site]
     dep = WatermarkDeployment.create(master, "secret", scheme="kgw", gamma=0.25, delta=4.0)
     reg.add_watermark(MODEL["restricted"], dep)
     tokens = {name: create_token(store, name) for name in ACCOUNTS}
-    app = create_app(tmp / "reg", db, watermark_master=tmp / "master.json")
+    app = create_app(tmp / "reg", db, watermark_master=tmp / "master.json", signin=STEADY_SIGNIN)
     with serving(app, forwarded_allow_ips="127.0.0.1") as url:
-        yield Site(url, reg, tokens, tmp / "reg", dep.key_id)
+        yield Site(url, reg, tokens, tmp / "reg", dep.key_id, db)
     reg.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services import serving
+from tests.services import STEADY_SIGNIN, serving
 from weightwatch.registry import Registry
 
 
@@ -17,5 +17,5 @@ def hub(tmp_path, llama_family):  # type: ignore[no-untyped-def]
     reg.register(llama_family.int8, "org/gated", access="gated")
     reg.register(llama_family.independent, "org/down")
     reg.takedown("org/down@1", reason="test")
-    with serving(create_app(tmp_path / "reg")) as url:
+    with serving(create_app(tmp_path / "reg", signin=STEADY_SIGNIN)) as url:
         yield reg, url

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.services import database_url, serving
+from tests.services import STEADY_SIGNIN, database_url, serving
 from weightwatch.registry import Registry
 
 pytestmark = pytest.mark.slow
@@ -74,7 +74,7 @@ def api(request, tmp_path_factory, llama_family, gpt2_family):  # type: ignore[n
         create_user(reg.store, name, password(name), role=role, orgs=orgs)
     set_namespace_owner(reg.store, "acme", "acme")
     set_model_access(reg.store, "acme/secret", allowed_orgs=["partner"])
-    with serving(create_app(tmp / "reg", db)) as url:
+    with serving(create_app(tmp / "reg", db, signin=STEADY_SIGNIN)) as url:
         yield reg, url
     reg.close()
 
