@@ -177,3 +177,22 @@ def test_the_reexport_names_leave_a_frameworks_own_classes_alone():
     ):
         assert classify(full)[0] is Outcome.REVIEW, full
     assert classify("torch.nn.parameter.Parameter")[0] is Outcome.SAFE
+
+
+def test_the_grouped_denylist_lookup_is_the_plain_one():
+    """``_dangerous`` tries only the prefixes sharing a path's first name; on every
+    prefix, every prefix cut short or run on, and their neighbours, it answers as trying
+    every prefix does."""
+    from weightwatch.scan import callables
+
+    def plain(path: str) -> bool:
+        return any(path.startswith(p) for p in callables.DANGEROUS_PREFIXES) or (
+            path.split(".")[0] in callables._DANGEROUS_TOPS
+        )
+
+    paths = {"", ".", "os", "builtins", "torch.nn.Module", "posix.system", "numpy.load"}
+    for p in callables.DANGEROUS_PREFIXES:
+        paths |= {p, p[:-1], p + "x", p + ".y", "x" + p, p.replace(".", "_", 1)}
+        paths |= {p[:i] for i in range(len(p))}
+    assert sum(map(callables._dangerous, paths)) > len(callables.DANGEROUS_PREFIXES)
+    assert [callables._dangerous(x) for x in sorted(paths)] == [plain(x) for x in sorted(paths)]

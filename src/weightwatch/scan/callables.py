@@ -121,6 +121,22 @@ SAFE: frozenset[str] = frozenset(
 )
 
 _DANGEROUS_TOPS = {"os", "subprocess", "pty", "socket", "ctypes", "importlib", "runpy", "sys"}
+
+
+def _by_top(prefixes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Prefixes grouped by their first name: a path can only start with a dotted prefix
+    whose first name is its own, so a lookup tries a handful instead of every prefix (the
+    gadget sweep classifies hundreds of thousands of paths). Undotted prefixes, which
+    could match any path, go under ``""`` and are always tried. (The test's sweep spent
+    5.9 CPU s classifying when every prefix was tried, 2.8 s so.)"""
+    groups: dict[str, list[str]] = {}
+    for p in prefixes:
+        head, dot, _ = p.partition(".")
+        groups.setdefault(head if dot else "", []).append(p)
+    return {k: tuple(v) for k, v in groups.items()}
+
+
+_DANGEROUS_BY_TOP = _by_top(DANGEROUS_PREFIXES)
 _ALLOWED_DUNDERS = {"__newobj__", "__newobj_ex__"}
 
 
@@ -159,8 +175,12 @@ def constructor_is_gadget(full: str) -> bool:
 
 
 def _dangerous(path: str) -> bool:
-    return any(path == p or path.startswith(p) for p in DANGEROUS_PREFIXES) or (
-        path.split(".")[0] in _DANGEROUS_TOPS
+    top = path.partition(".")[0]
+    if top in _DANGEROUS_TOPS:
+        return True
+    return any(
+        path.startswith(p)
+        for p in (*_DANGEROUS_BY_TOP.get(top, ()), *_DANGEROUS_BY_TOP.get("", ()))
     )
 
 
