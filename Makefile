@@ -82,18 +82,19 @@ typecheck: $(STAMP)
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a test file to a worker: a file's
 # module fixtures (servers, families, real fine-tunes) are built once, and each worker
-# starts its own PostgreSQL, SeaweedFS and Ray on free ports. On this 2-core machine, from a
-# fresh clone, two workers took pytest from 2,528 s to 1,964 s (2026-12-07); with the
-# shared-units test's early stop and the install and mypy changes, two fresh clones'
-# `make test` took 2,228 and 1,894 s end to end (pytest 1,924 and 1,606 s; install 141 s,
-# lint 92 s, the S3 rerun 40 s): runs here vary by about 20%.
-# TEST_WORKERS=0 runs it in one process.
-TEST_WORKERS ?= 2
-# Beside other workers, each worker (and every process a test starts) computes on one
-# thread. By default numpy's OpenBLAS and torch's OpenMP each start a thread per core, and
-# their threads spin while they wait: two workers so on two cores spent 40% more CPU on
-# three numpy- and torch-heavy test files (86-99 CPU s, 60-79 s wall, against 51-58 CPU s
-# and 46-52 s wall on one thread; 2026-12-08).
+# starts its own PostgreSQL, SeaweedFS and Ray on free ports. Beside other workers, each
+# worker (and every process a test starts) computes on one thread: by default numpy's
+# OpenBLAS and torch's OpenMP each start a thread per core, and their threads spin while
+# they wait. Two workers so on two cores spent 40% more CPU on three numpy- and
+# torch-heavy test files (86-99 CPU s, 60-79 s wall, against 51-58 CPU s and 46-52 s wall
+# on one thread). With one thread each, two workers kept the cores only 68% busy on three
+# registry and server files (tests wait on servers and child processes), so three
+# workers is the default.
+# Fresh clones' `make test` on this 2-core machine (2026-12-08), end to end (pytest):
+# 2,304 s (2,008) before these changes; 1,832 s (1,533) with one thread per worker;
+# 1,528 s (1,282) with three workers; runs here vary by about 20%. Three workers peaked
+# at about 8.5 GB in the temporary folder. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 TEST_THREADS = $(if $(filter 0 1,$(TEST_WORKERS)),,OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
 #
 # The suite starts many Python processes (CLI runs, servers, workers, training
