@@ -92,8 +92,9 @@ typecheck: $(STAMP)
 # workers is the default.
 # Fresh clones' `make test` on this 2-core machine (2026-12-08), end to end (pytest):
 # 2,304 s (2,008) before these changes; 1,832 s (1,533) with one thread per worker;
-# 1,528 and 1,396 s (1,282 and 1,162) with three workers; runs here vary by about 20%. Three workers peaked
-# at about 8.5 GB in the temporary folder. TEST_WORKERS=0 runs it in one process.
+# 1,528 and 1,396 s (1,282 and 1,162) with three workers; runs here vary by about 20%.
+# Three workers peaked at about 8.5 GB in the temporary folder. TEST_WORKERS=0 runs it
+# in one process.
 TEST_WORKERS ?= 3
 TEST_THREADS = $(if $(filter 0 1,$(TEST_WORKERS)),,OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
 #
